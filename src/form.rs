@@ -1,0 +1,170 @@
+//! Query strings and `application/x-www-form-urlencoded` bodies (RFC 6749 §3.1,
+//! Appendix B), and the escaping of values we echo back.
+
+use crate::error::OAuthError;
+use crate::types::MAX_PARAM_LEN;
+
+/// Decoded parameters of one request. Built only by [`Params::parse`], which has
+/// already refused repeated parameters, so each name maps to one value.
+#[derive(Debug, Default)]
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    /// Decodes a query string or form body.
+    ///
+    /// RFC 6749 §3.1: parameters sent without a value are treated as omitted, and a
+    /// parameter must not be included more than once (`invalid_request`). Values
+    /// longer than [`MAX_PARAM_LEN`] are refused too. Invalid UTF-8 in a
+    /// percent-escape is replaced, never a panic; the value then fails validation.
+    pub fn parse(input: &[u8]) -> Result<Params, OAuthError> {
+        let mut params: Vec<(String, String)> = Vec::new();
+        for (name, value) in url::form_urlencoded::parse(input) {
+            if value.len() > MAX_PARAM_LEN || name.len() > 64 {
+                return Err(OAuthError::invalid_request("a parameter is too long"));
+            }
+            if params.iter().any(|(n, _)| *n == name) {
+                return Err(OAuthError::invalid_request("a parameter is repeated"));
+            }
+            params.push((name.into_owned(), value.into_owned()));
+        }
+        // §3.1: empty means omitted. Removed after the duplicate check, so `a=&a=x`
+        // is still refused as a repeat.
+        params.retain(|(_, v)| !v.is_empty());
+        Ok(Params(params))
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A parameter that must be present.
+    pub fn require(&self, name: &str, missing: &'static str) -> Result<&str, OAuthError> {
+        self.get(name).ok_or(OAuthError::invalid_request(missing))
+    }
+
+    /// Removes a parameter and gives its value, so a secret can be moved into its type.
+    pub fn take(&mut self, name: &str) -> Option<String> {
+        let i = self.0.iter().position(|(n, _)| n == name)?;
+        Some(self.0.remove(i).1)
+    }
+}
+
+/// Whether a `Content-Type` is `application/x-www-form-urlencoded`, with no
+/// parameter other than `charset=UTF-8` (any case, quoted or not).
+pub fn is_form_content_type(value: &str) -> bool {
+    let mut parts = value.split(';');
+    let media = parts.next().unwrap_or("").trim();
+    if !media.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        return false;
+    }
+    parts.all(|p| {
+        let p = p.trim();
+        if p.is_empty() {
+            return true;
+        }
+        match p.split_once('=') {
+            Some((k, v)) => {
+                k.trim().eq_ignore_ascii_case("charset")
+                    && v.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+            }
+            None => false,
+        }
+    })
+}
+
+/// Adds query parameters to a redirect URI (RFC 6749 §4.1.2: keep its own query,
+/// add ours). The URI is one registered for the client, so it is trusted as is.
+pub fn append_query(uri: &str, pairs: &[(&str, &str)]) -> String {
+    let mut ser = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        ser.append_pair(k, v);
+    }
+    let query = ser.finish();
+    // Registration refuses URIs with a fragment (§3.1.2), so none is handled here.
+    let sep = match uri.rfind('?') {
+        None => "?",
+        Some(i) if i + 1 == uri.len() || uri.ends_with('&') => "",
+        Some(_) => "&",
+    };
+    format!("{uri}{sep}{query}")
+}
+
+/// Escapes text for HTML element content and double-quoted attributes.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    #[test]
+    fn repeated_and_empty_parameters() {
+        let p = Params::parse(b"a=1&b=&c=x%20y").unwrap();
+        assert_eq!(p.get("a"), Some("1"));
+        assert_eq!(p.get("b"), None);
+        assert_eq!(p.get("c"), Some("x y"));
+        let e = Params::parse(b"a=1&a=2").unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidRequest);
+        assert!(Params::parse(b"a=&a=2").is_err());
+    }
+
+    #[test]
+    fn long_values_and_bad_utf8() {
+        let long = format!("a={}", "x".repeat(MAX_PARAM_LEN + 1));
+        assert!(Params::parse(long.as_bytes()).is_err());
+        let p = Params::parse(b"a=%ff%fe\xff").unwrap();
+        assert!(p.get("a").is_some());
+    }
+
+    #[test]
+    fn content_types() {
+        assert!(is_form_content_type("application/x-www-form-urlencoded"));
+        assert!(is_form_content_type(
+            "application/x-www-form-urlencoded;charset=UTF-8"
+        ));
+        assert!(is_form_content_type(
+            "Application/X-WWW-Form-Urlencoded; charset=\"utf-8\""
+        ));
+        assert!(!is_form_content_type(
+            "application/x-www-form-urlencoded; charset=iso-8859-1"
+        ));
+        assert!(!is_form_content_type("application/json"));
+        assert!(!is_form_content_type("multipart/form-data; boundary=x"));
+    }
+
+    #[test]
+    fn append_query_keeps_existing_query() {
+        assert_eq!(
+            append_query("https://a.example/cb", &[("code", "x y"), ("state", "s&t")]),
+            "https://a.example/cb?code=x+y&state=s%26t"
+        );
+        assert_eq!(
+            append_query("https://a.example/cb?v=1", &[("code", "c")]),
+            "https://a.example/cb?v=1&code=c"
+        );
+    }
+
+    #[test]
+    fn html_escaping() {
+        assert_eq!(
+            escape_html("<a href=\"x\">'&"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;"
+        );
+    }
+}

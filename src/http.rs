@@ -1,0 +1,179 @@
+//! A plain description of an HTTP exchange, so the core never sees the runtime.
+//!
+//! The glue (`worker_glue.rs`) turns a Worker request into a [`Request`] and a
+//! [`Response`] back into a Worker response; tests build them directly.
+
+use crate::form::escape_html;
+
+/// Largest request body read, in bytes. A larger body is refused with
+/// `invalid_request` (413) before it is parsed.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Other,
+}
+
+/// What the core needs of a request.
+#[derive(Debug, Default)]
+pub struct Request {
+    pub method: Option<Method>,
+    /// The path, without the query.
+    pub path: String,
+    /// The raw query string, without `?`.
+    pub query: String,
+    /// `scheme://host[:port]` as the client reached us; the default issuer.
+    pub origin: String,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// The body, or `None` when it was larger than [`MAX_BODY_BYTES`] and not read.
+    pub body: Option<Vec<u8>>,
+}
+
+impl Request {
+    pub fn new(method: Method, target: &str) -> Request {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        Request {
+            method: Some(method),
+            path: path.to_owned(),
+            query: query.to_owned(),
+            origin: "http://localhost".to_owned(),
+            headers: Vec::new(),
+            body: Some(Vec::new()),
+        }
+    }
+    pub fn with_header(mut self, name: &str, value: &str) -> Request {
+        self.headers
+            .push((name.to_ascii_lowercase(), value.to_owned()));
+        self
+    }
+    pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Request {
+        self.body = Some(body.into());
+        self
+    }
+    /// The first value of a header, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn method(&self) -> Method {
+        self.method.unwrap_or(Method::Other)
+    }
+    pub fn is_https(&self) -> bool {
+        self.origin.starts_with("https://")
+    }
+    /// The value of one cookie, if the request carries it.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.header("cookie")?
+            .split(';')
+            .filter_map(|c| c.trim().split_once('='))
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
+    }
+}
+
+/// What the core answers. The glue copies it into a runtime response as is.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+    /// What this request did, for the one log line per request. Never a secret.
+    pub log: LogFields,
+}
+
+/// The fields of a request's log line that only the core knows.
+#[derive(Debug, Default, Clone)]
+pub struct LogFields {
+    pub client_id: Option<String>,
+    pub grant_type: Option<String>,
+    /// The RFC error code, if the answer is an error.
+    pub error: Option<&'static str>,
+    /// Why, in words. Never a secret or an echoed value.
+    pub reason: Option<&'static str>,
+}
+
+/// Headers every HTML page carries: no framing, no sniffing, no referrer (codes
+/// travel in URLs), and a CSP that allows only our own stylesheet.
+const HTML_SECURITY_HEADERS: [(&str, &str); 5] = [
+    (
+        "content-security-policy",
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    ),
+    ("x-frame-options", "DENY"),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+    ("cache-control", "no-store"),
+];
+
+impl Response {
+    pub fn new(status: u16) -> Response {
+        Response {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+            log: LogFields::default(),
+        }
+    }
+
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Response {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// The first value of a header (tests and the glue use it).
+    pub fn get_header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(status: u16, body: &serde_json::Value) -> Response {
+        let mut r = Response::new(status).header("content-type", "application/json");
+        r.body = body.to_string().into_bytes();
+        r
+    }
+
+    /// An HTML page with the security headers every page of ours carries.
+    pub fn html(status: u16, body: String, https: bool) -> Response {
+        let mut r = Response::new(status).header("content-type", "text/html; charset=utf-8");
+        for (name, value) in HTML_SECURITY_HEADERS {
+            r = r.header(name, value);
+        }
+        if https {
+            r = r.header("strict-transport-security", "max-age=31536000");
+        }
+        r.body = body.into_bytes();
+        r
+    }
+
+    /// A short HTML page that explains an error to a person. Used where redirecting
+    /// back to the client would be unsafe (unknown client or redirect URI).
+    pub fn error_page(status: u16, title: &str, detail: &str, https: bool) -> Response {
+        let body = crate::page::render_message(&escape_html(title), &escape_html(detail));
+        Response::html(status, body, https)
+    }
+
+    /// A 302 to `location`, which the caller has already checked is allowed.
+    pub fn redirect(location: String) -> Response {
+        Response::new(302)
+            .header("location", location)
+            .header("cache-control", "no-store")
+            .header("referrer-policy", "no-referrer")
+    }
+
+    pub fn with_log(mut self, log: LogFields) -> Response {
+        self.log = log;
+        self
+    }
+
+    pub fn body_text(&self) -> &str {
+        std::str::from_utf8(&self.body).unwrap_or("")
+    }
+}

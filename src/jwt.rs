@@ -1,0 +1,224 @@
+//! Access tokens: JWTs (RFC 7519) signed with HMAC-SHA256 (RFC 7518 §3.2), in the
+//! shape of RFC 9068 (`typ: at+jwt`, `client_id`, `scope`, `jti`).
+//!
+//! Signed tokens let a resource server check a token without a storage read; the
+//! `kid` header names the key, so a new key can be rolled in while tokens signed
+//! with the previous one still verify.
+
+use crate::crypto::{b64url, b64url_decode, hmac_sha256, HmacSha256};
+use hmac::Mac;
+use serde::{Deserialize, Serialize};
+
+/// An HMAC signing key and its id.
+pub struct SigningKey {
+    kid: String,
+    secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SigningKey(kid={}, [redacted])", self.kid)
+    }
+}
+
+/// Shortest signing key accepted, in bytes (RFC 7518 §3.2: at least the hash size).
+pub const MIN_KEY_BYTES: usize = 32;
+
+impl SigningKey {
+    /// A key from its secret. The `kid` is derived from the secret (a truncated
+    /// HMAC of a fixed label), so it is stable across deploys without more
+    /// configuration and says nothing useful about the key.
+    pub fn new(secret: &[u8]) -> Option<SigningKey> {
+        if secret.len() < MIN_KEY_BYTES {
+            return None;
+        }
+        let kid = b64url(&hmac_sha256(secret, b"alexa-oauth key id")[..9]);
+        Some(SigningKey {
+            kid,
+            secret: secret.to_vec(),
+        })
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// A sub-key for another purpose (e.g. the login form's CSRF tokens), so no two
+    /// uses ever share a key.
+    pub fn derive(&self, label: &[u8]) -> [u8; 32] {
+        hmac_sha256(&self.secret, label)
+    }
+}
+
+/// The claims of an access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    /// The user's stable id, or the client id for `client_credentials`.
+    pub sub: String,
+    pub client_id: String,
+    pub scope: String,
+    pub iat: u64,
+    pub exp: u64,
+    pub jti: String,
+    /// The grant this token was issued under, so a revoked grant can be recognised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    alg: String,
+    typ: String,
+    kid: String,
+}
+
+/// Signs `claims` with `key`: `base64url(header).base64url(claims).base64url(mac)`.
+pub fn sign(claims: &Claims, key: &SigningKey) -> String {
+    let header = Header {
+        alg: "HS256".into(),
+        typ: "at+jwt".into(),
+        kid: key.kid.clone(),
+    };
+    let mut token = b64url(&serde_json::to_vec(&header).expect("header serialises"));
+    token.push('.');
+    token.push_str(&b64url(
+        &serde_json::to_vec(claims).expect("claims serialise"),
+    ));
+    let mac = hmac_sha256(&key.secret, token.as_bytes());
+    token.push('.');
+    token.push_str(&b64url(&mac));
+    token
+}
+
+/// Why a token was refused. Callers answer `invalid_token` for all of them; the
+/// distinction is for logs and tests.
+#[derive(Debug, PartialEq, Eq)]
+pub enum VerifyError {
+    Malformed,
+    /// `alg` is not `HS256` (RFC 8725 §3.1: never trust the header's choice).
+    WrongAlgorithm,
+    UnknownKey,
+    BadSignature,
+    Expired,
+}
+
+/// Verifies a token against any of `keys` (chosen by `kid`) and checks `exp`.
+pub fn verify(token: &str, keys: &[SigningKey], now: u64) -> Result<Claims, VerifyError> {
+    if token.len() > 4096 {
+        return Err(VerifyError::Malformed);
+    }
+    let mut parts = token.split('.');
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(VerifyError::Malformed);
+    };
+    let header: Header = b64url_decode(h)
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or(VerifyError::Malformed)?;
+    if header.alg != "HS256" {
+        return Err(VerifyError::WrongAlgorithm);
+    }
+    let key = keys
+        .iter()
+        .find(|k| k.kid == header.kid)
+        .ok_or(VerifyError::UnknownKey)?;
+    let sig = b64url_decode(s).ok_or(VerifyError::Malformed)?;
+    let mut mac = HmacSha256::new_from_slice(&key.secret).expect("any key length");
+    mac.update(&token.as_bytes()[..h.len() + 1 + p.len()]);
+    // verify_slice compares in constant time and refuses a truncated tag.
+    mac.verify_slice(&sig)
+        .map_err(|_| VerifyError::BadSignature)?;
+    let claims: Claims = b64url_decode(p)
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or(VerifyError::Malformed)?;
+    if claims.exp <= now {
+        return Err(VerifyError::Expired);
+    }
+    Ok(claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(secret: &str) -> SigningKey {
+        SigningKey::new(secret.as_bytes()).unwrap()
+    }
+
+    fn claims() -> Claims {
+        Claims {
+            iss: "https://auth.example".into(),
+            sub: "u_1".into(),
+            client_id: "alexa".into(),
+            scope: "smart_home".into(),
+            iat: 1_000,
+            exp: 4_600,
+            jti: "j1".into(),
+            gid: None,
+        }
+    }
+
+    #[test]
+    fn known_vector() {
+        // The HS256 MAC of a fixed signing input, computed independently with
+        // `printf '%s' "$input" | openssl dgst -sha256 -hmac "$key" -binary | basenc --base64url`.
+        let k = key("0123456789abcdef0123456789abcdef");
+        let input = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1XzEifQ";
+        assert_eq!(
+            b64url(&hmac_sha256(&k.secret, input.as_bytes())),
+            "c9ykQMBzPYN-mCRASOITJtOzeKOynYnnDy_Uj9TXuj0"
+        );
+    }
+
+    #[test]
+    fn sign_then_verify() {
+        let k = key("0123456789abcdef0123456789abcdef");
+        let token = sign(&claims(), &k);
+        assert!(token.len() < 1024);
+        assert_eq!(verify(&token, &[k], 1_001).unwrap(), claims());
+    }
+
+    #[test]
+    fn refuses_expiry_tampering_and_other_keys() {
+        let k = key("0123456789abcdef0123456789abcdef");
+        let token = sign(&claims(), &k);
+        assert_eq!(
+            verify(&token, std::slice::from_ref(&k), 4_600),
+            Err(VerifyError::Expired)
+        );
+        let other = key("fedcba9876543210fedcba9876543210");
+        assert_eq!(
+            verify(&token, &[other], 1_001),
+            Err(VerifyError::UnknownKey)
+        );
+        // Changed payload.
+        let mut c = claims();
+        c.sub = "u_2".into();
+        let forged = sign(&c, &k);
+        let mixed = format!(
+            "{}.{}.{}",
+            token.split('.').next().unwrap(),
+            forged.split('.').nth(1).unwrap(),
+            token.split('.').nth(2).unwrap()
+        );
+        assert_eq!(
+            verify(&mixed, std::slice::from_ref(&k), 1_001),
+            Err(VerifyError::BadSignature)
+        );
+        // Truncated signature.
+        let (signed, sig) = token.rsplit_once('.').unwrap();
+        let truncated = format!("{signed}.{}", b64url(&b64url_decode(sig).unwrap()[..16]));
+        assert_eq!(
+            verify(&truncated, std::slice::from_ref(&k), 1_001),
+            Err(VerifyError::BadSignature)
+        );
+        let chopped = &token[..token.len() - 4];
+        assert!(verify(chopped, std::slice::from_ref(&k), 1_001).is_err());
+        // alg: none.
+        let none_header = b64url(br#"{"alg":"none","typ":"at+jwt","kid":"x"}"#);
+        let none = format!("{none_header}.{}.", token.split('.').nth(1).unwrap());
+        assert_eq!(verify(&none, &[k], 1_001), Err(VerifyError::WrongAlgorithm));
+    }
+}

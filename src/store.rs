@@ -1,0 +1,277 @@
+//! What is stored, under which key, and the trait every store implements.
+//!
+//! # Key scheme (one namespace, JSON values)
+//!
+//! | key                | value            | written by            | expires                  |
+//! |--------------------|------------------|-----------------------|--------------------------|
+//! | `client:<id>`      | [`ClientRecord`] | `admin client add`    | never                    |
+//! | `user:<username>`  | [`UserRecord`]   | `admin user add`      | never                    |
+//! | `code:<sha256>`    | [`CodeRecord`]   | `/authorize` (login)  | with the code (5 min)    |
+//! | `grant:<grant id>` | [`GrantRecord`]  | `/token`              | never (revoked in place) |
+//!
+//! Codes and refresh tokens appear only as SHA-256 hashes. A refresh token is
+//! `<grant id>.<secret>`, so a refresh reads exactly one grant.
+//!
+//! # Consistency
+//! The Workers KV store is eventually consistent and has no compare-and-set.
+//! The default methods below are read-then-write: two redemptions of one code
+//! that land at once in different locations can both succeed. A store with
+//! transactions overrides [`Store::redeem_code`] to make it atomic.
+
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use crate::types::{ClientId, GrantId, RedirectUri, ScopeSet, UserId};
+
+/// The store could not be read or written (a KV error or rate limit). Answered as
+/// `temporarily_unavailable`, never as a panic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError(pub String);
+
+/// The grant types of RFC 6749 this server implements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    /// §4.1.3
+    AuthorizationCode,
+    /// §6
+    RefreshToken,
+    /// §4.4
+    ClientCredentials,
+}
+
+impl GrantType {
+    pub fn parse(s: &str) -> Option<GrantType> {
+        match s {
+            "authorization_code" => Some(GrantType::AuthorizationCode),
+            "refresh_token" => Some(GrantType::RefreshToken),
+            "client_credentials" => Some(GrantType::ClientCredentials),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantType::AuthorizationCode => "authorization_code",
+            GrantType::RefreshToken => "refresh_token",
+            GrantType::ClientCredentials => "client_credentials",
+        }
+    }
+}
+
+/// A registered client (RFC 6749 §2).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClientRecord {
+    pub client_id: ClientId,
+    /// Shown on the login page ("<name> wants to …").
+    pub name: String,
+    /// See [`crate::crypto::hash_client_secret`].
+    pub secret_hash: String,
+    /// Matched by exact string equality.
+    pub redirect_uris: Vec<RedirectUri>,
+    /// The scopes the client may ask for; also the default when it asks for none.
+    pub scope: ScopeSet,
+    pub grant_types: Vec<GrantType>,
+    pub created_at: u64,
+}
+
+impl ClientRecord {
+    pub fn allows(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+}
+
+/// A user who can log in on the authorization page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserRecord {
+    /// The stable `sub`; the username can change, this cannot.
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+    /// See [`crate::password::hash_password`].
+    pub password_hash: String,
+    pub created_at: u64,
+}
+
+/// An authorization code, stored under the hash of the code.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CodeRecord {
+    pub client_id: ClientId,
+    /// The `redirect_uri` of the authorization request, if one was given; the
+    /// token request must then repeat it (RFC 6749 §4.1.3).
+    pub redirect_uri: Option<RedirectUri>,
+    pub user_id: UserId,
+    pub scope: ScopeSet,
+    /// The S256 `code_challenge`, if PKCE was used.
+    pub code_challenge: Option<String>,
+    pub expires_at: u64,
+    /// The grant this code creates, chosen up front so that a replay of the
+    /// code can find and revoke it (RFC 6749 §10.5).
+    pub grant_id: GrantId,
+    /// Set on first redemption; a second redemption is a replay.
+    #[serde(default)]
+    pub used: bool,
+}
+
+/// One link between a user and a client, and the state of its refresh tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantRecord {
+    pub id: GrantId,
+    pub client_id: ClientId,
+    pub user_id: UserId,
+    pub scope: ScopeSet,
+    pub created_at: u64,
+    /// Hash of the newest refresh token.
+    pub refresh_hash: String,
+    /// Hash of the refresh token it replaced. It stays valid until the newest one is
+    /// used, so a client whose refresh answer was lost can retry (Alexa unlinks the
+    /// account after one failed refresh).
+    pub previous_refresh_hash: Option<String>,
+    /// When the newest refresh token was issued (for the optional refresh TTL).
+    pub refreshed_at: u64,
+    pub revoked_at: Option<u64>,
+}
+
+/// The result of redeeming a code.
+#[derive(Debug)]
+pub enum Redemption {
+    /// First use: here is what the code was bound to.
+    Fresh(CodeRecord),
+    /// The code was already redeemed: a replay. The grant it created should be revoked.
+    Replayed(CodeRecord),
+    /// No such code (never issued, or expired and gone).
+    Unknown,
+}
+
+pub mod keys {
+    use crate::types::{ClientId, GrantId};
+
+    pub fn client(id: &ClientId) -> String {
+        format!("client:{id}")
+    }
+    pub fn user(username: &str) -> String {
+        format!("user:{username}")
+    }
+    pub fn code(hash: &str) -> String {
+        format!("code:{hash}")
+    }
+    pub fn grant(id: &GrantId) -> String {
+        format!("grant:{id}")
+    }
+}
+
+/// A key-value store with typed accessors. Implementors provide `get` and `put`;
+/// the rest has read-then-write defaults that a transactional store may override.
+#[allow(async_fn_in_trait)] // Futures stay on one thread in the Worker and in tests.
+pub trait Store {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Writes `value`; `expires_at` (Unix seconds) lets the store drop it later.
+    async fn put(
+        &self,
+        key: &str,
+        value: String,
+        expires_at: Option<u64>,
+    ) -> Result<(), StoreError>;
+
+    async fn client(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
+        get_json(self, &keys::client(id)).await
+    }
+    async fn user(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
+        get_json(self, &keys::user(username)).await
+    }
+    async fn put_code(&self, hash: &str, code: &CodeRecord) -> Result<(), StoreError> {
+        put_json(self, &keys::code(hash), code, Some(code.expires_at)).await
+    }
+    /// Marks a code used and says whether this was its first use.
+    async fn redeem_code(&self, hash: &str) -> Result<Redemption, StoreError> {
+        let key = keys::code(hash);
+        let Some(mut code) = get_json::<CodeRecord, _>(self, &key).await? else {
+            return Ok(Redemption::Unknown);
+        };
+        if code.used {
+            return Ok(Redemption::Replayed(code));
+        }
+        code.used = true;
+        put_json(self, &key, &code, Some(code.expires_at)).await?;
+        code.used = false;
+        Ok(Redemption::Fresh(code))
+    }
+    async fn grant(&self, id: &GrantId) -> Result<Option<GrantRecord>, StoreError> {
+        get_json(self, &keys::grant(id)).await
+    }
+    async fn put_grant(&self, grant: &GrantRecord) -> Result<(), StoreError> {
+        put_json(self, &keys::grant(&grant.id), grant, None).await
+    }
+}
+
+pub async fn get_json<T: DeserializeOwned, S: Store + ?Sized>(
+    store: &S,
+    key: &str,
+) -> Result<Option<T>, StoreError> {
+    match store.get(key).await? {
+        None => Ok(None),
+        // A record we cannot read is a store fault, not the caller's bad input.
+        Some(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| StoreError(format!("corrupt record at {key}: {e}"))),
+    }
+}
+
+pub async fn put_json<T: Serialize, S: Store + ?Sized>(
+    store: &S,
+    key: &str,
+    value: &T,
+    expires_at: Option<u64>,
+) -> Result<(), StoreError> {
+    let text = serde_json::to_string(value).expect("records serialise");
+    store.put(key, text, expires_at).await
+}
+
+/// An in-memory store for tests. Expiry is not enforced here; the core checks
+/// every record's own expiry time, so behaviour does not depend on the store
+/// dropping old keys.
+#[derive(Default)]
+pub struct MemoryStore {
+    map: RefCell<BTreeMap<String, String>>,
+    /// When set, every operation fails (to test storage faults).
+    pub fail: std::cell::Cell<bool>,
+}
+
+impl MemoryStore {
+    pub fn len(&self) -> usize {
+        self.map.borrow().len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.map.borrow().is_empty()
+    }
+    /// Every stored key and value, for tests that check nothing secret is stored.
+    pub fn dump(&self) -> Vec<(String, String)> {
+        self.map
+            .borrow()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+}
+
+impl Store for MemoryStore {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        if self.fail.get() {
+            return Err(StoreError("injected failure".into()));
+        }
+        Ok(self.map.borrow().get(key).cloned())
+    }
+    async fn put(&self, key: &str, value: String, _: Option<u64>) -> Result<(), StoreError> {
+        if self.fail.get() {
+            return Err(StoreError("injected failure".into()));
+        }
+        self.map.borrow_mut().insert(key.to_owned(), value);
+        Ok(())
+    }
+}
+
+/// Usernames are matched without regard to case or surrounding spaces, as people
+/// type them on phones; the admin command stores them in this form.
+pub fn normalize_username(username: &str) -> String {
+    username.trim().to_lowercase()
+}

@@ -1,0 +1,329 @@
+//! The token endpoint (RFC 6749 §3.2): `authorization_code` (§4.1.3),
+//! `refresh_token` (§6) and `client_credentials` (§4.4).
+//!
+//! Every answer is JSON with `Cache-Control: no-store` (§5.1). Errors are the
+//! codes of §5.2; bad input is never a 5xx.
+
+use serde_json::json;
+
+use crate::client_auth;
+use crate::crypto::{ct_eq, random_string, token_hash};
+use crate::error::{ErrorCode, OAuthError};
+use crate::form::{is_form_content_type, Params};
+use crate::http::{LogFields, Method, Request, Response};
+use crate::jwt::{self, Claims};
+use crate::pkce;
+use crate::store::{ClientRecord, GrantRecord, GrantType, Redemption, Store};
+use crate::types::{CodeVerifier, GrantId, RefreshToken, ScopeSet};
+use crate::{Ctx, ACCESS_TOKEN_TTL};
+
+/// What a successful grant hands back (§5.1).
+struct Issued {
+    access_token: String,
+    refresh_token: Option<RefreshToken>,
+    scope: ScopeSet,
+}
+
+/// Handles `/token`.
+pub async fn handle<S: Store>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
+    let mut log = LogFields::default();
+    let response = match token(req, ctx, &mut log).await {
+        Ok(issued) => success(issued),
+        Err((status, err)) => {
+            log.error = Some(err.code.as_str());
+            log.reason = Some(err.description);
+            let r = error(&err);
+            let r = Response {
+                status: status.unwrap_or(r.status),
+                ..r
+            };
+            if r.status == 405 {
+                r.header("allow", "POST")
+            } else {
+                r
+            }
+        }
+    };
+    response.with_log(log)
+}
+
+/// The grant's work; an error may carry an HTTP status other than its code's own.
+async fn token<S: Store>(
+    req: &Request,
+    ctx: &Ctx<'_, S>,
+    log: &mut LogFields,
+) -> Result<Issued, (Option<u16>, OAuthError)> {
+    // §3.2: POST only.
+    if req.method() != Method::Post {
+        let e = OAuthError::invalid_request("the token endpoint accepts POST only");
+        return Err((Some(405), e));
+    }
+    let Some(body) = req.body.as_deref() else {
+        let e = OAuthError::invalid_request("the request body is larger than 16 KiB");
+        return Err((Some(413), e));
+    };
+    grant(req, body, ctx, log).await.map_err(|e| (None, e))
+}
+
+async fn grant<S: Store>(
+    req: &Request,
+    body: &[u8],
+    ctx: &Ctx<'_, S>,
+    log: &mut LogFields,
+) -> Result<Issued, OAuthError> {
+    if !req.header("content-type").is_some_and(is_form_content_type) {
+        return Err(OAuthError::invalid_request(
+            "Content-Type must be application/x-www-form-urlencoded",
+        ));
+    }
+    let mut params = Params::parse(body)?;
+    let grant_type = params.require("grant_type", "grant_type is missing")?;
+    log.grant_type = Some(grant_type.chars().take(32).collect());
+    let grant_type = GrantType::parse(grant_type).ok_or(OAuthError::new(
+        ErrorCode::UnsupportedGrantType,
+        "grant_type must be authorization_code, refresh_token or client_credentials",
+    ))?;
+
+    let creds = client_auth::extract(req, &mut params)?;
+    log.client_id = Some(creds.client_id.as_str().chars().take(64).collect());
+    let client = client_auth::authenticate(ctx.store, &creds).await?;
+    if !client.allows(grant_type) {
+        return Err(OAuthError::unauthorized_client(
+            "this client is not registered for this grant type",
+        ));
+    }
+    let key = ctx.config.signing_key.as_ref().map_err(|_| {
+        OAuthError::new(
+            ErrorCode::ServerError,
+            "the server has no signing key configured",
+        )
+    })?;
+    let issuer = ctx.issuer(req);
+    let access = |sub: &str, scope: &ScopeSet, gid: Option<&GrantId>| {
+        let claims = Claims {
+            iss: issuer.clone(),
+            sub: sub.to_owned(),
+            client_id: client.client_id.to_string(),
+            scope: scope.to_string(),
+            iat: ctx.now,
+            exp: ctx.now + ACCESS_TOKEN_TTL,
+            jti: random_string(ctx.rng, 16),
+            gid: gid.map(|g| g.to_string()),
+        };
+        jwt::sign(&claims, key)
+    };
+
+    match grant_type {
+        GrantType::AuthorizationCode => {
+            let grant = authorization_code(&params, &client, ctx).await?;
+            let refresh = new_refresh_token(ctx, &grant.id);
+            let mut grant = grant;
+            grant.refresh_hash = token_hash(refresh.secret());
+            ctx.store.put_grant(&grant).await?;
+            Ok(Issued {
+                access_token: access(grant.user_id.as_str(), &grant.scope, Some(&grant.id)),
+                refresh_token: client.allows(GrantType::RefreshToken).then_some(refresh),
+                scope: grant.scope,
+            })
+        }
+        GrantType::RefreshToken => {
+            let (grant, refresh, scope) = refresh_token(&params, &client, ctx).await?;
+            Ok(Issued {
+                access_token: access(grant.user_id.as_str(), &scope, Some(&grant.id)),
+                refresh_token: Some(refresh),
+                scope,
+            })
+        }
+        GrantType::ClientCredentials => {
+            let scope = requested_scope(&params, &client.scope)?;
+            Ok(Issued {
+                access_token: access(client.client_id.as_str(), &scope, None),
+                refresh_token: None,
+                scope,
+            })
+        }
+    }
+}
+
+/// `scope` of a token request: absent means all of `allowed`; otherwise it must
+/// be a subset of it (§3.3, §6).
+fn requested_scope(params: &Params, allowed: &ScopeSet) -> Result<ScopeSet, OAuthError> {
+    match params.get("scope") {
+        None => Ok(allowed.clone()),
+        Some(s) => {
+            let scope = ScopeSet::parse(s)
+                .filter(|s| !s.is_empty() && s.is_subset_of(allowed))
+                .ok_or(OAuthError::invalid_scope(
+                    "the requested scope is malformed or exceeds what was granted",
+                ))?;
+            Ok(scope)
+        }
+    }
+}
+
+fn new_refresh_token<S>(ctx: &Ctx<'_, S>, grant: &GrantId) -> RefreshToken {
+    RefreshToken::new(format!("{grant}.{}", random_string(ctx.rng, 32)))
+}
+
+/// §4.1.3: redeems a code and returns the grant it creates (its refresh hash is
+/// filled in by the caller).
+async fn authorization_code<S: Store>(
+    params: &Params,
+    client: &ClientRecord,
+    ctx: &Ctx<'_, S>,
+) -> Result<GrantRecord, OAuthError> {
+    let code = params.require("code", "code is missing")?;
+    let code = match ctx.store.redeem_code(&token_hash(code)).await? {
+        Redemption::Fresh(code) => code,
+        Redemption::Unknown => {
+            return Err(OAuthError::invalid_grant("the code is invalid or expired"))
+        }
+        Redemption::Replayed(code) => {
+            // §10.5: a code used twice may have been stolen; end what it granted.
+            if let Some(mut grant) = ctx.store.grant(&code.grant_id).await? {
+                if grant.revoked_at.is_none() {
+                    grant.revoked_at = Some(ctx.now);
+                    ctx.store.put_grant(&grant).await?;
+                }
+            }
+            return Err(OAuthError::invalid_grant(
+                "the code was already used; its tokens are revoked",
+            ));
+        }
+    };
+    if code.expires_at <= ctx.now {
+        return Err(OAuthError::invalid_grant("the code is invalid or expired"));
+    }
+    if code.client_id != client.client_id {
+        return Err(OAuthError::invalid_grant(
+            "the code was issued to another client",
+        ));
+    }
+    if let Some(bound) = &code.redirect_uri {
+        match params.get("redirect_uri") {
+            None => {
+                return Err(OAuthError::invalid_request(
+                    "redirect_uri is required: it was given at /authorize",
+                ))
+            }
+            Some(uri) if uri != bound.as_str() => {
+                return Err(OAuthError::invalid_grant(
+                    "redirect_uri differs from the one given at /authorize",
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    match (&code.code_challenge, params.get("code_verifier")) {
+        (None, None) => {}
+        (Some(challenge), Some(verifier)) => {
+            if !pkce::verify_s256(&CodeVerifier::new(verifier), challenge) {
+                return Err(OAuthError::invalid_grant("code_verifier does not match"));
+            }
+        }
+        (Some(_), None) => {
+            return Err(OAuthError::invalid_grant(
+                "code_verifier is required: PKCE was used at /authorize",
+            ))
+        }
+        // RFC 9700 §2.1.1: a verifier for a code issued without a challenge is a
+        // sign of a PKCE downgrade attack.
+        (None, Some(_)) => {
+            return Err(OAuthError::invalid_grant(
+                "code_verifier sent, but no code_challenge was given at /authorize",
+            ))
+        }
+    }
+    Ok(GrantRecord {
+        id: code.grant_id,
+        client_id: code.client_id,
+        user_id: code.user_id,
+        scope: code.scope,
+        created_at: ctx.now,
+        refresh_hash: String::new(),
+        previous_refresh_hash: None,
+        refreshed_at: ctx.now,
+        revoked_at: None,
+    })
+}
+
+/// §6: checks a refresh token and rotates it. The token it replaces stays valid
+/// until the new one is used, so a retry after a lost answer still works.
+async fn refresh_token<S: Store>(
+    params: &Params,
+    client: &ClientRecord,
+    ctx: &Ctx<'_, S>,
+) -> Result<(GrantRecord, RefreshToken, ScopeSet), OAuthError> {
+    const INVALID: OAuthError =
+        OAuthError::invalid_grant("the refresh token is invalid, expired or revoked");
+    let presented = params.require("refresh_token", "refresh_token is missing")?;
+    let (grant_id, _) = presented.split_once('.').ok_or(INVALID)?;
+    let mut grant = ctx
+        .store
+        .grant(&GrantId::new(grant_id))
+        .await?
+        .ok_or(INVALID)?;
+    if grant.client_id != client.client_id || grant.revoked_at.is_some() {
+        return Err(INVALID);
+    }
+    if let Some(ttl) = ctx.config.refresh_token_ttl {
+        if ctx.now >= grant.refreshed_at.saturating_add(ttl) {
+            return Err(INVALID);
+        }
+    }
+    let presented_hash = token_hash(presented);
+    let is_current = ct_eq(presented_hash.as_bytes(), grant.refresh_hash.as_bytes());
+    let is_previous = grant
+        .previous_refresh_hash
+        .as_ref()
+        .is_some_and(|h| ct_eq(presented_hash.as_bytes(), h.as_bytes()));
+    if !is_current && !is_previous {
+        return Err(INVALID);
+    }
+    let scope = requested_scope(params, &grant.scope)?;
+    let refresh = new_refresh_token(ctx, &grant.id);
+    if is_current {
+        // The client has the newest token, so the one before it is no longer needed.
+        grant.previous_refresh_hash = Some(grant.refresh_hash.clone());
+    }
+    grant.refresh_hash = token_hash(refresh.secret());
+    grant.refreshed_at = ctx.now;
+    ctx.store.put_grant(&grant).await?;
+    Ok((grant, refresh, scope))
+}
+
+fn no_store(r: Response) -> Response {
+    r.header("cache-control", "no-store")
+        .header("pragma", "no-cache")
+}
+
+fn success(issued: Issued) -> Response {
+    let mut body = json!({
+        "access_token": issued.access_token,
+        "token_type": "Bearer",
+        "expires_in": ACCESS_TOKEN_TTL,
+        "scope": issued.scope.to_string(),
+    });
+    if let Some(refresh) = issued.refresh_token {
+        body["refresh_token"] = refresh.secret().into();
+    }
+    no_store(Response::json(200, &body))
+}
+
+/// §5.2. `invalid_client` is always a 401 with a `WWW-Authenticate` challenge
+/// (an HTTP 401 must carry one); a 503 says when to retry.
+fn error(err: &OAuthError) -> Response {
+    let body = json!({"error": err.code.as_str(), "error_description": err.description});
+    let mut r = no_store(Response::json(err.code.token_status(), &body));
+    match err.code {
+        ErrorCode::InvalidClient => {
+            r = r.header(
+                "www-authenticate",
+                "Basic realm=\"token\", charset=\"UTF-8\"",
+            )
+        }
+        ErrorCode::TemporarilyUnavailable => r = r.header("retry-after", "2"),
+        _ => {}
+    }
+    r
+}

@@ -1,0 +1,233 @@
+//! Protocol values as types: identifiers that can be printed, and secrets that cannot.
+//!
+//! Identifiers (`ClientId`, `RedirectUri`, `Scope`, …) are plain newtypes so that a
+//! redirect URI can never be passed where a client id is expected. Secrets
+//! (`AuthorizationCode`, `RefreshToken`, `ClientSecret`, `Password`, `CodeVerifier`)
+//! print `[redacted]` in `Debug`, are read only through `secret()`, and are not
+//! `Clone`, so a copy has to be made on purpose.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Longest value accepted for any single protocol parameter (ids, URIs, tokens).
+/// Longer values are refused as `invalid_request` before any storage work.
+pub const MAX_PARAM_LEN: usize = 2048;
+
+macro_rules! identifier {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn new(value: impl Into<String>) -> Self {
+                Self(value.into())
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({:?})", stringify!($name), self.0)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+identifier!(
+    /// A registered client's identifier (RFC 6749 §2.2).
+    ClientId
+);
+identifier!(
+    /// A redirection endpoint URI (RFC 6749 §3.1.2). Compared by exact string
+    /// equality only: no normalisation of case, trailing slash, port or query.
+    RedirectUri
+);
+identifier!(
+    /// The stable, opaque user id used as the token's `sub`; never the username.
+    UserId
+);
+identifier!(
+    /// One grant: the link between one user and one client, created by one code.
+    /// Every refresh token of that link names it.
+    GrantId
+);
+
+/// One scope token (RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`).
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Scope(String);
+
+impl Scope {
+    pub fn parse(token: &str) -> Option<Scope> {
+        let ok = !token.is_empty()
+            && token
+                .bytes()
+                .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b));
+        ok.then(|| Scope(token.to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Scope {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Scope::parse(&s).ok_or_else(|| format!("invalid scope token {s:?}"))
+    }
+}
+
+impl From<Scope> for String {
+    fn from(s: Scope) -> String {
+        s.0
+    }
+}
+
+impl fmt::Debug for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Scope({:?})", self.0)
+    }
+}
+
+/// A set of scope tokens, kept in the order first given, without duplicates.
+/// Serialised as the RFC's space-separated string.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ScopeSet(Vec<Scope>);
+
+impl ScopeSet {
+    /// Parses a space-separated `scope` parameter. `None` if any token is invalid.
+    pub fn parse(value: &str) -> Option<ScopeSet> {
+        let mut set = ScopeSet::default();
+        for token in value.split(' ').filter(|t| !t.is_empty()) {
+            let scope = Scope::parse(token)?;
+            if !set.0.contains(&scope) {
+                set.0.push(scope);
+            }
+        }
+        Some(set)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn iter(&self) -> impl Iterator<Item = &Scope> {
+        self.0.iter()
+    }
+    /// True when every scope of `self` is also in `allowed`.
+    pub fn is_subset_of(&self, allowed: &ScopeSet) -> bool {
+        self.0.iter().all(|s| allowed.0.contains(s))
+    }
+}
+
+impl fmt::Display for ScopeSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, s) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            f.write_str(&s.0)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for ScopeSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ScopeSet({:?})", self.to_string())
+    }
+}
+
+impl TryFrom<String> for ScopeSet {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        ScopeSet::parse(&s).ok_or_else(|| format!("invalid scope {s:?}"))
+    }
+}
+
+impl From<ScopeSet> for String {
+    fn from(s: ScopeSet) -> String {
+        s.to_string()
+    }
+}
+
+macro_rules! secret {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        pub struct $name(String);
+
+        impl $name {
+            pub fn new(value: impl Into<String>) -> Self {
+                Self(value.into())
+            }
+            /// The secret value itself. Every call site is a place where it can leak.
+            pub fn secret(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "([redacted])"))
+            }
+        }
+    };
+}
+
+secret!(
+    /// An authorization code (RFC 6749 §4.1.2). Stored only as a hash.
+    AuthorizationCode
+);
+secret!(
+    /// A refresh token (RFC 6749 §1.5), `<grant id>.<secret>`. Stored only as a hash.
+    RefreshToken
+);
+secret!(
+    /// A signed access token (RFC 6749 §1.4, here a JWT per RFC 9068).
+    AccessToken
+);
+secret!(
+    /// A client secret (RFC 6749 §2.3.1). Stored only as a hash.
+    ClientSecret
+);
+secret!(
+    /// A user's password, as typed on the login form.
+    Password
+);
+secret!(
+    /// A PKCE code verifier (RFC 7636 §4.1).
+    CodeVerifier
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = ClientSecret::new("hunter2");
+        assert_eq!(format!("{s:?}"), "ClientSecret([redacted])");
+        assert_eq!(s.secret(), "hunter2");
+    }
+
+    #[test]
+    fn scope_sets_parse_dedupe_and_check_subsets() {
+        let set = ScopeSet::parse("a  b a").unwrap();
+        assert_eq!(set.to_string(), "a b");
+        assert!(ScopeSet::parse("a \"b").is_none());
+        assert!(ScopeSet::parse("a\\b").is_none());
+        assert!(ScopeSet::parse("a\tb").is_none());
+        let all = ScopeSet::parse("a b c").unwrap();
+        assert!(set.is_subset_of(&all));
+        assert!(!all.is_subset_of(&set));
+    }
+}

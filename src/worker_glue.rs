@@ -1,0 +1,161 @@
+//! The only module that speaks to the Workers runtime: it turns a Worker request
+//! into the core's [`Request`], runs [`crate::handle`] with KV as the store, the
+//! runtime's clock and randomness and the configured secrets, and writes one JSON
+//! log line per request (read it with `wrangler tail`).
+
+use worker::{console_error, console_log, event, Context, Date, Env, Headers, KvStore};
+
+use crate::crypto::{random_string, OsRng};
+use crate::http::{Method, Request, Response, MAX_BODY_BYTES};
+use crate::store::{Store, StoreError};
+use crate::{Config, Ctx};
+
+/// The KV namespace binding in `wrangler.toml`.
+const KV_BINDING: &str = "OAUTH_KV";
+
+/// Workers KV as the core's [`Store`].
+struct Kv {
+    kv: KvStore,
+    now: u64,
+}
+
+impl Store for Kv {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.kv
+            .get(key)
+            .text()
+            .await
+            .map_err(|e| StoreError(e.to_string()))
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        value: String,
+        expires_at: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let err = |e: worker::kv::KvError| StoreError(e.to_string());
+        let mut put = self.kv.put(key, value).map_err(err)?;
+        if let Some(at) = expires_at {
+            // KV refuses an expiry less than 60 s away; the core checks the record's
+            // own expiry anyway, so keeping it a little longer changes nothing.
+            put = put.expiration(at.max(self.now + 60));
+        }
+        put.execute().await.map_err(err)
+    }
+}
+
+fn method(m: worker::Method) -> Method {
+    match m {
+        worker::Method::Get => Method::Get,
+        worker::Method::Head => Method::Head,
+        worker::Method::Post => Method::Post,
+        _ => Method::Other,
+    }
+}
+
+/// Copies what the core needs out of the runtime's request. A body larger than
+/// [`MAX_BODY_BYTES`] is not read at all when its length is declared.
+async fn read_request(req: &mut worker::Request) -> worker::Result<Request> {
+    let url = req.url()?;
+    let headers: Vec<(String, String)> = req.headers().entries().collect();
+    let declared = req
+        .headers()
+        .get("content-length")?
+        .and_then(|v| v.parse::<usize>().ok());
+    let body = if req.method() != worker::Method::Post {
+        Some(Vec::new())
+    } else if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        None
+    } else {
+        let bytes = req.bytes().await?;
+        (bytes.len() <= MAX_BODY_BYTES).then_some(bytes)
+    };
+    Ok(Request {
+        method: Some(method(req.method())),
+        path: url.path().to_owned(),
+        query: url.query().unwrap_or("").to_owned(),
+        origin: url.origin().ascii_serialization(),
+        headers,
+        body,
+    })
+}
+
+fn write_response(r: &Response) -> worker::Result<worker::Response> {
+    let headers = Headers::new();
+    for (name, value) in &r.headers {
+        headers.append(name, value)?;
+    }
+    Ok(worker::Response::from_bytes(r.body.clone())?
+        .with_status(r.status)
+        .with_headers(headers))
+}
+
+#[event(fetch)]
+async fn fetch(
+    mut req: worker::Request,
+    env: Env,
+    _ctx: Context,
+) -> worker::Result<worker::Response> {
+    let started = Date::now().as_millis();
+    let now = started / 1000;
+    let config = Config::from_vars(|name| {
+        env.secret(name)
+            .map(|s| s.to_string())
+            .or_else(|_| env.var(name).map(|v| v.to_string()))
+            .ok()
+    });
+    if let Err(e) = &config.signing_key {
+        console_error!("{}", serde_json::json!({"level": "error", "config": e.0}));
+    }
+    let request_id = req
+        .headers()
+        .get("cf-ray")?
+        .unwrap_or_else(|| random_string(&OsRng, 9));
+    let request = match read_request(&mut req).await {
+        Ok(r) => r,
+        Err(_) => {
+            let body = serde_json::json!({"error": "invalid_request", "error_description": "the request could not be read"});
+            return write_response(&Response::json(400, &body));
+        }
+    };
+    let response = match env.kv(KV_BINDING) {
+        Ok(kv) => {
+            let store = Kv { kv, now };
+            let ctx = Ctx {
+                store: &store,
+                config: &config,
+                now,
+                rng: &OsRng,
+            };
+            crate::handle(&request, &ctx).await
+        }
+        Err(_) => {
+            console_error!(
+                "{}",
+                serde_json::json!({"level": "error", "config": "the KV binding OAUTH_KV is missing from wrangler.toml"})
+            );
+            let body = serde_json::json!({"error": "server_error", "error_description": "storage is not configured"});
+            Response::json(500, &body)
+        }
+    };
+    // One line per request; the core's LogFields never hold a secret, and nothing
+    // else from the request is logged.
+    let log = &response.log;
+    console_log!(
+        "{}",
+        serde_json::json!({
+            "request_id": request_id,
+            "method": format!("{:?}", request.method()).to_uppercase(),
+            "endpoint": request.path.chars().take(64).collect::<String>(),
+            "status": response.status,
+            "client_id": log.client_id,
+            "grant_type": log.grant_type,
+            "outcome": if response.status < 400 { "ok" } else { "error" },
+            "error": log.error,
+            "reason": log.reason,
+            "duration_ms": Date::now().as_millis().saturating_sub(started),
+        })
+    );
+    write_response(&response)
+}
