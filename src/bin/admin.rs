@@ -1,1 +1,423 @@
+//! `admin`: puts clients and users into the Worker's KV namespace.
+//!
+//! It builds records with the same core code the Worker uses (secret hashing,
+//! PBKDF2, key names) and writes them with `wrangler kv key put`, so it needs no
+//! credentials of its own: locally it writes the state `wrangler dev
+//! --persist-to DIR` serves. Secrets come from stdin, never from argv.
+
+#[cfg(target_arch = "wasm32")]
 fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() -> std::process::ExitCode {
+    native::main()
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod native {
+    use std::io::{BufRead, IsTerminal};
+    use std::path::PathBuf;
+    use std::process::{Command, ExitCode};
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    use alexa_oauth::crypto::{hash_client_secret, random_string, OsRng};
+    use alexa_oauth::password::hash_password;
+    use alexa_oauth::store::{keys, normalize_username, ClientRecord, GrantType, UserRecord};
+    use alexa_oauth::types::{ClientId, ClientSecret, Password, RedirectUri, ScopeSet, UserId};
+    use clap::{Args, Parser, Subcommand};
+
+    const EXAMPLES: &str = "\
+Examples:
+  # An Alexa skill's client: registers the three regional redirect URLs, prints a new secret once.
+  cargo run --bin admin -- client add --id alexa-skill --name \"My Skill\" \\
+      --alexa M2AAAAAAAAAAAA --scope \"smart_home\"
+
+  # A user; the password is read from stdin.
+  printf '%s' 'a long passphrase' | cargo run --bin admin -- user add --username alice \\
+      --display-name Alice --password-stdin
+
+  # The state `wrangler dev --persist-to .wrangler/state` serves (the default), or the deployed namespace:
+  cargo run --bin admin -- --local --persist-to .wrangler/state user add ...
+  cargo run --bin admin -- --remote client add ...";
+
+    /// Manage the OAuth server's clients and users in Workers KV.
+    #[derive(Parser)]
+    #[command(name = "admin", after_help = EXAMPLES)]
+    struct Cli {
+        /// Write to local state (the default), as `wrangler dev` serves it.
+        #[arg(long, global = true, conflicts_with = "remote")]
+        local: bool,
+        /// Write to the namespace deployed on Cloudflare (uses wrangler's login).
+        #[arg(long, global = true)]
+        remote: bool,
+        /// The local state directory, as given to `wrangler dev --persist-to`.
+        #[arg(
+            long,
+            global = true,
+            value_name = "DIR",
+            default_value = ".wrangler/state"
+        )]
+        persist_to: PathBuf,
+        /// The KV binding name in wrangler.toml.
+        #[arg(long, global = true, default_value = "OAUTH_KV")]
+        binding: String,
+        #[command(subcommand)]
+        command: Command1,
+    }
+
+    #[derive(Subcommand)]
+    enum Command1 {
+        /// Registered clients (the Alexa skill is one).
+        #[command(subcommand)]
+        Client(ClientCmd),
+        /// Users who can sign in on the login page.
+        #[command(subcommand)]
+        User(UserCmd),
+    }
+
+    #[derive(Subcommand)]
+    enum ClientCmd {
+        /// Register a client. Prints a generated secret once, unless --secret-stdin.
+        Add(ClientAdd),
+    }
+
+    #[derive(Subcommand)]
+    enum UserCmd {
+        /// Add a user; the password is read from stdin.
+        Add(UserAdd),
+    }
+
+    #[derive(Args)]
+    struct ClientAdd {
+        /// The client id: 1-64 characters of A-Z a-z 0-9 - . _ ~
+        #[arg(long)]
+        id: String,
+        /// The name the login page shows ("<name> is asking to link your account").
+        #[arg(long)]
+        name: String,
+        /// An Alexa vendor id: registers https://{pitangui.amazon.com, layla.amazon.com,
+        /// alexa.amazon.co.jp}/api/skill/link/<VENDOR_ID>.
+        #[arg(long, value_name = "VENDOR_ID")]
+        alexa: Option<String>,
+        /// A redirect URI, matched exactly. Repeat for several.
+        #[arg(long = "redirect-uri", value_name = "URI")]
+        redirect_uris: Vec<String>,
+        /// The scopes the client may ask for, space separated.
+        #[arg(long)]
+        scope: String,
+        /// Comma separated: authorization_code, refresh_token, client_credentials.
+        #[arg(long, default_value = "authorization_code,refresh_token")]
+        grant_types: String,
+        /// Read the client secret from stdin (at least 32 characters) instead of generating one.
+        #[arg(long)]
+        secret_stdin: bool,
+        /// Replace a client with the same id.
+        #[arg(long)]
+        force: bool,
+    }
+
+    #[derive(Args)]
+    struct UserAdd {
+        /// The sign-in name; stored in lower case, matched without regard to case.
+        #[arg(long)]
+        username: String,
+        /// The name shown to the skill (defaults to the username).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Read the password from stdin (its first line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// Replace the user's record; the user keeps the same id (`sub`).
+        #[arg(long)]
+        force: bool,
+    }
+
+    /// Talks to KV through the wrangler CLI.
+    struct Kv {
+        program: Vec<String>,
+        location: Vec<String>,
+        binding: String,
+    }
+
+    impl Kv {
+        fn new(cli: &Cli) -> Result<Kv, String> {
+            let program = match std::env::var("WRANGLER") {
+                Ok(cmd) => cmd.split_whitespace().map(str::to_owned).collect(),
+                Err(_) => {
+                    let local = PathBuf::from("node_modules/.bin/wrangler");
+                    if local.exists() {
+                        vec![local.display().to_string()]
+                    } else {
+                        return Err(
+                            "wrangler was not found in node_modules/.bin. Run `npm install` \
+                             in the project folder, or set WRANGLER to its path."
+                                .into(),
+                        );
+                    }
+                }
+            };
+            if !PathBuf::from("wrangler.toml").exists() {
+                return Err(
+                    "wrangler.toml is not in this folder: run admin from the project folder."
+                        .into(),
+                );
+            }
+            let location = if cli.remote {
+                vec!["--remote".to_owned()]
+            } else {
+                vec![
+                    "--local".to_owned(),
+                    "--persist-to".to_owned(),
+                    cli.persist_to.display().to_string(),
+                ]
+            };
+            Ok(Kv {
+                program,
+                location,
+                binding: cli.binding.clone(),
+            })
+        }
+
+        /// Runs `wrangler kv key <args>` and returns its stdout. Its output is shown
+        /// only on failure (it echoes the values it writes).
+        fn run(&self, args: &[&str]) -> Result<String, String> {
+            let mut cmd = Command::new(&self.program[0]);
+            cmd.args(&self.program[1..])
+                .args(["kv", "key"])
+                .args(args)
+                .args(["--binding", &self.binding])
+                .args(&self.location)
+                .env("WRANGLER_SEND_METRICS", "false");
+            let out = cmd
+                .output()
+                .map_err(|e| format!("could not run {}: {e}", self.program[0]))?;
+            if !out.status.success() {
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                let stdout = String::from_utf8_lossy(&out.stdout);
+                let hint = if stderr.contains("binding") || stdout.contains("binding") {
+                    format!(
+                        "\nIs there a KV namespace bound as {} in wrangler.toml?",
+                        self.binding
+                    )
+                } else {
+                    String::new()
+                };
+                return Err(format!(
+                    "wrangler kv key {} failed:\n{stdout}{stderr}{hint}",
+                    args[0]
+                ));
+            }
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        }
+
+        fn get(&self, key: &str) -> Result<Option<String>, String> {
+            // `get` prints "Value not found" for a missing key, so ask `list` first.
+            let listed = self.run(&["list", "--prefix", key])?;
+            let names: Vec<serde_json::Value> = serde_json::from_str(listed.trim())
+                .map_err(|e| format!("unexpected output from wrangler kv key list: {e}"))?;
+            if !names.iter().any(|n| n["name"] == key) {
+                return Ok(None);
+            }
+            self.run(&["get", key]).map(Some)
+        }
+
+        fn put(&self, key: &str, value: &str) -> Result<(), String> {
+            self.run(&["put", key, value]).map(|_| ())
+        }
+    }
+
+    fn now() -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    }
+
+    /// Reads one secret line from stdin. From a terminal it asks first; from a pipe it
+    /// just reads, so scripts never hang on a prompt.
+    fn read_secret(what: &str) -> Result<String, String> {
+        let stdin = std::io::stdin();
+        if stdin.is_terminal() {
+            eprint!("{what} (typed text is visible; pipe it in to avoid that): ");
+        }
+        let mut line = String::new();
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| format!("could not read the {what} from stdin: {e}"))?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    }
+
+    fn is_unreserved(s: &str) -> bool {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+    }
+
+    /// The three regional redirect URLs the Alexa console lists for a vendor id.
+    pub fn alexa_redirect_uris(vendor_id: &str) -> [String; 3] {
+        [
+            "pitangui.amazon.com",
+            "layla.amazon.com",
+            "alexa.amazon.co.jp",
+        ]
+        .map(|host| format!("https://{host}/api/skill/link/{vendor_id}"))
+    }
+
+    /// RFC 6749 §3.1.2: absolute, no fragment. HTTPS, except on loopback for development.
+    fn check_redirect_uri(uri: &str) -> Result<(), String> {
+        let parsed =
+            url::Url::parse(uri).map_err(|e| format!("redirect URI {uri:?} is not a URL: {e}"))?;
+        if parsed.fragment().is_some() {
+            return Err(format!(
+                "redirect URI {uri:?} has a fragment (#...), which RFC 6749 §3.1.2 forbids"
+            ));
+        }
+        let loopback = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+        if parsed.scheme() != "https" && !(parsed.scheme() == "http" && loopback) {
+            return Err(format!(
+                "redirect URI {uri:?} must use https (http only for localhost)"
+            ));
+        }
+        Ok(())
+    }
+
+    fn client_add(kv: &Kv, args: ClientAdd) -> Result<(), String> {
+        if args.id.is_empty() || args.id.len() > 64 || !is_unreserved(&args.id) {
+            return Err(
+                "--id must be 1-64 characters of A-Z a-z 0-9 - . _ ~ (Alexa sends it unencoded)"
+                    .into(),
+            );
+        }
+        let scope = ScopeSet::parse(&args.scope)
+            .filter(|s| !s.is_empty())
+            .ok_or("--scope must be one or more space-separated scope tokens")?;
+        let mut grant_types = Vec::new();
+        for g in args
+            .grant_types
+            .split(',')
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+        {
+            let g = GrantType::parse(g).ok_or(format!(
+                "unknown grant type {g:?}: use authorization_code, refresh_token, client_credentials"
+            ))?;
+            if !grant_types.contains(&g) {
+                grant_types.push(g);
+            }
+        }
+        let mut uris: Vec<String> = Vec::new();
+        if let Some(vendor) = &args.alexa {
+            if vendor.is_empty() || !vendor.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Err("--alexa takes the vendor id from the console's redirect URLs, e.g. M2AAAAAAAAAAAA".into());
+            }
+            uris.extend(alexa_redirect_uris(vendor));
+        }
+        uris.extend(args.redirect_uris.iter().cloned());
+        uris.dedup();
+        for uri in &uris {
+            check_redirect_uri(uri)?;
+        }
+        if grant_types.contains(&GrantType::AuthorizationCode) && uris.is_empty() {
+            return Err(
+                "an authorization_code client needs --alexa VENDOR_ID or --redirect-uri".into(),
+            );
+        }
+        let client_id = ClientId::new(&args.id);
+        let key = keys::client(&client_id);
+        if !args.force && kv.get(&key)?.is_some() {
+            return Err(format!(
+                "a client with id {:?} already exists (use --force to replace it)",
+                args.id
+            ));
+        }
+        let (secret, generated) = if args.secret_stdin {
+            let s = read_secret("client secret")?;
+            if s.len() < 32 || !is_unreserved(&s) {
+                return Err(
+                    "the client secret must be at least 32 characters of A-Z a-z 0-9 - . _ ~"
+                        .into(),
+                );
+            }
+            (ClientSecret::new(s), false)
+        } else {
+            (ClientSecret::new(random_string(&OsRng, 32)), true)
+        };
+        let record = ClientRecord {
+            client_id,
+            name: args.name,
+            secret_hash: hash_client_secret(&OsRng, &secret),
+            redirect_uris: uris.iter().map(RedirectUri::new).collect(),
+            scope,
+            grant_types,
+            created_at: now(),
+        };
+        kv.put(&key, &serde_json::to_string(&record).expect("serialises"))?;
+        println!("Client {:?} added.", args.id);
+        println!("  client_id:     {}", args.id);
+        if generated {
+            println!(
+                "  client_secret: {}   (shown once; only its hash is stored)",
+                secret.secret()
+            );
+        }
+        for uri in &uris {
+            println!("  redirect_uri:  {uri}");
+        }
+        println!("  scope:         {}", record.scope);
+        Ok(())
+    }
+
+    fn user_add(kv: &Kv, args: UserAdd) -> Result<(), String> {
+        let username = normalize_username(&args.username);
+        if username.is_empty() || username.len() > 128 || username.chars().any(char::is_whitespace)
+        {
+            return Err("--username must be 1-128 characters without spaces".into());
+        }
+        let password = Password::new(read_secret("password")?);
+        if password.secret().chars().count() < 8 {
+            return Err("the password must be at least 8 characters".into());
+        }
+        let key = keys::user(&username);
+        let existing: Option<UserRecord> = match kv.get(&key)? {
+            Some(text) => Some(
+                serde_json::from_str(&text)
+                    .map_err(|e| format!("stored user is unreadable: {e}"))?,
+            ),
+            None => None,
+        };
+        if existing.is_some() && !args.force {
+            return Err(format!(
+                "a user named {username:?} already exists (use --force to replace it)"
+            ));
+        }
+        let record = UserRecord {
+            // A replaced user keeps its id, so its links keep working.
+            id: existing
+                .as_ref()
+                .map(|u| u.id.clone())
+                .unwrap_or_else(|| UserId::new(random_string(&OsRng, 16))),
+            display_name: args.display_name.unwrap_or_else(|| username.clone()),
+            password_hash: hash_password(&OsRng, &password),
+            created_at: existing.map(|u| u.created_at).unwrap_or_else(now),
+            username: username.clone(),
+        };
+        kv.put(&key, &serde_json::to_string(&record).expect("serialises"))?;
+        println!("User {username:?} added (sub {}).", record.id);
+        Ok(())
+    }
+
+    pub fn main() -> ExitCode {
+        let cli = Cli::parse();
+        let result = Kv::new(&cli).and_then(|kv| match cli.command {
+            Command1::Client(ClientCmd::Add(a)) => client_add(&kv, a),
+            Command1::User(UserCmd::Add(a)) => user_add(&kv, a),
+        });
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("admin: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Installs the pinned toolchain when it is missing, and does nothing when it is
+# there: the wasm32 target, worker-build and wasm-bindgen-cli (from crates.io,
+# into .tools/ unless the same version is already on PATH), and the npm packages
+# (wrangler, esbuild, binaryen) from package-lock.json.
+#
+# Prints the environment worker-build needs, for `eval "$(scripts/setup.sh)"`;
+# progress goes to stderr.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+WORKER_BUILD_VERSION=0.8.7
+# wasm-bindgen-cli must match the wasm-bindgen library in Cargo.lock exactly.
+WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)
+
+say() { echo "setup: $*" >&2; }
+
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown >&2
+fi
+
+# Prints the path of a tool at the wanted version, installing it into .tools/ if needed.
+cargo_tool() { # crate binary version
+  local crate=$1 bin=$2 version=$3 found
+  for found in "$root/.tools/bin/$bin" "$(command -v "$bin" || true)"; do
+    if [ -n "$found" ] && [ -x "$found" ] && "$found" --version 2>/dev/null | grep -qw -- "$version"; then
+      echo "$found"; return
+    fi
+  done
+  say "installing $crate $version into .tools/ (a few minutes, once)"
+  # --locked can fail when the registry index lags the tool's own lockfile; retry without.
+  cargo install --quiet --root "$root/.tools" "$crate" --version "$version" --locked >&2 \
+    || cargo install --quiet --root "$root/.tools" "$crate" --version "$version" >&2
+  echo "$root/.tools/bin/$bin"
+}
+
+worker_build=$(cargo_tool worker-build worker-build "$WORKER_BUILD_VERSION")
+wasm_bindgen=$(cargo_tool wasm-bindgen-cli wasm-bindgen "$WASM_BINDGEN_VERSION")
+
+# npm packages: reinstall only when package-lock.json changed since the last install.
+stamp=node_modules/.setup-stamp
+lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
+  say "installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error >&2
+  echo "$lock_sum" > "$stamp"
+fi
+
+# Absolute paths: with a wrong one worker-build falls back to downloading from GitHub.
+cat <<VARS
+export WORKER_BUILD="$worker_build"
+export WASM_BINDGEN_BIN="$wasm_bindgen"
+export ESBUILD_BIN="$root/node_modules/.bin/esbuild"
+export WASM_OPT_BIN="$root/node_modules/.bin/wasm-opt"
+export WRANGLER_SEND_METRICS=false
+export CLOUDFLARE_CF_FETCH_ENABLED=false
+VARS
