@@ -420,6 +420,11 @@ fn login_page<S>(
         hidden,
     });
     let mut r = Response::html(status, body, https);
+    if let Ok(target) = url::Url::parse(ar.redirect_uri.as_str()) {
+        if target.origin().is_tuple() {
+            r = r.allow_form_target(&target.origin().ascii_serialization());
+        }
+    }
     if existing.is_none() {
         let secure = if https { "; Secure" } else { "" };
         r = r.header(

@@ -75,21 +75,33 @@ pub fn is_form_content_type(value: &str) -> bool {
     })
 }
 
+/// Characters left as they are in a query value: RFC 3986 unreserved only.
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// Adds query parameters to a redirect URI (RFC 6749 §4.1.2: keep its own query,
 /// add ours). The URI is one registered for the client, so it is trusted as is.
+/// Values are percent-encoded, with a space as `%20` rather than `+`, so every
+/// decoder gives `state` back byte for byte.
 pub fn append_query(uri: &str, pairs: &[(&str, &str)]) -> String {
-    let mut ser = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        ser.append_pair(k, v);
-    }
-    let query = ser.finish();
+    let mut out = uri.to_owned();
     // Registration refuses URIs with a fragment (§3.1.2), so none is handled here.
-    let sep = match uri.rfind('?') {
+    let mut sep = match uri.find('?') {
         None => "?",
-        Some(i) if i + 1 == uri.len() || uri.ends_with('&') => "",
+        Some(_) if uri.ends_with('?') || uri.ends_with('&') => "",
         Some(_) => "&",
     };
-    format!("{uri}{sep}{query}")
+    for (name, value) in pairs {
+        out.push_str(sep);
+        out.push_str(name);
+        out.push('=');
+        out.extend(percent_encoding::utf8_percent_encode(value, QUERY_VALUE));
+        sep = "&";
+    }
+    out
 }
 
 /// Escapes text for HTML element content and double-quoted attributes.
@@ -152,7 +164,7 @@ mod tests {
     fn append_query_keeps_existing_query() {
         assert_eq!(
             append_query("https://a.example/cb", &[("code", "x y"), ("state", "s&t")]),
-            "https://a.example/cb?code=x+y&state=s%26t"
+            "https://a.example/cb?code=x%20y&state=s%26t"
         );
         assert_eq!(
             append_query("https://a.example/cb?v=1", &[("code", "c")]),

@@ -168,6 +168,21 @@ impl Response {
             .header("referrer-policy", "no-referrer")
     }
 
+    /// Lets the page's form lead to `origin`: browsers apply CSP `form-action` to
+    /// the redirect that follows a form post, so the login form must allow the
+    /// client's redirect URI or the browser would stop the final 302.
+    pub fn allow_form_target(mut self, origin: &str) -> Response {
+        for (name, value) in &mut self.headers {
+            if *name == "content-security-policy" {
+                *value = value.replace(
+                    "form-action 'self'",
+                    &format!("form-action 'self' {origin}"),
+                );
+            }
+        }
+        self
+    }
+
     pub fn with_log(mut self, log: LogFields) -> Response {
         self.log = log;
         self

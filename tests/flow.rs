@@ -1,0 +1,653 @@
+//! The whole account link through the core, natively, on the in-memory store:
+//! the same requests Alexa makes, checked for exact statuses and error codes.
+
+use alexa_oauth::crypto::{hash_client_secret, TestRng};
+use alexa_oauth::http::{Method, Request, Response};
+use alexa_oauth::jwt::{self, SigningKey};
+use alexa_oauth::password::hash_password;
+use alexa_oauth::store::{keys, put_json, ClientRecord, GrantType, MemoryStore, UserRecord};
+use alexa_oauth::types::{ClientId, ClientSecret, Password, RedirectUri, ScopeSet, UserId};
+use alexa_oauth::{handle, Config, Ctx};
+use base64::Engine;
+use pollster::block_on;
+use serde_json::Value;
+
+const KEY: &str = "test-signing-key-of-at-least-32-bytes!!";
+const SECRET: &str = "alexa-client-secret-0123456789abcdef";
+const LAYLA: &str = "https://layla.amazon.com/api/skill/link/M2AAAAAAAAAAAA";
+const T0: u64 = 1_800_000_000;
+
+struct Server {
+    store: MemoryStore,
+    config: Config,
+    rng: TestRng,
+    now: std::cell::Cell<u64>,
+}
+
+impl Server {
+    fn new() -> Server {
+        Self::with_config(Config::from_vars(|k| {
+            (k == "SIGNING_KEY").then(|| KEY.to_owned())
+        }))
+    }
+
+    fn with_config(config: Config) -> Server {
+        let server = Server {
+            store: MemoryStore::default(),
+            config,
+            rng: TestRng::default(),
+            now: std::cell::Cell::new(T0),
+        };
+        let client = ClientRecord {
+            client_id: ClientId::new("alexa"),
+            name: "Test Skill".into(),
+            secret_hash: hash_client_secret(&server.rng, &ClientSecret::new(SECRET)),
+            redirect_uris: [
+                "https://pitangui.amazon.com/api/skill/link/M2AAAAAAAAAAAA",
+                LAYLA,
+                "https://alexa.amazon.co.jp/api/skill/link/M2AAAAAAAAAAAA",
+            ]
+            .map(RedirectUri::new)
+            .to_vec(),
+            scope: ScopeSet::parse("smart_home profile").unwrap(),
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            created_at: T0,
+        };
+        let mut machine = client.clone();
+        machine.client_id = ClientId::new("machine");
+        machine.grant_types = vec![GrantType::ClientCredentials];
+        machine.redirect_uris = vec![];
+        let user = UserRecord {
+            id: UserId::new("user-1"),
+            username: "alice".into(),
+            display_name: "Alice".into(),
+            password_hash: hash_password(&server.rng, &Password::new("correct horse")),
+            created_at: T0,
+        };
+        block_on(async {
+            put_json(
+                &server.store,
+                &keys::client(&client.client_id),
+                &client,
+                None,
+            )
+            .await
+            .unwrap();
+            put_json(
+                &server.store,
+                &keys::client(&machine.client_id),
+                &machine,
+                None,
+            )
+            .await
+            .unwrap();
+            put_json(&server.store, &keys::user("alice"), &user, None)
+                .await
+                .unwrap();
+        });
+        server
+    }
+
+    fn send(&self, req: Request) -> Response {
+        let ctx = Ctx {
+            store: &self.store,
+            config: &self.config,
+            now: self.now.get(),
+            rng: &self.rng,
+        };
+        block_on(handle(&req, &ctx))
+    }
+
+    /// GET /authorize, then the login form as a browser would post it.
+    fn login(&self, query: &str, username: &str, password: &str, action: &str) -> Response {
+        let page = self.send(Request::new(Method::Get, &format!("/authorize?{query}")));
+        assert_eq!(page.status, 200, "{}", page.body_text());
+        let cookie = page
+            .get_header("set-cookie")
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        for (name, value) in hidden_fields(page.body_text()) {
+            form.append_pair(&name, &value);
+        }
+        form.append_pair("username", username);
+        form.append_pair("password", password);
+        form.append_pair("action", action);
+        self.send(
+            Request::new(Method::Post, "/authorize")
+                .with_header("content-type", "application/x-www-form-urlencoded")
+                .with_header("cookie", &cookie)
+                .with_body(form.finish()),
+        )
+    }
+
+    /// A whole login, returning the code.
+    fn code(&self, extra: &str) -> String {
+        let r = self.login(&auth_query(LAYLA, extra), "alice", "correct horse", "login");
+        assert_eq!(r.status, 302, "{}", r.body_text());
+        let loc = r.get_header("location").unwrap();
+        assert!(loc.starts_with(&format!("{LAYLA}?code=")), "{loc}");
+        assert!(loc.ends_with("&state=st%20ate%2F1"), "{loc}");
+        query_param(loc, "code").unwrap()
+    }
+
+    fn token(&self, body: &str, basic: bool) -> (u16, Value) {
+        let mut req = Request::new(Method::Post, "/token").with_header(
+            "content-type",
+            "application/x-www-form-urlencoded;charset=UTF-8",
+        );
+        let body = if basic {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(format!("alexa:{SECRET}"));
+            req = req.with_header("authorization", &format!("Basic {b64}"));
+            body.to_owned()
+        } else {
+            format!("{body}&client_id=alexa&client_secret={SECRET}")
+        };
+        let r = self.send(req.with_body(body));
+        if r.status == 200 {
+            assert_eq!(r.get_header("cache-control"), Some("no-store"));
+            assert_eq!(r.get_header("pragma"), Some("no-cache"));
+        }
+        (r.status, serde_json::from_slice(&r.body).unwrap())
+    }
+}
+
+fn auth_query(redirect: &str, extra: &str) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    q.append_pair("response_type", "code")
+        .append_pair("client_id", "alexa")
+        .append_pair("redirect_uri", redirect)
+        .append_pair("state", "st ate/1")
+        .append_pair("scope", "smart_home");
+    format!("{}{extra}", q.finish())
+}
+
+fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    html.split("<input type=\"hidden\" ")
+        .skip(1)
+        .map(|chunk| {
+            let name = chunk
+                .split("name=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
+            let value = chunk
+                .split("value=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
+            (
+                name.to_owned(),
+                value
+                    .replace("&amp;", "&")
+                    .replace("&#39;", "'")
+                    .replace("&quot;", "\""),
+            )
+        })
+        .collect()
+}
+
+fn query_param(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+fn exchange(code: &str) -> String {
+    format!(
+        "grant_type=authorization_code&code={code}&redirect_uri={}",
+        urlenc(LAYLA)
+    )
+}
+
+fn urlenc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[test]
+fn link_with_body_credentials_then_refresh_and_retry() {
+    let s = Server::new();
+    let code = s.code("");
+    let (status, tokens) = s.token(&exchange(&code), false);
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert_eq!(tokens["expires_in"], 3600);
+    assert!(tokens["expires_in"].is_u64());
+    assert_eq!(tokens["scope"], "smart_home");
+    let access = tokens["access_token"].as_str().unwrap();
+    assert!(access.len() < 1024);
+    let key = SigningKey::new(KEY.as_bytes()).unwrap();
+    let claims = jwt::verify(access, &[key], T0 + 1).unwrap();
+    assert_eq!(claims.sub, "user-1");
+    assert_eq!(claims.client_id, "alexa");
+    assert_eq!(claims.exp, T0 + 3600);
+    assert_eq!(claims.iss, "http://localhost");
+
+    let rt1 = tokens["refresh_token"].as_str().unwrap().to_owned();
+    s.now.set(T0 + 4000);
+    let (status, r2) = s.token(
+        &format!("grant_type=refresh_token&refresh_token={rt1}"),
+        true,
+    );
+    assert_eq!(status, 200, "{r2}");
+    let rt2 = r2["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(rt1, rt2);
+    // The answer was lost: Alexa retries with the previous token and still succeeds.
+    let (status, r3) = s.token(
+        &format!("grant_type=refresh_token&refresh_token={rt1}"),
+        true,
+    );
+    assert_eq!(status, 200, "{r3}");
+    let rt3 = r3["refresh_token"].as_str().unwrap().to_owned();
+    // Using the newest token retires the one before it...
+    let (status, r4) = s.token(
+        &format!("grant_type=refresh_token&refresh_token={rt3}"),
+        false,
+    );
+    assert_eq!(status, 200, "{r4}");
+    // ...so rt1 and the never-used rt2 are now refused.
+    for old in [&rt1, &rt2] {
+        let (status, e) = s.token(
+            &format!("grant_type=refresh_token&refresh_token={old}"),
+            false,
+        );
+        assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")));
+    }
+}
+
+#[test]
+fn nothing_secret_is_stored_in_clear() {
+    let s = Server::new();
+    let code = s.code("");
+    let (_, tokens) = s.token(&exchange(&code), true);
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let secret_part = refresh.split_once('.').unwrap().1;
+    for (key, value) in s.store.dump() {
+        for secret in [code.as_str(), secret_part, SECRET, "correct horse", KEY] {
+            assert!(
+                !key.contains(secret) && !value.contains(secret),
+                "{key} holds a secret"
+            );
+        }
+    }
+}
+
+#[test]
+fn code_replay_revokes_the_grant() {
+    let s = Server::new();
+    let code = s.code("");
+    let (status, tokens) = s.token(&exchange(&code), false);
+    assert_eq!(status, 200);
+    let (status, e) = s.token(&exchange(&code), false);
+    assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")));
+    let rt = tokens["refresh_token"].as_str().unwrap();
+    let (status, e) = s.token(
+        &format!("grant_type=refresh_token&refresh_token={rt}"),
+        false,
+    );
+    assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")));
+}
+
+#[test]
+fn code_expires_after_five_minutes() {
+    let s = Server::new();
+    let code = s.code("");
+    s.now.set(T0 + 300);
+    let (status, e) = s.token(&exchange(&code), false);
+    assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")));
+}
+
+#[test]
+fn token_request_redirect_uri_must_match() {
+    let s = Server::new();
+    let code = s.code("");
+    let other = "https://pitangui.amazon.com/api/skill/link/M2AAAAAAAAAAAA";
+    let body = format!(
+        "grant_type=authorization_code&code={code}&redirect_uri={}",
+        urlenc(other)
+    );
+    let (status, e) = s.token(&body, false);
+    assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")));
+
+    let code = s.code("");
+    let (status, e) = s.token(&format!("grant_type=authorization_code&code={code}"), false);
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+}
+
+#[test]
+fn pkce_s256() {
+    let s = Server::new();
+    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let pkce =
+        "&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256";
+    let code = s.code(pkce);
+    let (status, e) = s.token(&exchange(&code), false);
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "missing verifier"
+    );
+
+    let code = s.code(pkce);
+    let bad = format!(
+        "{}&code_verifier={}",
+        exchange(&code),
+        verifier.replace('d', "e")
+    );
+    let (status, e) = s.token(&bad, false);
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "wrong verifier"
+    );
+
+    let code = s.code(pkce);
+    let (status, t) = s.token(
+        &format!("{}&code_verifier={verifier}", exchange(&code)),
+        true,
+    );
+    assert_eq!(status, 200, "{t}");
+
+    // A verifier for a code issued without a challenge is refused (downgrade).
+    let code = s.code("");
+    let (status, e) = s.token(
+        &format!("{}&code_verifier={verifier}", exchange(&code)),
+        false,
+    );
+    assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")));
+}
+
+#[test]
+fn authorize_errors_redirect_with_state() {
+    let s = Server::new();
+    let cases = [
+        ("&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=plain", "invalid_request"),
+        ("&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "invalid_request"),
+        ("&code_challenge_method=S256", "invalid_request"),
+    ];
+    for (extra, error) in cases {
+        let r = s.send(Request::new(
+            Method::Get,
+            &format!("/authorize?{}", auth_query(LAYLA, extra)),
+        ));
+        assert_eq!(r.status, 302, "{extra}");
+        let loc = r.get_header("location").unwrap();
+        assert_eq!(query_param(loc, "error").as_deref(), Some(error), "{extra}");
+        assert_eq!(query_param(loc, "state").as_deref(), Some("st ate/1"));
+        assert!(loc.starts_with(LAYLA));
+    }
+    let r = s.send(Request::new(
+        Method::Get,
+        &format!(
+            "/authorize?{}",
+            auth_query(LAYLA, "").replace("response_type=code", "response_type=token")
+        ),
+    ));
+    assert_eq!(
+        query_param(r.get_header("location").unwrap(), "error").as_deref(),
+        Some("unsupported_response_type")
+    );
+    let r = s.send(Request::new(
+        Method::Get,
+        &format!(
+            "/authorize?{}",
+            auth_query(LAYLA, "").replace("scope=smart_home", "scope=admin")
+        ),
+    ));
+    assert_eq!(
+        query_param(r.get_header("location").unwrap(), "error").as_deref(),
+        Some("invalid_scope")
+    );
+}
+
+#[test]
+fn unregistered_redirect_uris_get_a_page_never_a_redirect() {
+    let s = Server::new();
+    for uri in [
+        format!("{LAYLA}/"),
+        "https://layla.amazon.com/api/skill/link/M2BBBBBBBBBBBB".to_owned(),
+        LAYLA.replace("https", "http"),
+        format!("{LAYLA}?x=1"),
+        LAYLA.replace("layla", "LAYLA"),
+        LAYLA.replace(".com/", ".com:443/"),
+        "https://evil.example/cb".to_owned(),
+    ] {
+        let r = s.send(Request::new(
+            Method::Get,
+            &format!("/authorize?{}", auth_query(&uri, "")),
+        ));
+        assert_eq!(r.status, 400, "{uri}");
+        assert!(r.get_header("location").is_none());
+        assert!(r
+            .get_header("content-type")
+            .unwrap()
+            .starts_with("text/html"));
+    }
+    let r = s.send(Request::new(
+        Method::Get,
+        &format!(
+            "/authorize?{}",
+            auth_query(LAYLA, "").replace("client_id=alexa", "client_id=nobody")
+        ),
+    ));
+    assert_eq!(r.status, 400);
+    assert!(r.get_header("location").is_none());
+}
+
+#[test]
+fn bad_password_shows_the_form_again_and_cancel_denies() {
+    let s = Server::new();
+    let r = s.login(&auth_query(LAYLA, ""), "alice", "wrong", "login");
+    assert_eq!(r.status, 401);
+    assert!(r.get_header("location").is_none());
+    assert!(r.body_text().contains("Incorrect username or password"));
+    assert!(r.body_text().contains("name=\"password\""));
+    let r = s.login(&auth_query(LAYLA, ""), "nobody", "wrong", "login");
+    assert_eq!(r.status, 401);
+    // Usernames match without regard to case.
+    let r = s.login(&auth_query(LAYLA, ""), " Alice ", "correct horse", "login");
+    assert_eq!(r.status, 302);
+    let r = s.login(&auth_query(LAYLA, ""), "", "", "cancel");
+    assert_eq!(r.status, 302);
+    let loc = r.get_header("location").unwrap();
+    assert_eq!(query_param(loc, "error").as_deref(), Some("access_denied"));
+    assert_eq!(query_param(loc, "state").as_deref(), Some("st ate/1"));
+    assert!(query_param(loc, "code").is_none());
+}
+
+#[test]
+fn login_without_the_csrf_cookie_is_refused() {
+    let s = Server::new();
+    let page = s.send(Request::new(
+        Method::Get,
+        &format!("/authorize?{}", auth_query(LAYLA, "")),
+    ));
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in hidden_fields(page.body_text()) {
+        form.append_pair(&name, &value);
+    }
+    form.append_pair("username", "alice")
+        .append_pair("password", "correct horse");
+    let body = form.finish();
+    let post = |cookie: &str| {
+        s.send(
+            Request::new(Method::Post, "/authorize")
+                .with_header("content-type", "application/x-www-form-urlencoded")
+                .with_header("cookie", cookie)
+                .with_body(body.clone()),
+        )
+    };
+    assert_eq!(post("").status, 403);
+    assert_eq!(post("login-csrf=AAAAAAAAAAAAAAAAAAAAAA").status, 403);
+    let cookie = page
+        .get_header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(post(&cookie).status, 302);
+}
+
+#[test]
+fn client_authentication_failures() {
+    let s = Server::new();
+    let form = "application/x-www-form-urlencoded";
+    let send = |auth: Option<&str>, body: &str| {
+        let mut r = Request::new(Method::Post, "/token").with_header("content-type", form);
+        if let Some(a) = auth {
+            r = r.with_header("authorization", a);
+        }
+        s.send(r.with_body(body.to_owned()))
+    };
+    let wrong = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("alexa:wrong")
+    );
+    for (auth, body) in [
+        (
+            Some(wrong.as_str()),
+            "grant_type=refresh_token&refresh_token=x",
+        ),
+        (None, "grant_type=refresh_token&refresh_token=x"),
+        (
+            None,
+            "grant_type=refresh_token&refresh_token=x&client_id=alexa&client_secret=wrong",
+        ),
+        (
+            None,
+            "grant_type=refresh_token&refresh_token=x&client_id=nobody&client_secret=wrong",
+        ),
+    ] {
+        let r = send(auth, body);
+        assert_eq!(r.status, 401, "{body}");
+        assert!(r
+            .get_header("www-authenticate")
+            .unwrap()
+            .starts_with("Basic"));
+        let v: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(v["error"], "invalid_client");
+    }
+}
+
+#[test]
+fn client_credentials_grant() {
+    let s = Server::new();
+    let r = s.send(
+        Request::new(Method::Post, "/token")
+            .with_header("content-type", "application/x-www-form-urlencoded")
+            .with_body(format!("grant_type=client_credentials&scope=profile&client_id=machine&client_secret={SECRET}")),
+    );
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v["scope"], "profile");
+    assert_eq!(v["expires_in"], 3600);
+    assert!(v.get("refresh_token").is_none());
+    // A client without the grant gets unauthorized_client.
+    let (status, e) = s.token("grant_type=client_credentials", false);
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (400, Some("unauthorized_client"))
+    );
+}
+
+#[test]
+fn malformed_token_requests() {
+    let s = Server::new();
+    let (status, e) = s.token("grant_type=password&username=a&password=b", false);
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (400, Some("unsupported_grant_type"))
+    );
+    let (status, e) = s.token(
+        "grant_type=authorization_code&grant_type=authorization_code&code=x",
+        false,
+    );
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    let (status, e) = s.token("grant_type=authorization_code", false);
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    let (status, e) = s.token(
+        &format!("grant_type=authorization_code&code={}", "x".repeat(5000)),
+        false,
+    );
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+
+    let r = s.send(Request::new(Method::Get, "/token"));
+    assert_eq!(r.status, 405);
+    assert_eq!(r.get_header("allow"), Some("POST"));
+    let r = s.send(
+        Request::new(Method::Post, "/token")
+            .with_header("content-type", "application/json")
+            .with_body("{}"),
+    );
+    assert_eq!(r.status, 400);
+    let mut big = Request::new(Method::Post, "/token")
+        .with_header("content-type", "application/x-www-form-urlencoded");
+    big.body = None;
+    assert_eq!(s.send(big).status, 413);
+}
+
+#[test]
+fn storage_failure_is_temporarily_unavailable_not_a_panic() {
+    let s = Server::new();
+    let code = s.code("");
+    s.store.fail.set(true);
+    let (status, e) = s.token(&exchange(&code), false);
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (503, Some("temporarily_unavailable"))
+    );
+    let r = s.send(Request::new(
+        Method::Get,
+        &format!("/authorize?{}", auth_query(LAYLA, "")),
+    ));
+    assert_eq!(r.status, 503);
+    assert!(r.get_header("retry-after").is_some());
+}
+
+#[test]
+fn missing_signing_key_is_server_error() {
+    let s = Server::with_config(Config::from_vars(|_| None));
+    let (status, e) = s.token("grant_type=refresh_token&refresh_token=a.b", false);
+    // The client is checked first; then the missing key stops issuing.
+    assert_eq!((status, e["error"].as_str()), (500, Some("server_error")));
+}
+
+#[test]
+fn login_page_escapes_state_and_forbids_framing() {
+    let s = Server::new();
+    let q = auth_query(LAYLA, "").replace(
+        "state=st+ate%2F1",
+        "state=%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+    );
+    let r = s.send(Request::new(Method::Get, &format!("/authorize?{q}")));
+    assert_eq!(r.status, 200);
+    assert!(!r.body_text().contains("<script>"));
+    assert!(r.body_text().contains("&quot;&gt;&lt;script&gt;"));
+    assert_eq!(r.get_header("x-frame-options"), Some("DENY"));
+    let csp = r.get_header("content-security-policy").unwrap();
+    assert!(csp.contains("frame-ancestors 'none'"));
+    assert!(csp.contains("form-action 'self' https://layla.amazon.com"));
+    assert!(r.body_text().contains("Test Skill"));
+    assert!(r.body_text().contains("<code>smart_home</code>"));
+}
