@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# `npm test`: installs what is missing, then runs every test: the native unit and
+# flow tests of the core, then the end-to-end suite against the built Worker
+# under `wrangler dev`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+eval "$(bash scripts/setup.sh)"
+
+echo "== native tests (cargo test)"
+cargo fmt --all -- --check
+cargo test --quiet
+
+echo "== building the Worker and the admin command"
+cargo build --quiet --bin admin
+"$WORKER_BUILD" --release >/dev/null 2>&1 || "$WORKER_BUILD" --release
+
+echo "== end-to-end tests against wrangler dev"
+node --test --test-reporter=spec tests/e2e/

@@ -1,0 +1,124 @@
+// Starts the built Worker under `wrangler dev` on a free port with fresh local
+// KV, seeded through the admin command, and speaks HTTP to it as Alexa does.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { randomBytes, createHmac } from 'node:crypto';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const VENDOR = 'M2E2ETESTVENDOR';
+export const REDIRECTS = ['pitangui.amazon.com', 'layla.amazon.com', 'alexa.amazon.co.jp']
+  .map((host) => `https://${host}/api/skill/link/${VENDOR}`);
+export const CLIENT_ID = 'alexa-e2e';
+export const MACHINE_ID = 'machine-e2e';
+export const SECRET = randomBytes(32).toString('base64url');
+export const USERNAME = 'alice';
+export const PASSWORD = 'e2e ' + randomBytes(12).toString('base64url');
+export const SIGNING_KEY = randomBytes(48).toString('base64url');
+
+const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => ok(port));
+    });
+    srv.on('error', fail);
+  });
+}
+
+function admin(state, args, stdin) {
+  return execFileSync(join(ROOT, 'target/debug/admin'), ['--local', '--persist-to', state, ...args], {
+    cwd: ROOT, input: stdin, env, encoding: 'utf8',
+  });
+}
+
+/** Starts the Worker; resolves to { base, logs(), stop() } once it answers. */
+export async function startWorker() {
+  const state = mkdtempSync(join(tmpdir(), 'alexa-oauth-e2e-'));
+  admin(state, ['client', 'add', '--id', CLIENT_ID, '--name', 'E2E Skill', '--alexa', VENDOR,
+    '--scope', 'smart_home profile', '--secret-stdin'], SECRET);
+  admin(state, ['client', 'add', '--id', MACHINE_ID, '--name', 'Machine', '--scope', 'metrics',
+    '--grant-types', 'client_credentials,refresh_token', '--secret-stdin'], SECRET);
+  admin(state, ['user', 'add', '--username', USERNAME, '--display-name', 'Alice', '--password-stdin'], PASSWORD);
+
+  const port = await freePort();
+  const inspector = await freePort();
+  const child = spawn(join(ROOT, 'node_modules/.bin/wrangler'), [
+    'dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector),
+    '--persist-to', state, '--var', `SIGNING_KEY:${SIGNING_KEY}`, '--show-interactive-dev-session=false',
+  ], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let output = '';
+  child.stdout.on('data', (d) => { output += d; });
+  child.stderr.on('data', (d) => { output += d; });
+  const base = `http://127.0.0.1:${port}`;
+  const stop = () => {
+    try { process.kill(-child.pid, 'SIGTERM'); } catch {}
+    rmSync(state, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 240_000; // the first start may build the wasm
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited:\n${output}`);
+    try {
+      const r = await fetch(`${base}/`);
+      if (r.status === 200) break;
+    } catch {}
+    if (Date.now() > deadline) { stop(); throw new Error(`wrangler dev did not answer:\n${output}`); }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return { base, stop, logs: () => output };
+}
+
+export function authorizeQuery({ redirect = REDIRECTS[0], state = 'st ate/+&1', scope = 'smart_home', extra = {} } = {}) {
+  const q = new URLSearchParams({ response_type: 'code', client_id: CLIENT_ID, redirect_uri: redirect, state, scope, ...extra });
+  return q.toString();
+}
+
+/** GET /authorize, then posts the login form as a browser would; returns the POST's response. */
+export async function login(base, query, { username = USERNAME, password = PASSWORD, action = 'login' } = {}) {
+  const page = await fetch(`${base}/authorize?${query}`, { redirect: 'manual' });
+  if (page.status !== 200) throw new Error(`authorize page: ${page.status} ${await page.text()}`);
+  const cookie = page.headers.get('set-cookie').split(';')[0];
+  const html = await page.text();
+  const form = new URLSearchParams();
+  for (const m of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
+    form.append(m[1], unescapeHtml(m[2]));
+  }
+  form.append('username', username);
+  form.append('password', password);
+  form.append('action', action);
+  return fetch(`${base}/authorize`, {
+    method: 'POST', redirect: 'manual', body: form.toString(),
+    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+  });
+}
+
+function unescapeHtml(s) {
+  return s.replaceAll('&quot;', '"').replaceAll('&#39;', "'").replaceAll('&lt;', '<').replaceAll('&gt;', '>').replaceAll('&amp;', '&');
+}
+
+/** POST /token the way Alexa's Java client does; `auth` is 'basic' or 'body'. */
+export async function token(base, params, { auth = 'body', id = CLIENT_ID, secret = SECRET } = {}) {
+  const body = new URLSearchParams(params);
+  const headers = { 'content-type': 'application/x-www-form-urlencoded;charset=UTF-8' };
+  if (auth === 'basic') {
+    headers.authorization = 'Basic ' + Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64');
+  } else if (auth === 'body') {
+    body.append('client_id', id);
+    body.append('client_secret', secret);
+  }
+  const r = await fetch(`${base}/token`, { method: 'POST', headers, body: body.toString() });
+  return { status: r.status, headers: r.headers, json: await r.json() };
+}
+
+/** Checks an HS256 JWT's signature with the test's key and returns its claims. */
+export function verifyJwt(jwt) {
+  const [h, p, s] = jwt.split('.');
+  const mac = createHmac('sha256', SIGNING_KEY).update(`${h}.${p}`).digest('base64url');
+  if (mac !== s) throw new Error('bad signature');
+  return { header: JSON.parse(Buffer.from(h, 'base64url')), claims: JSON.parse(Buffer.from(p, 'base64url')) };
+}
