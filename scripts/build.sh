@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(bash scripts/setup.sh)"
+bash scripts/dev-vars.sh
 "$WORKER_BUILD" --release

@@ -12,12 +12,7 @@ cargo build --quiet --bin admin
 
 random() { node -e "process.stdout.write(require('crypto').randomBytes($1).toString('base64url'))"; }
 
-# A signing key for local tokens; production sets its own with `wrangler secret put`.
-if [ ! -f .dev.vars ] || ! grep -q '^SIGNING_KEY=' .dev.vars; then
-  echo "SIGNING_KEY=$(random 48)" >> .dev.vars
-  echo "DEMO_CALLBACK=true" >> .dev.vars
-  echo "dev: wrote a new SIGNING_KEY to .dev.vars"
-fi
+bash scripts/dev-vars.sh
 
 # The demo client and user, created once per local state.
 if [ ! -f "$DEMO" ] || [ ! -d "$STATE" ]; then
