@@ -76,7 +76,7 @@ pub fn demo_callback(req: &Request) -> Response {
     let detail = match (params.get("code"), params.get("error")) {
         (Some(code), _) => format!(
             "Linked. The code below is what Alexa would exchange at /token within 5 minutes:</p>\
-             <pre>code={}\nstate={}</pre><p>See the README for the curl command.",
+             <pre>code={}\nstate={}</pre><p>Exchange it with the curl command that <code>npm run dev</code> printed.",
             escape_html(code),
             escape_html(params.get("state").unwrap_or(""))
         ),

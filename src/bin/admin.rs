@@ -26,6 +26,14 @@ mod native {
     use alexa_oauth::types::{ClientId, ClientSecret, Password, RedirectUri, ScopeSet, UserId};
     use clap::{Args, Parser, Subcommand};
 
+    /// `println!` that does not panic when stdout is closed (e.g. `admin … | head -1`).
+    macro_rules! out {
+        ($($arg:tt)*) => {{
+            use std::io::Write;
+            let _ = writeln!(std::io::stdout(), $($arg)*);
+        }};
+    }
+
     const EXAMPLES: &str = "\
 Examples:
   # An Alexa skill's client: registers the three regional redirect URLs, prints a new secret once.
@@ -352,18 +360,18 @@ Examples:
             created_at: now(),
         };
         kv.put(&key, &serde_json::to_string(&record).expect("serialises"))?;
-        println!("Client {:?} added.", args.id);
-        println!("  client_id:     {}", args.id);
+        out!("Client {:?} added.", args.id);
+        out!("  client_id:     {}", args.id);
         if generated {
-            println!(
+            out!(
                 "  client_secret: {}   (shown once; only its hash is stored)",
                 secret.secret()
             );
         }
         for uri in &uris {
-            println!("  redirect_uri:  {uri}");
+            out!("  redirect_uri:  {uri}");
         }
-        println!("  scope:         {}", record.scope);
+        out!("  scope:         {}", record.scope);
         Ok(())
     }
 
@@ -402,7 +410,7 @@ Examples:
             username: username.clone(),
         };
         kv.put(&key, &serde_json::to_string(&record).expect("serialises"))?;
-        println!("User {username:?} added (sub {}).", record.id);
+        out!("User {username:?} added (sub {}).", record.id);
         Ok(())
     }
 
