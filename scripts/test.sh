@@ -12,7 +12,7 @@ cargo test --quiet
 
 echo "== building the Worker and the admin command"
 cargo build --quiet --bin admin
-"$WORKER_BUILD" --release >/dev/null 2>&1 || "$WORKER_BUILD" --release
+bash scripts/build.sh >/dev/null 2>&1 || bash scripts/build.sh
 
 echo "== end-to-end tests against wrangler dev"
 node --test --test-reporter=spec tests/e2e/
