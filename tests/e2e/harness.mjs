@@ -1,7 +1,7 @@
 // Starts the built Worker under `wrangler dev` on a free port with fresh local
 // KV, seeded through the admin command, and speaks HTTP to it as Alexa does.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -46,10 +46,18 @@ export async function startWorker() {
     '--grant-types', 'client_credentials,refresh_token', '--secret-stdin'], SECRET);
   admin(state, ['user', 'add', '--username', USERNAME, '--display-name', 'Alice', '--password-stdin'], PASSWORD);
 
+  // The project's wrangler.toml without its [build] table: `npm test` has built
+  // the Worker already, and wrangler's file watcher could otherwise rebuild and
+  // reload it in the middle of a test.
+  const config = join(state, 'wrangler.toml');
+  writeFileSync(config, readFileSync(join(ROOT, 'wrangler.toml'), 'utf8')
+    .replace(/^\[build\][\s\S]*?(?=^\[)/m, '')
+    .replace(/^main = .*$/m, `main = ${JSON.stringify(join(ROOT, 'build/index.js'))}`));
+
   const port = await freePort();
   const inspector = await freePort();
   const child = spawn(join(ROOT, 'node_modules/.bin/wrangler'), [
-    'dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector),
+    'dev', '--config', config, '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector),
     '--persist-to', state, '--var', `SIGNING_KEY:${SIGNING_KEY}`, '--show-interactive-dev-session=false',
   ], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
