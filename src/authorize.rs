@@ -126,6 +126,7 @@ async fn post<S: Store>(req: &Request, ctx: &Ctx<'_, S>, log: &mut LogFields) ->
         client_id: ar.client.client_id.clone(),
         redirect_uri: ar.redirect_given.then(|| ar.redirect_uri.clone()),
         user_id: user.id,
+        display_name: user.display_name,
         scope: ar.scope.clone(),
         code_challenge: ar.code_challenge.clone(),
         expires_at: ctx.now + CODE_TTL,

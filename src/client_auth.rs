@@ -7,9 +7,9 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
 use crate::crypto::verify_client_secret;
-use crate::error::OAuthError;
-use crate::form::Params;
-use crate::http::Request;
+use crate::error::{ErrorCode, OAuthError};
+use crate::form::{is_form_content_type, Params};
+use crate::http::{LogFields, Method, Request, Response};
 use crate::store::{ClientRecord, Store};
 use crate::types::{ClientId, ClientSecret, MAX_PARAM_LEN};
 
@@ -98,6 +98,94 @@ pub async fn authenticate<S: Store>(
     } else {
         Err(FAILED)
     }
+}
+
+/// An error answer of a client-authenticated endpoint: an RFC 6749 §5.2 error and,
+/// where the method or size is at fault, the HTTP status that says so.
+#[derive(Debug)]
+pub struct Rejection {
+    pub status: Option<u16>,
+    pub error: OAuthError,
+}
+
+impl From<OAuthError> for Rejection {
+    fn from(error: OAuthError) -> Self {
+        Rejection {
+            status: None,
+            error,
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for Rejection {
+    fn from(e: crate::store::StoreError) -> Self {
+        OAuthError::from(e).into()
+    }
+}
+
+/// The shared front of `/token`, `/introspect` and `/revoke`: a POST whose body is
+/// a form of at most 16 KiB (RFC 6749 §3.2, RFC 7662 §2.1, RFC 7009 §2.1).
+pub fn read_form(req: &Request, endpoint: &'static str) -> Result<Params, Rejection> {
+    if req.method() != Method::Post {
+        let error = OAuthError::invalid_request(endpoint);
+        return Err(Rejection {
+            status: Some(405),
+            error,
+        });
+    }
+    let Some(body) = req.body.as_deref() else {
+        let error = OAuthError::invalid_request("the request body is larger than 16 KiB");
+        return Err(Rejection {
+            status: Some(413),
+            error,
+        });
+    };
+    if !req.header("content-type").is_some_and(is_form_content_type) {
+        return Err(OAuthError::invalid_request(
+            "Content-Type must be application/x-www-form-urlencoded",
+        )
+        .into());
+    }
+    Ok(Params::parse(body)?)
+}
+
+/// Extracts and checks the client's credentials, noting the client in the log.
+pub async fn authenticate_request<S: Store>(
+    req: &Request,
+    params: &mut Params,
+    store: &S,
+    log: &mut LogFields,
+) -> Result<ClientRecord, OAuthError> {
+    let creds = extract(req, params)?;
+    log.client_id = Some(creds.client_id.as_str().chars().take(64).collect());
+    authenticate(store, &creds).await
+}
+
+/// The JSON error answer (RFC 6749 §5.2) of a client-authenticated endpoint.
+/// `invalid_client` is always a 401 with a `WWW-Authenticate` challenge (an HTTP
+/// 401 must carry one); a 503 says when to retry; a 405 says what is allowed.
+pub fn error_response(rejection: Rejection, log: &mut LogFields) -> Response {
+    let err = rejection.error;
+    log.error = Some(err.code.as_str());
+    log.reason = Some(err.description);
+    let body =
+        serde_json::json!({"error": err.code.as_str(), "error_description": err.description});
+    let status = rejection.status.unwrap_or(err.code.token_status());
+    let mut r = Response::json(status, &body)
+        .header("cache-control", "no-store")
+        .header("pragma", "no-cache");
+    match (status, err.code) {
+        (405, _) => r = r.header("allow", "POST"),
+        (_, ErrorCode::InvalidClient) => {
+            r = r.header(
+                "www-authenticate",
+                "Basic realm=\"oauth\", charset=\"UTF-8\"",
+            )
+        }
+        (_, ErrorCode::TemporarilyUnavailable) => r = r.header("retry-after", "2"),
+        _ => {}
+    }
+    r
 }
 
 #[cfg(test)]

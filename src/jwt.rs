@@ -64,6 +64,9 @@ pub struct Claims {
     /// The grant this token was issued under, so a revoked grant can be recognised.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gid: Option<String>,
+    /// The user's display name, so `/userinfo` needs no storage read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -104,7 +107,7 @@ pub enum VerifyError {
 }
 
 /// Verifies a token against any of `keys` (chosen by `kid`) and checks `exp`.
-pub fn verify(token: &str, keys: &[SigningKey], now: u64) -> Result<Claims, VerifyError> {
+pub fn verify(token: &str, keys: &[&SigningKey], now: u64) -> Result<Claims, VerifyError> {
     if token.len() > 4096 {
         return Err(VerifyError::Malformed);
     }
@@ -157,6 +160,7 @@ mod tests {
             exp: 4_600,
             jti: "j1".into(),
             gid: None,
+            name: None,
         }
     }
 
@@ -177,20 +181,17 @@ mod tests {
         let k = key("0123456789abcdef0123456789abcdef");
         let token = sign(&claims(), &k);
         assert!(token.len() < 1024);
-        assert_eq!(verify(&token, &[k], 1_001).unwrap(), claims());
+        assert_eq!(verify(&token, &[&k], 1_001).unwrap(), claims());
     }
 
     #[test]
     fn refuses_expiry_tampering_and_other_keys() {
         let k = key("0123456789abcdef0123456789abcdef");
         let token = sign(&claims(), &k);
-        assert_eq!(
-            verify(&token, std::slice::from_ref(&k), 4_600),
-            Err(VerifyError::Expired)
-        );
+        assert_eq!(verify(&token, &[&k], 4_600), Err(VerifyError::Expired));
         let other = key("fedcba9876543210fedcba9876543210");
         assert_eq!(
-            verify(&token, &[other], 1_001),
+            verify(&token, &[&other], 1_001),
             Err(VerifyError::UnknownKey)
         );
         // Changed payload.
@@ -203,22 +204,22 @@ mod tests {
             forged.split('.').nth(1).unwrap(),
             token.split('.').nth(2).unwrap()
         );
-        assert_eq!(
-            verify(&mixed, std::slice::from_ref(&k), 1_001),
-            Err(VerifyError::BadSignature)
-        );
+        assert_eq!(verify(&mixed, &[&k], 1_001), Err(VerifyError::BadSignature));
         // Truncated signature.
         let (signed, sig) = token.rsplit_once('.').unwrap();
         let truncated = format!("{signed}.{}", b64url(&b64url_decode(sig).unwrap()[..16]));
         assert_eq!(
-            verify(&truncated, std::slice::from_ref(&k), 1_001),
+            verify(&truncated, &[&k], 1_001),
             Err(VerifyError::BadSignature)
         );
         let chopped = &token[..token.len() - 4];
-        assert!(verify(chopped, std::slice::from_ref(&k), 1_001).is_err());
+        assert!(verify(chopped, &[&k], 1_001).is_err());
         // alg: none.
         let none_header = b64url(br#"{"alg":"none","typ":"at+jwt","kid":"x"}"#);
         let none = format!("{none_header}.{}.", token.split('.').nth(1).unwrap());
-        assert_eq!(verify(&none, &[k], 1_001), Err(VerifyError::WrongAlgorithm));
+        assert_eq!(
+            verify(&none, &[&k], 1_001),
+            Err(VerifyError::WrongAlgorithm)
+        );
     }
 }

@@ -10,6 +10,11 @@
 //!
 //! - [`authorize`]: `/authorize`, the login form, and issuing codes (RFC 6749 §4.1.1-2).
 //! - [`token`]: `/token` and its three grants (§4.1.3, §4.4, §6).
+//! - [`userinfo`]: `/userinfo`, the skill's way from a token to a user (RFC 6750).
+//! - [`introspect`]: `/introspect` (RFC 7662).
+//! - [`revoke`]: `/revoke` (RFC 7009).
+//! - [`discovery`]: `/.well-known/oauth-authorization-server` (RFC 8414).
+//! - [`grant`]: finding and revoking grants; the revocation list and its cache.
 //! - [`client_auth`]: client authentication, Basic or body (§2.3.1).
 //! - [`jwt`]: access tokens as HS256 JWTs (RFC 7519, RFC 9068).
 //! - [`pkce`]: PKCE S256 (RFC 7636).
@@ -27,16 +32,21 @@
 pub mod authorize;
 pub mod client_auth;
 pub mod crypto;
+pub mod discovery;
 pub mod error;
 pub mod form;
+pub mod grant;
 pub mod http;
+pub mod introspect;
 pub mod jwt;
 pub mod page;
 pub mod password;
 pub mod pkce;
+pub mod revoke;
 pub mod store;
 pub mod token;
 pub mod types;
+pub mod userinfo;
 
 #[cfg(target_arch = "wasm32")]
 mod worker_glue;
@@ -58,6 +68,10 @@ pub struct Config {
     pub issuer: Option<String>,
     /// `SIGNING_KEY`; the error says what is wrong and how to fix it.
     pub signing_key: Result<SigningKey, ConfigError>,
+    /// `SIGNING_KEY_PREVIOUS`: verifies tokens signed before a key rotation; signs nothing.
+    pub previous_signing_key: Option<SigningKey>,
+    /// `SCOPES_SUPPORTED`, space separated, for the discovery document.
+    pub scopes_supported: Option<String>,
     /// `REFRESH_TOKEN_TTL` in seconds; unset or `0` means refresh tokens never expire.
     pub refresh_token_ttl: Option<u64>,
     /// `DEMO_CALLBACK=true` serves `/demo/callback`, a page that shows the code, for
@@ -84,6 +98,9 @@ impl Config {
             )),
         };
         Config {
+            previous_signing_key: var("SIGNING_KEY_PREVIOUS")
+                .and_then(|k| SigningKey::new(k.trim().as_bytes())),
+            scopes_supported: var("SCOPES_SUPPORTED").filter(|s| !s.trim().is_empty()),
             issuer: var("ISSUER")
                 .map(|s| s.trim_end_matches('/').to_owned())
                 .filter(|s| !s.is_empty()),
@@ -96,6 +113,16 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Every key a token may be signed with: the current one, then the previous.
+    pub fn verification_keys(&self) -> Vec<&SigningKey> {
+        self.signing_key
+            .iter()
+            .chain(self.previous_signing_key.iter())
+            .collect()
+    }
+}
+
 /// Everything a handler is given besides the request.
 pub struct Ctx<'a, S> {
     pub store: &'a S,
@@ -103,6 +130,8 @@ pub struct Ctx<'a, S> {
     /// Unix time in seconds.
     pub now: u64,
     pub rng: &'a dyn Rng,
+    /// This isolate's copy of the revocation list.
+    pub revocations: &'a grant::RevocationCache,
 }
 
 impl<S> Ctx<'_, S> {
@@ -120,6 +149,10 @@ pub async fn handle<S: Store>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
     match req.path.as_str() {
         "/authorize" => authorize::handle(req, ctx).await,
         "/token" => token::handle(req, ctx).await,
+        "/userinfo" => userinfo::handle(req, ctx).await,
+        "/introspect" => introspect::handle(req, ctx).await,
+        "/revoke" => revoke::handle(req, ctx).await,
+        "/.well-known/oauth-authorization-server" => discovery::handle(req, ctx),
         "/static/login.css" => page::stylesheet(),
         "/demo/callback" if ctx.config.demo_callback => page::demo_callback(req),
         "/" if req.method() == Method::Get => Response::json(

@@ -8,6 +8,7 @@
 //! | `user:<username>`  | [`UserRecord`]   | `admin user add`      | never                    |
 //! | `code:<sha256>`    | [`CodeRecord`]   | `/authorize` (login)  | with the code (5 min)    |
 //! | `grant:<grant id>` | [`GrantRecord`]  | `/token`              | never (revoked in place) |
+//! | `revocations`      | [`crate::grant::RevocationList`] | revocations | entries after 1 h |
 //!
 //! Codes and refresh tokens appear only as SHA-256 hashes. A refresh token is
 //! `<grant id>.<secret>`, so a refresh reads exactly one grant.
@@ -101,6 +102,9 @@ pub struct CodeRecord {
     /// token request must then repeat it (RFC 6749 §4.1.3).
     pub redirect_uri: Option<RedirectUri>,
     pub user_id: UserId,
+    /// The user's display name at login, carried into the grant and its tokens.
+    #[serde(default)]
+    pub display_name: String,
     pub scope: ScopeSet,
     /// The S256 `code_challenge`, if PKCE was used.
     pub code_challenge: Option<String>,
@@ -119,6 +123,8 @@ pub struct GrantRecord {
     pub id: GrantId,
     pub client_id: ClientId,
     pub user_id: UserId,
+    #[serde(default)]
+    pub display_name: String,
     pub scope: ScopeSet,
     pub created_at: u64,
     /// Hash of the newest refresh token.

@@ -6,11 +6,12 @@
 
 use serde_json::json;
 
-use crate::client_auth;
-use crate::crypto::{ct_eq, random_string, token_hash};
+use crate::client_auth::{self, Rejection};
+use crate::crypto::{random_string, token_hash};
 use crate::error::{ErrorCode, OAuthError};
-use crate::form::{is_form_content_type, Params};
-use crate::http::{LogFields, Method, Request, Response};
+use crate::form::Params;
+use crate::grant::{self, RefreshMatch};
+use crate::http::{LogFields, Request, Response};
 use crate::jwt::{self, Claims};
 use crate::pkce;
 use crate::store::{ClientRecord, GrantRecord, GrantType, Redemption, Store};
@@ -27,70 +28,31 @@ struct Issued {
 /// Handles `/token`.
 pub async fn handle<S: Store>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
     let mut log = LogFields::default();
-    let response = match token(req, ctx, &mut log).await {
+    let response = match grant(req, ctx, &mut log).await {
         Ok(issued) => success(issued),
-        Err((status, err)) => {
-            log.error = Some(err.code.as_str());
-            log.reason = Some(err.description);
-            let r = error(&err);
-            let r = Response {
-                status: status.unwrap_or(r.status),
-                ..r
-            };
-            if r.status == 405 {
-                r.header("allow", "POST")
-            } else {
-                r
-            }
-        }
+        Err(rejection) => client_auth::error_response(rejection, &mut log),
     };
     response.with_log(log)
 }
 
-/// The grant's work; an error may carry an HTTP status other than its code's own.
-async fn token<S: Store>(
-    req: &Request,
-    ctx: &Ctx<'_, S>,
-    log: &mut LogFields,
-) -> Result<Issued, (Option<u16>, OAuthError)> {
-    // §3.2: POST only.
-    if req.method() != Method::Post {
-        let e = OAuthError::invalid_request("the token endpoint accepts POST only");
-        return Err((Some(405), e));
-    }
-    let Some(body) = req.body.as_deref() else {
-        let e = OAuthError::invalid_request("the request body is larger than 16 KiB");
-        return Err((Some(413), e));
-    };
-    grant(req, body, ctx, log).await.map_err(|e| (None, e))
-}
-
 async fn grant<S: Store>(
     req: &Request,
-    body: &[u8],
     ctx: &Ctx<'_, S>,
     log: &mut LogFields,
-) -> Result<Issued, OAuthError> {
-    if !req.header("content-type").is_some_and(is_form_content_type) {
-        return Err(OAuthError::invalid_request(
-            "Content-Type must be application/x-www-form-urlencoded",
-        ));
-    }
-    let mut params = Params::parse(body)?;
+) -> Result<Issued, Rejection> {
+    let mut params = client_auth::read_form(req, "the token endpoint accepts POST only")?;
     let grant_type = params.require("grant_type", "grant_type is missing")?;
     log.grant_type = Some(grant_type.chars().take(32).collect());
     let grant_type = GrantType::parse(grant_type).ok_or(OAuthError::new(
         ErrorCode::UnsupportedGrantType,
         "grant_type must be authorization_code, refresh_token or client_credentials",
     ))?;
-
-    let creds = client_auth::extract(req, &mut params)?;
-    log.client_id = Some(creds.client_id.as_str().chars().take(64).collect());
-    let client = client_auth::authenticate(ctx.store, &creds).await?;
+    let client = client_auth::authenticate_request(req, &mut params, ctx.store, log).await?;
     if !client.allows(grant_type) {
         return Err(OAuthError::unauthorized_client(
             "this client is not registered for this grant type",
-        ));
+        )
+        .into());
     }
     let key = ctx.config.signing_key.as_ref().map_err(|_| {
         OAuthError::new(
@@ -99,7 +61,7 @@ async fn grant<S: Store>(
         )
     })?;
     let issuer = ctx.issuer(req);
-    let access = |sub: &str, scope: &ScopeSet, gid: Option<&GrantId>| {
+    let access = |sub: &str, scope: &ScopeSet, grant: Option<&GrantRecord>| {
         let claims = Claims {
             iss: issuer.clone(),
             sub: sub.to_owned(),
@@ -108,7 +70,10 @@ async fn grant<S: Store>(
             iat: ctx.now,
             exp: ctx.now + ACCESS_TOKEN_TTL,
             jti: random_string(ctx.rng, 16),
-            gid: gid.map(|g| g.to_string()),
+            gid: grant.map(|g| g.id.to_string()),
+            name: grant
+                .map(|g| g.display_name.clone())
+                .filter(|n| !n.is_empty()),
         };
         jwt::sign(&claims, key)
     };
@@ -121,7 +86,7 @@ async fn grant<S: Store>(
             grant.refresh_hash = token_hash(refresh.secret());
             ctx.store.put_grant(&grant).await?;
             Ok(Issued {
-                access_token: access(grant.user_id.as_str(), &grant.scope, Some(&grant.id)),
+                access_token: access(grant.user_id.as_str(), &grant.scope, Some(&grant)),
                 refresh_token: client.allows(GrantType::RefreshToken).then_some(refresh),
                 scope: grant.scope,
             })
@@ -129,7 +94,7 @@ async fn grant<S: Store>(
         GrantType::RefreshToken => {
             let (grant, refresh, scope) = refresh_token(&params, &client, ctx).await?;
             Ok(Issued {
-                access_token: access(grant.user_id.as_str(), &scope, Some(&grant.id)),
+                access_token: access(grant.user_id.as_str(), &scope, Some(&grant)),
                 refresh_token: Some(refresh),
                 scope,
             })
@@ -181,10 +146,7 @@ async fn authorization_code<S: Store>(
         Redemption::Replayed(code) => {
             // §10.5: a code used twice may have been stolen; end what it granted.
             if let Some(mut grant) = ctx.store.grant(&code.grant_id).await? {
-                if grant.revoked_at.is_none() {
-                    grant.revoked_at = Some(ctx.now);
-                    ctx.store.put_grant(&grant).await?;
-                }
+                grant::revoke(ctx.store, ctx.revocations, &mut grant, ctx.now).await?;
             }
             return Err(OAuthError::invalid_grant(
                 "the code was already used; its tokens are revoked",
@@ -238,6 +200,7 @@ async fn authorization_code<S: Store>(
         id: code.grant_id,
         client_id: code.client_id,
         user_id: code.user_id,
+        display_name: code.display_name,
         scope: code.scope,
         created_at: ctx.now,
         refresh_hash: String::new(),
@@ -257,12 +220,10 @@ async fn refresh_token<S: Store>(
     const INVALID: OAuthError =
         OAuthError::invalid_grant("the refresh token is invalid, expired or revoked");
     let presented = params.require("refresh_token", "refresh_token is missing")?;
-    let (grant_id, _) = presented.split_once('.').ok_or(INVALID)?;
-    let mut grant = ctx
-        .store
-        .grant(&GrantId::new(grant_id))
-        .await?
-        .ok_or(INVALID)?;
+    // An access token or anything else not shaped like a refresh token is refused
+    // here, without a storage read.
+    let grant_id = grant::refresh_token_grant(presented).ok_or(INVALID)?;
+    let mut grant = ctx.store.grant(&grant_id).await?.ok_or(INVALID)?;
     if grant.client_id != client.client_id || grant.revoked_at.is_some() {
         return Err(INVALID);
     }
@@ -271,18 +232,10 @@ async fn refresh_token<S: Store>(
             return Err(INVALID);
         }
     }
-    let presented_hash = token_hash(presented);
-    let is_current = ct_eq(presented_hash.as_bytes(), grant.refresh_hash.as_bytes());
-    let is_previous = grant
-        .previous_refresh_hash
-        .as_ref()
-        .is_some_and(|h| ct_eq(presented_hash.as_bytes(), h.as_bytes()));
-    if !is_current && !is_previous {
-        return Err(INVALID);
-    }
+    let matched = grant::match_refresh(&grant, presented).ok_or(INVALID)?;
     let scope = requested_scope(params, &grant.scope)?;
     let refresh = new_refresh_token(ctx, &grant.id);
-    if is_current {
+    if matched == RefreshMatch::Current {
         // The client has the newest token, so the one before it is no longer needed.
         grant.previous_refresh_hash = Some(grant.refresh_hash.clone());
     }
@@ -290,11 +243,6 @@ async fn refresh_token<S: Store>(
     grant.refreshed_at = ctx.now;
     ctx.store.put_grant(&grant).await?;
     Ok((grant, refresh, scope))
-}
-
-fn no_store(r: Response) -> Response {
-    r.header("cache-control", "no-store")
-        .header("pragma", "no-cache")
 }
 
 fn success(issued: Issued) -> Response {
@@ -307,23 +255,8 @@ fn success(issued: Issued) -> Response {
     if let Some(refresh) = issued.refresh_token {
         body["refresh_token"] = refresh.secret().into();
     }
-    no_store(Response::json(200, &body))
-}
-
-/// §5.2. `invalid_client` is always a 401 with a `WWW-Authenticate` challenge
-/// (an HTTP 401 must carry one); a 503 says when to retry.
-fn error(err: &OAuthError) -> Response {
-    let body = json!({"error": err.code.as_str(), "error_description": err.description});
-    let mut r = no_store(Response::json(err.code.token_status(), &body));
-    match err.code {
-        ErrorCode::InvalidClient => {
-            r = r.header(
-                "www-authenticate",
-                "Basic realm=\"token\", charset=\"UTF-8\"",
-            )
-        }
-        ErrorCode::TemporarilyUnavailable => r = r.header("retry-after", "2"),
-        _ => {}
-    }
-    r
+    // §5.1: token answers must not be cached.
+    Response::json(200, &body)
+        .header("cache-control", "no-store")
+        .header("pragma", "no-cache")
 }

@@ -6,12 +6,18 @@
 use worker::{console_error, console_log, event, Context, Date, Env, Headers, KvStore};
 
 use crate::crypto::{random_string, OsRng};
+use crate::grant::RevocationCache;
 use crate::http::{Method, Request, Response, MAX_BODY_BYTES};
 use crate::store::{Store, StoreError};
 use crate::{Config, Ctx};
 
 /// The KV namespace binding in `wrangler.toml`.
 const KV_BINDING: &str = "OAUTH_KV";
+
+thread_local! {
+    // One copy per isolate, shared by the requests it serves; see `crate::grant`.
+    static REVOCATIONS: std::rc::Rc<RevocationCache> = Default::default();
+}
 
 /// Workers KV as the core's [`Store`].
 struct Kv {
@@ -122,11 +128,13 @@ async fn fetch(
     let response = match env.kv(KV_BINDING) {
         Ok(kv) => {
             let store = Kv { kv, now };
+            let revocations = REVOCATIONS.with(|r| r.clone());
             let ctx = Ctx {
                 store: &store,
                 config: &config,
                 now,
                 rng: &OsRng,
+                revocations: &revocations,
             };
             crate::handle(&request, &ctx).await
         }

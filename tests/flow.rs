@@ -2,6 +2,7 @@
 //! the same requests Alexa makes, checked for exact statuses and error codes.
 
 use alexa_oauth::crypto::{hash_client_secret, TestRng};
+use alexa_oauth::grant::RevocationCache;
 use alexa_oauth::http::{Method, Request, Response};
 use alexa_oauth::jwt::{self, SigningKey};
 use alexa_oauth::password::hash_password;
@@ -22,6 +23,7 @@ struct Server {
     config: Config,
     rng: TestRng,
     now: std::cell::Cell<u64>,
+    revocations: RevocationCache,
 }
 
 impl Server {
@@ -37,6 +39,7 @@ impl Server {
             config,
             rng: TestRng::default(),
             now: std::cell::Cell::new(T0),
+            revocations: RevocationCache::default(),
         };
         let client = ClientRecord {
             client_id: ClientId::new("alexa"),
@@ -94,6 +97,7 @@ impl Server {
             config: &self.config,
             now: self.now.get(),
             rng: &self.rng,
+            revocations: &self.revocations,
         };
         block_on(handle(&req, &ctx))
     }
@@ -225,7 +229,7 @@ fn link_with_body_credentials_then_refresh_and_retry() {
     let access = tokens["access_token"].as_str().unwrap();
     assert!(access.len() < 1024);
     let key = SigningKey::new(KEY.as_bytes()).unwrap();
-    let claims = jwt::verify(access, &[key], T0 + 1).unwrap();
+    let claims = jwt::verify(access, &[&key], T0 + 1).unwrap();
     assert_eq!(claims.sub, "user-1");
     assert_eq!(claims.client_id, "alexa");
     assert_eq!(claims.exp, T0 + 3600);

@@ -1,0 +1,98 @@
+//! `/introspect` (RFC 7662): tells an authenticated client whether a token it
+//! holds is active. Unlike `/userinfo` this reads the grant record, so it is exact
+//! rather than bounded. A client learns only about its own tokens; everything
+//! else, unknown, expired or revoked, is `{"active": false}` (§2.2).
+
+use serde_json::{json, Value};
+
+use crate::client_auth::{self, Rejection};
+use crate::grant;
+use crate::http::{LogFields, Request, Response};
+use crate::jwt;
+use crate::store::{ClientRecord, Store};
+use crate::Ctx;
+
+/// Handles `POST /introspect`.
+pub async fn handle<S: Store>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
+    let mut log = LogFields::default();
+    let response = match introspect(req, ctx, &mut log).await {
+        Ok(body) => Response::json(200, &body)
+            .header("cache-control", "no-store")
+            .header("pragma", "no-cache"),
+        Err(rejection) => client_auth::error_response(rejection, &mut log),
+    };
+    response.with_log(log)
+}
+
+async fn introspect<S: Store>(
+    req: &Request,
+    ctx: &Ctx<'_, S>,
+    log: &mut LogFields,
+) -> Result<Value, Rejection> {
+    let mut params = client_auth::read_form(req, "the introspection endpoint accepts POST only")?;
+    let client = client_auth::authenticate_request(req, &mut params, ctx.store, log).await?;
+    let token = params
+        .take("token")
+        .ok_or(crate::error::OAuthError::invalid_request(
+            "token is missing",
+        ))?;
+    // token_type_hint is only a hint (§2.1); the token's shape says what it is.
+    Ok(match describe(&token, &client, ctx).await? {
+        Some(active) => active,
+        None => json!({"active": false}),
+    })
+}
+
+async fn describe<S: Store>(
+    token: &str,
+    client: &ClientRecord,
+    ctx: &Ctx<'_, S>,
+) -> Result<Option<Value>, Rejection> {
+    if let Some((grant, _)) = grant::find_by_refresh_token(ctx.store, token).await? {
+        let expired = ctx
+            .config
+            .refresh_token_ttl
+            .is_some_and(|ttl| ctx.now >= grant.refreshed_at.saturating_add(ttl));
+        if grant.client_id != client.client_id || expired {
+            return Ok(None);
+        }
+        let mut v = json!({
+            "active": true,
+            "token_type": "refresh_token",
+            "sub": grant.user_id,
+            "client_id": grant.client_id,
+            "scope": grant.scope,
+            "iat": grant.refreshed_at,
+        });
+        if let Some(ttl) = ctx.config.refresh_token_ttl {
+            v["exp"] = (grant.refreshed_at + ttl).into();
+        }
+        return Ok(Some(v));
+    }
+    let Ok(claims) = jwt::verify(token, &ctx.config.verification_keys(), ctx.now) else {
+        return Ok(None);
+    };
+    if claims.client_id != client.client_id.as_str() {
+        return Ok(None);
+    }
+    if let Some(gid) = &claims.gid {
+        let grant = ctx
+            .store
+            .grant(&crate::types::GrantId::new(gid.as_str()))
+            .await?;
+        if grant.is_none_or(|g| g.revoked_at.is_some()) {
+            return Ok(None);
+        }
+    }
+    Ok(Some(json!({
+        "active": true,
+        "token_type": "Bearer",
+        "sub": claims.sub,
+        "client_id": claims.client_id,
+        "scope": claims.scope,
+        "exp": claims.exp,
+        "iat": claims.iat,
+        "iss": claims.iss,
+        "jti": claims.jti,
+    })))
+}

@@ -1,0 +1,62 @@
+//! `/revoke` (RFC 7009): an authenticated client ends a grant by presenting one
+//! of its tokens. Revoking a refresh token ends the whole grant: every refresh
+//! token of that link at once, and its access tokens as [`crate::grant`]
+//! describes. Revoking an access token ends its grant the same way (§2.1 allows
+//! it, and a signed access token cannot be revoked alone).
+//!
+//! The answer is 200 for an unknown, expired or foreign token too (§2.2), so it
+//! tells nothing; another client's tokens are left alone.
+
+use crate::client_auth::{self, Rejection};
+use crate::error::OAuthError;
+use crate::grant;
+use crate::http::{LogFields, Request, Response};
+use crate::jwt;
+use crate::store::Store;
+use crate::types::GrantId;
+use crate::Ctx;
+
+/// Handles `POST /revoke`.
+pub async fn handle<S: Store>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
+    let mut log = LogFields::default();
+    let response = match revoke(req, ctx, &mut log).await {
+        Ok(()) => Response::new(200).header("cache-control", "no-store"),
+        Err(rejection) => client_auth::error_response(rejection, &mut log),
+    };
+    response.with_log(log)
+}
+
+async fn revoke<S: Store>(
+    req: &Request,
+    ctx: &Ctx<'_, S>,
+    log: &mut LogFields,
+) -> Result<(), Rejection> {
+    let mut params = client_auth::read_form(req, "the revocation endpoint accepts POST only")?;
+    let client = client_auth::authenticate_request(req, &mut params, ctx.store, log).await?;
+    let token = params
+        .take("token")
+        .ok_or(OAuthError::invalid_request("token is missing"))?;
+
+    let grant_id = match grant::refresh_token_grant(&token) {
+        // Only the holder of a live refresh token of the grant may end it.
+        Some(_) => grant::find_by_refresh_token(ctx.store, &token)
+            .await?
+            .map(|(g, _)| g.id),
+        // An expired access token has nothing left to revoke.
+        None => jwt::verify(&token, &ctx.config.verification_keys(), ctx.now)
+            .ok()
+            .filter(|c| c.client_id == client.client_id.as_str())
+            .and_then(|c| c.gid.map(GrantId::new)),
+    };
+    let Some(grant_id) = grant_id else {
+        log.reason = Some("unknown, expired or already revoked token");
+        return Ok(());
+    };
+    if let Some(mut grant) = ctx.store.grant(&grant_id).await? {
+        if grant.client_id == client.client_id {
+            grant::revoke(ctx.store, ctx.revocations, &mut grant, ctx.now).await?;
+            log.reason = Some("grant revoked");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,115 @@
+//! `/userinfo`: turns an access token into the user it was issued for. This is
+//! the call the skill's backend makes on every Alexa directive, so it verifies
+//! the token's signature and expiry and reads nothing from storage for it; a
+//! revoked grant is caught through the isolate's copy of the revocation list
+//! (see [`crate::grant`] for the bound).
+//!
+//! Errors follow RFC 6750 §3: 401 with `WWW-Authenticate: Bearer`, carrying
+//! `error="invalid_token"` when a token was presented, and no error at all when
+//! none was (§3.1).
+
+use serde_json::json;
+
+use crate::form::{is_form_content_type, Params};
+use crate::http::{LogFields, Method, Request, Response};
+use crate::jwt;
+use crate::store::Store;
+use crate::Ctx;
+
+const REALM: &str = "Bearer realm=\"userinfo\"";
+
+/// Handles `GET` and `POST /userinfo`.
+pub async fn handle<S: Store>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
+    let mut log = LogFields::default();
+    let response = userinfo(req, ctx, &mut log).await;
+    response.header("cache-control", "no-store").with_log(log)
+}
+
+fn challenge(log: &mut LogFields, reason: &'static str) -> Response {
+    log.error = Some("invalid_token");
+    log.reason = Some(reason);
+    let header = format!("{REALM}, error=\"invalid_token\", error_description=\"{reason}\"");
+    Response::json(
+        401,
+        &json!({"error": "invalid_token", "error_description": reason}),
+    )
+    .header("www-authenticate", header)
+}
+
+/// RFC 6750 §2.1 (header) and §2.2 (form body); never more than one.
+fn bearer_token(req: &Request) -> Result<Option<String>, &'static str> {
+    let header = match req.header("authorization") {
+        None => None,
+        Some(h) => {
+            let (scheme, token) = h
+                .trim()
+                .split_once(' ')
+                .ok_or("malformed Authorization header")?;
+            if !scheme.eq_ignore_ascii_case("bearer") {
+                return Err("the Authorization header is not a Bearer token");
+            }
+            Some(token.trim().to_owned())
+        }
+    };
+    let body = if req.method() == Method::Post
+        && req.header("content-type").is_some_and(is_form_content_type)
+    {
+        let params =
+            Params::parse(req.body.as_deref().unwrap_or_default()).map_err(|e| e.description)?;
+        params.get("access_token").map(str::to_owned)
+    } else {
+        None
+    };
+    match (header, body) {
+        (Some(_), Some(_)) => Err("a token was sent in more than one way"),
+        (h, b) => Ok(h.or(b)),
+    }
+}
+
+async fn userinfo<S: Store>(req: &Request, ctx: &Ctx<'_, S>, log: &mut LogFields) -> Response {
+    if !matches!(req.method(), Method::Get | Method::Head | Method::Post) {
+        log.error = Some("invalid_request");
+        return Response::json(405, &json!({"error": "invalid_request"}))
+            .header("allow", "GET, POST");
+    }
+    let token = match bearer_token(req) {
+        Ok(Some(token)) => token,
+        Ok(None) => {
+            log.reason = Some("no token");
+            return Response::json(401, &json!({})).header("www-authenticate", REALM);
+        }
+        Err(reason) => {
+            log.error = Some("invalid_request");
+            log.reason = Some(reason);
+            let header = format!("{REALM}, error=\"invalid_request\"");
+            return Response::json(
+                400,
+                &json!({"error": "invalid_request", "error_description": reason}),
+            )
+            .header("www-authenticate", header);
+        }
+    };
+    let claims = match jwt::verify(&token, &ctx.config.verification_keys(), ctx.now) {
+        Ok(claims) => claims,
+        Err(jwt::VerifyError::Expired) => return challenge(log, "the access token expired"),
+        Err(_) => return challenge(log, "the access token is not valid"),
+    };
+    log.client_id = Some(claims.client_id.clone());
+    // client_credentials tokens name no user.
+    let Some(gid) = &claims.gid else {
+        return challenge(log, "the access token was not issued for a user");
+    };
+    match ctx.revocations.is_revoked(ctx.store, gid, ctx.now).await {
+        Ok(false) => {}
+        Ok(true) => return challenge(log, "the access token was revoked"),
+        Err(_) => {
+            log.error = Some("temporarily_unavailable");
+            return Response::json(503, &json!({"error": "temporarily_unavailable"}))
+                .header("retry-after", "2");
+        }
+    }
+    Response::json(
+        200,
+        &json!({"sub": claims.sub, "name": claims.name.unwrap_or_default()}),
+    )
+}
