@@ -17,6 +17,8 @@ export const SECRET = randomBytes(32).toString('base64url');
 export const USERNAME = 'alice';
 export const PASSWORD = 'e2e ' + randomBytes(12).toString('base64url');
 export const SIGNING_KEY = randomBytes(48).toString('base64url');
+/** Configured as SIGNING_KEY_PREVIOUS: verifies, never signs. */
+export const PREVIOUS_KEY = randomBytes(48).toString('base64url');
 
 const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
 
@@ -58,7 +60,7 @@ export async function startWorker() {
   const inspector = await freePort();
   const child = spawn(join(ROOT, 'node_modules/.bin/wrangler'), [
     'dev', '--config', config, '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector),
-    '--persist-to', state, '--var', `SIGNING_KEY:${SIGNING_KEY}`, '--show-interactive-dev-session=false',
+    '--persist-to', state, '--var', `SIGNING_KEY:${SIGNING_KEY}`, '--var', `SIGNING_KEY_PREVIOUS:${PREVIOUS_KEY}`, '--show-interactive-dev-session=false',
   ], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   child.stdout.on('data', (d) => { output += d; });
@@ -124,9 +126,21 @@ export async function token(base, params, { auth = 'body', id = CLIENT_ID, secre
 }
 
 /** Checks an HS256 JWT's signature with the test's key and returns its claims. */
-export function verifyJwt(jwt) {
+export function verifyJwt(jwt, key = SIGNING_KEY) {
   const [h, p, s] = jwt.split('.');
-  const mac = createHmac('sha256', SIGNING_KEY).update(`${h}.${p}`).digest('base64url');
+  const mac = createHmac('sha256', key).update(`${h}.${p}`).digest('base64url');
   if (mac !== s) throw new Error('bad signature');
   return { header: JSON.parse(Buffer.from(h, 'base64url')), claims: JSON.parse(Buffer.from(p, 'base64url')) };
+}
+
+/** The kid the server derives from a key (see src/jwt.rs). */
+export function kidOf(key) {
+  return createHmac('sha256', key).update('alexa-oauth key id').digest().subarray(0, 9).toString('base64url');
+}
+
+/** Signs claims as the server would, with any key: for rotation and expiry tests. */
+export function signJwt(claims, key, header = { alg: 'HS256', typ: 'at+jwt', kid: kidOf(key) }) {
+  const enc = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const input = `${enc(header)}.${enc(claims)}`;
+  return `${input}.${createHmac('sha256', key).update(input).digest('base64url')}`;
 }

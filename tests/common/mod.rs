@@ -1,0 +1,245 @@
+//! A test server: the core on the in-memory store, with a clock the test sets,
+//! seeded with an Alexa client, a `client_credentials` client and a user.
+#![allow(dead_code)] // Each test file uses a different part.
+
+use alexa_oauth::crypto::{hash_client_secret, TestRng};
+use alexa_oauth::grant::RevocationCache;
+use alexa_oauth::http::{Method, Request, Response};
+use alexa_oauth::password::hash_password;
+use alexa_oauth::store::{keys, put_json, ClientRecord, GrantType, MemoryStore, UserRecord};
+use alexa_oauth::types::{ClientId, ClientSecret, Password, RedirectUri, ScopeSet, UserId};
+use alexa_oauth::{handle, Config, Ctx};
+use base64::Engine;
+use pollster::block_on;
+use serde_json::Value;
+
+pub const KEY: &str = "test-signing-key-of-at-least-32-bytes!!";
+pub const SECRET: &str = "alexa-client-secret-0123456789abcdef";
+pub const LAYLA: &str = "https://layla.amazon.com/api/skill/link/M2AAAAAAAAAAAA";
+pub const T0: u64 = 1_800_000_000;
+
+pub struct Server {
+    pub store: MemoryStore,
+    pub config: Config,
+    pub rng: TestRng,
+    pub now: std::cell::Cell<u64>,
+    pub revocations: RevocationCache,
+}
+
+impl Server {
+    pub fn new() -> Server {
+        Self::with_config(Config::from_vars(|k| {
+            (k == "SIGNING_KEY").then(|| KEY.to_owned())
+        }))
+    }
+
+    pub fn with_config(config: Config) -> Server {
+        let server = Server {
+            store: MemoryStore::default(),
+            config,
+            rng: TestRng::default(),
+            now: std::cell::Cell::new(T0),
+            revocations: RevocationCache::default(),
+        };
+        let client = ClientRecord {
+            client_id: ClientId::new("alexa"),
+            name: "Test Skill".into(),
+            secret_hash: hash_client_secret(&server.rng, &ClientSecret::new(SECRET)),
+            redirect_uris: [
+                "https://pitangui.amazon.com/api/skill/link/M2AAAAAAAAAAAA",
+                LAYLA,
+                "https://alexa.amazon.co.jp/api/skill/link/M2AAAAAAAAAAAA",
+            ]
+            .map(RedirectUri::new)
+            .to_vec(),
+            scope: ScopeSet::parse("smart_home profile").unwrap(),
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            created_at: T0,
+        };
+        let mut machine = client.clone();
+        machine.client_id = ClientId::new("machine");
+        machine.grant_types = vec![GrantType::ClientCredentials];
+        machine.redirect_uris = vec![];
+        let user = UserRecord {
+            id: UserId::new("user-1"),
+            username: "alice".into(),
+            display_name: "Alice".into(),
+            password_hash: hash_password(&server.rng, &Password::new("correct horse")),
+            created_at: T0,
+        };
+        block_on(async {
+            put_json(
+                &server.store,
+                &keys::client(&client.client_id),
+                &client,
+                None,
+            )
+            .await
+            .unwrap();
+            put_json(
+                &server.store,
+                &keys::client(&machine.client_id),
+                &machine,
+                None,
+            )
+            .await
+            .unwrap();
+            put_json(&server.store, &keys::user("alice"), &user, None)
+                .await
+                .unwrap();
+        });
+        server
+    }
+
+    pub fn send(&self, req: Request) -> Response {
+        self.send_via(&self.revocations, req)
+    }
+
+    /// Sends through another isolate's revocation cache (same store, same clock).
+    pub fn send_via(&self, revocations: &RevocationCache, req: Request) -> Response {
+        let ctx = Ctx {
+            store: &self.store,
+            config: &self.config,
+            now: self.now.get(),
+            rng: &self.rng,
+            revocations,
+        };
+        block_on(handle(&req, &ctx))
+    }
+
+    /// A linked account: (access token, refresh token).
+    pub fn link(&self) -> (String, String) {
+        let code = self.code("");
+        let (status, t) = self.token(&exchange(&code), false);
+        assert_eq!(status, 200, "{t}");
+        (
+            t["access_token"].as_str().unwrap().into(),
+            t["refresh_token"].as_str().unwrap().into(),
+        )
+    }
+
+    /// A form POST with the Alexa client's credentials in the body.
+    pub fn client_post(&self, path: &str, body: &str, client_id: &str) -> (u16, String) {
+        let r = self.send(
+            Request::new(Method::Post, path)
+                .with_header("content-type", "application/x-www-form-urlencoded")
+                .with_body(format!(
+                    "{body}&client_id={client_id}&client_secret={SECRET}"
+                )),
+        );
+        (r.status, r.body_text().to_owned())
+    }
+
+    /// GET /authorize, then the login form as a browser would post it.
+    pub fn login(&self, query: &str, username: &str, password: &str, action: &str) -> Response {
+        let page = self.send(Request::new(Method::Get, &format!("/authorize?{query}")));
+        assert_eq!(page.status, 200, "{}", page.body_text());
+        let cookie = page
+            .get_header("set-cookie")
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        for (name, value) in hidden_fields(page.body_text()) {
+            form.append_pair(&name, &value);
+        }
+        form.append_pair("username", username);
+        form.append_pair("password", password);
+        form.append_pair("action", action);
+        self.send(
+            Request::new(Method::Post, "/authorize")
+                .with_header("content-type", "application/x-www-form-urlencoded")
+                .with_header("cookie", &cookie)
+                .with_body(form.finish()),
+        )
+    }
+
+    /// A whole login, returning the code.
+    pub fn code(&self, extra: &str) -> String {
+        let r = self.login(&auth_query(LAYLA, extra), "alice", "correct horse", "login");
+        assert_eq!(r.status, 302, "{}", r.body_text());
+        let loc = r.get_header("location").unwrap();
+        assert!(loc.starts_with(&format!("{LAYLA}?code=")), "{loc}");
+        assert!(loc.ends_with("&state=st%20ate%2F1"), "{loc}");
+        query_param(loc, "code").unwrap()
+    }
+
+    pub fn token(&self, body: &str, basic: bool) -> (u16, Value) {
+        let mut req = Request::new(Method::Post, "/token").with_header(
+            "content-type",
+            "application/x-www-form-urlencoded;charset=UTF-8",
+        );
+        let body = if basic {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(format!("alexa:{SECRET}"));
+            req = req.with_header("authorization", &format!("Basic {b64}"));
+            body.to_owned()
+        } else {
+            format!("{body}&client_id=alexa&client_secret={SECRET}")
+        };
+        let r = self.send(req.with_body(body));
+        if r.status == 200 {
+            assert_eq!(r.get_header("cache-control"), Some("no-store"));
+            assert_eq!(r.get_header("pragma"), Some("no-cache"));
+        }
+        (r.status, serde_json::from_slice(&r.body).unwrap())
+    }
+}
+
+pub fn auth_query(redirect: &str, extra: &str) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    q.append_pair("response_type", "code")
+        .append_pair("client_id", "alexa")
+        .append_pair("redirect_uri", redirect)
+        .append_pair("state", "st ate/1")
+        .append_pair("scope", "smart_home");
+    format!("{}{extra}", q.finish())
+}
+
+pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    html.split("<input type=\"hidden\" ")
+        .skip(1)
+        .map(|chunk| {
+            let name = chunk
+                .split("name=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
+            let value = chunk
+                .split("value=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
+            (
+                name.to_owned(),
+                value
+                    .replace("&amp;", "&")
+                    .replace("&#39;", "'")
+                    .replace("&quot;", "\""),
+            )
+        })
+        .collect()
+}
+
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+pub fn exchange(code: &str) -> String {
+    format!(
+        "grant_type=authorization_code&code={code}&redirect_uri={}",
+        urlenc(LAYLA)
+    )
+}
+
+pub fn urlenc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
