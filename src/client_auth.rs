@@ -85,15 +85,25 @@ pub fn extract(req: &Request, params: &mut Params) -> Result<Credentials, OAuthE
 }
 
 /// Checks credentials against the registered client, comparing the secret in
-/// constant time. Every failure reads the same to the caller.
+/// constant time. The secret before a rotation is accepted until its grace
+/// period ends. Every failure reads the same to the caller.
 pub async fn authenticate<S: Store>(
     store: &S,
     creds: &Credentials,
+    now: u64,
 ) -> Result<ClientRecord, OAuthError> {
     const FAILED: OAuthError = OAuthError::invalid_client("client authentication failed");
     let secret = creds.secret.as_ref().ok_or(FAILED)?;
     let client = store.client(&creds.client_id).await?.ok_or(FAILED)?;
-    if verify_client_secret(&client.secret_hash, secret) {
+    let current = verify_client_secret(&client.secret_hash, secret);
+    let previous = match (
+        &client.previous_secret_hash,
+        client.previous_secret_expires_at,
+    ) {
+        (Some(hash), Some(until)) if now < until => verify_client_secret(hash, secret),
+        _ => false,
+    };
+    if current || previous {
         Ok(client)
     } else {
         Err(FAILED)
@@ -154,11 +164,12 @@ pub async fn authenticate_request<S: Store>(
     req: &Request,
     params: &mut Params,
     store: &S,
+    now: u64,
     log: &mut LogFields,
 ) -> Result<ClientRecord, OAuthError> {
     let creds = extract(req, params)?;
     log.client_id = Some(creds.client_id.as_str().chars().take(64).collect());
-    authenticate(store, &creds).await
+    authenticate(store, &creds, now).await
 }
 
 /// The JSON error answer (RFC 6749 §5.2) of a client-authenticated endpoint.

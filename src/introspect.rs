@@ -30,7 +30,8 @@ async fn introspect<S: Store>(
     log: &mut LogFields,
 ) -> Result<Value, Rejection> {
     let mut params = client_auth::read_form(req, "the introspection endpoint accepts POST only")?;
-    let client = client_auth::authenticate_request(req, &mut params, ctx.store, log).await?;
+    let client =
+        client_auth::authenticate_request(req, &mut params, ctx.store, ctx.now, log).await?;
     let token = params
         .take("token")
         .ok_or(crate::error::OAuthError::invalid_request(

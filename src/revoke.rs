@@ -32,7 +32,8 @@ async fn revoke<S: Store>(
     log: &mut LogFields,
 ) -> Result<(), Rejection> {
     let mut params = client_auth::read_form(req, "the revocation endpoint accepts POST only")?;
-    let client = client_auth::authenticate_request(req, &mut params, ctx.store, log).await?;
+    let client =
+        client_auth::authenticate_request(req, &mut params, ctx.store, ctx.now, log).await?;
     let token = params
         .take("token")
         .ok_or(OAuthError::invalid_request("token is missing"))?;

@@ -8,6 +8,7 @@
 //! | `user:<username>`  | [`UserRecord`]   | `admin user add`      | never                    |
 //! | `code:<sha256>`    | [`CodeRecord`]   | `/authorize` (login)  | with the code (5 min)    |
 //! | `grant:<grant id>` | [`GrantRecord`]  | `/token`              | never (revoked in place) |
+//! | `usergrant:<user id>:<grant id>` | empty | `/token` (code) | never |
 //! | `revocations`      | [`crate::grant::RevocationList`] | revocations | entries after 1 h |
 //!
 //! Codes and refresh tokens appear only as SHA-256 hashes. A refresh token is
@@ -68,6 +69,12 @@ pub struct ClientRecord {
     pub name: String,
     /// See [`crate::crypto::hash_client_secret`].
     pub secret_hash: String,
+    /// The secret before the last `admin client rotate-secret`, accepted until
+    /// `previous_secret_expires_at` so a live skill is not cut off mid-change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_secret_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_secret_expires_at: Option<u64>,
     /// Matched by exact string equality.
     pub redirect_uris: Vec<RedirectUri>,
     /// The scopes the client may ask for; also the default when it asks for none.
@@ -150,7 +157,7 @@ pub enum Redemption {
 }
 
 pub mod keys {
-    use crate::types::{ClientId, GrantId};
+    use crate::types::{ClientId, GrantId, UserId};
 
     pub fn client(id: &ClientId) -> String {
         format!("client:{id}")
@@ -163,6 +170,13 @@ pub mod keys {
     }
     pub fn grant(id: &GrantId) -> String {
         format!("grant:{id}")
+    }
+    /// An empty marker per grant, so a user's grants can be listed by prefix.
+    pub fn user_grant(user: &UserId, grant: &GrantId) -> String {
+        format!("usergrant:{user}:{grant}")
+    }
+    pub fn user_grants_prefix(user: &UserId) -> String {
+        format!("usergrant:{user}:")
     }
 }
 
@@ -207,6 +221,16 @@ pub trait Store {
     }
     async fn put_grant(&self, grant: &GrantRecord) -> Result<(), StoreError> {
         put_json(self, &keys::grant(&grant.id), grant, None).await
+    }
+    /// Stores a new grant and its entry in the user's index.
+    async fn create_grant(&self, grant: &GrantRecord) -> Result<(), StoreError> {
+        self.put(
+            &keys::user_grant(&grant.user_id, &grant.id),
+            String::new(),
+            None,
+        )
+        .await?;
+        self.put_grant(grant).await
     }
 }
 

@@ -47,7 +47,8 @@ async fn grant<S: Store>(
         ErrorCode::UnsupportedGrantType,
         "grant_type must be authorization_code, refresh_token or client_credentials",
     ))?;
-    let client = client_auth::authenticate_request(req, &mut params, ctx.store, log).await?;
+    let client =
+        client_auth::authenticate_request(req, &mut params, ctx.store, ctx.now, log).await?;
     if !client.allows(grant_type) {
         return Err(OAuthError::unauthorized_client(
             "this client is not registered for this grant type",
@@ -84,7 +85,7 @@ async fn grant<S: Store>(
             let refresh = new_refresh_token(ctx, &grant.id);
             let mut grant = grant;
             grant.refresh_hash = token_hash(refresh.secret());
-            ctx.store.put_grant(&grant).await?;
+            ctx.store.create_grant(&grant).await?;
             Ok(Issued {
                 access_token: access(grant.user_id.as_str(), &grant.scope, Some(&grant)),
                 refresh_token: client.allows(GrantType::RefreshToken).then_some(refresh),

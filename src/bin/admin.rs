@@ -21,10 +21,17 @@ mod native {
     use std::time::{SystemTime, UNIX_EPOCH};
 
     use alexa_oauth::crypto::{hash_client_secret, random_string, OsRng};
+    use alexa_oauth::grant::{self, RevocationCache};
     use alexa_oauth::password::hash_password;
-    use alexa_oauth::store::{keys, normalize_username, ClientRecord, GrantType, UserRecord};
-    use alexa_oauth::types::{ClientId, ClientSecret, Password, RedirectUri, ScopeSet, UserId};
+    use alexa_oauth::store::{
+        get_json, keys, normalize_username, put_json, ClientRecord, GrantRecord, GrantType, Store,
+        StoreError, UserRecord,
+    };
+    use alexa_oauth::types::{
+        ClientId, ClientSecret, GrantId, Password, RedirectUri, ScopeSet, UserId,
+    };
     use clap::{Args, Parser, Subcommand};
+    use pollster::block_on;
 
     /// `println!` that does not panic when stdout is closed (e.g. `admin … | head -1`).
     macro_rules! out {
@@ -43,6 +50,16 @@ Examples:
   # A user; the password is read from stdin.
   printf '%s' 'a long passphrase' | cargo run --bin admin -- user add --username alice \\
       --display-name Alice --password-stdin
+
+  # Look, change, remove:
+  cargo run --bin admin -- client list
+  cargo run --bin admin -- client show --id alexa-skill
+  cargo run --bin admin -- client rotate-secret --id alexa-skill --grace 86400
+  cargo run --bin admin -- user list
+  printf '%s' 'a new passphrase' | cargo run --bin admin -- user passwd --username alice
+  cargo run --bin admin -- grant list --user alice
+  cargo run --bin admin -- grant revoke --id <grant id>
+  cargo run --bin admin -- user remove --username alice      # also ends her grants
 
   # The state `wrangler dev --persist-to .wrangler/state` serves (the default), or the deployed namespace:
   cargo run --bin admin -- --local --persist-to .wrangler/state user add ...
@@ -81,18 +98,72 @@ Examples:
         /// Users who can sign in on the login page.
         #[command(subcommand)]
         User(UserCmd),
+        /// Grants: the links between a user and a client.
+        #[command(subcommand)]
+        Grant(GrantCmd),
     }
 
     #[derive(Subcommand)]
     enum ClientCmd {
         /// Register a client. Prints a generated secret once, unless --secret-stdin.
         Add(ClientAdd),
+        /// List the registered clients.
+        List,
+        /// Show one client (never its secret).
+        Show {
+            #[arg(long)]
+            id: String,
+        },
+        /// Remove a client: its refresh tokens stop working at once.
+        Remove {
+            #[arg(long)]
+            id: String,
+        },
+        /// Give a client a new secret, printed once. The old one keeps working for
+        /// --grace seconds, time to paste the new one into the Alexa console.
+        RotateSecret {
+            #[arg(long)]
+            id: String,
+            /// Seconds the old secret stays valid (0 ends it at once).
+            #[arg(long, default_value_t = 86_400)]
+            grace: u64,
+            /// Read the new secret from stdin instead of generating one.
+            #[arg(long)]
+            secret_stdin: bool,
+        },
     }
 
     #[derive(Subcommand)]
     enum UserCmd {
         /// Add a user; the password is read from stdin.
         Add(UserAdd),
+        /// List the usernames.
+        List,
+        /// Set a user's password, read from stdin. Existing links keep working.
+        Passwd {
+            #[arg(long)]
+            username: String,
+        },
+        /// Remove a user and end all of their grants.
+        Remove {
+            #[arg(long)]
+            username: String,
+        },
+    }
+
+    #[derive(Subcommand)]
+    enum GrantCmd {
+        /// List a user's grants.
+        List {
+            #[arg(long)]
+            user: String,
+        },
+        /// End a grant: its refresh tokens at once, its access tokens within the
+        /// revocation bound (see README).
+        Revoke {
+            #[arg(long)]
+            id: String,
+        },
     }
 
     #[derive(Args)]
@@ -218,20 +289,49 @@ Examples:
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         }
 
-        fn get(&self, key: &str) -> Result<Option<String>, String> {
-            // `get` prints "Value not found" for a missing key, so ask `list` first.
-            let listed = self.run(&["list", "--prefix", key])?;
+        /// The keys under a prefix.
+        fn list(&self, prefix: &str) -> Result<Vec<String>, String> {
+            let listed = self.run(&["list", "--prefix", prefix])?;
             let names: Vec<serde_json::Value> = serde_json::from_str(listed.trim())
                 .map_err(|e| format!("unexpected output from wrangler kv key list: {e}"))?;
-            if !names.iter().any(|n| n["name"] == key) {
-                return Ok(None);
-            }
-            self.run(&["get", key]).map(Some)
+            Ok(names
+                .iter()
+                .filter_map(|n| n["name"].as_str().map(str::to_owned))
+                .collect())
         }
 
-        fn put(&self, key: &str, value: &str) -> Result<(), String> {
-            self.run(&["put", key, value]).map(|_| ())
+        fn delete(&self, key: &str) -> Result<(), String> {
+            self.run(&["delete", key]).map(|_| ())
         }
+    }
+
+    /// The Worker's own storage code, run against KV through wrangler, so the admin
+    /// command reads and writes records exactly as the Worker does.
+    impl Store for Kv {
+        async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+            let out = self.run(&["get", key]).map_err(StoreError)?;
+            // wrangler prints this (and exits 0) for a missing key; stored values
+            // are JSON, so it cannot be a real value.
+            Ok((out.trim() != "Value not found").then_some(out))
+        }
+        async fn put(&self, key: &str, value: String, _: Option<u64>) -> Result<(), StoreError> {
+            self.run(&["put", key, &value])
+                .map(|_| ())
+                .map_err(StoreError)
+        }
+    }
+
+    fn get<T: serde::de::DeserializeOwned>(kv: &Kv, key: &str) -> Result<Option<T>, String> {
+        block_on(get_json(kv, key)).map_err(|e| e.0)
+    }
+
+    fn put<T: serde::Serialize>(kv: &Kv, key: &str, value: &T) -> Result<(), String> {
+        block_on(put_json(kv, key, value, None)).map_err(|e| e.0)
+    }
+
+    fn time(t: u64) -> String {
+        humantime::format_rfc3339_seconds(UNIX_EPOCH + std::time::Duration::from_secs(t))
+            .to_string()
     }
 
     fn now() -> u64 {
@@ -254,6 +354,28 @@ Examples:
             .read_line(&mut line)
             .map_err(|e| format!("could not read the {what} from stdin: {e}"))?;
         Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    }
+
+    /// A new client secret: from stdin, or 256 random bits (the bool says generated).
+    fn new_client_secret(from_stdin: bool) -> Result<(ClientSecret, bool), String> {
+        if !from_stdin {
+            return Ok((ClientSecret::new(random_string(&OsRng, 32)), true));
+        }
+        let s = read_secret("client secret")?;
+        if s.len() < 32 || !is_unreserved(&s) {
+            return Err(
+                "the client secret must be at least 32 characters of A-Z a-z 0-9 - . _ ~".into(),
+            );
+        }
+        Ok((ClientSecret::new(s), false))
+    }
+
+    fn read_password() -> Result<Password, String> {
+        let password = Password::new(read_secret("password")?);
+        if password.secret().chars().count() < 8 {
+            return Err("the password must be at least 8 characters".into());
+        }
+        Ok(password)
     }
 
     fn is_unreserved(s: &str) -> bool {
@@ -332,34 +454,25 @@ Examples:
         }
         let client_id = ClientId::new(&args.id);
         let key = keys::client(&client_id);
-        if !args.force && kv.get(&key)?.is_some() {
+        if !args.force && get::<serde_json::Value>(kv, &key)?.is_some() {
             return Err(format!(
                 "a client with id {:?} already exists (use --force to replace it)",
                 args.id
             ));
         }
-        let (secret, generated) = if args.secret_stdin {
-            let s = read_secret("client secret")?;
-            if s.len() < 32 || !is_unreserved(&s) {
-                return Err(
-                    "the client secret must be at least 32 characters of A-Z a-z 0-9 - . _ ~"
-                        .into(),
-                );
-            }
-            (ClientSecret::new(s), false)
-        } else {
-            (ClientSecret::new(random_string(&OsRng, 32)), true)
-        };
+        let (secret, generated) = new_client_secret(args.secret_stdin)?;
         let record = ClientRecord {
             client_id,
             name: args.name,
             secret_hash: hash_client_secret(&OsRng, &secret),
+            previous_secret_hash: None,
+            previous_secret_expires_at: None,
             redirect_uris: uris.iter().map(RedirectUri::new).collect(),
             scope,
             grant_types,
             created_at: now(),
         };
-        kv.put(&key, &serde_json::to_string(&record).expect("serialises"))?;
+        put(kv, &key, &record)?;
         out!("Client {:?} added.", args.id);
         out!("  client_id:     {}", args.id);
         if generated {
@@ -381,18 +494,9 @@ Examples:
         {
             return Err("--username must be 1-128 characters without spaces".into());
         }
-        let password = Password::new(read_secret("password")?);
-        if password.secret().chars().count() < 8 {
-            return Err("the password must be at least 8 characters".into());
-        }
+        let password = read_password()?;
         let key = keys::user(&username);
-        let existing: Option<UserRecord> = match kv.get(&key)? {
-            Some(text) => Some(
-                serde_json::from_str(&text)
-                    .map_err(|e| format!("stored user is unreadable: {e}"))?,
-            ),
-            None => None,
-        };
+        let existing: Option<UserRecord> = get(kv, &key)?;
         if existing.is_some() && !args.force {
             return Err(format!(
                 "a user named {username:?} already exists (use --force to replace it)"
@@ -409,8 +513,162 @@ Examples:
             created_at: existing.map(|u| u.created_at).unwrap_or_else(now),
             username: username.clone(),
         };
-        kv.put(&key, &serde_json::to_string(&record).expect("serialises"))?;
+        put(kv, &key, &record)?;
         out!("User {username:?} added (sub {}).", record.id);
+        Ok(())
+    }
+
+    fn client_list(kv: &Kv) -> Result<(), String> {
+        for key in kv.list("client:")? {
+            let Some(c) = get::<ClientRecord>(kv, &key)? else {
+                continue;
+            };
+            let grants: Vec<_> = c.grant_types.iter().map(|g| g.as_str()).collect();
+            out!(
+                "{}\t{}\tscope={}\tgrants={}\tredirect_uris={}",
+                c.client_id,
+                c.name,
+                c.scope,
+                grants.join(","),
+                c.redirect_uris.len()
+            );
+        }
+        Ok(())
+    }
+
+    fn load_client(kv: &Kv, id: &str) -> Result<ClientRecord, String> {
+        get(kv, &keys::client(&ClientId::new(id)))?
+            .ok_or_else(|| format!("no client with id {id:?}"))
+    }
+
+    fn client_show(kv: &Kv, id: &str) -> Result<(), String> {
+        let c = load_client(kv, id)?;
+        out!("client_id:    {}", c.client_id);
+        out!("name:         {}", c.name);
+        out!("scope:        {}", c.scope);
+        let grants: Vec<_> = c.grant_types.iter().map(|g| g.as_str()).collect();
+        out!("grant_types:  {}", grants.join(","));
+        for uri in &c.redirect_uris {
+            out!("redirect_uri: {uri}");
+        }
+        out!("created:      {}", time(c.created_at));
+        if let Some(until) = c.previous_secret_expires_at.filter(|&u| u > now()) {
+            out!("old secret:   accepted until {}", time(until));
+        }
+        Ok(())
+    }
+
+    fn client_remove(kv: &Kv, id: &str) -> Result<(), String> {
+        let c = load_client(kv, id)?;
+        kv.delete(&keys::client(&c.client_id))?;
+        out!("Client {id:?} removed. Its refresh tokens no longer work; its access tokens expire within an hour.");
+        Ok(())
+    }
+
+    fn client_rotate_secret(
+        kv: &Kv,
+        id: &str,
+        grace: u64,
+        secret_stdin: bool,
+    ) -> Result<(), String> {
+        let mut c = load_client(kv, id)?;
+        let (secret, generated) = new_client_secret(secret_stdin)?;
+        let old = std::mem::replace(&mut c.secret_hash, hash_client_secret(&OsRng, &secret));
+        (c.previous_secret_hash, c.previous_secret_expires_at) = if grace > 0 {
+            (Some(old), Some(now() + grace))
+        } else {
+            (None, None)
+        };
+        put(kv, &keys::client(&c.client_id), &c)?;
+        out!("Client {id:?} has a new secret.");
+        if generated {
+            out!(
+                "  client_secret: {}   (shown once; only its hash is stored)",
+                secret.secret()
+            );
+        }
+        match c.previous_secret_expires_at {
+            Some(until) => out!("  the old secret is accepted until {}", time(until)),
+            None => out!("  the old secret no longer works"),
+        }
+        Ok(())
+    }
+
+    fn load_user(kv: &Kv, username: &str) -> Result<UserRecord, String> {
+        let username = normalize_username(username);
+        get(kv, &keys::user(&username))?.ok_or_else(|| format!("no user named {username:?}"))
+    }
+
+    fn user_list(kv: &Kv) -> Result<(), String> {
+        for key in kv.list("user:")? {
+            out!("{}", key.trim_start_matches("user:"));
+        }
+        Ok(())
+    }
+
+    fn user_passwd(kv: &Kv, username: &str) -> Result<(), String> {
+        let mut user = load_user(kv, username)?;
+        user.password_hash = hash_password(&OsRng, &read_password()?);
+        put(kv, &keys::user(&user.username), &user)?;
+        out!("Password of {:?} changed.", user.username);
+        Ok(())
+    }
+
+    fn user_grants(kv: &Kv, user: &UserId) -> Result<Vec<GrantRecord>, String> {
+        let mut grants = Vec::new();
+        for key in kv.list(&keys::user_grants_prefix(user))? {
+            let gid = GrantId::new(key.rsplit(':').next().unwrap_or_default());
+            if let Some(g) = get(kv, &keys::grant(&gid))? {
+                grants.push(g);
+            }
+        }
+        Ok(grants)
+    }
+
+    /// Revokes through the core, so the grant record and the revocation list are
+    /// written exactly as `/revoke` writes them.
+    fn revoke(kv: &Kv, grant: &mut GrantRecord) -> Result<(), String> {
+        block_on(grant::revoke(kv, &RevocationCache::default(), grant, now())).map_err(|e| e.0)
+    }
+
+    fn user_remove(kv: &Kv, username: &str) -> Result<(), String> {
+        let user = load_user(kv, username)?;
+        let mut ended = 0;
+        for mut g in user_grants(kv, &user.id)? {
+            if g.revoked_at.is_none() {
+                revoke(kv, &mut g)?;
+                ended += 1;
+            }
+        }
+        kv.delete(&keys::user(&user.username))?;
+        out!("User {:?} removed; {ended} grant(s) ended.", user.username);
+        Ok(())
+    }
+
+    fn grant_list(kv: &Kv, username: &str) -> Result<(), String> {
+        let user = load_user(kv, username)?;
+        for g in user_grants(kv, &user.id)? {
+            let state = match g.revoked_at {
+                Some(t) => format!("revoked {}", time(t)),
+                None => "active".to_owned(),
+            };
+            out!(
+                "{}\tclient={}\tscope={}\tlinked {}\tlast refresh {}\t{state}",
+                g.id,
+                g.client_id,
+                g.scope,
+                time(g.created_at),
+                time(g.refreshed_at)
+            );
+        }
+        Ok(())
+    }
+
+    fn grant_revoke(kv: &Kv, id: &str) -> Result<(), String> {
+        let mut g: GrantRecord = get(kv, &keys::grant(&GrantId::new(id)))?
+            .ok_or_else(|| format!("no grant with id {id:?}"))?;
+        revoke(kv, &mut g)?;
+        out!("Grant {id} ended: its refresh tokens no longer work, its access tokens stop within the revocation bound.");
         Ok(())
     }
 
@@ -418,7 +676,20 @@ Examples:
         let cli = Cli::parse();
         let result = Kv::new(&cli).and_then(|kv| match cli.command {
             Command1::Client(ClientCmd::Add(a)) => client_add(&kv, a),
+            Command1::Client(ClientCmd::List) => client_list(&kv),
+            Command1::Client(ClientCmd::Show { id }) => client_show(&kv, &id),
+            Command1::Client(ClientCmd::Remove { id }) => client_remove(&kv, &id),
+            Command1::Client(ClientCmd::RotateSecret {
+                id,
+                grace,
+                secret_stdin,
+            }) => client_rotate_secret(&kv, &id, grace, secret_stdin),
             Command1::User(UserCmd::Add(a)) => user_add(&kv, a),
+            Command1::User(UserCmd::List) => user_list(&kv),
+            Command1::User(UserCmd::Passwd { username }) => user_passwd(&kv, &username),
+            Command1::User(UserCmd::Remove { username }) => user_remove(&kv, &username),
+            Command1::Grant(GrantCmd::List { user }) => grant_list(&kv, &user),
+            Command1::Grant(GrantCmd::Revoke { id }) => grant_revoke(&kv, &id),
         });
         match result {
             Ok(()) => ExitCode::SUCCESS,

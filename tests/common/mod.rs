@@ -45,6 +45,8 @@ impl Server {
             client_id: ClientId::new("alexa"),
             name: "Test Skill".into(),
             secret_hash: hash_client_secret(&server.rng, &ClientSecret::new(SECRET)),
+            previous_secret_hash: None,
+            previous_secret_expires_at: None,
             redirect_uris: [
                 "https://pitangui.amazon.com/api/skill/link/M2AAAAAAAAAAAA",
                 LAYLA,

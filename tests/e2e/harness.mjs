@@ -7,6 +7,19 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes, createHmac } from 'node:crypto';
 
+// wrangler dev closes idle keep-alive connections after a few seconds, and Node's
+// fetch can pick such a socket and fail before anything is sent ("other side
+// closed"). Tests that pause (the admin ones) would flake on that; retry it once.
+const realFetch = globalThis.fetch;
+globalThis.fetch = async (url, init) => {
+  try {
+    return await realFetch(url, init);
+  } catch (e) {
+    if (e?.cause?.code === 'UND_ERR_SOCKET') return realFetch(url, init);
+    throw e;
+  }
+};
+
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const VENDOR = 'M2E2ETESTVENDOR';
 export const REDIRECTS = ['pitangui.amazon.com', 'layla.amazon.com', 'alexa.amazon.co.jp']
@@ -33,13 +46,13 @@ function freePort() {
   });
 }
 
-function admin(state, args, stdin) {
+export function admin(state, args, stdin) {
   return execFileSync(join(ROOT, 'target/debug/admin'), ['--local', '--persist-to', state, ...args], {
     cwd: ROOT, input: stdin, env, encoding: 'utf8',
   });
 }
 
-/** Starts the Worker; resolves to { base, logs(), stop() } once it answers. */
+/** Starts the Worker; resolves to { base, state, logs(), stop() } once it answers. */
 export async function startWorker() {
   const state = mkdtempSync(join(tmpdir(), 'alexa-oauth-e2e-'));
   admin(state, ['client', 'add', '--id', CLIENT_ID, '--name', 'E2E Skill', '--alexa', VENDOR,
@@ -80,7 +93,7 @@ export async function startWorker() {
     if (Date.now() > deadline) { stop(); throw new Error(`wrangler dev did not answer:\n${output}`); }
     await new Promise((r) => setTimeout(r, 250));
   }
-  return { base, stop, logs: () => output };
+  return { base, state, stop, logs: () => output };
 }
 
 export function authorizeQuery({ redirect = REDIRECTS[0], state = 'st ate/+&1', scope = 'smart_home', extra = {} } = {}) {
