@@ -30,6 +30,9 @@ export const SECRET = randomBytes(32).toString('base64url');
 export const USERNAME = 'alice';
 export const PASSWORD = 'e2e ' + randomBytes(12).toString('base64url');
 export const SIGNING_KEY = randomBytes(48).toString('base64url');
+/** Every secret value the helpers below send or receive, for the log check. */
+export const SECRETS_SEEN = new Set();
+const seen = (...values) => values.filter((v) => v && v.length >= 8).forEach((v) => SECRETS_SEEN.add(v));
 /** Configured as SIGNING_KEY_PREVIOUS: verifies, never signs. */
 export const PREVIOUS_KEY = randomBytes(48).toString('base64url');
 
@@ -107,17 +110,22 @@ export async function login(base, query, { username = USERNAME, password = PASSW
   if (page.status !== 200) throw new Error(`authorize page: ${page.status} ${await page.text()}`);
   const cookie = page.headers.get('set-cookie').split(';')[0];
   const html = await page.text();
+  seen(cookie.split('=')[1], password);
   const form = new URLSearchParams();
   for (const m of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
     form.append(m[1], unescapeHtml(m[2]));
   }
+  seen(form.get('csrf'));
   form.append('username', username);
   form.append('password', password);
   form.append('action', action);
-  return fetch(`${base}/authorize`, {
+  const r = await fetch(`${base}/authorize`, {
     method: 'POST', redirect: 'manual', body: form.toString(),
     headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
   });
+  const location = r.headers.get('location');
+  if (location) seen(new URL(location).searchParams.get('code'));
+  return r;
 }
 
 function unescapeHtml(s) {
@@ -134,8 +142,11 @@ export async function token(base, params, { auth = 'body', id = CLIENT_ID, secre
     body.append('client_id', id);
     body.append('client_secret', secret);
   }
+  seen(secret, headers.authorization, body.get('code'), body.get('refresh_token'), body.get('code_verifier'));
   const r = await fetch(`${base}/token`, { method: 'POST', headers, body: body.toString() });
-  return { status: r.status, headers: r.headers, json: await r.json() };
+  const json = await r.json();
+  seen(json.access_token, json.refresh_token);
+  return { status: r.status, headers: r.headers, json };
 }
 
 /** Checks an HS256 JWT's signature with the test's key and returns its claims. */
