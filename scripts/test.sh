@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(bash scripts/setup.sh)"
+bash scripts/setup-browser.sh
 
 echo "== native tests (cargo test)"
 cargo fmt --all -- --check

@@ -50,6 +50,23 @@ pub fn render_login(login: &Login<'_>) -> String {
         .replace("{{scopes}}", &scopes)
         .replace("{{error}}", &error)
         .replace("{{username}}", &escape_html(login.username))
+        // After a failed try the username is filled in: the password is next.
+        .replace(
+            "{{username_focus}}",
+            if login.username.is_empty() {
+                " autofocus"
+            } else {
+                ""
+            },
+        )
+        .replace(
+            "{{password_focus}}",
+            if login.username.is_empty() {
+                ""
+            } else {
+                " autofocus"
+            },
+        )
         .replace("{{hidden}}", &hidden)
 }
 
