@@ -6,6 +6,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes, createHmac } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
 
 // wrangler dev closes idle keep-alive connections after a few seconds, and Node's
 // fetch can pick such a socket and fail before anything is sent ("other side
@@ -55,8 +57,20 @@ export function admin(state, args, stdin) {
   });
 }
 
-/** Starts the Worker; resolves to { base, state, logs(), stop() } once it answers. */
-export async function startWorker() {
+/** Answers GET / with its status, accepting a self-signed certificate. */
+function probe(base) {
+  return new Promise((resolve) => {
+    const lib = base.startsWith('https') ? https : http;
+    const req = lib.get(`${base}/`, { rejectUnauthorized: false }, (res) => { res.resume(); resolve(res.statusCode); });
+    req.on('error', () => resolve(0));
+  });
+}
+
+/**
+ * Starts the Worker; resolves to { base, state, logs(), stop() } once it answers.
+ * `https: true` serves it with wrangler's self-signed certificate.
+ */
+export async function startWorker({ https: useHttps = false } = {}) {
   const state = mkdtempSync(join(tmpdir(), 'alexa-oauth-e2e-'));
   admin(state, ['client', 'add', '--id', CLIENT_ID, '--name', 'E2E Skill', '--alexa', VENDOR,
     '--scope', 'smart_home profile', '--secret-stdin'], SECRET);
@@ -77,11 +91,12 @@ export async function startWorker() {
   const child = spawn(join(ROOT, 'node_modules/.bin/wrangler'), [
     'dev', '--config', config, '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector),
     '--persist-to', state, '--var', `SIGNING_KEY:${SIGNING_KEY}`, '--var', `SIGNING_KEY_PREVIOUS:${PREVIOUS_KEY}`, '--show-interactive-dev-session=false',
+    ...(useHttps ? ['--local-protocol', 'https'] : []),
   ], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   child.stdout.on('data', (d) => { output += d; });
   child.stderr.on('data', (d) => { output += d; });
-  const base = `http://127.0.0.1:${port}`;
+  const base = `${useHttps ? 'https' : 'http'}://127.0.0.1:${port}`;
   const stop = () => {
     try { process.kill(-child.pid, 'SIGTERM'); } catch {}
     rmSync(state, { recursive: true, force: true });
@@ -89,10 +104,7 @@ export async function startWorker() {
   const deadline = Date.now() + 240_000; // the first start may build the wasm
   for (;;) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited:\n${output}`);
-    try {
-      const r = await fetch(`${base}/`);
-      if (r.status === 200) break;
-    } catch {}
+    if (await probe(base) === 200) break;
     if (Date.now() > deadline) { stop(); throw new Error(`wrangler dev did not answer:\n${output}`); }
     await new Promise((r) => setTimeout(r, 250));
   }
