@@ -50,7 +50,12 @@ pub enum RefreshMatch {
     Current,
     /// The one before it, still honoured for a retry after a lost answer.
     Previous,
+    /// An older one, whose successor the client has used: a leaked copy.
+    Retired,
 }
+
+/// How many retired refresh hashes a grant remembers for reuse detection.
+pub const RETIRED_KEPT: usize = 8;
 
 /// Compares a presented refresh token with the grant's, in constant time.
 pub fn match_refresh(grant: &GrantRecord, presented: &str) -> Option<RefreshMatch> {
@@ -58,12 +63,38 @@ pub fn match_refresh(grant: &GrantRecord, presented: &str) -> Option<RefreshMatc
     if ct_eq(hash.as_bytes(), grant.refresh_hash.as_bytes()) {
         return Some(RefreshMatch::Current);
     }
-    let previous = grant.previous_refresh_hash.as_deref()?;
-    ct_eq(hash.as_bytes(), previous.as_bytes()).then_some(RefreshMatch::Previous)
+    if let Some(previous) = grant.previous_refresh_hash.as_deref() {
+        if ct_eq(hash.as_bytes(), previous.as_bytes()) {
+            return Some(RefreshMatch::Previous);
+        }
+    }
+    grant
+        .retired_refresh_hashes
+        .iter()
+        .any(|h| ct_eq(hash.as_bytes(), h.as_bytes()))
+        .then_some(RefreshMatch::Retired)
+}
+
+/// Moves a grant to a new refresh token after `matched` was presented. When the
+/// current token was used, the client has it, so the one before it is retired;
+/// on a retry with the previous token, the previous one stays (the client may
+/// retry again) and the unreceived current one is simply forgotten.
+pub fn rotate(grant: &mut GrantRecord, matched: RefreshMatch, new_hash: String, now: u64) {
+    if matched == RefreshMatch::Current {
+        let old_previous = grant
+            .previous_refresh_hash
+            .replace(grant.refresh_hash.clone());
+        if let Some(old) = old_previous {
+            grant.retired_refresh_hashes.insert(0, old);
+            grant.retired_refresh_hashes.truncate(RETIRED_KEPT);
+        }
+    }
+    grant.refresh_hash = new_hash;
+    grant.refreshed_at = now;
 }
 
 /// Finds the live grant of a refresh token: one that exists, is not revoked,
-/// and whose current or previous refresh token this is.
+/// and whose current or previous refresh token this is (not a retired one).
 pub async fn find_by_refresh_token<S: Store>(
     store: &S,
     token: &str,
@@ -77,7 +108,10 @@ pub async fn find_by_refresh_token<S: Store>(
     if grant.revoked_at.is_some() {
         return Ok(None);
     }
-    Ok(match_refresh(&grant, token).map(|m| (grant, m)))
+    Ok(match match_refresh(&grant, token) {
+        Some(RefreshMatch::Retired) | None => None,
+        Some(m) => Some((grant, m)),
+    })
 }
 
 /// Recently revoked grants: grant id → when it was revoked.

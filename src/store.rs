@@ -17,8 +17,8 @@
 //! # Consistency
 //! The Workers KV store is eventually consistent and has no compare-and-set.
 //! The default methods below are read-then-write: two redemptions of one code
-//! that land at once in different locations can both succeed. A store with
-//! transactions overrides [`Store::redeem_code`] to make it atomic.
+//! that land at once in different locations can both succeed (see the README's
+//! "Known limits" and `tests/consistency.rs`).
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::cell::RefCell;
@@ -142,18 +142,12 @@ pub struct GrantRecord {
     pub previous_refresh_hash: Option<String>,
     /// When the newest refresh token was issued (for the optional refresh TTL).
     pub refreshed_at: u64,
+    /// Hashes of refresh tokens the client has provably moved past (it used their
+    /// successor). Presenting one again means a copy leaked: the grant is revoked
+    /// (RFC 9700 §4.14.2). The newest few are kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired_refresh_hashes: Vec<String>,
     pub revoked_at: Option<u64>,
-}
-
-/// The result of redeeming a code.
-#[derive(Debug)]
-pub enum Redemption {
-    /// First use: here is what the code was bound to.
-    Fresh(CodeRecord),
-    /// The code was already redeemed: a replay. The grant it created should be revoked.
-    Replayed(CodeRecord),
-    /// No such code (never issued, or expired and gone).
-    Unknown,
 }
 
 pub mod keys {
@@ -202,19 +196,13 @@ pub trait Store {
     async fn put_code(&self, hash: &str, code: &CodeRecord) -> Result<(), StoreError> {
         put_json(self, &keys::code(hash), code, Some(code.expires_at)).await
     }
-    /// Marks a code used and says whether this was its first use.
-    async fn redeem_code(&self, hash: &str) -> Result<Redemption, StoreError> {
-        let key = keys::code(hash);
-        let Some(mut code) = get_json::<CodeRecord, _>(self, &key).await? else {
-            return Ok(Redemption::Unknown);
-        };
-        if code.used {
-            return Ok(Redemption::Replayed(code));
-        }
+    async fn code(&self, hash: &str) -> Result<Option<CodeRecord>, StoreError> {
+        get_json(self, &keys::code(hash)).await
+    }
+    /// Marks a code used; a later redemption is then a replay.
+    async fn spend_code(&self, hash: &str, mut code: CodeRecord) -> Result<(), StoreError> {
         code.used = true;
-        put_json(self, &key, &code, Some(code.expires_at)).await?;
-        code.used = false;
-        Ok(Redemption::Fresh(code))
+        put_json(self, &keys::code(hash), &code, Some(code.expires_at)).await
     }
     async fn grant(&self, id: &GrantId) -> Result<Option<GrantRecord>, StoreError> {
         get_json(self, &keys::grant(id)).await
@@ -260,14 +248,42 @@ pub async fn put_json<T: Serialize, S: Store + ?Sized>(
 /// An in-memory store for tests. Expiry is not enforced here; the core checks
 /// every record's own expiry time, so behaviour does not depend on the store
 /// dropping old keys.
-#[derive(Default)]
 pub struct MemoryStore {
     map: RefCell<BTreeMap<String, String>>,
     /// When set, every operation fails (to test storage faults).
     pub fail: std::cell::Cell<bool>,
+    /// Operations left before every later one fails (see [`MemoryStore::fail_after`]).
+    ops_left: std::cell::Cell<usize>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore {
+            map: RefCell::default(),
+            fail: std::cell::Cell::new(false),
+            ops_left: std::cell::Cell::new(usize::MAX),
+        }
+    }
 }
 
 impl MemoryStore {
+    /// Lets `n` more operations succeed, then fails every one after them, as a
+    /// KV outage or rate limit would. `usize::MAX` ends the fault.
+    pub fn fail_after(&self, n: usize) {
+        self.ops_left.set(n);
+    }
+
+    fn operation(&self) -> Result<(), StoreError> {
+        let left = self.ops_left.get();
+        if self.fail.get() || left == 0 {
+            return Err(StoreError("injected failure".into()));
+        }
+        if left != usize::MAX {
+            self.ops_left.set(left - 1);
+        }
+        Ok(())
+    }
+
     pub fn len(&self) -> usize {
         self.map.borrow().len()
     }
@@ -286,15 +302,11 @@ impl MemoryStore {
 
 impl Store for MemoryStore {
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        if self.fail.get() {
-            return Err(StoreError("injected failure".into()));
-        }
+        self.operation()?;
         Ok(self.map.borrow().get(key).cloned())
     }
     async fn put(&self, key: &str, value: String, _: Option<u64>) -> Result<(), StoreError> {
-        if self.fail.get() {
-            return Err(StoreError("injected failure".into()));
-        }
+        self.operation()?;
         self.map.borrow_mut().insert(key.to_owned(), value);
         Ok(())
     }

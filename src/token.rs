@@ -14,7 +14,7 @@ use crate::grant::{self, RefreshMatch};
 use crate::http::{LogFields, Request, Response};
 use crate::jwt::{self, Claims};
 use crate::pkce;
-use crate::store::{ClientRecord, GrantRecord, GrantType, Redemption, Store};
+use crate::store::{ClientRecord, CodeRecord, GrantRecord, GrantType, Store};
 use crate::types::{CodeVerifier, GrantId, RefreshToken, ScopeSet};
 use crate::{Ctx, ACCESS_TOKEN_TTL};
 
@@ -81,11 +81,14 @@ async fn grant<S: Store>(
 
     match grant_type {
         GrantType::AuthorizationCode => {
-            let grant = authorization_code(&params, &client, ctx).await?;
+            let (mut grant, code_hash, code) = authorization_code(&params, &client, ctx).await?;
             let refresh = new_refresh_token(ctx, &grant.id);
-            let mut grant = grant;
             grant.refresh_hash = token_hash(refresh.secret());
+            // The grant first, then the code is spent. If either write fails, the
+            // client's retry with the same code finds it unspent and writes the
+            // same grant id again: a storage fault neither loses nor duplicates a grant.
             ctx.store.create_grant(&grant).await?;
+            ctx.store.spend_code(&code_hash, code).await?;
             Ok(Issued {
                 access_token: access(grant.user_id.as_str(), &grant.scope, Some(&grant)),
                 refresh_token: client.allows(GrantType::RefreshToken).then_some(refresh),
@@ -131,29 +134,28 @@ fn new_refresh_token<S>(ctx: &Ctx<'_, S>, grant: &GrantId) -> RefreshToken {
     RefreshToken::new(format!("{grant}.{}", random_string(ctx.rng, 32)))
 }
 
-/// §4.1.3: redeems a code and returns the grant it creates (its refresh hash is
-/// filled in by the caller).
+/// §4.1.3: checks a code and returns the grant it creates (its refresh hash is
+/// filled in by the caller), the code's hash and record (to spend it).
 async fn authorization_code<S: Store>(
     params: &Params,
     client: &ClientRecord,
     ctx: &Ctx<'_, S>,
-) -> Result<GrantRecord, OAuthError> {
-    let code = params.require("code", "code is missing")?;
-    let code = match ctx.store.redeem_code(&token_hash(code)).await? {
-        Redemption::Fresh(code) => code,
-        Redemption::Unknown => {
-            return Err(OAuthError::invalid_grant("the code is invalid or expired"))
+) -> Result<(GrantRecord, String, CodeRecord), OAuthError> {
+    let code_hash = token_hash(params.require("code", "code is missing")?);
+    let code = ctx
+        .store
+        .code(&code_hash)
+        .await?
+        .ok_or(OAuthError::invalid_grant("the code is invalid or expired"))?;
+    if code.used {
+        // §10.5: a code used twice may have been stolen; end what it granted.
+        if let Some(mut grant) = ctx.store.grant(&code.grant_id).await? {
+            grant::revoke(ctx.store, ctx.revocations, &mut grant, ctx.now).await?;
         }
-        Redemption::Replayed(code) => {
-            // §10.5: a code used twice may have been stolen; end what it granted.
-            if let Some(mut grant) = ctx.store.grant(&code.grant_id).await? {
-                grant::revoke(ctx.store, ctx.revocations, &mut grant, ctx.now).await?;
-            }
-            return Err(OAuthError::invalid_grant(
-                "the code was already used; its tokens are revoked",
-            ));
-        }
-    };
+        return Err(OAuthError::invalid_grant(
+            "the code was already used; its tokens are revoked",
+        ));
+    }
     if code.expires_at <= ctx.now {
         return Err(OAuthError::invalid_grant("the code is invalid or expired"));
     }
@@ -197,18 +199,20 @@ async fn authorization_code<S: Store>(
             ))
         }
     }
-    Ok(GrantRecord {
-        id: code.grant_id,
-        client_id: code.client_id,
-        user_id: code.user_id,
-        display_name: code.display_name,
-        scope: code.scope,
+    let grant = GrantRecord {
+        id: code.grant_id.clone(),
+        client_id: code.client_id.clone(),
+        user_id: code.user_id.clone(),
+        display_name: code.display_name.clone(),
+        scope: code.scope.clone(),
         created_at: ctx.now,
         refresh_hash: String::new(),
         previous_refresh_hash: None,
         refreshed_at: ctx.now,
+        retired_refresh_hashes: Vec::new(),
         revoked_at: None,
-    })
+    };
+    Ok((grant, code_hash, code))
 }
 
 /// §6: checks a refresh token and rotates it. The token it replaces stays valid
@@ -234,14 +238,17 @@ async fn refresh_token<S: Store>(
         }
     }
     let matched = grant::match_refresh(&grant, presented).ok_or(INVALID)?;
+    if matched == RefreshMatch::Retired {
+        // RFC 9700 §4.14.2: an old refresh token came back after its successor was
+        // used, so a copy is in someone else's hands. End the whole family.
+        grant::revoke(ctx.store, ctx.revocations, &mut grant, ctx.now).await?;
+        return Err(OAuthError::invalid_grant(
+            "a refresh token was reused after it was replaced; the grant is revoked",
+        ));
+    }
     let scope = requested_scope(params, &grant.scope)?;
     let refresh = new_refresh_token(ctx, &grant.id);
-    if matched == RefreshMatch::Current {
-        // The client has the newest token, so the one before it is no longer needed.
-        grant.previous_refresh_hash = Some(grant.refresh_hash.clone());
-    }
-    grant.refresh_hash = token_hash(refresh.secret());
-    grant.refreshed_at = ctx.now;
+    grant::rotate(&mut grant, matched, token_hash(refresh.secret()), ctx.now);
     ctx.store.put_grant(&grant).await?;
     Ok((grant, refresh, scope))
 }

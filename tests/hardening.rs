@@ -1,0 +1,173 @@
+//! Hardening, natively: storage faults at every step of a code exchange and a
+//! refresh lose and duplicate nothing; refresh-token reuse after its grace
+//! revokes the family without breaking Alexa's retry.
+
+mod common;
+
+use alexa_oauth::http::{Method, Request};
+use common::*;
+
+/// The grants in the store and the user's index entries.
+fn grants(s: &Server) -> (usize, usize) {
+    let dump = s.store.dump();
+    (
+        dump.iter().filter(|(k, _)| k.starts_with("grant:")).count(),
+        dump.iter()
+            .filter(|(k, _)| k.starts_with("usergrant:"))
+            .count(),
+    )
+}
+
+#[test]
+fn a_storage_fault_at_any_step_of_the_code_exchange_loses_and_duplicates_nothing() {
+    let mut faults_seen = 0;
+    for step in 0.. {
+        let s = Server::new();
+        let code = s.code("");
+        s.store.fail_after(step);
+        let (status, first) = s.token(&exchange(&code), false);
+        s.store.fail_after(usize::MAX);
+        if status == 200 {
+            // Past the last storage operation: nothing failed.
+            assert!(step > 0);
+            break;
+        }
+        faults_seen += 1;
+        assert_eq!(
+            (status, first["error"].as_str()),
+            (503, Some("temporarily_unavailable")),
+            "step {step}"
+        );
+        // Alexa retries the same request; it must succeed, with one grant.
+        let (status, tokens) = s.token(&exchange(&code), false);
+        assert_eq!(status, 200, "retry after a fault at step {step}: {tokens}");
+        assert_eq!(
+            grants(&s),
+            (1, 1),
+            "one grant, indexed once, after a fault at step {step}"
+        );
+        let rt = tokens["refresh_token"].as_str().unwrap();
+        let (status, _) = s.token(
+            &format!("grant_type=refresh_token&refresh_token={rt}"),
+            false,
+        );
+        assert_eq!(
+            status, 200,
+            "the issued refresh token works (fault at step {step})"
+        );
+        // And the code is spent now.
+        let (status, _) = s.token(&exchange(&code), false);
+        assert_eq!(status, 400);
+    }
+    assert!(
+        faults_seen >= 4,
+        "client, code, grant, index and spend are each faulted ({faults_seen})"
+    );
+}
+
+#[test]
+fn a_storage_fault_at_any_step_of_a_refresh_keeps_the_token_usable() {
+    let mut faults_seen = 0;
+    for step in 0.. {
+        let s = Server::new();
+        let (_, rt) = s.link();
+        s.store.fail_after(step);
+        let (status, first) = s.token(
+            &format!("grant_type=refresh_token&refresh_token={rt}"),
+            false,
+        );
+        s.store.fail_after(usize::MAX);
+        if status == 200 {
+            assert!(step > 0);
+            break;
+        }
+        faults_seen += 1;
+        assert_eq!(
+            (status, first["error"].as_str()),
+            (503, Some("temporarily_unavailable"))
+        );
+        // The same refresh token still works, and the chain goes on from it.
+        let (status, next) = s.token(
+            &format!("grant_type=refresh_token&refresh_token={rt}"),
+            false,
+        );
+        assert_eq!(status, 200, "fault at step {step}: {next}");
+        let rt2 = next["refresh_token"].as_str().unwrap();
+        let (status, _) = s.token(
+            &format!("grant_type=refresh_token&refresh_token={rt2}"),
+            false,
+        );
+        assert_eq!(status, 200);
+        assert_eq!(grants(&s), (1, 1));
+    }
+    assert!(
+        faults_seen >= 2,
+        "client read, grant read and grant write are faulted ({faults_seen})"
+    );
+}
+
+#[test]
+fn reuse_after_the_grace_revokes_the_family_but_retries_within_it_work() {
+    let s = Server::new();
+    let (access, rt1) = s.link();
+    let refresh = |rt: &str| {
+        s.token(
+            &format!("grant_type=refresh_token&refresh_token={rt}"),
+            true,
+        )
+    };
+    let rt2 = refresh(&rt1).1["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Lost answer: retried twice with rt1, each time a working pair.
+    let rt3 = refresh(&rt1).1["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rt4 = refresh(&rt1).1["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // rt2 and rt3 were never received by the client: refused, but nothing is revoked.
+    assert_eq!(refresh(&rt2).0, 400);
+    assert_eq!(refresh(&rt3).0, 400);
+    // The client uses rt4: now rt1 is retired...
+    let rt5 = refresh(&rt4).1["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // ...and rt4 is the retry grace: still good once more.
+    let (status, retry) = refresh(&rt4);
+    assert_eq!(status, 200, "{retry}");
+    let rt6 = retry["refresh_token"].as_str().unwrap().to_owned();
+    let _ = rt5;
+    // rt1 comes back after its successor was used: the family is revoked.
+    let (status, e) = refresh(&rt1);
+    assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")));
+    assert!(e["error_description"].as_str().unwrap().contains("revoked"));
+    assert_eq!(
+        refresh(&rt6).0,
+        400,
+        "the newest token of the family is dead too"
+    );
+    let r = s.send(
+        Request::new(Method::Get, "/userinfo")
+            .with_header("authorization", &format!("Bearer {access}")),
+    );
+    assert_eq!(r.status, 401, "and so are its access tokens");
+}
+
+#[test]
+fn tokens_of_one_client_do_not_work_for_another() {
+    let s = Server::new();
+    let (access, rt) = s.link();
+    let (status, body) = s.client_post(
+        "/token",
+        &format!("grant_type=refresh_token&refresh_token={rt}"),
+        "machine",
+    );
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = s.client_post("/introspect", &format!("token={access}"), "machine");
+    assert_eq!((status, body.as_str()), (200, r#"{"active":false}"#));
+}
