@@ -17,6 +17,7 @@ use crate::page::{render_login, Login};
 use crate::password::{verify_dummy, verify_password};
 use crate::pkce;
 use crate::store::{normalize_username, ClientRecord, CodeRecord, GrantType, Store};
+use crate::throttle;
 use crate::types::{ClientId, GrantId, Password, RedirectUri, ScopeSet};
 use crate::{Ctx, CODE_TTL};
 
@@ -104,6 +105,19 @@ async fn post<S: Store>(req: &Request, ctx: &Ctx<'_, S>, log: &mut LogFields) ->
         let msg = "Enter your username and password.";
         return login_page(req, ctx, &ar, Some(msg), &username, 400);
     }
+    // Brute force: a locked username or address is refused before any password check.
+    let ip = throttle::client_ip(req);
+    let limits = [
+        (&throttle::LOGIN_PER_USERNAME, username.as_str()),
+        (&throttle::LOGIN_PER_IP, ip),
+    ];
+    for (limit, subject) in limits {
+        match throttle::locked(ctx.store, limit, subject, ctx.now).await {
+            Ok(None) => {}
+            Ok(Some(wait)) => return too_many_tries(req, ctx, &ar, &username, wait, log),
+            Err(_) => return unavailable_page(https, log),
+        }
+    }
     let user = match ctx.store.user(&username).await {
         Ok(user) => user,
         Err(_) => return unavailable_page(https, log),
@@ -115,6 +129,17 @@ async fn post<S: Store>(req: &Request, ctx: &Ctx<'_, S>, log: &mut LogFields) ->
                 verify_dummy(&password); // Same time as a real check.
             }
             log.reason = Some("wrong username or password");
+            let mut wait = None;
+            for (limit, subject) in limits {
+                if let Ok(Some(w)) =
+                    throttle::record_failure(ctx.store, limit, subject, ctx.now).await
+                {
+                    wait = Some(w);
+                }
+            }
+            if let Some(wait) = wait {
+                return too_many_tries(req, ctx, &ar, &username, wait, log);
+            }
             let msg = "Incorrect username or password.";
             return login_page(req, ctx, &ar, Some(msg), &username, 401);
         }
@@ -285,6 +310,24 @@ fn redirect_error(ar: &AuthRequest, err: &OAuthError, log: &mut LogFields) -> Re
         pairs.push(("state", state));
     }
     Response::redirect(append_query(ar.redirect_uri.as_str(), &pairs))
+}
+
+/// 429: the login form again, saying when to retry.
+fn too_many_tries<S>(
+    req: &Request,
+    ctx: &Ctx<'_, S>,
+    ar: &AuthRequest,
+    username: &str,
+    wait: u64,
+    log: &mut LogFields,
+) -> Response {
+    log.reason = Some("too many failed sign-ins");
+    let minutes = wait.div_ceil(60);
+    let msg = format!(
+        "Too many failed sign-ins. Try again in {minutes} minute{}.",
+        if minutes == 1 { "" } else { "s" }
+    );
+    login_page(req, ctx, ar, Some(&msg), username, 429).header("retry-after", wait.to_string())
 }
 
 fn bad_request_page(err: &OAuthError, https: bool) -> Response {

@@ -11,6 +11,7 @@ use crate::error::{ErrorCode, OAuthError};
 use crate::form::{is_form_content_type, Params};
 use crate::http::{LogFields, Method, Request, Response};
 use crate::store::{ClientRecord, Store};
+use crate::throttle;
 use crate::types::{ClientId, ClientSecret, MAX_PARAM_LEN};
 
 /// The credentials a request presented, before they are checked.
@@ -116,6 +117,8 @@ pub async fn authenticate<S: Store>(
 pub struct Rejection {
     pub status: Option<u16>,
     pub error: OAuthError,
+    /// Seconds for `Retry-After`, when the client is throttled.
+    pub retry_after: Option<u64>,
 }
 
 impl From<OAuthError> for Rejection {
@@ -123,6 +126,7 @@ impl From<OAuthError> for Rejection {
         Rejection {
             status: None,
             error,
+            retry_after: None,
         }
     }
 }
@@ -141,6 +145,7 @@ pub fn read_form(req: &Request, endpoint: &'static str) -> Result<Params, Reject
         return Err(Rejection {
             status: Some(405),
             error,
+            retry_after: None,
         });
     }
     let Some(body) = req.body.as_deref() else {
@@ -148,6 +153,7 @@ pub fn read_form(req: &Request, endpoint: &'static str) -> Result<Params, Reject
         return Err(Rejection {
             status: Some(413),
             error,
+            retry_after: None,
         });
     };
     if !req.header("content-type").is_some_and(is_form_content_type) {
@@ -160,16 +166,34 @@ pub fn read_form(req: &Request, endpoint: &'static str) -> Result<Params, Reject
 }
 
 /// Extracts and checks the client's credentials, noting the client in the log.
+/// A failed check counts against the caller's IP (see [`crate::throttle`]); at
+/// the limit the answer becomes a 429 with `Retry-After`. Only failures read the
+/// counter, so a good client pays nothing for the limit.
 pub async fn authenticate_request<S: Store>(
     req: &Request,
     params: &mut Params,
     store: &S,
     now: u64,
     log: &mut LogFields,
-) -> Result<ClientRecord, OAuthError> {
+) -> Result<ClientRecord, Rejection> {
     let creds = extract(req, params)?;
     log.client_id = Some(creds.client_id.as_str().chars().take(64).collect());
-    authenticate(store, &creds, now).await
+    match authenticate(store, &creds, now).await {
+        Err(e) if e.code == ErrorCode::InvalidClient => {
+            let ip = throttle::client_ip(req);
+            match throttle::record_failure(store, &throttle::CLIENT_AUTH_PER_IP, ip, now).await {
+                Ok(Some(wait)) => Err(Rejection {
+                    status: Some(429),
+                    error: OAuthError::invalid_client(
+                        "too many failed client authentications from this address; retry later",
+                    ),
+                    retry_after: Some(wait),
+                }),
+                _ => Err(e.into()),
+            }
+        }
+        other => other.map_err(Rejection::from),
+    }
 }
 
 /// The JSON error answer (RFC 6749 §5.2) of a client-authenticated endpoint.
@@ -177,6 +201,7 @@ pub async fn authenticate_request<S: Store>(
 /// 401 must carry one); a 503 says when to retry; a 405 says what is allowed.
 pub fn error_response(rejection: Rejection, log: &mut LogFields) -> Response {
     let err = rejection.error;
+    let retry_after = rejection.retry_after;
     log.error = Some(err.code.as_str());
     log.reason = Some(err.description);
     let body =
@@ -185,6 +210,9 @@ pub fn error_response(rejection: Rejection, log: &mut LogFields) -> Response {
     let mut r = Response::json(status, &body)
         .header("cache-control", "no-store")
         .header("pragma", "no-cache");
+    if let Some(wait) = retry_after {
+        r = r.header("retry-after", wait.to_string());
+    }
     match (status, err.code) {
         (405, _) => r = r.header("allow", "POST"),
         (_, ErrorCode::InvalidClient) => {

@@ -20,6 +20,7 @@
 //! - [`pkce`]: PKCE S256 (RFC 7636).
 //! - [`password`]: PBKDF2 password hashes.
 //! - [`crypto`]: randomness, token hashes, constant-time comparison.
+//! - [`throttle`]: limits on failed logins and client authentications.
 //! - [`store`]: records, the KV key scheme, the `Store` trait and an in-memory store.
 //! - [`types`]: identifier newtypes and redacted secret types.
 //! - [`error`]: RFC 6749 error codes.
@@ -44,6 +45,7 @@ pub mod password;
 pub mod pkce;
 pub mod revoke;
 pub mod store;
+pub mod throttle;
 pub mod token;
 pub mod types;
 pub mod userinfo;

@@ -171,3 +171,69 @@ fn tokens_of_one_client_do_not_work_for_another() {
     let (status, body) = s.client_post("/introspect", &format!("token={access}"), "machine");
     assert_eq!((status, body.as_str()), (200, r#"{"active":false}"#));
 }
+
+#[test]
+fn failed_logins_lock_the_username_then_unlock() {
+    let s = Server::new();
+    let q = auth_query(LAYLA, "");
+    for i in 1..5 {
+        assert_eq!(
+            s.login(&q, "alice", "wrong", "login").status,
+            401,
+            "try {i}"
+        );
+    }
+    let r = s.login(&q, "alice", "wrong", "login");
+    assert_eq!(r.status, 429);
+    assert_eq!(r.get_header("retry-after"), Some("300"));
+    assert!(r.body_text().contains("Too many failed sign-ins"));
+    // Locked: even the right password waits, with no password check at all.
+    let r = s.login(&q, "alice", "correct horse", "login");
+    assert_eq!(r.status, 429);
+    assert!(r.get_header("location").is_none());
+    s.now.set(T0 + 300);
+    assert_eq!(s.login(&q, "alice", "correct horse", "login").status, 302);
+}
+
+#[test]
+fn failed_logins_from_one_address_lock_it_for_every_username() {
+    let s = Server::new();
+    let q = auth_query(LAYLA, "");
+    for i in 0..19 {
+        // A different username each time: only the address limit adds up.
+        assert_eq!(
+            s.login(&q, &format!("user{i}"), "wrong", "login").status,
+            401
+        );
+    }
+    assert_eq!(s.login(&q, "user19", "wrong", "login").status, 429);
+    assert_eq!(s.login(&q, "alice", "correct horse", "login").status, 429);
+}
+
+#[test]
+fn failed_client_authentications_from_one_address_get_429_but_never_lock_the_client() {
+    let s = Server::new();
+    let bad = |ip: &str| {
+        s.send(
+            Request::new(Method::Post, "/token")
+                .with_header("content-type", "application/x-www-form-urlencoded")
+                .with_header("cf-connecting-ip", ip)
+                .with_body("grant_type=client_credentials&client_id=alexa&client_secret=wrong"),
+        )
+    };
+    for _ in 1..10 {
+        assert_eq!(bad("203.0.113.9").status, 401);
+    }
+    let r = bad("203.0.113.9");
+    assert_eq!(r.status, 429);
+    assert_eq!(r.get_header("retry-after"), Some("300"));
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v["error"], "invalid_client");
+    // Alexa, from another address, still refreshes: the client itself is never locked.
+    let (_, rt) = s.link();
+    let (status, _) = s.token(
+        &format!("grant_type=refresh_token&refresh_token={rt}"),
+        false,
+    );
+    assert_eq!(status, 200);
+}
