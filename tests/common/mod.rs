@@ -27,6 +27,14 @@ pub struct Server {
 }
 
 impl Server {
+    /// A server whose user has a 1-round password hash, for tests that make many.
+    pub fn new_fast() -> Server {
+        Self::build(
+            Config::from_vars(|k| (k == "SIGNING_KEY").then(|| KEY.to_owned())),
+            None,
+        )
+    }
+
     pub fn new() -> Server {
         Self::with_config(Config::from_vars(|k| {
             (k == "SIGNING_KEY").then(|| KEY.to_owned())
@@ -34,6 +42,12 @@ impl Server {
     }
 
     pub fn with_config(config: Config) -> Server {
+        Self::build(config, Some("correct horse"))
+    }
+
+    /// `password`: alice's password, hashed as in production; `None` for a cheap
+    /// hash no password matches.
+    fn build(config: Config, password: Option<&str>) -> Server {
         let server = Server {
             store: MemoryStore::default(),
             config,
@@ -66,7 +80,10 @@ impl Server {
             id: UserId::new("user-1"),
             username: "alice".into(),
             display_name: "Alice".into(),
-            password_hash: hash_password(&server.rng, &Password::new("correct horse")),
+            password_hash: match password {
+                Some(p) => hash_password(&server.rng, &Password::new(p)),
+                None => "pbkdf2-sha256$1$AAAA$AAAA".into(),
+            },
             created_at: T0,
         };
         block_on(async {

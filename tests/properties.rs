@@ -1,0 +1,137 @@
+//! Property tests: no input makes the core panic or answer anything but a
+//! success or an RFC error (and never a 5xx for bad input).
+
+mod common;
+
+use alexa_oauth::http::{Method, Request, Response};
+use common::*;
+use proptest::prelude::*;
+
+const RFC_ERRORS: [&str; 9] = [
+    "invalid_request",
+    "invalid_client",
+    "invalid_grant",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "invalid_scope",
+    "invalid_token",
+    "not_found",
+    "temporarily_unavailable",
+];
+
+fn check(r: &Response) -> Result<(), TestCaseError> {
+    prop_assert!(
+        r.status < 500,
+        "5xx for bad input: {} {}",
+        r.status,
+        r.body_text()
+    );
+    if r.get_header("content-type") == Some("application/json") && r.status >= 400 {
+        let v: serde_json::Value =
+            serde_json::from_slice(&r.body).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let code = v["error"].as_str().unwrap_or("");
+        prop_assert!(
+            RFC_ERRORS.contains(&code) || (r.status == 401 && code.is_empty()),
+            "not an RFC error: {}",
+            v
+        );
+    }
+    if r.status == 302 {
+        let loc = r.get_header("location").unwrap();
+        prop_assert!(
+            loc.starts_with("https://pitangui.amazon.com/api/skill/link/M2AAAAAAAAAAAA?")
+                || loc.starts_with("https://layla.amazon.com/api/skill/link/M2AAAAAAAAAAAA?")
+                || loc.starts_with("https://alexa.amazon.co.jp/api/skill/link/M2AAAAAAAAAAAA?"),
+            "redirect to {}",
+            loc
+        );
+        prop_assert!(
+            !loc.contains(['\r', '\n', ' ']),
+            "header injection: {:?}",
+            loc
+        );
+    }
+    Ok(())
+}
+
+/// Parameter soup: real names and values mixed with noise.
+fn form() -> impl Strategy<Value = String> {
+    let name = prop_oneof![
+        Just("grant_type"),
+        Just("code"),
+        Just("refresh_token"),
+        Just("redirect_uri"),
+        Just("client_id"),
+        Just("client_secret"),
+        Just("scope"),
+        Just("state"),
+        Just("code_verifier"),
+        Just("response_type"),
+        Just("code_challenge"),
+        Just("code_challenge_method"),
+        Just("token"),
+        Just("csrf"),
+        Just("x"),
+    ];
+    let value = prop_oneof![
+        Just("authorization_code".to_owned()),
+        Just("refresh_token".to_owned()),
+        Just("client_credentials".to_owned()),
+        Just("alexa".to_owned()),
+        Just(SECRET.to_owned()),
+        Just("code".to_owned()),
+        Just("S256".to_owned()),
+        Just(urlenc(LAYLA)),
+        Just("smart_home".to_owned()),
+        "[ -~]{0,40}",
+        "%[0-9a-fA-F]{2}",
+        ".{0,20}",
+    ];
+    proptest::collection::vec((name, value), 0..8).prop_map(|pairs| {
+        pairs
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect::<Vec<_>>()
+            .join("&")
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn token_requests(body in form(), basic in any::<bool>(), raw in proptest::collection::vec(any::<u8>(), 0..64)) {
+        let s = Server::new_fast();
+        let mut req = Request::new(Method::Post, "/token").with_header("content-type", "application/x-www-form-urlencoded");
+        if basic {
+            req = req.with_header("authorization", "Basic YWxleGE6YWxleGEtY2xpZW50LXNlY3JldC0wMTIzNDU2Nzg5YWJjZGVm");
+        }
+        let mut bytes = body.into_bytes();
+        bytes.extend(raw);
+        check(&s.send(req.with_body(bytes)))?;
+    }
+
+    #[test]
+    fn authorize_requests(query in form(), post in any::<bool>(), cookie in "[ -~]{0,30}") {
+        let s = Server::new_fast();
+        let req = if post {
+            Request::new(Method::Post, "/authorize")
+                .with_header("content-type", "application/x-www-form-urlencoded")
+                .with_header("cookie", &cookie)
+                .with_body(query)
+        } else {
+            Request::new(Method::Get, &format!("/authorize?{query}"))
+        };
+        check(&s.send(req))?;
+    }
+
+    #[test]
+    fn any_path_method_and_bearer(path in "/[a-z/._-]{0,20}", bearer in "[ -~]{0,80}", m in 0u8..4) {
+        let s = Server::new_fast();
+        let method = [Method::Get, Method::Post, Method::Head, Method::Other][m as usize];
+        let r = s.send(Request::new(method, &path).with_header("authorization", &format!("Bearer {bearer}")));
+        check(&r)?;
+        let r = s.send(Request::new(method, "/userinfo").with_header("authorization", &bearer));
+        check(&r)?;
+    }
+}
