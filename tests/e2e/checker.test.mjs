@@ -4,6 +4,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import https from 'node:https';
 import { join } from 'node:path';
 import { startWorker, ROOT, CLIENT_ID, VENDOR, USERNAME, SECRET, PASSWORD } from './harness.mjs';
 
@@ -50,6 +51,14 @@ test('over https with a self-signed certificate, the certificate is the one fail
   assert.equal(failures.length, 1, r.out);
   assert.match(failures[0], /^FAIL  certificate: .*(self[- ]signed|SELF_SIGNED)/i);
   assert.match(failures[0], /Fix: .*custom domain/);
+  // Over https, HTML answers also carry HSTS.
+  const hsts = await new Promise((resolve, reject) => {
+    https.get(`${worker.base}/authorize?client_id=nobody`, { rejectUnauthorized: false }, (res) => {
+      res.resume();
+      resolve(res.headers['strict-transport-security']);
+    }).on('error', reject);
+  });
+  assert.match(hsts, /max-age=\d+/);
 });
 
 test('a wrong secret or password fails with the reason and a fix', async () => {

@@ -1,0 +1,79 @@
+// Load with nothing lost: 500 complete links and 5,000 refreshes from 16
+// concurrent clients against wrangler dev. Zero 5xx, no grant lost or
+// duplicated, every code works exactly once, every final refresh token works.
+// Bounded in count; all traffic stays on 127.0.0.1.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startWorker, authorizeQuery, login, token, REDIRECTS } from './harness.mjs';
+
+const LINKS = 500;
+const REFRESHES_PER_LINK = 10;
+const CONCURRENCY = 16;
+
+let worker;
+before(async () => { worker = await startWorker(); });
+after(() => worker?.stop());
+
+/** Runs `job(i)` for i in [0, n) with at most CONCURRENCY at once. */
+async function pool(n, job) {
+  let next = 0;
+  const results = new Array(n);
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (next < n) {
+      const i = next++;
+      results[i] = await job(i);
+    }
+  }));
+  return results;
+}
+
+test(`${LINKS} links and ${LINKS * REFRESHES_PER_LINK} refreshes at concurrency ${CONCURRENCY}, nothing lost`, { timeout: 600_000 }, async () => {
+  const statuses = new Map();
+  const count = (s) => statuses.set(s, (statuses.get(s) || 0) + 1);
+  const started = Date.now();
+
+  const links = await pool(LINKS, async (i) => {
+    const redirect = REDIRECTS[i % 3];
+    const r = await login(worker.base, authorizeQuery({ redirect, state: `s${i}` }));
+    count(r.status);
+    assert.equal(r.status, 302);
+    const code = new URL(r.headers.get('location')).searchParams.get('code');
+    const t = await token(worker.base, { grant_type: 'authorization_code', code, redirect_uri: redirect }, { auth: i % 2 ? 'basic' : 'body' });
+    count(t.status);
+    assert.equal(t.status, 200, JSON.stringify(t.json));
+    return { code, redirect, refresh: t.json.refresh_token };
+  });
+  const linked = Date.now();
+
+  // Refresh chains: each link refreshes REFRESHES_PER_LINK times in a row.
+  await pool(LINKS, async (i) => {
+    for (let n = 0; n < REFRESHES_PER_LINK; n++) {
+      const t = await token(worker.base, { grant_type: 'refresh_token', refresh_token: links[i].refresh });
+      count(t.status);
+      assert.equal(t.status, 200, JSON.stringify(t.json));
+      links[i].refresh = t.json.refresh_token;
+    }
+  });
+  const refreshed = Date.now();
+
+  // One grant per link, none shared, each final refresh token alive.
+  const grants = new Set(links.map((l) => l.refresh.split('.')[0]));
+  assert.equal(grants.size, LINKS, 'no grant duplicated or shared');
+  await pool(LINKS, async (i) => {
+    const t = await token(worker.base, { grant_type: 'refresh_token', refresh_token: links[i].refresh });
+    count(t.status);
+    assert.equal(t.status, 200, `final refresh token of link ${i} works`);
+  });
+  // Every code worked once; a second time it is refused.
+  await pool(LINKS, async (i) => {
+    const t = await token(worker.base, { grant_type: 'authorization_code', code: links[i].code, redirect_uri: links[i].redirect });
+    assert.equal(t.status, 400);
+    assert.equal(t.json.error, 'invalid_grant');
+  });
+
+  const fivexx = [...statuses].filter(([s]) => s >= 500);
+  assert.deepEqual(fivexx, [], 'no 5xx');
+  const secs = (ms) => (ms / 1000).toFixed(1);
+  console.log(`# load: ${LINKS} links in ${secs(linked - started)} s (${(LINKS / ((linked - started) / 1000)).toFixed(0)}/s), `
+    + `${LINKS * REFRESHES_PER_LINK} refreshes in ${secs(refreshed - linked)} s (${(LINKS * REFRESHES_PER_LINK / ((refreshed - linked) / 1000)).toFixed(0)}/s)`);
+});
