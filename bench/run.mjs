@@ -1,0 +1,224 @@
+#!/usr/bin/env node
+// `npm run bench`: builds the release Worker, starts it under `wrangler dev`
+// with fresh local state (seeded by the admin command), starts the comparison
+// Worker (@cloudflare/workers-oauth-provider, bench/compare/) beside it, and
+// drives both at a bounded concurrency for a set time per scenario:
+//
+//   link      authorize, (login,) code exchange: one whole account link
+//   refresh   refresh-token chains, one per concurrent client
+//   validate  an access token checked by the resource (/userinfo; /api/ there)
+//   floor     a trivial route of the same Worker: the runtime's ceiling here
+//
+// Prints ops/s, p50, p99 and errors per scenario, with ratios to the comparison
+// and to the floor, and writes the same to target/bench.json. All traffic goes to
+// 127.0.0.1 and stops by itself.
+//
+//   npm run bench -- [--seconds 10] [--concurrency 16]
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir, cpus } from 'node:os';
+import { join } from 'node:path';
+import http from 'node:http';
+import { createHash, randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { startWorker, ROOT, CLIENT_ID, SECRET, USERNAME, PASSWORD, REDIRECTS } from '../tests/e2e/harness.mjs';
+
+const { values: opt } = parseArgs({
+  options: { seconds: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '16' } },
+});
+const SECONDS = Number(opt.seconds);
+const CONCURRENCY = Number(opt.concurrency);
+const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
+
+/** One HTTP request on a kept-alive connection; resolves to { status, headers, body }. */
+function request(base, method, path, { headers = {}, body } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${base}${path}`, { method, headers, agent }, (res) => {
+      let data = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => { data += c; });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: data }));
+    });
+    req.on('error', reject);
+    if (body) req.write(body);
+    req.end();
+  });
+}
+
+const FORM = { 'content-type': 'application/x-www-form-urlencoded;charset=UTF-8' };
+const basic = (id, secret) => 'Basic ' + Buffer.from(`${id}:${secret}`).toString('base64');
+const pkce = () => {
+  const verifier = randomBytes(32).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+};
+
+/** Runs `op(worker)` from CONCURRENCY loops for SECONDS; ops throw on a wrong answer. */
+async function drive(name, op, setup = async () => null) {
+  const states = await Promise.all(Array.from({ length: CONCURRENCY }, (_, i) => setup(i)));
+  const latencies = [];
+  let errors = 0;
+  const deadline = Date.now() + SECONDS * 1000;
+  const started = performance.now();
+  await Promise.all(states.map(async (state) => {
+    while (Date.now() < deadline) {
+      const t0 = performance.now();
+      try {
+        await op(state);
+        latencies.push(performance.now() - t0);
+      } catch {
+        errors += 1;
+      }
+    }
+  }));
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const pct = (p) => latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] : NaN;
+  return { scenario: name, ops: latencies.length, ops_per_s: latencies.length / elapsed, p50_ms: pct(0.5), p99_ms: pct(0.99), errors };
+}
+
+function expect(r, status) {
+  if (r.status !== status) throw new Error(`${r.status}: ${r.body.slice(0, 200)}`);
+  return r;
+}
+
+// ---- ours
+function oursScenarios(base) {
+  const redirect = REDIRECTS[1];
+  async function link() {
+    const { verifier, challenge } = pkce();
+    const q = new URLSearchParams({ response_type: 'code', client_id: CLIENT_ID, redirect_uri: redirect, state: 's', scope: 'smart_home', code_challenge: challenge, code_challenge_method: 'S256' });
+    const page = expect(await request(base, 'GET', `/authorize?${q}`), 200);
+    const form = new URLSearchParams();
+    for (const m of page.body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) form.append(m[1], m[2].replaceAll('&amp;', '&'));
+    form.append('username', USERNAME);
+    form.append('password', PASSWORD);
+    form.append('action', 'login');
+    const cookie = String(page.headers['set-cookie']).split(';')[0];
+    const login = expect(await request(base, 'POST', '/authorize', { headers: { ...FORM, cookie }, body: form.toString() }), 302);
+    const code = new URL(login.headers.location).searchParams.get('code');
+    const body = new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirect, code_verifier: verifier });
+    const t = expect(await request(base, 'POST', '/token', { headers: { ...FORM, authorization: basic(CLIENT_ID, SECRET) }, body: body.toString() }), 200);
+    return JSON.parse(t.body);
+  }
+  return {
+    link,
+    refresh: async (state) => {
+      const body = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: state.rt });
+      const t = expect(await request(base, 'POST', '/token', { headers: { ...FORM, authorization: basic(CLIENT_ID, SECRET) }, body: body.toString() }), 200);
+      state.rt = JSON.parse(t.body).refresh_token;
+    },
+    validate: async (state) => { expect(await request(base, 'GET', '/userinfo', { headers: { authorization: `Bearer ${state.at}` } }), 200); },
+    floor: async () => { expect(await request(base, 'GET', '/'), 200); },
+  };
+}
+
+// ---- the comparison Worker
+async function startCompare() {
+  const state = mkdtempSync(join(tmpdir(), 'bench-compare-'));
+  const port = 18000 + Math.floor(Math.random() * 2000);
+  const child = spawn(join(ROOT, 'node_modules/.bin/wrangler'), ['dev', '-c', join(ROOT, 'bench/compare/wrangler.toml'),
+    '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(port + 1), '--persist-to', state, '--show-interactive-dev-session=false',
+    '--define', `RESOURCE_URL:"http://127.0.0.1:${port}/api"`],
+  { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let output = '';
+  child.stdout.on('data', (d) => { output += d; });
+  child.stderr.on('data', (d) => { output += d; });
+  const base = `http://127.0.0.1:${port}`;
+  const stop = () => { try { process.kill(-child.pid, 'SIGTERM'); } catch {} rmSync(state, { recursive: true, force: true }); };
+  for (let i = 0; ; i++) {
+    try { if ((await request(base, 'GET', '/floor')).status === 200) break; } catch {}
+    if (i > 600 || child.exitCode !== null) { stop(); throw new Error(`comparison Worker did not start:\n${output}`); }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const client = JSON.parse(expect(await request(base, 'POST', '/setup'), 200).body);
+  return { base, stop, client };
+}
+
+function compareScenarios({ base, client }) {
+  const redirect = 'https://layla.amazon.com/api/skill/link/BENCH';
+  const auth = basic(encodeURIComponent(client.client_id), encodeURIComponent(client.client_secret));
+  async function link() {
+    const { verifier, challenge } = pkce();
+    const q = new URLSearchParams({ response_type: 'code', client_id: client.client_id, redirect_uri: redirect, state: 's', scope: 'smart_home', code_challenge: challenge, code_challenge_method: 'S256' });
+    const approve = expect(await request(base, 'GET', `/authorize?${q}`), 302);
+    const code = new URL(approve.headers.location).searchParams.get('code');
+    const body = new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirect, code_verifier: verifier });
+    const t = expect(await request(base, 'POST', '/token', { headers: { ...FORM, authorization: auth }, body: body.toString() }), 200);
+    return JSON.parse(t.body);
+  }
+  return {
+    link,
+    refresh: async (state) => {
+      const body = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: state.rt });
+      const t = expect(await request(base, 'POST', '/token', { headers: { ...FORM, authorization: auth }, body: body.toString() }), 200);
+      state.rt = JSON.parse(t.body).refresh_token;
+    },
+    validate: async (state) => { expect(await request(base, 'GET', '/api/me', { headers: { authorization: `Bearer ${state.at}` } }), 200); },
+    floor: async () => { expect(await request(base, 'GET', '/floor'), 200); },
+  };
+}
+
+async function runAll(s) {
+  const fresh = async () => { const t = await s.link(); return { rt: t.refresh_token, at: t.access_token }; };
+  return [
+    await drive('link', s.link),
+    await drive('refresh', s.refresh, fresh),
+    await drive('validate', s.validate, fresh),
+    await drive('floor', s.floor),
+  ];
+}
+
+function pbkdf2Ms(logs) {
+  // The login's own time, from the Worker's log lines, for the unloaded logins
+  // made before the scenarios: PBKDF2 is nearly all of it.
+  const d = logs.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l))
+    .filter((l) => l.endpoint === '/authorize' && l.method === 'POST' && l.status === 302).map((l) => l.duration_ms).sort((a, b) => a - b);
+  return d.length ? d[Math.floor(d.length / 2)] : NaN;
+}
+
+async function main() {
+  console.log(`building the release Worker…`);
+  execFileSync('bash', [join(ROOT, 'scripts/build.sh')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env });
+  execFileSync('cargo', ['build', '--quiet', '--bin', 'admin'], { cwd: ROOT, stdio: 'inherit' });
+  const ours = await startWorker();
+  const theirs = await startCompare();
+  try {
+    const s = oursScenarios(ours.base);
+    for (let i = 0; i < 5; i++) await s.link(); // one at a time: the login's cost alone
+    const pbkdf2 = pbkdf2Ms(ours.logs());
+    console.log(`driving each scenario for ${SECONDS} s at concurrency ${CONCURRENCY} (127.0.0.1 only)…`);
+    const a = await runAll(s);
+    const b = await runAll(compareScenarios(theirs));
+    const cores = cpus().length;
+    const ceiling = cores / (pbkdf2 / 1000);
+    const floorA = a.find((r) => r.scenario === 'floor').ops_per_s;
+    const floorB = b.find((r) => r.scenario === 'floor').ops_per_s;
+    const f = (n, d = 0) => Number.isFinite(n) ? n.toFixed(d) : '-';
+    const rows = a.map((r, i) => ({
+      scenario: r.scenario,
+      ours: r,
+      workers_oauth_provider: b[i],
+      ratio_to_workers_oauth_provider: r.ops_per_s / b[i].ops_per_s,
+      ratio_to_floor: r.ops_per_s / floorA,
+      theirs_ratio_to_floor: b[i].ops_per_s / floorB,
+    }));
+    console.log('\nscenario  | ours ops/s   p50 ms   p99 ms  err | workers-oauth-provider ops/s   p50 ms   p99 ms  err | ours÷theirs  ours÷floor  theirs÷floor');
+    for (const r of rows) {
+      const o = r.ours, t = r.workers_oauth_provider;
+      console.log(`${r.scenario.padEnd(9)} | ${f(o.ops_per_s).padStart(10)} ${f(o.p50_ms, 1).padStart(8)} ${f(o.p99_ms, 1).padStart(8)} ${String(o.errors).padStart(4)} | ${f(t.ops_per_s).padStart(28)} ${f(t.p50_ms, 1).padStart(8)} ${f(t.p99_ms, 1).padStart(8)} ${String(t.errors).padStart(4)} | ${f(r.ratio_to_workers_oauth_provider, 2).padStart(11)} ${f(r.ratio_to_floor, 2).padStart(11)} ${f(r.theirs_ratio_to_floor, 2).padStart(13)}`);
+    }
+    const link = a.find((r) => r.scenario === 'link').ops_per_s;
+    console.log(`\nlogin PBKDF2 in the Worker: ${f(pbkdf2)} ms (median login time); ceiling ${cores} cores ÷ that = ${f(ceiling, 1)} links/s; link reaches ${f(100 * link / ceiling)}% of it`);
+    const report = { seconds: SECONDS, concurrency: CONCURRENCY, cores, pbkdf2_ms: pbkdf2, link_ceiling_per_s: ceiling, rows };
+    mkdirSync(join(ROOT, 'target'), { recursive: true });
+    writeFileSync(join(ROOT, 'target/bench.json'), JSON.stringify(report, null, 2));
+    console.log('written to target/bench.json');
+  } finally {
+    ours.stop();
+    theirs.stop();
+    agent.destroy();
+  }
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });
