@@ -79,6 +79,8 @@ pub struct Config {
     /// `DEMO_CALLBACK=true` serves `/demo/callback`, a page that shows the code, for
     /// trying a link in a browser during local development.
     pub demo_callback: bool,
+    /// `LOG_REQUESTS=false` turns off the per-request log line (on by default).
+    pub log_requests: bool,
 }
 
 /// A configuration mistake the operator must fix. Logged with its fix; the
@@ -111,6 +113,7 @@ impl Config {
                 .and_then(|s| s.trim().parse().ok())
                 .filter(|&n: &u64| n > 0),
             demo_callback: var("DEMO_CALLBACK").is_some_and(|v| v == "true"),
+            log_requests: var("LOG_REQUESTS").is_none_or(|v| v != "false"),
         }
     }
 }

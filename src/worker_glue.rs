@@ -3,6 +3,8 @@
 //! runtime's clock and randomness and the configured secrets, and writes one JSON
 //! log line per request (read it with `wrangler tail`).
 
+use std::rc::Rc;
+
 use worker::{console_error, console_log, event, Context, Date, Env, Headers, KvStore};
 
 use crate::crypto::{random_string, OsRng};
@@ -64,7 +66,18 @@ fn method(m: worker::Method) -> Method {
 /// [`MAX_BODY_BYTES`] is not read at all when its length is declared.
 async fn read_request(req: &mut worker::Request) -> worker::Result<Request> {
     let url = req.url()?;
-    let headers: Vec<(String, String)> = req.headers().entries().collect();
+    // Only the headers the core reads: each crossing into JS costs.
+    let mut headers = Vec::with_capacity(4);
+    for name in [
+        "authorization",
+        "content-type",
+        "cookie",
+        "cf-connecting-ip",
+    ] {
+        if let Some(value) = req.headers().get(name)? {
+            headers.push((name.to_owned(), value));
+        }
+    }
     let declared = req
         .headers()
         .get("content-length")?
@@ -87,14 +100,37 @@ async fn read_request(req: &mut worker::Request) -> worker::Result<Request> {
     })
 }
 
-fn write_response(r: &Response) -> worker::Result<worker::Response> {
+fn write_response(r: Response) -> worker::Result<worker::Response> {
     let headers = Headers::new();
     for (name, value) in &r.headers {
         headers.append(name, value)?;
     }
-    Ok(worker::Response::from_bytes(r.body.clone())?
+    Ok(worker::Response::from_bytes(r.body)?
         .with_status(r.status)
         .with_headers(headers))
+}
+
+/// The configuration, read from the environment once per isolate: vars and
+/// secrets cannot change without a new deployment, which starts new isolates.
+fn config(env: &Env) -> Rc<Config> {
+    thread_local! {
+        static CONFIG: std::cell::OnceCell<Rc<Config>> = const { std::cell::OnceCell::new() };
+    }
+    CONFIG.with(|c| {
+        c.get_or_init(|| {
+            let config = Config::from_vars(|name| {
+                env.secret(name)
+                    .map(|s| s.to_string())
+                    .or_else(|_| env.var(name).map(|v| v.to_string()))
+                    .ok()
+            });
+            if let Err(e) = &config.signing_key {
+                console_error!("{}", serde_json::json!({"level": "error", "config": e.0}));
+            }
+            Rc::new(config)
+        })
+        .clone()
+    })
 }
 
 #[event(fetch)]
@@ -105,15 +141,7 @@ async fn fetch(
 ) -> worker::Result<worker::Response> {
     let started = Date::now().as_millis();
     let now = started / 1000;
-    let config = Config::from_vars(|name| {
-        env.secret(name)
-            .map(|s| s.to_string())
-            .or_else(|_| env.var(name).map(|v| v.to_string()))
-            .ok()
-    });
-    if let Err(e) = &config.signing_key {
-        console_error!("{}", serde_json::json!({"level": "error", "config": e.0}));
-    }
+    let config = config(&env);
     let request_id = req
         .headers()
         .get("cf-ray")?
@@ -122,7 +150,7 @@ async fn fetch(
         Ok(r) => r,
         Err(_) => {
             let body = serde_json::json!({"error": "invalid_request", "error_description": "the request could not be read"});
-            return write_response(&Response::json(400, &body));
+            return write_response(Response::json(400, &body));
         }
     };
     let response = match env.kv(KV_BINDING) {
@@ -147,8 +175,15 @@ async fn fetch(
             Response::json(500, &body)
         }
     };
-    // One line per request; the core's LogFields never hold a secret, and nothing
-    // else from the request is logged.
+    if config.log_requests {
+        log_line(&request, &response, &request_id, started);
+    }
+    write_response(response)
+}
+
+/// One line per request; the core's LogFields never hold a secret, and nothing
+/// else from the request is logged.
+fn log_line(request: &Request, response: &Response, request_id: &str, started: u64) {
     let log = &response.log;
     console_log!(
         "{}",
@@ -165,5 +200,4 @@ async fn fetch(
             "duration_ms": Date::now().as_millis().saturating_sub(started),
         })
     );
-    write_response(&response)
 }

@@ -68,9 +68,10 @@ function probe(base) {
 
 /**
  * Starts the Worker; resolves to { base, state, logs(), stop() } once it answers.
- * `https: true` serves it with wrangler's self-signed certificate.
+ * `https: true` serves it with wrangler's self-signed certificate; `vars` are
+ * passed as `--var NAME:VALUE`.
  */
-export async function startWorker({ https: useHttps = false } = {}) {
+export async function startWorker({ https: useHttps = false, vars = {} } = {}) {
   const state = mkdtempSync(join(tmpdir(), 'alexa-oauth-e2e-'));
   admin(state, ['client', 'add', '--id', CLIENT_ID, '--name', 'E2E Skill', '--alexa', VENDOR,
     '--scope', 'smart_home profile', '--secret-stdin'], SECRET);
@@ -92,6 +93,7 @@ export async function startWorker({ https: useHttps = false } = {}) {
     'dev', '--config', config, '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector),
     '--persist-to', state, '--var', `SIGNING_KEY:${SIGNING_KEY}`, '--var', `SIGNING_KEY_PREVIOUS:${PREVIOUS_KEY}`, '--show-interactive-dev-session=false',
     ...(useHttps ? ['--local-protocol', 'https'] : []),
+    ...Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
   ], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   child.stdout.on('data', (d) => { output += d; });
