@@ -43,7 +43,8 @@ impl Store for Kv {
         expires_at: Option<u64>,
     ) -> Result<(), StoreError> {
         let err = |e: worker::kv::KvError| StoreError(e.to_string());
-        let mut put = self.kv.put(key, value).map_err(err)?;
+        // put_bytes, not put: the generic put pulls float formatting into the wasm.
+        let mut put = self.kv.put_bytes(key, value.as_bytes()).map_err(err)?;
         if let Some(at) = expires_at {
             // KV refuses an expiry less than 60 s away; the core checks the record's
             // own expiry anyway, so keeping it a little longer changes nothing.
@@ -65,7 +66,12 @@ fn method(m: worker::Method) -> Method {
 /// Copies what the core needs out of the runtime's request. A body larger than
 /// [`MAX_BODY_BYTES`] is not read at all when its length is declared.
 async fn read_request(req: &mut worker::Request) -> worker::Result<Request> {
-    let url = req.url()?;
+    // The URL is split by hand rather than parsed with `url`: its IDNA tables
+    // would add tens of KiB to the wasm, and the runtime has already parsed it.
+    let url = req.inner().url();
+    let (origin, rest) = split_origin(&url);
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let path = path.split('#').next().unwrap_or("");
     // Only the headers the core reads: each crossing into JS costs.
     let mut headers = Vec::with_capacity(4);
     for name in [
@@ -92,12 +98,25 @@ async fn read_request(req: &mut worker::Request) -> worker::Result<Request> {
     };
     Ok(Request {
         method: Some(method(req.method())),
-        path: url.path().to_owned(),
-        query: url.query().unwrap_or("").to_owned(),
-        origin: url.origin().ascii_serialization(),
+        path: if path.is_empty() {
+            "/".to_owned()
+        } else {
+            path.to_owned()
+        },
+        query: query.split('#').next().unwrap_or("").to_owned(),
+        origin: origin.to_owned(),
         headers,
         body,
     })
+}
+
+/// `("https://host:port", "/path?query")` of an absolute URL from the runtime.
+fn split_origin(url: &str) -> (&str, &str) {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let path_at = url[after_scheme..]
+        .find('/')
+        .map_or(url.len(), |i| after_scheme + i);
+    url.split_at(path_at)
 }
 
 fn write_response(r: Response) -> worker::Result<worker::Response> {
@@ -189,7 +208,12 @@ fn log_line(request: &Request, response: &Response, request_id: &str, started: u
         "{}",
         serde_json::json!({
             "request_id": request_id,
-            "method": format!("{:?}", request.method()).to_uppercase(),
+            "method": match request.method() {
+                Method::Get => "GET",
+                Method::Head => "HEAD",
+                Method::Post => "POST",
+                Method::Other => "OTHER",
+            },
             "endpoint": request.path.chars().take(64).collect::<String>(),
             "status": response.status,
             "client_id": log.client_id,
