@@ -67,7 +67,8 @@ fn code_exchange(b: Bencher) {
     let s = Server::new_fast();
     let rng = TestRng::default();
     b.with_inputs(|| {
-        let code = alexa_oauth::crypto::random_string(&rng, 32);
+        let gid = alexa_oauth::crypto::random_string(&rng, 16);
+        let code = format!("{gid}.{}", alexa_oauth::crypto::random_string(&rng, 32));
         let record = CodeRecord {
             client_id: ClientId::new("alexa"),
             redirect_uri: Some(RedirectUri::new(LAYLA)),
@@ -76,7 +77,7 @@ fn code_exchange(b: Bencher) {
             scope: ScopeSet::parse("smart_home").unwrap(),
             code_challenge: None,
             expires_at: T0 + 300,
-            grant_id: GrantId::new(alexa_oauth::crypto::random_string(&rng, 16)),
+            grant_id: GrantId::new(gid),
             used: false,
         };
         block_on(s.store.put_code(&token_hash(&code), &record)).unwrap();

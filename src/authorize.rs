@@ -145,8 +145,11 @@ async fn post<S: Store>(req: &Request, ctx: &Ctx<'_, S>, log: &mut LogFields) ->
         }
     };
 
-    // §4.1.2 and §10.10: 256 random bits, stored only as a hash, short-lived.
-    let code = random_string(ctx.rng, 32);
+    // §4.1.2 and §10.10: 256 random bits, stored only as a hash, short-lived. The
+    // code names its grant (`<grant id>.<secret>`), so the exchange goes straight
+    // to the grant's record, or to its Durable Object.
+    let grant_id = GrantId::new(random_string(ctx.rng, 16));
+    let code = format!("{grant_id}.{}", random_string(ctx.rng, 32));
     let record = CodeRecord {
         client_id: ar.client.client_id.clone(),
         redirect_uri: ar.redirect_given.then(|| ar.redirect_uri.clone()),
@@ -155,7 +158,7 @@ async fn post<S: Store>(req: &Request, ctx: &Ctx<'_, S>, log: &mut LogFields) ->
         scope: ar.scope.clone(),
         code_challenge: ar.code_challenge.clone(),
         expires_at: ctx.now + CODE_TTL,
-        grant_id: GrantId::new(random_string(ctx.rng, 16)),
+        grant_id,
         used: false,
     };
     if ctx

@@ -19,8 +19,10 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use crate::crypto::{ct_eq, token_hash};
-use crate::store::{get_json, put_json, GrantRecord, Store, StoreError};
-use crate::types::GrantId;
+use crate::error::OAuthError;
+use crate::pkce;
+use crate::store::{get_json, put_json, CodeRecord, GrantRecord, Store, StoreError};
+use crate::types::{ClientId, CodeVerifier, GrantId, ScopeSet};
 use crate::ACCESS_TOKEN_TTL;
 
 /// How long an isolate trusts its copy of the revocation list.
@@ -59,7 +61,11 @@ pub const RETIRED_KEPT: usize = 8;
 
 /// Compares a presented refresh token with the grant's, in constant time.
 pub fn match_refresh(grant: &GrantRecord, presented: &str) -> Option<RefreshMatch> {
-    let hash = token_hash(presented);
+    match_refresh_hash(grant, &token_hash(presented))
+}
+
+/// [`match_refresh`] for a token already hashed.
+pub fn match_refresh_hash(grant: &GrantRecord, hash: &str) -> Option<RefreshMatch> {
     if ct_eq(hash.as_bytes(), grant.refresh_hash.as_bytes()) {
         return Some(RefreshMatch::Current);
     }
@@ -184,4 +190,208 @@ pub async fn revoke<S: Store>(
     put_json(store, REVOCATIONS_KEY, &list, None).await?;
     cache.remember(list, now);
     Ok(())
+}
+
+/// Why a code exchange or a refresh was refused. Serialisable, because in
+/// Durable Object mode the decision is made inside the grant's object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Refusal {
+    UnknownCode,
+    ExpiredCode,
+    /// The code was redeemed before: its grant is now revoked (RFC 6749 §10.5).
+    Replayed,
+    WrongClient,
+    RedirectMissing,
+    RedirectMismatch,
+    VerifierMissing,
+    VerifierMismatch,
+    VerifierUnexpected,
+    InvalidRefresh,
+    /// A retired refresh token came back: the grant is now revoked (RFC 9700 §4.14.2).
+    ReusedRefresh,
+    InvalidScope,
+}
+
+impl Refusal {
+    /// The RFC 6749 §5.2 error the token endpoint answers.
+    pub fn error(self) -> OAuthError {
+        use Refusal::*;
+        match self {
+            UnknownCode | ExpiredCode => {
+                OAuthError::invalid_grant("the code is invalid or expired")
+            }
+            Replayed => {
+                OAuthError::invalid_grant("the code was already used; its tokens are revoked")
+            }
+            WrongClient => OAuthError::invalid_grant("the code was issued to another client"),
+            RedirectMissing => {
+                OAuthError::invalid_request("redirect_uri is required: it was given at /authorize")
+            }
+            RedirectMismatch => {
+                OAuthError::invalid_grant("redirect_uri differs from the one given at /authorize")
+            }
+            VerifierMissing => {
+                OAuthError::invalid_grant("code_verifier is required: PKCE was used at /authorize")
+            }
+            VerifierMismatch => OAuthError::invalid_grant("code_verifier does not match"),
+            // RFC 9700 §2.1.1: a verifier for a code issued without a challenge is
+            // a sign of a PKCE downgrade attack.
+            VerifierUnexpected => OAuthError::invalid_grant(
+                "code_verifier sent, but no code_challenge was given at /authorize",
+            ),
+            InvalidRefresh => {
+                OAuthError::invalid_grant("the refresh token is invalid, expired or revoked")
+            }
+            ReusedRefresh => OAuthError::invalid_grant(
+                "a refresh token was reused after it was replaced; the grant is revoked",
+            ),
+            InvalidScope => OAuthError::invalid_scope(
+                "the requested scope is malformed or exceeds what was granted",
+            ),
+        }
+    }
+}
+
+/// A code exchange, as decided next to the stored code (RFC 6749 §4.1.3).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Redeem {
+    /// The grant the code names (codes are `<grant id>.<secret>`); routes the
+    /// request to the grant's Durable Object. Checked against the stored code.
+    pub grant_id: GrantId,
+    pub code_hash: String,
+    pub client_id: ClientId,
+    pub redirect_uri: Option<String>,
+    pub code_verifier: Option<String>,
+    /// The hash of the refresh token the new grant starts with.
+    pub refresh_hash: String,
+    pub now: u64,
+}
+
+/// The grant a code names, if it has the `<grant id>.<secret>` shape.
+pub fn code_grant(code: &str) -> Option<GrantId> {
+    let (gid, secret) = code.split_once('.')?;
+    (is_grant_id(gid) && secret.len() == 43).then(|| GrantId::new(gid))
+}
+
+fn check_code(code: &CodeRecord, r: &Redeem) -> Result<(), Refusal> {
+    if code.expires_at <= r.now {
+        return Err(Refusal::ExpiredCode);
+    }
+    if code.client_id != r.client_id {
+        return Err(Refusal::WrongClient);
+    }
+    if let Some(bound) = &code.redirect_uri {
+        match r.redirect_uri.as_deref() {
+            None => return Err(Refusal::RedirectMissing),
+            Some(uri) if uri != bound.as_str() => return Err(Refusal::RedirectMismatch),
+            Some(_) => {}
+        }
+    }
+    match (&code.code_challenge, &r.code_verifier) {
+        (None, None) => Ok(()),
+        (Some(challenge), Some(verifier)) => {
+            let ok = pkce::verify_s256(&CodeVerifier::new(verifier.as_str()), challenge);
+            if ok {
+                Ok(())
+            } else {
+                Err(Refusal::VerifierMismatch)
+            }
+        }
+        (Some(_), None) => Err(Refusal::VerifierMissing),
+        (None, Some(_)) => Err(Refusal::VerifierUnexpected),
+    }
+}
+
+/// The whole code exchange against one store: check the code and what it is
+/// bound to, write the grant, then spend the code. The grant goes first so that
+/// if either write fails, the client's retry with the same code finds it unspent
+/// and writes the same grant id again: nothing is lost or duplicated. A
+/// transactional store runs this inside its transaction.
+pub async fn redeem<S: Store + ?Sized>(
+    store: &S,
+    r: &Redeem,
+) -> Result<Result<GrantRecord, Refusal>, StoreError> {
+    let Some(code) = store.code(&r.code_hash).await? else {
+        return Ok(Err(Refusal::UnknownCode));
+    };
+    if code.grant_id != r.grant_id {
+        return Ok(Err(Refusal::UnknownCode));
+    }
+    if code.used {
+        if let Some(mut grant) = store.grant(&code.grant_id).await? {
+            if grant.revoked_at.is_none() {
+                grant.revoked_at = Some(r.now);
+                store.put_grant(&grant).await?;
+            }
+        }
+        return Ok(Err(Refusal::Replayed));
+    }
+    if let Err(refusal) = check_code(&code, r) {
+        return Ok(Err(refusal));
+    }
+    let grant = GrantRecord {
+        id: code.grant_id.clone(),
+        client_id: code.client_id.clone(),
+        user_id: code.user_id.clone(),
+        display_name: code.display_name.clone(),
+        scope: code.scope.clone(),
+        created_at: r.now,
+        refresh_hash: r.refresh_hash.clone(),
+        previous_refresh_hash: None,
+        refreshed_at: r.now,
+        retired_refresh_hashes: Vec::new(),
+        revoked_at: None,
+    };
+    store.create_grant(&grant).await?;
+    store.spend_code(&r.code_hash, code).await?;
+    Ok(Ok(grant))
+}
+
+/// A refresh, as decided next to the stored grant (RFC 6749 §6).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Refresh {
+    pub grant_id: GrantId,
+    pub presented_hash: String,
+    pub client_id: ClientId,
+    /// A narrower scope asked for; must be within the grant's.
+    pub scope: Option<ScopeSet>,
+    pub new_hash: String,
+    pub now: u64,
+    pub ttl: Option<u64>,
+}
+
+/// The whole refresh against one store: check the token against the grant,
+/// rotate, write. Returns the grant as written and the scope to issue.
+pub async fn refresh<S: Store + ?Sized>(
+    store: &S,
+    r: &Refresh,
+) -> Result<Result<(GrantRecord, ScopeSet), Refusal>, StoreError> {
+    let Some(mut grant) = store.grant(&r.grant_id).await? else {
+        return Ok(Err(Refusal::InvalidRefresh));
+    };
+    if grant.client_id != r.client_id || grant.revoked_at.is_some() {
+        return Ok(Err(Refusal::InvalidRefresh));
+    }
+    if r.ttl
+        .is_some_and(|ttl| r.now >= grant.refreshed_at.saturating_add(ttl))
+    {
+        return Ok(Err(Refusal::InvalidRefresh));
+    }
+    let matched = match match_refresh_hash(&grant, &r.presented_hash) {
+        None => return Ok(Err(Refusal::InvalidRefresh)),
+        Some(RefreshMatch::Retired) => {
+            grant.revoked_at = Some(r.now);
+            store.put_grant(&grant).await?;
+            return Ok(Err(Refusal::ReusedRefresh));
+        }
+        Some(m) => m,
+    };
+    let scope = match &r.scope {
+        None => grant.scope.clone(),
+        Some(s) if !s.is_empty() && s.is_subset_of(&grant.scope) => s.clone(),
+        Some(_) => return Ok(Err(Refusal::InvalidScope)),
+    };
+    rotate(&mut grant, matched, r.new_hash.clone(), r.now);
+    store.put_grant(&grant).await?;
+    Ok(Ok((grant, scope)))
 }

@@ -210,6 +210,22 @@ pub trait Store {
     async fn put_grant(&self, grant: &GrantRecord) -> Result<(), StoreError> {
         put_json(self, &keys::grant(&grant.id), grant, None).await
     }
+    /// The code exchange, checked and written as one step where the store can
+    /// make it atomic (see [`crate::grant::redeem`]).
+    async fn redeem_code(
+        &self,
+        r: &crate::grant::Redeem,
+    ) -> Result<Result<GrantRecord, crate::grant::Refusal>, StoreError> {
+        crate::grant::redeem(self, r).await
+    }
+    /// A refresh, checked and written as one step where the store can make it
+    /// atomic (see [`crate::grant::refresh`]).
+    async fn refresh_grant(
+        &self,
+        r: &crate::grant::Refresh,
+    ) -> Result<Result<(GrantRecord, ScopeSet), crate::grant::Refusal>, StoreError> {
+        crate::grant::refresh(self, r).await
+    }
     /// Stores a new grant and its entry in the user's index.
     async fn create_grant(&self, grant: &GrantRecord) -> Result<(), StoreError> {
         self.put(

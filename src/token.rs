@@ -10,12 +10,11 @@ use crate::client_auth::{self, Rejection};
 use crate::crypto::{random_string, token_hash};
 use crate::error::{ErrorCode, OAuthError};
 use crate::form::Params;
-use crate::grant::{self, RefreshMatch};
+use crate::grant::{self, Refusal};
 use crate::http::{LogFields, Request, Response};
 use crate::jwt::{self, Claims};
-use crate::pkce;
-use crate::store::{ClientRecord, CodeRecord, GrantRecord, GrantType, Store};
-use crate::types::{CodeVerifier, GrantId, RefreshToken, ScopeSet};
+use crate::store::{GrantRecord, GrantType, Store};
+use crate::types::{GrantId, RefreshToken, ScopeSet};
 use crate::{Ctx, ACCESS_TOKEN_TTL};
 
 /// What a successful grant hands back (§5.1).
@@ -81,14 +80,29 @@ async fn grant<S: Store>(
 
     match grant_type {
         GrantType::AuthorizationCode => {
-            let (mut grant, code_hash, code) = authorization_code(&params, &client, ctx).await?;
-            let refresh = new_refresh_token(ctx, &grant.id);
-            grant.refresh_hash = token_hash(refresh.secret());
-            // The grant first, then the code is spent. If either write fails, the
-            // client's retry with the same code finds it unspent and writes the
-            // same grant id again: a storage fault neither loses nor duplicates a grant.
-            ctx.store.create_grant(&grant).await?;
-            ctx.store.spend_code(&code_hash, code).await?;
+            let code = params.require("code", "code is missing")?;
+            // Codes are `<grant id>.<secret>`; anything else was never issued.
+            let grant_id = grant::code_grant(code).ok_or(Refusal::UnknownCode.error())?;
+            let refresh = new_refresh_token(ctx, &grant_id);
+            let redeem = grant::Redeem {
+                grant_id,
+                code_hash: token_hash(code),
+                client_id: client.client_id.clone(),
+                redirect_uri: params.get("redirect_uri").map(str::to_owned),
+                code_verifier: params.get("code_verifier").map(str::to_owned),
+                refresh_hash: token_hash(refresh.secret()),
+                now: ctx.now,
+            };
+            let grant = match ctx.store.redeem_code(&redeem).await? {
+                Ok(grant) => grant,
+                Err(refusal) => {
+                    if refusal == Refusal::Replayed {
+                        // §10.5: the store revoked the grant; end its access tokens too.
+                        end_access_tokens(ctx, &redeem.grant_id).await?;
+                    }
+                    return Err(refusal.error().into());
+                }
+            };
             Ok(Issued {
                 access_token: access(grant.user_id.as_str(), &grant.scope, Some(&grant)),
                 refresh_token: client.allows(GrantType::RefreshToken).then_some(refresh),
@@ -96,7 +110,36 @@ async fn grant<S: Store>(
             })
         }
         GrantType::RefreshToken => {
-            let (grant, refresh, scope) = refresh_token(&params, &client, ctx).await?;
+            const INVALID: Refusal = Refusal::InvalidRefresh;
+            let presented = params.require("refresh_token", "refresh_token is missing")?;
+            // An access token or anything else not shaped like a refresh token is
+            // refused here, without a storage read.
+            let grant_id = grant::refresh_token_grant(presented).ok_or(INVALID.error())?;
+            let scope = match params.get("scope") {
+                None => None,
+                Some(s) => Some(ScopeSet::parse(s).ok_or(Refusal::InvalidScope.error())?),
+            };
+            let refresh = new_refresh_token(ctx, &grant_id);
+            let request = grant::Refresh {
+                grant_id,
+                presented_hash: token_hash(presented),
+                client_id: client.client_id.clone(),
+                scope,
+                new_hash: token_hash(refresh.secret()),
+                now: ctx.now,
+                ttl: ctx.config.refresh_token_ttl,
+            };
+            let (grant, scope) = match ctx.store.refresh_grant(&request).await? {
+                Ok(done) => done,
+                Err(refusal) => {
+                    if refusal == Refusal::ReusedRefresh {
+                        // RFC 9700 §4.14.2: the store revoked the family; end its
+                        // access tokens too.
+                        end_access_tokens(ctx, &request.grant_id).await?;
+                    }
+                    return Err(refusal.error().into());
+                }
+            };
             Ok(Issued {
                 access_token: access(grant.user_id.as_str(), &scope, Some(&grant)),
                 refresh_token: Some(refresh),
@@ -134,123 +177,16 @@ fn new_refresh_token<S>(ctx: &Ctx<'_, S>, grant: &GrantId) -> RefreshToken {
     RefreshToken::new(format!("{grant}.{}", random_string(ctx.rng, 32)))
 }
 
-/// §4.1.3: checks a code and returns the grant it creates (its refresh hash is
-/// filled in by the caller), the code's hash and record (to spend it).
-async fn authorization_code<S: Store>(
-    params: &Params,
-    client: &ClientRecord,
+/// Adds a grant the store has just revoked to the revocation list, so its access
+/// tokens stop working at `/userinfo` (see [`crate::grant`]).
+async fn end_access_tokens<S: Store>(
     ctx: &Ctx<'_, S>,
-) -> Result<(GrantRecord, String, CodeRecord), OAuthError> {
-    let code_hash = token_hash(params.require("code", "code is missing")?);
-    let code = ctx
-        .store
-        .code(&code_hash)
-        .await?
-        .ok_or(OAuthError::invalid_grant("the code is invalid or expired"))?;
-    if code.used {
-        // §10.5: a code used twice may have been stolen; end what it granted.
-        if let Some(mut grant) = ctx.store.grant(&code.grant_id).await? {
-            grant::revoke(ctx.store, ctx.revocations, &mut grant, ctx.now).await?;
-        }
-        return Err(OAuthError::invalid_grant(
-            "the code was already used; its tokens are revoked",
-        ));
+    grant_id: &GrantId,
+) -> Result<(), OAuthError> {
+    if let Some(mut g) = ctx.store.grant(grant_id).await? {
+        grant::revoke(ctx.store, ctx.revocations, &mut g, ctx.now).await?;
     }
-    if code.expires_at <= ctx.now {
-        return Err(OAuthError::invalid_grant("the code is invalid or expired"));
-    }
-    if code.client_id != client.client_id {
-        return Err(OAuthError::invalid_grant(
-            "the code was issued to another client",
-        ));
-    }
-    if let Some(bound) = &code.redirect_uri {
-        match params.get("redirect_uri") {
-            None => {
-                return Err(OAuthError::invalid_request(
-                    "redirect_uri is required: it was given at /authorize",
-                ))
-            }
-            Some(uri) if uri != bound.as_str() => {
-                return Err(OAuthError::invalid_grant(
-                    "redirect_uri differs from the one given at /authorize",
-                ))
-            }
-            Some(_) => {}
-        }
-    }
-    match (&code.code_challenge, params.get("code_verifier")) {
-        (None, None) => {}
-        (Some(challenge), Some(verifier)) => {
-            if !pkce::verify_s256(&CodeVerifier::new(verifier), challenge) {
-                return Err(OAuthError::invalid_grant("code_verifier does not match"));
-            }
-        }
-        (Some(_), None) => {
-            return Err(OAuthError::invalid_grant(
-                "code_verifier is required: PKCE was used at /authorize",
-            ))
-        }
-        // RFC 9700 §2.1.1: a verifier for a code issued without a challenge is a
-        // sign of a PKCE downgrade attack.
-        (None, Some(_)) => {
-            return Err(OAuthError::invalid_grant(
-                "code_verifier sent, but no code_challenge was given at /authorize",
-            ))
-        }
-    }
-    let grant = GrantRecord {
-        id: code.grant_id.clone(),
-        client_id: code.client_id.clone(),
-        user_id: code.user_id.clone(),
-        display_name: code.display_name.clone(),
-        scope: code.scope.clone(),
-        created_at: ctx.now,
-        refresh_hash: String::new(),
-        previous_refresh_hash: None,
-        refreshed_at: ctx.now,
-        retired_refresh_hashes: Vec::new(),
-        revoked_at: None,
-    };
-    Ok((grant, code_hash, code))
-}
-
-/// §6: checks a refresh token and rotates it. The token it replaces stays valid
-/// until the new one is used, so a retry after a lost answer still works.
-async fn refresh_token<S: Store>(
-    params: &Params,
-    client: &ClientRecord,
-    ctx: &Ctx<'_, S>,
-) -> Result<(GrantRecord, RefreshToken, ScopeSet), OAuthError> {
-    const INVALID: OAuthError =
-        OAuthError::invalid_grant("the refresh token is invalid, expired or revoked");
-    let presented = params.require("refresh_token", "refresh_token is missing")?;
-    // An access token or anything else not shaped like a refresh token is refused
-    // here, without a storage read.
-    let grant_id = grant::refresh_token_grant(presented).ok_or(INVALID)?;
-    let mut grant = ctx.store.grant(&grant_id).await?.ok_or(INVALID)?;
-    if grant.client_id != client.client_id || grant.revoked_at.is_some() {
-        return Err(INVALID);
-    }
-    if let Some(ttl) = ctx.config.refresh_token_ttl {
-        if ctx.now >= grant.refreshed_at.saturating_add(ttl) {
-            return Err(INVALID);
-        }
-    }
-    let matched = grant::match_refresh(&grant, presented).ok_or(INVALID)?;
-    if matched == RefreshMatch::Retired {
-        // RFC 9700 §4.14.2: an old refresh token came back after its successor was
-        // used, so a copy is in someone else's hands. End the whole family.
-        grant::revoke(ctx.store, ctx.revocations, &mut grant, ctx.now).await?;
-        return Err(OAuthError::invalid_grant(
-            "a refresh token was reused after it was replaced; the grant is revoked",
-        ));
-    }
-    let scope = requested_scope(params, &grant.scope)?;
-    let refresh = new_refresh_token(ctx, &grant.id);
-    grant::rotate(&mut grant, matched, token_hash(refresh.secret()), ctx.now);
-    ctx.store.put_grant(&grant).await?;
-    Ok((grant, refresh, scope))
+    Ok(())
 }
 
 fn success(issued: Issued) -> Response {

@@ -87,7 +87,7 @@ test('wrong password: inline error, no dialog; right password: lands with code a
   await page.fill('#password', PASSWORD);
   const landed = await landing(page, 'layla.amazon.com', 'button[value=login]');
   assert.equal(`${landed.origin}${landed.pathname}`, REDIRECTS[1]);
-  assert.match(landed.searchParams.get('code'), /^[A-Za-z0-9_-]{43}$/);
+  assert.match(landed.searchParams.get('code'), /^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/);
   assert.equal(landed.searchParams.get('state'), STATE);
   await context.close();
 });
@@ -108,6 +108,6 @@ test('the page works with JavaScript disabled', { skip }, async () => {
   await page.fill('#username', USERNAME);
   await page.fill('#password', PASSWORD);
   const landed = await landing(page, 'pitangui.amazon.com', 'button[value=login]');
-  assert.match(landed.searchParams.get('code'), /^[A-Za-z0-9_-]{43}$/);
+  assert.match(landed.searchParams.get('code'), /^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/);
   await context.close();
 });

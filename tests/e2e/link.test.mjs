@@ -22,7 +22,7 @@ async function code(redirect, extra = {}) {
   assert.equal(`${loc.origin}${loc.pathname}`, redirect);
   assert.equal(loc.searchParams.get('state'), state, 'state comes back unchanged');
   const c = loc.searchParams.get('code');
-  assert.match(c, /^[A-Za-z0-9_-]{43}$/, 'a code carries 256 bits');
+  assert.match(c, /^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/, 'a code names its grant and carries 256 random bits');
   return c;
 }
 
