@@ -22,6 +22,7 @@
 //! - [`crypto`]: randomness, token hashes, constant-time comparison.
 //! - [`throttle`]: limits on failed logins and client authentications.
 //! - [`store`]: records, the KV key scheme, the `Store` trait and an in-memory store.
+//! - [`objects`]: Durable Object mode, one object per grant for atomic codes and refreshes.
 //! - [`types`]: identifier newtypes and redacted secret types.
 //! - [`error`]: RFC 6749 error codes.
 //! - [`form`]: form and query decoding, HTML escaping.
@@ -40,6 +41,7 @@ pub mod grant;
 pub mod http;
 pub mod introspect;
 pub mod jwt;
+pub mod objects;
 pub mod page;
 pub mod password;
 pub mod pkce;
@@ -81,6 +83,9 @@ pub struct Config {
     pub demo_callback: bool,
     /// `LOG_REQUESTS=false` turns off the per-request log line (on by default).
     pub log_requests: bool,
+    /// `GRANT_STORE=DO` keeps grant state in Durable Objects; `KV` (the default)
+    /// keeps everything in KV.
+    pub durable_grants: bool,
 }
 
 /// A configuration mistake the operator must fix. Logged with its fix; the
@@ -114,6 +119,7 @@ impl Config {
                 .filter(|&n: &u64| n > 0),
             demo_callback: var("DEMO_CALLBACK").is_some_and(|v| v == "true"),
             log_requests: var("LOG_REQUESTS").is_none_or(|v| v != "false"),
+            durable_grants: var("GRANT_STORE").is_some_and(|v| v.eq_ignore_ascii_case("DO")),
         }
     }
 }

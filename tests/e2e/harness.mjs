@@ -69,9 +69,9 @@ function probe(base) {
 /**
  * Starts the Worker; resolves to { base, state, logs(), stop() } once it answers.
  * `https: true` serves it with wrangler's self-signed certificate; `vars` are
- * passed as `--var NAME:VALUE`.
+ * passed as `--var NAME:VALUE`; `durable: true` keeps grants in Durable Objects.
  */
-export async function startWorker({ https: useHttps = false, vars = {} } = {}) {
+export async function startWorker({ https: useHttps = false, vars = {}, durable = false } = {}) {
   const state = mkdtempSync(join(tmpdir(), 'alexa-oauth-e2e-'));
   admin(state, ['client', 'add', '--id', CLIENT_ID, '--name', 'E2E Skill', '--alexa', VENDOR,
     '--scope', 'smart_home profile', '--secret-stdin'], SECRET);
@@ -85,7 +85,10 @@ export async function startWorker({ https: useHttps = false, vars = {} } = {}) {
   const config = join(state, 'wrangler.toml');
   writeFileSync(config, readFileSync(join(ROOT, 'wrangler.toml'), 'utf8')
     .replace(/^\[build\][\s\S]*?(?=^\[)/m, '')
-    .replace(/^main = .*$/m, `main = ${JSON.stringify(join(ROOT, 'build/index.js'))}`));
+    .replace(/^main = .*$/m, `main = ${JSON.stringify(join(ROOT, 'build/index.js'))}`)
+    // Durable Object mode: the binding and migration wrangler.toml has commented out.
+    .replace(/^GRANT_STORE = .*$/m, `GRANT_STORE = "${durable ? 'DO' : 'KV'}"`)
+    .replace(/^# (\[\[durable_objects\.bindings\]\]|name = "GRANTS"|class_name = "GrantObject"|\[\[migrations\]\]|tag = "v1"|new_sqlite_classes = .*)$/gm, durable ? '$1' : '# $1'));
 
   const port = await freePort();
   const inspector = await freePort();

@@ -1,0 +1,148 @@
+//! Durable Object mode: grant state kept in one object per grant, so that
+//! redeeming a code and rotating a refresh token are atomic.
+//!
+//! Workers KV has no compare-and-set, so with the default store two redemptions
+//! of one code at two locations can both succeed (see `tests/consistency.rs`).
+//! In this mode each grant (and the code that creates it, since codes are
+//! `<grant id>.<secret>`) lives in its own Durable Object. An object handles one
+//! event at a time and its storage calls keep other events out, so
+//! [`crate::grant::redeem`] and [`crate::grant::refresh`] run there as one step:
+//! of any number of concurrent redemptions exactly one succeeds, and concurrent
+//! refreshes are applied one after the other.
+//!
+//! One object per grant, not per user: a link is the unit that must be
+//! consistent, objects for different links never contend, and a grant's object
+//! is found from the token alone, with no lookup. Clients, users, throttles and
+//! the revocation list stay in KV (read-mostly, cached at the edge).
+//!
+//! Sans-I/O like the rest of the core: [`ObjectStore`] speaks to the objects
+//! through an [`ObjectTransport`] (a Durable Object stub in the Worker, a map of
+//! in-memory stores in tests), and [`serve`] is what runs inside an object.
+
+use serde::{Deserialize, Serialize};
+
+use crate::grant::{self, Redeem, Refresh, Refusal};
+use crate::store::{CodeRecord, GrantRecord, Store, StoreError};
+use crate::types::{GrantId, ScopeSet};
+
+/// A request to a grant's object.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum GrantOp {
+    PutCode { hash: String, code: CodeRecord },
+    Redeem(Redeem),
+    Refresh(Refresh),
+    Get { id: GrantId },
+    Put { grant: GrantRecord },
+}
+
+type Redeemed = Result<GrantRecord, Refusal>;
+type Refreshed = Result<(GrantRecord, ScopeSet), Refusal>;
+
+/// Runs one request inside a grant's object, on that object's storage; the
+/// answer is JSON. Called by the Worker's Durable Object class.
+pub async fn serve<S: Store>(storage: &S, op: &str) -> Result<String, StoreError> {
+    let op: GrantOp =
+        serde_json::from_str(op).map_err(|e| StoreError(format!("bad grant op: {e}")))?;
+    let json = match op {
+        GrantOp::PutCode { hash, code } => to_json(&storage.put_code(&hash, &code).await?),
+        GrantOp::Redeem(r) => to_json(&grant::redeem(storage, &r).await?),
+        GrantOp::Refresh(r) => to_json(&grant::refresh(storage, &r).await?),
+        GrantOp::Get { id } => to_json(&storage.grant(&id).await?),
+        GrantOp::Put { grant } => to_json(&storage.put_grant(&grant).await?),
+    };
+    Ok(json)
+}
+
+fn to_json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("answers serialise")
+}
+
+/// How the Worker reaches the object named by a grant id.
+#[allow(async_fn_in_trait)]
+pub trait ObjectTransport {
+    /// Sends a [`GrantOp`] (as JSON) to the grant's object; returns its answer.
+    async fn call(&self, grant: &GrantId, op: String) -> Result<String, StoreError>;
+}
+
+/// The store of Durable Object mode: grant state in the grant's object, the rest
+/// in KV (`kv`).
+pub struct ObjectStore<'a, K, T> {
+    pub kv: &'a K,
+    pub objects: &'a T,
+}
+
+impl<K: Store, T: ObjectTransport> ObjectStore<'_, K, T> {
+    async fn call<R: serde::de::DeserializeOwned>(
+        &self,
+        grant: &GrantId,
+        op: GrantOp,
+    ) -> Result<R, StoreError> {
+        let answer = self.objects.call(grant, to_json(&op)).await?;
+        serde_json::from_str(&answer)
+            .map_err(|e| StoreError(format!("bad answer from grant object: {e}")))
+    }
+}
+
+impl<K: Store, T: ObjectTransport> Store for ObjectStore<'_, K, T> {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.kv.get(key).await
+    }
+    async fn put(
+        &self,
+        key: &str,
+        value: String,
+        expires_at: Option<u64>,
+    ) -> Result<(), StoreError> {
+        self.kv.put(key, value, expires_at).await
+    }
+    async fn put_code(&self, hash: &str, code: &CodeRecord) -> Result<(), StoreError> {
+        let op = GrantOp::PutCode {
+            hash: hash.to_owned(),
+            code: code.clone(),
+        };
+        self.call(&code.grant_id, op).await
+    }
+    async fn redeem_code(&self, r: &Redeem) -> Result<Redeemed, StoreError> {
+        self.call(&r.grant_id, GrantOp::Redeem(r.clone())).await
+    }
+    async fn refresh_grant(&self, r: &Refresh) -> Result<Refreshed, StoreError> {
+        self.call(&r.grant_id, GrantOp::Refresh(r.clone())).await
+    }
+    async fn grant(&self, id: &GrantId) -> Result<Option<GrantRecord>, StoreError> {
+        self.call(id, GrantOp::Get { id: id.clone() }).await
+    }
+    async fn put_grant(&self, grant: &GrantRecord) -> Result<(), StoreError> {
+        self.call(
+            &grant.id,
+            GrantOp::Put {
+                grant: grant.clone(),
+            },
+        )
+        .await
+    }
+    async fn create_grant(&self, grant: &GrantRecord) -> Result<(), StoreError> {
+        self.put_grant(grant).await
+    }
+}
+
+/// A grant object's own storage, with no user index: listing a user's grants
+/// is not available in this mode (the admin command says so).
+pub struct ObjectStorage<S>(pub S);
+
+impl<S: Store> Store for ObjectStorage<S> {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.0.get(key).await
+    }
+    async fn put(
+        &self,
+        key: &str,
+        value: String,
+        expires_at: Option<u64>,
+    ) -> Result<(), StoreError> {
+        self.0.put(key, value, expires_at).await
+    }
+    async fn create_grant(&self, grant: &GrantRecord) -> Result<(), StoreError> {
+        self.put_grant(grant).await
+    }
+}
