@@ -4,11 +4,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(bash scripts/setup.sh)"
 bash scripts/dev-vars.sh
-"$WORKER_BUILD" --release
+# BUILD_DIR: where the Worker goes (wrangler.toml's `main` reads build/).
+out=${BUILD_DIR:-build}
+# Durable Object support is compiled in only for GRANT_STORE = "DO" (from
+# wrangler.toml, or the environment), keeping the default KV build smaller.
+features=()
+if [ "${GRANT_STORE:-}" = DO ] || grep -Eq '^GRANT_STORE *= *"DO"' wrangler.toml; then
+  features=(--features durable)
+fi
+"$WORKER_BUILD" --release --out-dir "$out" . "${features[@]}"
 # Drop the name and producer sections worker-build leaves in (about 100 KiB that
 # only a debugger reads) and optimise for size once more: every byte counts
 # against cold start. wasm-opt takes
 # the enabled features from the module's own target_features section. Written
 # beside the file and renamed, so a running `wrangler dev` never loads half a module.
-"$WASM_OPT_BIN" build/index_bg.wasm -o build/index_bg.stripped.wasm -Oz --strip-debug --strip-producers
-mv build/index_bg.stripped.wasm build/index_bg.wasm
+"$WASM_OPT_BIN" "$out/index_bg.wasm" -o "$out/index_bg.stripped.wasm" -Oz --strip-debug --strip-producers
+mv "$out/index_bg.stripped.wasm" "$out/index_bg.wasm"

@@ -10,10 +10,16 @@ bash scripts/setup-browser.sh
 echo "== native tests (cargo test)"
 cargo fmt --all -- --check
 cargo test --quiet
+echo "== the same flow tests on the Durable Object store (in-memory objects)"
+ALEXA_OAUTH_STORE=objects cargo test --quiet --test flow --test skill_side --test properties
 
 echo "== building the Worker and the admin command"
 cargo build --quiet --bin admin
 bash scripts/build.sh >/dev/null 2>&1 || bash scripts/build.sh
+# And the Durable Object build, for the DO-mode end-to-end tests.
+export GRANT_STORE=DO BUILD_DIR=build-do
+bash scripts/build.sh >/dev/null 2>&1 || bash scripts/build.sh
+unset GRANT_STORE BUILD_DIR
 
 echo "== end-to-end tests against wrangler dev"
 node --test --test-reporter=spec tests/e2e/

@@ -128,9 +128,9 @@ impl<K: Store, T: ObjectTransport> Store for ObjectStore<'_, K, T> {
 
 /// A grant object's own storage, with no user index: listing a user's grants
 /// is not available in this mode (the admin command says so).
-pub struct ObjectStorage<S>(pub S);
+pub struct ObjectStorage<'a, S>(pub &'a S);
 
-impl<S: Store> Store for ObjectStorage<S> {
+impl<S: Store> Store for ObjectStorage<'_, S> {
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.0.get(key).await
     }

@@ -5,22 +5,20 @@
 
 use std::rc::Rc;
 
-use worker::{
-    console_error, console_log, durable_object, event, Context, Date, DurableObject, Env, Headers,
-    KvStore, ObjectNamespace, RequestInit, State,
-};
+use worker::{console_error, console_log, event, Context, Date, Env, Headers, KvStore};
+#[cfg(feature = "durable")]
+use worker::{durable_object, DurableObject, ObjectNamespace, RequestInit, State};
 
 use crate::crypto::{random_string, OsRng};
 use crate::grant::RevocationCache;
 use crate::http::{Method, Request, Response, MAX_BODY_BYTES};
-use crate::objects::{self, ObjectStorage, ObjectStore, ObjectTransport};
 use crate::store::{Store, StoreError};
-use crate::types::GrantId;
 use crate::{Config, Ctx};
 
 /// The KV namespace binding in `wrangler.toml`.
 const KV_BINDING: &str = "OAUTH_KV";
 /// The Durable Object binding for grants (`GRANT_STORE = "DO"`).
+#[cfg(feature = "durable")]
 const GRANTS_BINDING: &str = "GRANTS";
 
 thread_local! {
@@ -61,138 +59,155 @@ impl Store for Kv {
     }
 }
 
-/// One grant's Durable Object (see [`crate::objects`]): runs grant operations on
-/// its own transactional storage, one event at a time.
-#[durable_object(fetch)]
-pub struct GrantObject {
-    state: State,
-}
+#[cfg(feature = "durable")]
+mod durable {
+    use super::*;
+    use crate::objects::{self, ObjectStorage, ObjectTransport};
+    use crate::types::GrantId;
 
-impl DurableObject for GrantObject {
-    fn new(state: State, _env: Env) -> Self {
-        GrantObject { state }
+    /// One grant's Durable Object (see [`crate::objects`]): runs grant operations on
+    /// its own transactional storage, one event at a time.
+    #[durable_object(fetch)]
+    pub struct GrantObject {
+        state: State,
     }
 
-    async fn fetch(&self, mut req: worker::Request) -> worker::Result<worker::Response> {
-        let op = req.text().await?;
-        let storage = ObjectStorage(DurableStorage(self.state.storage()));
-        match objects::serve(&storage, &op).await {
-            Ok(answer) => worker::Response::ok(answer),
-            Err(e) => worker::Response::error(e.0, 503),
+    impl DurableObject for GrantObject {
+        fn new(state: State, _env: Env) -> Self {
+            GrantObject { state }
+        }
+
+        async fn fetch(&self, mut req: worker::Request) -> worker::Result<worker::Response> {
+            let op = req.text().await?;
+            let storage = DurableStorage(self.state.storage());
+            let storage = ObjectStorage(&storage);
+            match objects::serve(&storage, &op).await {
+                Ok(answer) => worker::Response::ok(answer),
+                Err(e) => worker::Response::error(e.0, 503),
+            }
+        }
+    }
+
+    /// A Durable Object's storage as the core's [`Store`]. Expiry is left to the
+    /// records' own times (a code's object is small and keeps its spent code).
+    struct DurableStorage(worker::Storage);
+
+    // Raw string values, not the typed `get`/`put`: those go through
+    // serde-wasm-bindgen, which would add much to the wasm for plain strings.
+    impl Store for DurableStorage {
+        async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+            let found = self
+                .0
+                .get_multiple(vec![key])
+                .await
+                .map_err(|e| StoreError(e.to_string()))?;
+            Ok(found.get(&wasm_bindgen::JsValue::from_str(key)).as_string())
+        }
+        async fn put(&self, key: &str, value: String, _: Option<u64>) -> Result<(), StoreError> {
+            let value = wasm_bindgen::JsValue::from_str(&value);
+            self.0
+                .put_raw(key, value)
+                .await
+                .map_err(|e| StoreError(e.to_string()))
+        }
+    }
+
+    /// The store of either mode, chosen per request from `GRANT_STORE`. One type
+    /// for both, so the core is compiled once into the wasm rather than once per
+    /// store (which cost about 45 KiB gzip).
+    pub(super) enum Grants<'a> {
+        Kv(&'a Kv),
+        Objects(crate::objects::ObjectStore<'a, Kv, Stubs>),
+    }
+
+    macro_rules! either {
+        ($self:ident, $s:ident => $e:expr) => {
+            match $self {
+                Grants::Kv($s) => $e,
+                Grants::Objects($s) => $e,
+            }
+        };
+    }
+
+    impl Store for Grants<'_> {
+        async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+            either!(self, s => s.get(key).await)
+        }
+        async fn put(
+            &self,
+            key: &str,
+            value: String,
+            expires_at: Option<u64>,
+        ) -> Result<(), StoreError> {
+            either!(self, s => s.put(key, value, expires_at).await)
+        }
+        async fn put_code(
+            &self,
+            hash: &str,
+            code: &crate::store::CodeRecord,
+        ) -> Result<(), StoreError> {
+            either!(self, s => s.put_code(hash, code).await)
+        }
+        async fn redeem_code(
+            &self,
+            r: &crate::grant::Redeem,
+        ) -> Result<Result<crate::store::GrantRecord, crate::grant::Refusal>, StoreError> {
+            either!(self, s => s.redeem_code(r).await)
+        }
+        async fn refresh_grant(
+            &self,
+            r: &crate::grant::Refresh,
+        ) -> Result<
+            Result<(crate::store::GrantRecord, crate::types::ScopeSet), crate::grant::Refusal>,
+            StoreError,
+        > {
+            either!(self, s => s.refresh_grant(r).await)
+        }
+        async fn grant(
+            &self,
+            id: &GrantId,
+        ) -> Result<Option<crate::store::GrantRecord>, StoreError> {
+            either!(self, s => s.grant(id).await)
+        }
+        async fn put_grant(&self, grant: &crate::store::GrantRecord) -> Result<(), StoreError> {
+            either!(self, s => s.put_grant(grant).await)
+        }
+        async fn create_grant(&self, grant: &crate::store::GrantRecord) -> Result<(), StoreError> {
+            either!(self, s => s.create_grant(grant).await)
+        }
+    }
+
+    /// Reaches a grant's object through its Durable Object stub.
+    pub(super) struct Stubs(pub(super) ObjectNamespace);
+
+    impl ObjectTransport for Stubs {
+        async fn call(&self, grant: &GrantId, op: String) -> Result<String, StoreError> {
+            let err = |e: worker::Error| StoreError(e.to_string());
+            let stub = self
+                .0
+                .id_from_name(grant.as_str())
+                .and_then(|id| id.get_stub())
+                .map_err(err)?;
+            let mut init = RequestInit::new();
+            init.with_method(worker::Method::Post)
+                .with_body(Some(wasm_bindgen::JsValue::from_str(&op)));
+            let req =
+                worker::Request::new_with_init("https://grant-object/", &init).map_err(err)?;
+            let mut res = stub.fetch_with_request(req).await.map_err(err)?;
+            let body = res.text().await.map_err(err)?;
+            if res.status_code() == 200 {
+                Ok(body)
+            } else {
+                Err(StoreError(body))
+            }
         }
     }
 }
-
-/// A Durable Object's storage as the core's [`Store`]. Expiry is left to the
-/// records' own times (a code's object is small and keeps its spent code).
-struct DurableStorage(worker::Storage);
-
-// Raw string values, not the typed `get`/`put`: those go through
-// serde-wasm-bindgen, which would add much to the wasm for plain strings.
-impl Store for DurableStorage {
-    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let found = self
-            .0
-            .get_multiple(vec![key])
-            .await
-            .map_err(|e| StoreError(e.to_string()))?;
-        Ok(found.get(&wasm_bindgen::JsValue::from_str(key)).as_string())
-    }
-    async fn put(&self, key: &str, value: String, _: Option<u64>) -> Result<(), StoreError> {
-        let value = wasm_bindgen::JsValue::from_str(&value);
-        self.0
-            .put_raw(key, value)
-            .await
-            .map_err(|e| StoreError(e.to_string()))
-    }
-}
-
-/// The store of either mode, chosen per request from `GRANT_STORE`. One type
-/// for both, so the core is compiled once into the wasm rather than once per
-/// store (which cost about 45 KiB gzip).
-enum Grants<'a> {
-    Kv(&'a Kv),
-    Objects(ObjectStore<'a, Kv, Stubs>),
-}
-
-macro_rules! either {
-    ($self:ident, $s:ident => $e:expr) => {
-        match $self {
-            Grants::Kv($s) => $e,
-            Grants::Objects($s) => $e,
-        }
-    };
-}
-
-impl Store for Grants<'_> {
-    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        either!(self, s => s.get(key).await)
-    }
-    async fn put(
-        &self,
-        key: &str,
-        value: String,
-        expires_at: Option<u64>,
-    ) -> Result<(), StoreError> {
-        either!(self, s => s.put(key, value, expires_at).await)
-    }
-    async fn put_code(
-        &self,
-        hash: &str,
-        code: &crate::store::CodeRecord,
-    ) -> Result<(), StoreError> {
-        either!(self, s => s.put_code(hash, code).await)
-    }
-    async fn redeem_code(
-        &self,
-        r: &crate::grant::Redeem,
-    ) -> Result<Result<crate::store::GrantRecord, crate::grant::Refusal>, StoreError> {
-        either!(self, s => s.redeem_code(r).await)
-    }
-    async fn refresh_grant(
-        &self,
-        r: &crate::grant::Refresh,
-    ) -> Result<
-        Result<(crate::store::GrantRecord, crate::types::ScopeSet), crate::grant::Refusal>,
-        StoreError,
-    > {
-        either!(self, s => s.refresh_grant(r).await)
-    }
-    async fn grant(&self, id: &GrantId) -> Result<Option<crate::store::GrantRecord>, StoreError> {
-        either!(self, s => s.grant(id).await)
-    }
-    async fn put_grant(&self, grant: &crate::store::GrantRecord) -> Result<(), StoreError> {
-        either!(self, s => s.put_grant(grant).await)
-    }
-    async fn create_grant(&self, grant: &crate::store::GrantRecord) -> Result<(), StoreError> {
-        either!(self, s => s.create_grant(grant).await)
-    }
-}
-
-/// Reaches a grant's object through its Durable Object stub.
-struct Stubs(ObjectNamespace);
-
-impl ObjectTransport for Stubs {
-    async fn call(&self, grant: &GrantId, op: String) -> Result<String, StoreError> {
-        let err = |e: worker::Error| StoreError(e.to_string());
-        let stub = self
-            .0
-            .id_from_name(grant.as_str())
-            .and_then(|id| id.get_stub())
-            .map_err(err)?;
-        let mut init = RequestInit::new();
-        init.with_method(worker::Method::Post)
-            .with_body(Some(wasm_bindgen::JsValue::from_str(&op)));
-        let req = worker::Request::new_with_init("https://grant-object/", &init).map_err(err)?;
-        let mut res = stub.fetch_with_request(req).await.map_err(err)?;
-        let body = res.text().await.map_err(err)?;
-        if res.status_code() == 200 {
-            Ok(body)
-        } else {
-            Err(StoreError(body))
-        }
-    }
-}
+#[cfg(feature = "durable")]
+use {
+    crate::objects::ObjectStore,
+    durable::{Grants, Stubs},
+};
 
 fn method(m: worker::Method) -> Method {
     match m {
@@ -313,48 +328,90 @@ async fn fetch(
         }
     };
     let revocations = REVOCATIONS.with(|r| r.clone());
-    let grants = match config.durable_grants {
-        true => env.durable_object(GRANTS_BINDING).map(Some),
-        false => Ok(None),
-    };
-    let response = match (env.kv(KV_BINDING), grants) {
-        (Ok(kv), Ok(grants)) => {
+    let response = match env.kv(KV_BINDING) {
+        Ok(kv) => {
             let kv = Kv { kv, now };
-            let objects = grants.map(Stubs);
-            let store = match &objects {
-                None => Grants::Kv(&kv),
-                Some(objects) => Grants::Objects(ObjectStore { kv: &kv, objects }),
-            };
-            let ctx = Ctx {
-                store: &store,
-                config: &config,
-                now,
-                rng: &OsRng,
-                revocations: &revocations,
-            };
-            crate::handle(&request, &ctx).await
+            respond(&request, &env, &kv, &config, now, &revocations).await
         }
-        (_, Err(_)) => {
-            console_error!(
-                "{}",
-                serde_json::json!({"level": "error", "config": "GRANT_STORE is DO but the Durable Object binding GRANTS is missing: uncomment it and its migration in wrangler.toml"})
-            );
-            let body = serde_json::json!({"error": "server_error", "error_description": "grant storage is not configured"});
-            Response::json(500, &body)
-        }
-        (Err(_), _) => {
-            console_error!(
-                "{}",
-                serde_json::json!({"level": "error", "config": "the KV binding OAUTH_KV is missing from wrangler.toml"})
-            );
-            let body = serde_json::json!({"error": "server_error", "error_description": "storage is not configured"});
-            Response::json(500, &body)
-        }
+        Err(_) => config_error(
+            "the KV binding OAUTH_KV is missing from wrangler.toml",
+            "storage is not configured",
+        ),
     };
     if config.log_requests {
         log_line(&request, &response, &request_id, started);
     }
     write_response(response)
+}
+
+fn config_error(log: &str, answer: &str) -> Response {
+    console_error!("{}", serde_json::json!({"level": "error", "config": log}));
+    Response::json(
+        500,
+        &serde_json::json!({"error": "server_error", "error_description": answer}),
+    )
+}
+
+/// Runs the core on KV, or on Durable Objects for grants when `GRANT_STORE=DO`.
+#[cfg(feature = "durable")]
+async fn respond(
+    request: &Request,
+    env: &Env,
+    kv: &Kv,
+    config: &Config,
+    now: u64,
+    revocations: &RevocationCache,
+) -> Response {
+    let objects = match config.durable_grants {
+        false => None,
+        true => match env.durable_object(GRANTS_BINDING) {
+            Ok(ns) => Some(Stubs(ns)),
+            Err(_) => {
+                return config_error(
+                    "GRANT_STORE is DO but the Durable Object binding GRANTS is missing: uncomment it and its migration in wrangler.toml",
+                    "grant storage is not configured",
+                )
+            }
+        },
+    };
+    let store = match &objects {
+        None => Grants::Kv(kv),
+        Some(objects) => Grants::Objects(ObjectStore { kv, objects }),
+    };
+    let ctx = Ctx {
+        store: &store,
+        config,
+        now,
+        rng: &OsRng,
+        revocations,
+    };
+    crate::handle(request, &ctx).await
+}
+
+/// Runs the core on KV. This build has no Durable Object support.
+#[cfg(not(feature = "durable"))]
+async fn respond(
+    request: &Request,
+    _env: &Env,
+    kv: &Kv,
+    config: &Config,
+    now: u64,
+    revocations: &RevocationCache,
+) -> Response {
+    if config.durable_grants {
+        return config_error(
+            "GRANT_STORE is DO but this build has no Durable Object support: scripts/build.sh adds it when wrangler.toml says GRANT_STORE = \"DO\"; rebuild",
+            "grant storage is not configured",
+        );
+    }
+    let ctx = Ctx {
+        store: kv,
+        config,
+        now,
+        rng: &OsRng,
+        revocations,
+    };
+    crate::handle(request, &ctx).await
 }
 
 /// One line per request; the core's LogFields never hold a secret, and nothing

@@ -68,7 +68,7 @@ fn nothing_secret_is_stored_in_clear() {
     let (_, tokens) = s.token(&exchange(&code), true);
     let refresh = tokens["refresh_token"].as_str().unwrap();
     let secret_part = refresh.split_once('.').unwrap().1;
-    for (key, value) in s.store.dump() {
+    for (key, value) in s.dump() {
         for secret in [code.as_str(), secret_part, SECRET, "correct horse", KEY] {
             assert!(
                 !key.contains(secret) && !value.contains(secret),

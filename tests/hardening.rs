@@ -9,7 +9,7 @@ use common::*;
 
 /// The grants in the store and the user's index entries.
 fn grants(s: &Server) -> (usize, usize) {
-    let dump = s.store.dump();
+    let dump = s.dump();
     (
         dump.iter().filter(|(k, _)| k.starts_with("grant:")).count(),
         dump.iter()

@@ -5,8 +5,11 @@
 use alexa_oauth::crypto::{hash_client_secret, TestRng};
 use alexa_oauth::grant::RevocationCache;
 use alexa_oauth::http::{Method, Request, Response};
+use alexa_oauth::objects::{self, ObjectStorage, ObjectStore, ObjectTransport};
 use alexa_oauth::password::hash_password;
 use alexa_oauth::store::{keys, put_json, ClientRecord, GrantType, MemoryStore, UserRecord};
+use alexa_oauth::store::{Store, StoreError};
+use alexa_oauth::types::GrantId;
 use alexa_oauth::types::{ClientId, ClientSecret, Password, RedirectUri, ScopeSet, UserId};
 use alexa_oauth::{handle, Config, Ctx};
 use base64::Engine;
@@ -24,6 +27,28 @@ pub struct Server {
     pub rng: TestRng,
     pub now: std::cell::Cell<u64>,
     pub revocations: RevocationCache,
+    /// Durable Object mode: `Some` when `ALEXA_OAUTH_STORE=objects`, so that the
+    /// same tests run through the same `Store` trait on either implementation.
+    pub objects: Option<LocalObjects>,
+}
+
+/// Grant objects in memory: one store per grant id, each op run by
+/// `objects::serve` as a Durable Object would (one at a time).
+#[derive(Default)]
+pub struct LocalObjects(
+    std::cell::RefCell<std::collections::BTreeMap<String, std::rc::Rc<MemoryStore>>>,
+);
+
+impl ObjectTransport for LocalObjects {
+    async fn call(&self, grant: &GrantId, op: String) -> Result<String, StoreError> {
+        let store = self
+            .0
+            .borrow_mut()
+            .entry(grant.to_string())
+            .or_default()
+            .clone();
+        objects::serve(&ObjectStorage(&*store), &op).await
+    }
 }
 
 impl Server {
@@ -54,6 +79,8 @@ impl Server {
             rng: TestRng::default(),
             now: std::cell::Cell::new(T0),
             revocations: RevocationCache::default(),
+            objects: (std::env::var("ALEXA_OAUTH_STORE").as_deref() == Ok("objects"))
+                .then(LocalObjects::default),
         };
         let client = ClientRecord {
             client_id: ClientId::new("alexa"),
@@ -116,14 +143,43 @@ impl Server {
 
     /// Sends through another isolate's revocation cache (same store, same clock).
     pub fn send_via(&self, revocations: &RevocationCache, req: Request) -> Response {
+        match &self.objects {
+            None => self.send_with(&self.store, revocations, req),
+            Some(objects) => {
+                let store = ObjectStore {
+                    kv: &self.store,
+                    objects,
+                };
+                self.send_with(&store, revocations, req)
+            }
+        }
+    }
+
+    fn send_with<S: Store>(
+        &self,
+        store: &S,
+        revocations: &RevocationCache,
+        req: Request,
+    ) -> Response {
         let ctx = Ctx {
-            store: &self.store,
+            store,
             config: &self.config,
             now: self.now.get(),
             rng: &self.rng,
             revocations,
         };
         block_on(handle(&req, &ctx))
+    }
+
+    /// Every stored key and value, in KV and in the grant objects.
+    pub fn dump(&self) -> Vec<(String, String)> {
+        let mut all = self.store.dump();
+        if let Some(objects) = &self.objects {
+            for store in objects.0.borrow().values() {
+                all.extend(store.dump());
+            }
+        }
+        all
     }
 
     /// A linked account: (access token, refresh token).

@@ -85,7 +85,7 @@ export async function startWorker({ https: useHttps = false, vars = {}, durable 
   const config = join(state, 'wrangler.toml');
   writeFileSync(config, readFileSync(join(ROOT, 'wrangler.toml'), 'utf8')
     .replace(/^\[build\][\s\S]*?(?=^\[)/m, '')
-    .replace(/^main = .*$/m, `main = ${JSON.stringify(join(ROOT, 'build/index.js'))}`)
+    .replace(/^main = .*$/m, `main = ${JSON.stringify(join(ROOT, durable ? 'build-do/index.js' : 'build/index.js'))}`)
     // Durable Object mode: the binding and migration wrangler.toml has commented out.
     .replace(/^GRANT_STORE = .*$/m, `GRANT_STORE = "${durable ? 'DO' : 'KV'}"`)
     .replace(/^# (\[\[durable_objects\.bindings\]\]|name = "GRANTS"|class_name = "GrantObject"|\[\[migrations\]\]|tag = "v1"|new_sqlite_classes = .*)$/gm, durable ? '$1' : '# $1'));

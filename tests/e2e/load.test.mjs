@@ -2,7 +2,7 @@
 // concurrent clients against wrangler dev. Zero 5xx, no grant lost or
 // duplicated, every code works exactly once, every final refresh token works.
 // Bounded in count; all traffic stays on 127.0.0.1.
-import { test, before, after } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startWorker, authorizeQuery, login, token, REDIRECTS } from './harness.mjs';
 
@@ -10,9 +10,8 @@ const LINKS = 500;
 const REFRESHES_PER_LINK = 10;
 const CONCURRENCY = 16;
 
-let worker;
-before(async () => { worker = await startWorker(); });
-after(() => worker?.stop());
+const workers = [];
+after(() => workers.forEach((w) => w.stop()));
 
 /** Runs `job(i)` for i in [0, n) with at most CONCURRENCY at once. */
 async function pool(n, job) {
@@ -27,7 +26,9 @@ async function pool(n, job) {
   return results;
 }
 
-test(`${LINKS} links and ${LINKS * REFRESHES_PER_LINK} refreshes at concurrency ${CONCURRENCY}, nothing lost`, { timeout: 600_000 }, async () => {
+for (const mode of ['KV', 'DO']) test(`${mode} mode: ${LINKS} links and ${LINKS * REFRESHES_PER_LINK} refreshes at concurrency ${CONCURRENCY}, nothing lost`, { timeout: 600_000 }, async () => {
+  const worker = await startWorker({ durable: mode === 'DO' });
+  workers.push(worker);
   const statuses = new Map();
   const count = (s) => statuses.set(s, (statuses.get(s) || 0) + 1);
   const started = Date.now();
@@ -74,6 +75,6 @@ test(`${LINKS} links and ${LINKS * REFRESHES_PER_LINK} refreshes at concurrency 
   const fivexx = [...statuses].filter(([s]) => s >= 500);
   assert.deepEqual(fivexx, [], 'no 5xx');
   const secs = (ms) => (ms / 1000).toFixed(1);
-  console.log(`# load: ${LINKS} links in ${secs(linked - started)} s (${(LINKS / ((linked - started) / 1000)).toFixed(0)}/s), `
+  console.log(`# load (${mode}): ${LINKS} links in ${secs(linked - started)} s (${(LINKS / ((linked - started) / 1000)).toFixed(0)}/s), `
     + `${LINKS * REFRESHES_PER_LINK} refreshes in ${secs(refreshed - linked)} s (${(LINKS * REFRESHES_PER_LINK / ((refreshed - linked) / 1000)).toFixed(0)}/s)`);
 });
