@@ -216,7 +216,15 @@ Examples:
         program: Vec<String>,
         location: Vec<String>,
         binding: String,
+        /// `GRANT_STORE = "DO"` in wrangler.toml: grants live in Durable Objects,
+        /// which wrangler cannot read or write from the command line.
+        durable_grants: bool,
     }
+
+    const DO_MODE: &str =
+        "in Durable Object mode (GRANT_STORE = \"DO\" in wrangler.toml) grants live in \
+        Durable Objects, which this command cannot reach through wrangler. End a link with \
+        POST /revoke (its refresh token), or switch to KV mode";
 
     impl Kv {
         fn new(cli: &Cli) -> Result<Kv, String> {
@@ -250,10 +258,16 @@ Examples:
                     cli.persist_to.display().to_string(),
                 ]
             };
+            let toml = std::fs::read_to_string("wrangler.toml").unwrap_or_default();
+            let durable_grants = toml.lines().any(|l| {
+                let l = l.replace(' ', "");
+                l == "GRANT_STORE=\"DO\""
+            });
             Ok(Kv {
                 program,
                 location,
                 binding: cli.binding.clone(),
+                durable_grants,
             })
         }
 
@@ -633,6 +647,11 @@ Examples:
 
     fn user_remove(kv: &Kv, username: &str) -> Result<(), String> {
         let user = load_user(kv, username)?;
+        if kv.durable_grants {
+            kv.delete(&keys::user(&user.username))?;
+            out!("User {:?} removed: no new link or login. Their existing grants were NOT ended: {DO_MODE}.", user.username);
+            return Ok(());
+        }
         let mut ended = 0;
         for mut g in user_grants(kv, &user.id)? {
             if g.revoked_at.is_none() {
@@ -646,6 +665,9 @@ Examples:
     }
 
     fn grant_list(kv: &Kv, username: &str) -> Result<(), String> {
+        if kv.durable_grants {
+            return Err(format!("grant list is not available: {DO_MODE}"));
+        }
         let user = load_user(kv, username)?;
         for g in user_grants(kv, &user.id)? {
             let state = match g.revoked_at {
@@ -665,6 +687,9 @@ Examples:
     }
 
     fn grant_revoke(kv: &Kv, id: &str) -> Result<(), String> {
+        if kv.durable_grants {
+            return Err(format!("grant revoke is not available: {DO_MODE}"));
+        }
         let mut g: GrantRecord = get(kv, &keys::grant(&GrantId::new(id)))?
             .ok_or_else(|| format!("no grant with id {id:?}"))?;
         revoke(kv, &mut g)?;

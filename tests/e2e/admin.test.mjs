@@ -129,3 +129,21 @@ test('client remove: its tokens can no longer be refreshed', async () => {
   assert.equal(res.json.error, 'invalid_client');
   assert.doesNotMatch(run(['client', 'list']).stdout, new RegExp(`^${CLIENT_ID}\\t`, 'm'));
 });
+
+test('in Durable Object mode, the grant commands say they cannot work', async () => {
+  const { mkdtempSync, readFileSync, writeFileSync, mkdirSync, symlinkSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'admin-do-'));
+  try {
+    writeFileSync(join(dir, 'wrangler.toml'), readFileSync(join(ROOT, 'wrangler.toml'), 'utf8').replace(/^GRANT_STORE = .*$/m, 'GRANT_STORE = "DO"'));
+    mkdirSync(join(dir, 'node_modules/.bin'), { recursive: true });
+    symlinkSync(join(ROOT, 'node_modules/.bin/wrangler'), join(dir, 'node_modules/.bin/wrangler'));
+    const r = spawnSync(join(ROOT, 'target/debug/admin'), ['--persist-to', join(dir, 'state'), 'grant', 'list', '--user', 'alice'], {
+      cwd: dir, encoding: 'utf8', env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+    });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /not available: in Durable Object mode .*POST \/revoke/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
