@@ -190,8 +190,11 @@ async function loginMs(s) {
 async function main() {
   console.log(`building the release Worker…`);
   execFileSync('bash', [join(ROOT, 'scripts/build.sh')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env });
+  execFileSync('bash', [join(ROOT, 'scripts/build.sh')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env: { ...env, GRANT_STORE: 'DO', BUILD_DIR: 'build-do' } });
   execFileSync('cargo', ['build', '--quiet', '--bin', 'admin'], { cwd: ROOT, stdio: 'inherit' });
-  const ours = await startWorker({ vars: opt.log ? {} : { LOG_REQUESTS: 'false' } });
+  const vars = opt.log ? {} : { LOG_REQUESTS: 'false' };
+  const ours = await startWorker({ vars });
+  const oursDo = await startWorker({ vars, durable: true });
   const theirs = await startCompare();
   try {
     const s = oursScenarios(ours.base);
@@ -200,6 +203,10 @@ async function main() {
     console.log(`driving each scenario for ${SECONDS} s at concurrency ${CONCURRENCY} (127.0.0.1 only)…`);
     const a = await runAll(s);
     const b = await runAll(compareScenarios(theirs));
+    // Durable Object mode: the scenarios that touch grant state.
+    const sd = oursScenarios(oursDo.base);
+    const fresh = async () => { const t = await sd.link(); return { rt: t.refresh_token, at: t.access_token }; };
+    const d = [await drive('link', sd.link), await drive('refresh', sd.refresh, fresh)];
     const cores = cpus().length;
     const ceiling = cores / (pbkdf2 / 1000);
     const floorA = a.find((r) => r.scenario === 'floor').ops_per_s;
@@ -219,17 +226,24 @@ async function main() {
       console.log(`${r.scenario.padEnd(9)} | ${f(o.ops_per_s).padStart(10)} ${f(o.p50_ms, 1).padStart(8)} ${f(o.p99_ms, 1).padStart(8)} ${String(o.errors).padStart(4)} | ${f(t.ops_per_s).padStart(28)} ${f(t.p50_ms, 1).padStart(8)} ${f(t.p99_ms, 1).padStart(8)} ${String(t.errors).padStart(4)} | ${f(r.ratio_to_workers_oauth_provider, 2).padStart(11)} ${f(r.ratio_to_floor, 2).padStart(11)} ${f(r.theirs_ratio_to_floor, 2).padStart(13)}`);
     }
     const link = a.find((r) => r.scenario === 'link').ops_per_s;
+    console.log('\nmode            | link ops/s   p50 ms   p99 ms  err | refresh ops/s   p50 ms   p99 ms  err');
+    for (const [mode, rs] of [['KV (default)', a], ['Durable Object', d]]) {
+      const l = rs.find((r) => r.scenario === 'link');
+      const r = rs.find((x) => x.scenario === 'refresh');
+      console.log(`${mode.padEnd(15)} | ${f(l.ops_per_s).padStart(10)} ${f(l.p50_ms, 1).padStart(8)} ${f(l.p99_ms, 1).padStart(8)} ${String(l.errors).padStart(4)} | ${f(r.ops_per_s).padStart(13)} ${f(r.p50_ms, 1).padStart(8)} ${f(r.p99_ms, 1).padStart(8)} ${String(r.errors).padStart(4)}`);
+    }
     const single = 1000 / pbkdf2;
     console.log(`\nlogin (PBKDF2) in the Worker: ${f(pbkdf2, 1)} ms unloaded; ceiling ${cores} cores ÷ that = ${f(ceiling, 1)} links/s, `
       + `one isolate's ceiling (wrangler dev runs the Worker on one thread) 1 ÷ that = ${f(single, 1)} links/s; `
       + `link reaches ${f(100 * link / ceiling)}% of the first, ${f(100 * link / single)}% of the second`);
     console.log(`request log lines: ${opt.log ? 'on' : 'off (--log turns them on)'}`);
-    const report = { seconds: SECONDS, concurrency: CONCURRENCY, cores, log_lines: opt.log, pbkdf2_ms: pbkdf2, link_ceiling_per_s: ceiling, link_single_isolate_ceiling_per_s: single, rows };
+    const report = { seconds: SECONDS, concurrency: CONCURRENCY, cores, log_lines: opt.log, pbkdf2_ms: pbkdf2, link_ceiling_per_s: ceiling, link_single_isolate_ceiling_per_s: single, rows, durable_object_mode: d };
     mkdirSync(join(ROOT, 'target'), { recursive: true });
     writeFileSync(join(ROOT, 'target/bench.json'), JSON.stringify(report, null, 2));
     console.log('written to target/bench.json');
   } finally {
     ours.stop();
+    oursDo.stop();
     theirs.stop();
     agent.destroy();
   }
