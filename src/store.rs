@@ -8,11 +8,14 @@
 //! | `user:<username>`  | [`UserRecord`]   | `admin user add`      | never                    |
 //! | `code:<sha256>`    | [`CodeRecord`]   | `/authorize` (login)  | with the code (5 min)    |
 //! | `grant:<grant id>` | [`GrantRecord`]  | `/token`              | never (revoked in place) |
-//! | `usergrant:<user id>:<grant id>` | empty | `/token` (code) | never |
+//! | `usergrant:<user id>:<grant id>` | empty | `/token` (code), KV mode | never |
+//! | `throttle:<limit>:<hash>` | failure counter | failed logins and client auth | with its window |
 //! | `revocations`      | [`crate::grant::RevocationList`] | revocations | entries after 1 h |
 //!
-//! Codes and refresh tokens appear only as SHA-256 hashes. A refresh token is
-//! `<grant id>.<secret>`, so a refresh reads exactly one grant.
+//! Codes and refresh tokens appear only as SHA-256 hashes. Both are
+//! `<grant id>.<secret>`, so a refresh reads exactly one grant. In Durable Object
+//! mode the `code:` and `grant:` records live in the grant's object instead
+//! (see [`crate::objects`]).
 //!
 //! # Consistency
 //! The Workers KV store is eventually consistent and has no compare-and-set.
