@@ -280,7 +280,9 @@ Examples:
                 .args(args)
                 .args(["--binding", &self.binding])
                 .args(&self.location)
-                .env("WRANGLER_SEND_METRICS", "false");
+                .env("WRANGLER_SEND_METRICS", "false")
+                // Its stdout is parsed: no debug lines in it.
+                .env("WRANGLER_LOG", "error");
             let out = cmd
                 .output()
                 .map_err(|e| format!("could not run {}: {e}", self.program[0]))?;
@@ -324,9 +326,11 @@ Examples:
     impl Store for Kv {
         async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
             let out = self.run(&["get", key]).map_err(StoreError)?;
-            // wrangler prints this (and exits 0) for a missing key; stored values
-            // are JSON, so it cannot be a real value.
-            Ok((out.trim() != "Value not found").then_some(out))
+            // For a missing key wrangler exits 0 and prints "Value not found" (or
+            // nothing, at a quieter log level); stored values are JSON, so neither
+            // can be a real value.
+            let missing = matches!(out.trim(), "" | "Value not found");
+            Ok((!missing).then_some(out))
         }
         async fn put(&self, key: &str, value: String, _: Option<u64>) -> Result<(), StoreError> {
             self.run(&["put", key, &value])

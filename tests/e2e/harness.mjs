@@ -82,7 +82,11 @@ export async function startWorker({ https: useHttps = false, vars = {}, durable 
   // The project's wrangler.toml without its [build] table: `npm test` has built
   // the Worker already, and wrangler's file watcher could otherwise rebuild and
   // reload it in the middle of a test.
-  const config = join(state, 'wrangler.toml');
+  // In a folder of its own: wrangler watches the config's folder (for .dev.vars),
+  // and KV writes in the state folder next to it made it restart the Worker
+  // mid-request under load.
+  const configDir = mkdtempSync(join(tmpdir(), 'alexa-oauth-e2e-config-'));
+  const config = join(configDir, 'wrangler.toml');
   writeFileSync(config, readFileSync(join(ROOT, 'wrangler.toml'), 'utf8')
     .replace(/^\[build\][\s\S]*?(?=^\[)/m, '')
     .replace(/^main = .*$/m, `main = ${JSON.stringify(join(ROOT, durable ? 'build-do/index.js' : 'build/index.js'))}`)
@@ -97,7 +101,7 @@ export async function startWorker({ https: useHttps = false, vars = {}, durable 
     '--persist-to', state, '--var', `SIGNING_KEY:${SIGNING_KEY}`, '--var', `SIGNING_KEY_PREVIOUS:${PREVIOUS_KEY}`, '--show-interactive-dev-session=false',
     ...(useHttps ? ['--local-protocol', 'https'] : []),
     ...Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
-  ], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  ], { cwd: ROOT, env: { ...env, WRANGLER_LOG: process.env.DEV_WRANGLER_LOG || 'info' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   child.stdout.on('data', (d) => { output += d; });
   child.stderr.on('data', (d) => { output += d; });
@@ -105,6 +109,7 @@ export async function startWorker({ https: useHttps = false, vars = {}, durable 
   const stop = () => {
     try { process.kill(-child.pid, 'SIGTERM'); } catch {}
     rmSync(state, { recursive: true, force: true });
+    rmSync(configDir, { recursive: true, force: true });
   };
   const deadline = Date.now() + 240_000; // the first start may build the wasm
   for (;;) {
@@ -161,7 +166,13 @@ export async function token(base, params, { auth = 'body', id = CLIENT_ID, secre
   }
   seen(secret, headers.authorization, body.get('code'), body.get('refresh_token'), body.get('code_verifier'));
   const r = await fetch(`${base}/token`, { method: 'POST', headers, body: body.toString() });
-  const json = await r.json();
+  const text = await r.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Error(`/token answered ${r.status} with a non-JSON body: ${text.slice(0, 300)}`);
+  }
   seen(json.access_token, json.refresh_token);
   return { status: r.status, headers: r.headers, json };
 }
