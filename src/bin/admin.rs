@@ -281,8 +281,9 @@ Examples:
                 .args(["--binding", &self.binding])
                 .args(&self.location)
                 .env("WRANGLER_SEND_METRICS", "false")
-                // Its stdout is parsed: no debug lines in it.
-                .env("WRANGLER_LOG", "error");
+                // Its stdout is parsed: no debug lines in it, whatever the
+                // caller's WRANGLER_LOG ("log" still prints what `list` returns).
+                .env("WRANGLER_LOG", "log");
             let out = cmd
                 .output()
                 .map_err(|e| format!("could not run {}: {e}", self.program[0]))?;

@@ -101,7 +101,7 @@ export async function startWorker({ https: useHttps = false, vars = {}, durable 
     '--persist-to', state, '--var', `SIGNING_KEY:${SIGNING_KEY}`, '--var', `SIGNING_KEY_PREVIOUS:${PREVIOUS_KEY}`, '--show-interactive-dev-session=false',
     ...(useHttps ? ['--local-protocol', 'https'] : []),
     ...Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
-  ], { cwd: ROOT, env: { ...env, WRANGLER_LOG: process.env.DEV_WRANGLER_LOG || 'info' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  ], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   child.stdout.on('data', (d) => { output += d; });
   child.stderr.on('data', (d) => { output += d; });
