@@ -265,10 +265,13 @@ async fn validate<S: Store>(
             OAuthError::unauthorized_client("this client may not use the authorization code grant");
         return fail(&ar, e, log);
     }
-    ar.scope = match params.get("scope").map(ScopeSet::parse) {
-        None => ar.client.scope.clone(),
-        Some(Some(s)) if !s.is_empty() && s.is_subset_of(&ar.client.scope) => s,
-        Some(_) => {
+    let scope = match params.get("scope") {
+        None => ar.client.scope.narrowed_to(None),
+        Some(s) => ScopeSet::parse(s).and_then(|s| ar.client.scope.narrowed_to(Some(&s))),
+    };
+    ar.scope = match scope {
+        Some(s) => s,
+        None => {
             let e = OAuthError::invalid_scope(
                 "the requested scope is malformed or not allowed for this client",
             );

@@ -386,10 +386,8 @@ pub async fn refresh<S: Store + ?Sized>(
         }
         Some(m) => m,
     };
-    let scope = match &r.scope {
-        None => grant.scope.clone(),
-        Some(s) if !s.is_empty() && s.is_subset_of(&grant.scope) => s.clone(),
-        Some(_) => return Ok(Err(Refusal::InvalidScope)),
+    let Some(scope) = grant.scope.narrowed_to(r.scope.as_ref()) else {
+        return Ok(Err(Refusal::InvalidScope));
     };
     rotate(&mut grant, matched, r.new_hash.clone(), r.now);
     store.put_grant(&grant).await?;

@@ -269,8 +269,6 @@ pub async fn put_json<T: Serialize, S: Store + ?Sized>(
 /// dropping old keys.
 pub struct MemoryStore {
     map: RefCell<BTreeMap<String, String>>,
-    /// When set, every operation fails (to test storage faults).
-    pub fail: std::cell::Cell<bool>,
     /// Operations left before every later one fails (see [`MemoryStore::fail_after`]).
     ops_left: std::cell::Cell<usize>,
 }
@@ -279,7 +277,6 @@ impl Default for MemoryStore {
     fn default() -> Self {
         MemoryStore {
             map: RefCell::default(),
-            fail: std::cell::Cell::new(false),
             ops_left: std::cell::Cell::new(usize::MAX),
         }
     }
@@ -294,7 +291,7 @@ impl MemoryStore {
 
     fn operation(&self) -> Result<(), StoreError> {
         let left = self.ops_left.get();
-        if self.fail.get() || left == 0 {
+        if left == 0 {
             return Err(StoreError("injected failure".into()));
         }
         if left != usize::MAX {

@@ -115,10 +115,7 @@ async fn grant<S: Store>(
             // An access token or anything else not shaped like a refresh token is
             // refused here, without a storage read.
             let grant_id = grant::refresh_token_grant(presented).ok_or(INVALID.error())?;
-            let scope = match params.get("scope") {
-                None => None,
-                Some(s) => Some(ScopeSet::parse(s).ok_or(Refusal::InvalidScope.error())?),
-            };
+            let scope = requested_scope(&params)?;
             let refresh = new_refresh_token(ctx, &grant_id);
             let request = grant::Refresh {
                 grant_id,
@@ -147,7 +144,10 @@ async fn grant<S: Store>(
             })
         }
         GrantType::ClientCredentials => {
-            let scope = requested_scope(&params, &client.scope)?;
+            let scope = client
+                .scope
+                .narrowed_to(requested_scope(&params)?.as_ref())
+                .ok_or(Refusal::InvalidScope.error())?;
             Ok(Issued {
                 access_token: access(client.client_id.as_str(), &scope, None),
                 refresh_token: None,
@@ -157,20 +157,13 @@ async fn grant<S: Store>(
     }
 }
 
-/// `scope` of a token request: absent means all of `allowed`; otherwise it must
-/// be a subset of it (§3.3, §6).
-fn requested_scope(params: &Params, allowed: &ScopeSet) -> Result<ScopeSet, OAuthError> {
-    match params.get("scope") {
-        None => Ok(allowed.clone()),
-        Some(s) => {
-            let scope = ScopeSet::parse(s)
-                .filter(|s| !s.is_empty() && s.is_subset_of(allowed))
-                .ok_or(OAuthError::invalid_scope(
-                    "the requested scope is malformed or exceeds what was granted",
-                ))?;
-            Ok(scope)
-        }
-    }
+/// The `scope` parameter of a token request, if any (§3.3); a malformed one is
+/// `invalid_scope`.
+fn requested_scope(params: &Params) -> Result<Option<ScopeSet>, OAuthError> {
+    params
+        .get("scope")
+        .map(|s| ScopeSet::parse(s).ok_or(Refusal::InvalidScope.error()))
+        .transpose()
 }
 
 fn new_refresh_token<S>(ctx: &Ctx<'_, S>, grant: &GrantId) -> RefreshToken {

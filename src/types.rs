@@ -123,6 +123,16 @@ impl ScopeSet {
     pub fn iter(&self) -> impl Iterator<Item = &Scope> {
         self.0.iter()
     }
+    /// The scope to grant when `requested` is asked of `self` (RFC 6749 §3.3, §6):
+    /// all of `self` when nothing is asked, else the request if it is non-empty
+    /// and within `self`; `None` means `invalid_scope`.
+    pub fn narrowed_to(&self, requested: Option<&ScopeSet>) -> Option<ScopeSet> {
+        match requested {
+            None => Some(self.clone()),
+            Some(r) => (!r.is_empty() && r.is_subset_of(self)).then(|| r.clone()),
+        }
+    }
+
     /// True when every scope of `self` is also in `allowed`.
     pub fn is_subset_of(&self, allowed: &ScopeSet) -> bool {
         self.0.iter().all(|s| allowed.0.contains(s))

@@ -409,7 +409,7 @@ fn malformed_token_requests() {
 fn storage_failure_is_temporarily_unavailable_not_a_panic() {
     let s = Server::new();
     let code = s.code("");
-    s.store.fail.set(true);
+    s.store.fail_after(0);
     let (status, e) = s.token(&exchange(&code), false);
     assert_eq!(
         (status, e["error"].as_str()),
