@@ -49,7 +49,9 @@ async fn describe<S: Store>(
     client: &ClientRecord,
     ctx: &Ctx<'_, S>,
 ) -> Result<Option<Value>, Rejection> {
-    if let Some((grant, _)) = grant::find_by_refresh_token(ctx.store, token).await? {
+    if let Some(grant) =
+        grant::find_by_refresh_token(ctx.store, &ctx.config.successors(), token).await?
+    {
         let expired = ctx
             .config
             .refresh_token_ttl
@@ -77,11 +79,12 @@ async fn describe<S: Store>(
         return Ok(None);
     }
     if let Some(gid) = &claims.gid {
-        let grant = ctx
-            .store
-            .grant(&crate::types::GrantId::new(gid.as_str()))
-            .await?;
-        if grant.is_none_or(|g| g.revoked_at.is_some()) {
+        // Read, not cached: introspection is the authoritative answer.
+        let gid = crate::types::GrantId::new(gid.as_str());
+        let grant = ctx.store.grant(&gid).await?;
+        if grant.is_none_or(|g| g.revoked_at.is_some())
+            || ctx.store.tombstone(&gid).await?.is_some()
+        {
             return Ok(None);
         }
     }

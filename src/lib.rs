@@ -14,7 +14,7 @@
 //! - [`introspect`]: `/introspect` (RFC 7662).
 //! - [`revoke`]: `/revoke` (RFC 7009).
 //! - [`discovery`]: `/.well-known/oauth-authorization-server` (RFC 8414).
-//! - [`grant`]: finding and revoking grants; the revocation list and its cache.
+//! - [`grant`]: refresh-token rotation, code redemption, revocation tombstones and their cache.
 //! - [`client_auth`]: client authentication, Basic or body (§2.3.1).
 //! - [`jwt`]: access tokens as HS256 JWTs (RFC 7519, RFC 9068).
 //! - [`pkce`]: PKCE S256 (RFC 7636).
@@ -131,6 +131,11 @@ impl Config {
             .iter()
             .chain(self.previous_signing_key.iter())
             .collect()
+    }
+
+    /// The keys refresh tokens are derived with (see [`grant::Successors`]).
+    pub fn successors(&self) -> grant::Successors {
+        grant::Successors::new(self.verification_keys())
     }
 }
 

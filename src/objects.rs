@@ -21,35 +21,64 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::grant::{self, Redeem, Refresh, Refusal};
-use crate::store::{CodeRecord, GrantRecord, Store, StoreError};
+use crate::grant::{self, Redeem, Refresh, Refusal, Successors};
+use crate::store::{CodeRecord, GrantRecord, Store, StoreError, Tombstone};
 use crate::types::{GrantId, ScopeSet};
 
 /// A request to a grant's object.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum GrantOp {
-    PutCode { hash: String, code: CodeRecord },
+    PutCode {
+        hash: String,
+        code: CodeRecord,
+    },
     Redeem(Redeem),
     Refresh(Refresh),
-    Get { id: GrantId },
-    Put { grant: GrantRecord },
+    Get {
+        id: GrantId,
+    },
+    Put {
+        grant: GrantRecord,
+    },
+    /// Writes the grant's tombstone in the object too, so that the object's own
+    /// decisions see it at once (the KV copy is what everything else reads).
+    Revoke {
+        id: GrantId,
+        tombstone: Tombstone,
+    },
 }
 
 type Redeemed = Result<GrantRecord, Refusal>;
 type Refreshed = Result<(GrantRecord, ScopeSet), Refusal>;
 
 /// Runs one request inside a grant's object, on that object's storage; the
-/// answer is JSON. Called by the Worker's Durable Object class.
-pub async fn serve<S: Store>(storage: &S, op: &str) -> Result<String, StoreError> {
+/// answer is JSON. Called by the Worker's Durable Object class, which derives
+/// `successors` from the same signing keys as the Worker.
+pub async fn serve<S: Store>(
+    storage: &S,
+    successors: &Successors,
+    op: &str,
+) -> Result<String, StoreError> {
     let op: GrantOp =
         serde_json::from_str(op).map_err(|e| StoreError(format!("bad grant op: {e}")))?;
     let json = match op {
         GrantOp::PutCode { hash, code } => to_json(&storage.put_code(&hash, &code).await?),
-        GrantOp::Redeem(r) => to_json(&grant::redeem(storage, &r).await?),
-        GrantOp::Refresh(r) => to_json(&grant::refresh(storage, &r).await?),
-        GrantOp::Get { id } => to_json(&storage.grant(&id).await?),
+        GrantOp::Redeem(r) => to_json(&grant::redeem(storage, successors, &r).await?),
+        GrantOp::Refresh(r) => to_json(&grant::refresh(storage, successors, &r).await?),
+        GrantOp::Get { id } => {
+            // The object's own revocations (a replayed code, a reused refresh
+            // token) show on the record it hands out.
+            let mut grant = storage.grant(&id).await?;
+            if let (Some(g), Some(t)) = (grant.as_mut(), storage.tombstone(&id).await?) {
+                g.revoked_at.get_or_insert(t.revoked_at);
+            }
+            to_json(&grant)
+        }
         GrantOp::Put { grant } => to_json(&storage.put_grant(&grant).await?),
+        GrantOp::Revoke { id, tombstone } => {
+            to_json(&storage.put_tombstone(&id, &tombstone).await?)
+        }
     };
     Ok(json)
 }
@@ -103,11 +132,27 @@ impl<K: Store, T: ObjectTransport> Store for ObjectStore<'_, K, T> {
         };
         self.call(&code.grant_id, op).await
     }
-    async fn redeem_code(&self, r: &Redeem) -> Result<Redeemed, StoreError> {
+    async fn redeem_code(&self, _: &Successors, r: &Redeem) -> Result<Redeemed, StoreError> {
         self.call(&r.grant_id, GrantOp::Redeem(r.clone())).await
     }
-    async fn refresh_grant(&self, r: &Refresh) -> Result<Refreshed, StoreError> {
+    /// Revocations written where the object cannot see them (`admin` writes only
+    /// KV) are checked here, before the object rotates anything.
+    async fn refresh_grant(&self, _: &Successors, r: &Refresh) -> Result<Refreshed, StoreError> {
+        if self.kv.tombstone(&r.grant_id).await?.is_some() {
+            return Ok(Err(Refusal::InvalidRefresh));
+        }
         self.call(&r.grant_id, GrantOp::Refresh(r.clone())).await
+    }
+    async fn tombstone(&self, id: &GrantId) -> Result<Option<Tombstone>, StoreError> {
+        self.kv.tombstone(id).await
+    }
+    async fn put_tombstone(&self, id: &GrantId, tombstone: &Tombstone) -> Result<(), StoreError> {
+        self.kv.put_tombstone(id, tombstone).await?;
+        let op = GrantOp::Revoke {
+            id: id.clone(),
+            tombstone: tombstone.clone(),
+        };
+        self.call(id, op).await
     }
     async fn grant(&self, id: &GrantId) -> Result<Option<GrantRecord>, StoreError> {
         self.call(id, GrantOp::Get { id: id.clone() }).await

@@ -40,9 +40,10 @@ async fn revoke<S: Store>(
 
     let grant_id = match grant::refresh_token_grant(&token) {
         // Only the holder of a live refresh token of the grant may end it.
-        Some(_) => grant::find_by_refresh_token(ctx.store, &token)
+        Some(_) => grant::find_by_refresh_token(ctx.store, &ctx.config.successors(), &token)
             .await?
-            .map(|(g, _)| g.id),
+            .filter(|g| g.client_id == client.client_id)
+            .map(|g| g.id),
         // An expired access token has nothing left to revoke.
         None => jwt::verify(&token, &ctx.config.verification_keys(), ctx.now)
             .ok()
@@ -53,11 +54,7 @@ async fn revoke<S: Store>(
         log.reason = Some("unknown, expired or already revoked token");
         return Ok(());
     };
-    if let Some(mut grant) = ctx.store.grant(&grant_id).await? {
-        if grant.client_id == client.client_id {
-            grant::revoke(ctx.store, ctx.revocations, &mut grant, ctx.now).await?;
-            log.reason = Some("grant revoked");
-        }
-    }
+    grant::revoke(ctx.store, ctx.revocations, &grant_id, ctx.now).await?;
+    log.reason = Some("grant revoked");
     Ok(())
 }

@@ -7,10 +7,10 @@
 //! | `client:<id>`      | [`ClientRecord`] | `admin client add`    | never                    |
 //! | `user:<username>`  | [`UserRecord`]   | `admin user add`      | never                    |
 //! | `code:<sha256>`    | [`CodeRecord`]   | `/authorize` (login)  | with the code (5 min)    |
-//! | `grant:<grant id>` | [`GrantRecord`]  | `/token`              | never (revoked in place) |
+//! | `grant:<grant id>` | [`GrantRecord`]  | `/token`              | never                    |
+//! | `revoked:<grant id>` | [`Tombstone`]  | any revocation        | never                    |
 //! | `usergrant:<user id>:<grant id>` | empty | `/token` (code), KV mode | never |
 //! | `throttle:<limit>:<hash>` | failure counter | failed logins and client auth | with its window |
-//! | `revocations`      | [`crate::grant::RevocationList`] | revocations | entries after 1 h |
 //!
 //! Codes and refresh tokens appear only as SHA-256 hashes. Both are
 //! `<grant id>.<secret>`, so a refresh reads exactly one grant. In Durable Object
@@ -19,9 +19,11 @@
 //!
 //! # Consistency
 //! The Workers KV store is eventually consistent and has no compare-and-set.
-//! The default methods below are read-then-write: two redemptions of one code
-//! that land at once in different locations can both succeed (see the README's
-//! "Known limits" and `tests/consistency.rs`).
+//! The default methods below are read-then-write, so two requests at once can
+//! both read the same state and both write. [`crate::grant`] makes every such
+//! pair write the same thing (derived refresh tokens), keeps revocations out of
+//! the grant record (tombstones), and accepts what a stale copy has not seen
+//! yet; see `tests/interleavings.rs` and `tests/consistency.rs`.
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::cell::RefCell;
@@ -150,7 +152,16 @@ pub struct GrantRecord {
     /// (RFC 9700 §4.14.2). The newest few are kept.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retired_refresh_hashes: Vec<String>,
+    /// Set by versions before tombstones; still honoured, never written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<u64>,
+}
+
+/// A grant's revocation, kept apart from the grant record so that no refresh
+/// writing the record back can undo it (see [`crate::grant`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tombstone {
+    pub revoked_at: u64,
 }
 
 pub mod keys {
@@ -167,6 +178,10 @@ pub mod keys {
     }
     pub fn grant(id: &GrantId) -> String {
         format!("grant:{id}")
+    }
+    /// A grant's [`super::Tombstone`].
+    pub fn revoked(id: &GrantId) -> String {
+        format!("revoked:{id}")
     }
     /// An empty marker per grant, so a user's grants can be listed by prefix.
     pub fn user_grant(user: &UserId, grant: &GrantId) -> String {
@@ -217,17 +232,25 @@ pub trait Store {
     /// make it atomic (see [`crate::grant::redeem`]).
     async fn redeem_code(
         &self,
+        successors: &crate::grant::Successors,
         r: &crate::grant::Redeem,
     ) -> Result<Result<GrantRecord, crate::grant::Refusal>, StoreError> {
-        crate::grant::redeem(self, r).await
+        crate::grant::redeem(self, successors, r).await
     }
     /// A refresh, checked and written as one step where the store can make it
     /// atomic (see [`crate::grant::refresh`]).
     async fn refresh_grant(
         &self,
+        successors: &crate::grant::Successors,
         r: &crate::grant::Refresh,
     ) -> Result<Result<(GrantRecord, ScopeSet), crate::grant::Refusal>, StoreError> {
-        crate::grant::refresh(self, r).await
+        crate::grant::refresh(self, successors, r).await
+    }
+    async fn tombstone(&self, id: &GrantId) -> Result<Option<Tombstone>, StoreError> {
+        get_json(self, &keys::revoked(id)).await
+    }
+    async fn put_tombstone(&self, id: &GrantId, t: &Tombstone) -> Result<(), StoreError> {
+        put_json(self, &keys::revoked(id), t, None).await
     }
     /// Stores a new grant and its entry in the user's index.
     async fn create_grant(&self, grant: &GrantRecord) -> Result<(), StoreError> {

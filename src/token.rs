@@ -60,6 +60,7 @@ async fn grant<S: Store>(
             "the server has no signing key configured",
         )
     })?;
+    let successors = ctx.config.successors();
     let issuer = ctx.issuer(req);
     let access = |sub: &str, scope: &ScopeSet, grant: Option<&GrantRecord>| {
         let claims = Claims {
@@ -83,17 +84,15 @@ async fn grant<S: Store>(
             let code = params.require("code", "code is missing")?;
             // Codes are `<grant id>.<secret>`; anything else was never issued.
             let grant_id = grant::code_grant(code).ok_or(Refusal::UnknownCode.error())?;
-            let refresh = new_refresh_token(ctx, &grant_id);
             let redeem = grant::Redeem {
                 grant_id,
                 code_hash: token_hash(code),
                 client_id: client.client_id.clone(),
                 redirect_uri: params.get("redirect_uri").map(str::to_owned),
                 code_verifier: params.get("code_verifier").map(str::to_owned),
-                refresh_hash: token_hash(refresh.secret()),
                 now: ctx.now,
             };
-            let grant = match ctx.store.redeem_code(&redeem).await? {
+            let grant = match ctx.store.redeem_code(&successors, &redeem).await? {
                 Ok(grant) => grant,
                 Err(refusal) => {
                     if refusal == Refusal::Replayed {
@@ -103,6 +102,9 @@ async fn grant<S: Store>(
                     return Err(refusal.error().into());
                 }
             };
+            let refresh =
+                grant::current_refresh_token(&successors, &grant, Some(&redeem.code_hash))
+                    .ok_or(NO_KEY)?;
             Ok(Issued {
                 access_token: access(grant.user_id.as_str(), &grant.scope, Some(&grant)),
                 refresh_token: client.allows(GrantType::RefreshToken).then_some(refresh),
@@ -116,17 +118,15 @@ async fn grant<S: Store>(
             // refused here, without a storage read.
             let grant_id = grant::refresh_token_grant(presented).ok_or(INVALID.error())?;
             let scope = requested_scope(&params)?;
-            let refresh = new_refresh_token(ctx, &grant_id);
             let request = grant::Refresh {
                 grant_id,
                 presented_hash: token_hash(presented),
                 client_id: client.client_id.clone(),
                 scope,
-                new_hash: token_hash(refresh.secret()),
                 now: ctx.now,
                 ttl: ctx.config.refresh_token_ttl,
             };
-            let (grant, scope) = match ctx.store.refresh_grant(&request).await? {
+            let (grant, scope) = match ctx.store.refresh_grant(&successors, &request).await? {
                 Ok(done) => done,
                 Err(refusal) => {
                     if refusal == Refusal::ReusedRefresh {
@@ -137,6 +137,7 @@ async fn grant<S: Store>(
                     return Err(refusal.error().into());
                 }
             };
+            let refresh = grant::current_refresh_token(&successors, &grant, None).ok_or(NO_KEY)?;
             Ok(Issued {
                 access_token: access(grant.user_id.as_str(), &scope, Some(&grant)),
                 refresh_token: Some(refresh),
@@ -166,9 +167,12 @@ fn requested_scope(params: &Params) -> Result<Option<ScopeSet>, OAuthError> {
         .transpose()
 }
 
-fn new_refresh_token<S>(ctx: &Ctx<'_, S>, grant: &GrantId) -> RefreshToken {
-    RefreshToken::new(format!("{grant}.{}", random_string(ctx.rng, 32)))
-}
+/// A grant whose current refresh token cannot be derived again: only possible
+/// without a signing key, which is refused above.
+const NO_KEY: OAuthError = OAuthError::new(
+    ErrorCode::ServerError,
+    "the refresh token could not be derived",
+);
 
 /// Adds a grant the store has just revoked to the revocation list, so its access
 /// tokens stop working at `/userinfo` (see [`crate::grant`]).
@@ -176,9 +180,7 @@ async fn end_access_tokens<S: Store>(
     ctx: &Ctx<'_, S>,
     grant_id: &GrantId,
 ) -> Result<(), OAuthError> {
-    if let Some(mut g) = ctx.store.grant(grant_id).await? {
-        grant::revoke(ctx.store, ctx.revocations, &mut g, ctx.now).await?;
-    }
+    grant::revoke(ctx.store, ctx.revocations, grant_id, ctx.now).await?;
     Ok(())
 }
 

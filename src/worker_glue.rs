@@ -70,18 +70,21 @@ mod durable {
     #[durable_object(fetch)]
     pub struct GrantObject {
         state: State,
+        env: Env,
     }
 
     impl DurableObject for GrantObject {
-        fn new(state: State, _env: Env) -> Self {
-            GrantObject { state }
+        fn new(state: State, env: Env) -> Self {
+            GrantObject { state, env }
         }
 
         async fn fetch(&self, mut req: worker::Request) -> worker::Result<worker::Response> {
             let op = req.text().await?;
             let storage = DurableStorage(self.state.storage());
             let storage = ObjectStorage(&storage);
-            match objects::serve(&storage, &op).await {
+            // The same signing keys as the Worker, so both derive the same tokens.
+            let successors = super::config(&self.env).successors();
+            match objects::serve(&storage, &successors, &op).await {
                 Ok(answer) => worker::Response::ok(answer),
                 Err(e) => worker::Response::error(e.0, 503),
             }
@@ -150,18 +153,33 @@ mod durable {
         }
         async fn redeem_code(
             &self,
+            k: &crate::grant::Successors,
             r: &crate::grant::Redeem,
         ) -> Result<Result<crate::store::GrantRecord, crate::grant::Refusal>, StoreError> {
-            either!(self, s => s.redeem_code(r).await)
+            either!(self, s => s.redeem_code(k, r).await)
         }
         async fn refresh_grant(
             &self,
+            k: &crate::grant::Successors,
             r: &crate::grant::Refresh,
         ) -> Result<
             Result<(crate::store::GrantRecord, crate::types::ScopeSet), crate::grant::Refusal>,
             StoreError,
         > {
-            either!(self, s => s.refresh_grant(r).await)
+            either!(self, s => s.refresh_grant(k, r).await)
+        }
+        async fn tombstone(
+            &self,
+            id: &GrantId,
+        ) -> Result<Option<crate::store::Tombstone>, StoreError> {
+            either!(self, s => s.tombstone(id).await)
+        }
+        async fn put_tombstone(
+            &self,
+            id: &GrantId,
+            t: &crate::store::Tombstone,
+        ) -> Result<(), StoreError> {
+            either!(self, s => s.put_tombstone(id, t).await)
         }
         async fn grant(
             &self,

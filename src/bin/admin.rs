@@ -644,10 +644,18 @@ Examples:
         Ok(grants)
     }
 
-    /// Revokes through the core, so the grant record and the revocation list are
-    /// written exactly as `/revoke` writes them.
-    fn revoke(kv: &Kv, grant: &mut GrantRecord) -> Result<(), String> {
+    /// Revokes through the core, so the tombstone is written exactly as
+    /// `/revoke` writes it.
+    fn revoke(kv: &Kv, grant: &GrantId) -> Result<(), String> {
         block_on(grant::revoke(kv, &RevocationCache::default(), grant, now())).map_err(|e| e.0)
+    }
+
+    fn is_revoked(kv: &Kv, grant: &GrantRecord) -> Result<Option<u64>, String> {
+        if let Some(at) = grant.revoked_at {
+            return Ok(Some(at));
+        }
+        let tombstone = block_on(kv.tombstone(&grant.id)).map_err(|e| e.0)?;
+        Ok(tombstone.map(|t| t.revoked_at))
     }
 
     fn user_remove(kv: &Kv, username: &str) -> Result<(), String> {
@@ -658,9 +666,9 @@ Examples:
             return Ok(());
         }
         let mut ended = 0;
-        for mut g in user_grants(kv, &user.id)? {
-            if g.revoked_at.is_none() {
-                revoke(kv, &mut g)?;
+        for g in user_grants(kv, &user.id)? {
+            if is_revoked(kv, &g)?.is_none() {
+                revoke(kv, &g.id)?;
                 ended += 1;
             }
         }
@@ -675,7 +683,7 @@ Examples:
         }
         let user = load_user(kv, username)?;
         for g in user_grants(kv, &user.id)? {
-            let state = match g.revoked_at {
+            let state = match is_revoked(kv, &g)? {
                 Some(t) => format!("revoked {}", time(t)),
                 None => "active".to_owned(),
             };
@@ -692,12 +700,17 @@ Examples:
     }
 
     fn grant_revoke(kv: &Kv, id: &str) -> Result<(), String> {
+        let gid = GrantId::new(id);
         if kv.durable_grants {
-            return Err(format!("grant revoke is not available: {DO_MODE}"));
+            // The record is in the grant's object, out of wrangler's reach; the
+            // tombstone goes to KV, where every refresh looks first.
+            if !grant::is_grant_id(id) {
+                return Err(format!("{id:?} is not a grant id"));
+            }
+        } else if get::<GrantRecord>(kv, &keys::grant(&gid))?.is_none() {
+            return Err(format!("no grant with id {id:?}"));
         }
-        let mut g: GrantRecord = get(kv, &keys::grant(&GrantId::new(id)))?
-            .ok_or_else(|| format!("no grant with id {id:?}"))?;
-        revoke(kv, &mut g)?;
+        revoke(kv, &gid)?;
         out!("Grant {id} ended: its refresh tokens no longer work, its access tokens stop within the revocation bound.");
         Ok(())
     }

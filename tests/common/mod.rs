@@ -3,7 +3,7 @@
 #![allow(dead_code)] // Each test file uses a different part.
 
 use alexa_oauth::crypto::{hash_client_secret, TestRng};
-use alexa_oauth::grant::RevocationCache;
+use alexa_oauth::grant::{RevocationCache, Successors};
 use alexa_oauth::http::{Method, Request, Response};
 use alexa_oauth::objects::{self, ObjectStorage, ObjectStore, ObjectTransport};
 use alexa_oauth::password::hash_password;
@@ -33,11 +33,18 @@ pub struct Server {
 }
 
 /// Grant objects in memory: one store per grant id, each op run by
-/// `objects::serve` as a Durable Object would (one at a time).
-#[derive(Default)]
+/// `objects::serve` as a Durable Object would (one at a time), with the
+/// successor keys the Worker's objects derive from the same `SIGNING_KEY`.
 pub struct LocalObjects(
-    std::cell::RefCell<std::collections::BTreeMap<String, std::rc::Rc<MemoryStore>>>,
+    pub std::cell::RefCell<std::collections::BTreeMap<String, std::rc::Rc<MemoryStore>>>,
+    pub Successors,
 );
+
+impl LocalObjects {
+    pub fn new(config: &Config) -> LocalObjects {
+        LocalObjects(Default::default(), config.successors())
+    }
+}
 
 impl ObjectTransport for LocalObjects {
     async fn call(&self, grant: &GrantId, op: String) -> Result<String, StoreError> {
@@ -47,7 +54,7 @@ impl ObjectTransport for LocalObjects {
             .entry(grant.to_string())
             .or_default()
             .clone();
-        objects::serve(&ObjectStorage(&*store), &op).await
+        objects::serve(&ObjectStorage(&*store), &self.1, &op).await
     }
 }
 
@@ -75,12 +82,12 @@ impl Server {
     fn build(config: Config, password: Option<&str>) -> Server {
         let server = Server {
             store: MemoryStore::default(),
+            objects: (std::env::var("ALEXA_OAUTH_STORE").as_deref() == Ok("objects"))
+                .then(|| LocalObjects::new(&config)),
             config,
             rng: TestRng::default(),
             now: std::cell::Cell::new(T0),
             revocations: RevocationCache::default(),
-            objects: (std::env::var("ALEXA_OAUTH_STORE").as_deref() == Ok("objects"))
-                .then(LocalObjects::default),
         };
         let client = ClientRecord {
             client_id: ClientId::new("alexa"),
