@@ -224,7 +224,8 @@ Examples:
     const DO_MODE: &str =
         "in Durable Object mode (GRANT_STORE = \"DO\" in wrangler.toml) grants live in \
         Durable Objects, which this command cannot reach through wrangler. End a link with \
-        POST /revoke (its refresh token), or switch to KV mode";
+        `grant revoke --id <grant id>` (the `gid` claim of its access tokens, or the part of \
+        its refresh token before the dot) or POST /revoke";
 
     impl Kv {
         fn new(cli: &Cli) -> Result<Kv, String> {

@@ -118,7 +118,7 @@ export async function startWorker({ https: useHttps = false, vars = {}, durable 
     if (Date.now() > deadline) { stop(); throw new Error(`wrangler dev did not answer:\n${output}`); }
     await new Promise((r) => setTimeout(r, 250));
   }
-  return { base, state, stop, logs: () => output };
+  return { base, state, configDir, stop, logs: () => output };
 }
 
 export function authorizeQuery({ redirect = REDIRECTS[0], state = 'st ate/+&1', scope = 'smart_home', extra = {} } = {}) {
