@@ -161,7 +161,8 @@ Examples:
         /// End a grant: its refresh tokens at once, its access tokens within the
         /// revocation bound (see README).
         Revoke {
-            #[arg(long)]
+            /// Grant ids can start with `-`, which must not read as an option.
+            #[arg(long, allow_hyphen_values = true)]
             id: String,
         },
     }

@@ -3,7 +3,7 @@
 // token, and revocations racing refreshes.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { startWorker, authorizeQuery, login, token, REDIRECTS, CLIENT_ID, SECRET, ROOT } from './harness.mjs';
 
@@ -111,11 +111,15 @@ for (const durable of [false, true]) {
       const linked = await link();
       const gid = linked.refresh_token.split('.')[0];
       // Run where the Worker's own wrangler.toml is, so admin sees its GRANT_STORE.
-      const out = execFileSync(join(ROOT, 'target/debug/admin'), ['--local', '--persist-to', worker.state, 'grant', 'revoke', '--id', gid], {
+      const admin = (id) => spawnSync(join(ROOT, 'target/debug/admin'), ['--local', '--persist-to', worker.state, 'grant', 'revoke', '--id', id], {
         cwd: worker.configDir, encoding: 'utf8',
         env: { ...process.env, WRANGLER: join(ROOT, 'node_modules/.bin/wrangler'), WRANGLER_SEND_METRICS: 'false' },
       });
-      assert.match(out, /ended/);
+      // Grant ids may start with '-': that is a value, not an option.
+      if (!durable) assert.match(admin('-AAAAAAAAAAAAAAAAAAAAA').stderr, /no grant with id/);
+      const out = admin(gid);
+      assert.equal(out.status, 0, out.stderr);
+      assert.match(out.stdout, /ended/);
       const r = await refresh(linked.refresh_token);
       assert.equal(r.status, 400, JSON.stringify(r.json));
       assert.equal(await userinfo(linked.access_token), 401);
