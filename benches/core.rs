@@ -2,16 +2,13 @@
 //! JWT sign and verify, the authorization request's checks, a code exchange
 //! and a refresh on the in-memory store, and a PBKDF2 verify.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
 use alexa_oauth::crypto::{token_hash, TestRng};
 use alexa_oauth::http::{Method, Request};
 use alexa_oauth::jwt::{self, Claims, SigningKey};
 use alexa_oauth::password::{hash_password, verify_password, ITERATIONS};
 use alexa_oauth::store::{CodeRecord, Store};
+use alexa_oauth::testing::*;
 use alexa_oauth::types::{ClientId, GrantId, Password, RedirectUri, ScopeSet, UserId};
-use common::*;
 use divan::{black_box, Bencher};
 use pollster::block_on;
 

@@ -6,6 +6,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -43,11 +44,40 @@ pub fn b64url_decode(s: &str) -> Option<Vec<u8>> {
     B64URL.decode(s).ok()
 }
 
-/// SHA-256 of a high-entropy secret (a code or refresh token), as base64url.
-/// These secrets carry 256 random bits, so a plain hash is enough to make a
-/// leaked store useless; no salt or stretching is needed.
-pub fn token_hash(secret: &str) -> String {
-    B64URL.encode(Sha256::digest(secret.as_bytes()))
+/// The stored form of a code or refresh token: its SHA-256, as base64url. Made
+/// only by [`token_hash`] (or read back from storage), so a raw code or token
+/// cannot be passed where its hash belongs.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TokenHash(String);
+
+impl TokenHash {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// Equality in constant time.
+    pub fn ct_eq(&self, other: &Self) -> bool {
+        ct_eq(self.0.as_bytes(), other.0.as_bytes())
+    }
+}
+
+impl std::fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Enough to tell two apart in a test failure; not the whole value.
+        write!(f, "TokenHash({}…)", self.0.get(..6).unwrap_or(""))
+    }
+}
+
+/// Hashes a high-entropy secret (a code or refresh token) for storage. These
+/// secrets carry 256 random bits, so a plain hash is enough to make a leaked
+/// store useless; no salt or stretching is needed.
+pub fn token_hash(secret: &str) -> TokenHash {
+    TokenHash(sha256_b64url(secret))
+}
+
+/// SHA-256 as unpadded base64url (PKCE's S256 transform, RFC 7636 §4.2).
+pub fn sha256_b64url(s: &str) -> String {
+    B64URL.encode(Sha256::digest(s.as_bytes()))
 }
 
 /// Equality that takes the same time wherever the inputs differ.
@@ -140,7 +170,7 @@ mod tests {
     fn sha256_vector() {
         // FIPS 180-2 "abc", base64url.
         assert_eq!(
-            token_hash("abc"),
+            token_hash("abc").as_str(),
             "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0"
         );
     }

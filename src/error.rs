@@ -42,16 +42,16 @@ impl ErrorCode {
     /// The RFC's string for this code.
     pub fn as_str(self) -> &'static str {
         match self {
-            ErrorCode::InvalidRequest => "invalid_request",
-            ErrorCode::InvalidClient => "invalid_client",
-            ErrorCode::InvalidGrant => "invalid_grant",
-            ErrorCode::UnauthorizedClient => "unauthorized_client",
-            ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
-            ErrorCode::UnsupportedResponseType => "unsupported_response_type",
-            ErrorCode::InvalidScope => "invalid_scope",
-            ErrorCode::AccessDenied => "access_denied",
-            ErrorCode::ServerError => "server_error",
-            ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::AccessDenied => "access_denied",
+            Self::ServerError => "server_error",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
         }
     }
 
@@ -59,9 +59,9 @@ impl ErrorCode {
     /// 401 for `invalid_client`).
     pub fn token_status(self) -> u16 {
         match self {
-            ErrorCode::InvalidClient => 401,
-            ErrorCode::ServerError => 500,
-            ErrorCode::TemporarilyUnavailable => 503,
+            Self::InvalidClient => 401,
+            Self::ServerError => 500,
+            Self::TemporarilyUnavailable => 503,
             _ => 400,
         }
     }
@@ -83,7 +83,7 @@ pub struct OAuthError {
 
 impl OAuthError {
     pub const fn new(code: ErrorCode, description: &'static str) -> Self {
-        OAuthError { code, description }
+        Self { code, description }
     }
     pub const fn invalid_request(description: &'static str) -> Self {
         Self::new(ErrorCode::InvalidRequest, description)
@@ -108,9 +108,14 @@ impl OAuthError {
     }
 }
 
-impl From<crate::store::StoreError> for OAuthError {
-    fn from(_: crate::store::StoreError) -> Self {
-        OAuthError::temporarily_unavailable()
+/// The store could not be read or written (a KV error or rate limit). Answered as
+/// `temporarily_unavailable`, never as a panic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError(pub String);
+
+impl From<StoreError> for OAuthError {
+    fn from(_: StoreError) -> Self {
+        Self::temporarily_unavailable()
     }
 }
 

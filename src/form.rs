@@ -1,13 +1,22 @@
 //! Query strings and `application/x-www-form-urlencoded` bodies (RFC 6749 §3.1,
-//! Appendix B), and the escaping of values we echo back.
+//! Appendix B).
 
 use crate::error::OAuthError;
 use crate::types::MAX_PARAM_LEN;
 
 /// Decoded parameters of one request. Built only by [`Params::parse`], which has
-/// already refused repeated parameters, so each name maps to one value.
-#[derive(Debug, Default)]
+/// already refused repeated parameters, so each name maps to one value. Its
+/// `Debug` shows the names only: values include secrets and codes.
+#[derive(Default)]
 pub struct Params(Vec<(String, String)>);
+
+impl std::fmt::Debug for Params {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(n, _)| n))
+            .finish()
+    }
+}
 
 impl Params {
     /// Decodes a query string or form body.
@@ -16,7 +25,7 @@ impl Params {
     /// parameter must not be included more than once (`invalid_request`). Values
     /// longer than [`MAX_PARAM_LEN`] are refused too. Invalid UTF-8 in a
     /// percent-escape is replaced, never a panic; the value then fails validation.
-    pub fn parse(input: &[u8]) -> Result<Params, OAuthError> {
+    pub fn parse(input: &[u8]) -> Result<Self, OAuthError> {
         let mut params: Vec<(String, String)> = Vec::new();
         for (name, value) in url::form_urlencoded::parse(input) {
             if value.len() > MAX_PARAM_LEN || name.len() > 64 {
@@ -30,7 +39,7 @@ impl Params {
         // §3.1: empty means omitted. Removed after the duplicate check, so `a=&a=x`
         // is still refused as a repeat.
         params.retain(|(_, v)| !v.is_empty());
-        Ok(Params(params))
+        Ok(Self(params))
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -104,22 +113,6 @@ pub fn append_query(uri: &str, pairs: &[(&str, &str)]) -> String {
     out
 }
 
-/// Escapes text for HTML element content and double-quoted attributes.
-pub fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,14 +162,6 @@ mod tests {
         assert_eq!(
             append_query("https://a.example/cb?v=1", &[("code", "c")]),
             "https://a.example/cb?v=1&code=c"
-        );
-    }
-
-    #[test]
-    fn html_escaping() {
-        assert_eq!(
-            escape_html("<a href=\"x\">'&"),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;"
         );
     }
 }

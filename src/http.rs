@@ -3,8 +3,6 @@
 //! The glue (`worker_glue.rs`) turns a Worker request into a [`Request`] and a
 //! [`Response`] back into a Worker response; tests build them directly.
 
-use crate::form::escape_html;
-
 /// Largest request body read, in bytes. A larger body is refused with
 /// `invalid_request` (413) before it is parsed.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -17,8 +15,9 @@ pub enum Method {
     Other,
 }
 
-/// What the core needs of a request.
-#[derive(Debug, Default)]
+/// What the core needs of a request. Its `Debug` shows no header value and no
+/// body: both can hold secrets.
+#[derive(Default, Clone)]
 pub struct Request {
     pub method: Option<Method>,
     /// The path, without the query.
@@ -33,10 +32,23 @@ pub struct Request {
     pub body: Option<Vec<u8>>,
 }
 
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("origin", &self.origin)
+            .field("headers", &names)
+            .field("body_bytes", &self.body.as_ref().map(Vec::len))
+            .finish_non_exhaustive()
+    }
+}
+
 impl Request {
-    pub fn new(method: Method, target: &str) -> Request {
+    pub fn new(method: Method, target: &str) -> Self {
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
-        Request {
+        Self {
             method: Some(method),
             path: path.to_owned(),
             query: query.to_owned(),
@@ -45,12 +57,12 @@ impl Request {
             body: Some(Vec::new()),
         }
     }
-    pub fn with_header(mut self, name: &str, value: &str) -> Request {
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
         self.headers
             .push((name.to_ascii_lowercase(), value.to_owned()));
         self
     }
-    pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Request {
+    pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Self {
         self.body = Some(body.into());
         self
     }
@@ -112,8 +124,8 @@ const HTML_SECURITY_HEADERS: [(&str, &str); 5] = [
 ];
 
 impl Response {
-    pub fn new(status: u16) -> Response {
-        Response {
+    pub fn new(status: u16) -> Self {
+        Self {
             status,
             headers: Vec::new(),
             body: Vec::new(),
@@ -121,7 +133,7 @@ impl Response {
         }
     }
 
-    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Response {
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.headers.push((name, value.into()));
         self
     }
@@ -134,15 +146,15 @@ impl Response {
             .map(|(_, v)| v.as_str())
     }
 
-    pub fn json(status: u16, body: &serde_json::Value) -> Response {
-        let mut r = Response::new(status).header("content-type", "application/json");
+    pub fn json(status: u16, body: &serde_json::Value) -> Self {
+        let mut r = Self::new(status).header("content-type", "application/json");
         r.body = body.to_string().into_bytes();
         r
     }
 
     /// An HTML page with the security headers every page of ours carries.
-    pub fn html(status: u16, body: String, https: bool) -> Response {
-        let mut r = Response::new(status).header("content-type", "text/html; charset=utf-8");
+    pub fn html(status: u16, body: String, https: bool) -> Self {
+        let mut r = Self::new(status).header("content-type", "text/html; charset=utf-8");
         for (name, value) in HTML_SECURITY_HEADERS {
             r = r.header(name, value);
         }
@@ -153,16 +165,9 @@ impl Response {
         r
     }
 
-    /// A short HTML page that explains an error to a person. Used where redirecting
-    /// back to the client would be unsafe (unknown client or redirect URI).
-    pub fn error_page(status: u16, title: &str, detail: &str, https: bool) -> Response {
-        let body = crate::page::render_message(&escape_html(title), &escape_html(detail));
-        Response::html(status, body, https)
-    }
-
     /// A 302 to `location`, which the caller has already checked is allowed.
-    pub fn redirect(location: String) -> Response {
-        Response::new(302)
+    pub fn redirect(location: String) -> Self {
+        Self::new(302)
             .header("location", location)
             .header("cache-control", "no-store")
             .header("referrer-policy", "no-referrer")
@@ -171,7 +176,7 @@ impl Response {
     /// Lets the page's form lead to `origin`: browsers apply CSP `form-action` to
     /// the redirect that follows a form post, so the login form must allow the
     /// client's redirect URI or the browser would stop the final 302.
-    pub fn allow_form_target(mut self, origin: &str) -> Response {
+    pub fn allow_form_target(mut self, origin: &str) -> Self {
         for (name, value) in &mut self.headers {
             if *name == "content-security-policy" {
                 *value = value.replace(
@@ -183,7 +188,7 @@ impl Response {
         self
     }
 
-    pub fn with_log(mut self, log: LogFields) -> Response {
+    pub fn with_log(mut self, log: LogFields) -> Self {
         self.log = log;
         self
     }

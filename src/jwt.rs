@@ -28,12 +28,12 @@ impl SigningKey {
     /// A key from its secret. The `kid` is derived from the secret (a truncated
     /// HMAC of a fixed label), so it is stable across deploys without more
     /// configuration and says nothing useful about the key.
-    pub fn new(secret: &[u8]) -> Option<SigningKey> {
+    pub fn new(secret: &[u8]) -> Option<Self> {
         if secret.len() < MIN_KEY_BYTES {
             return None;
         }
         let kid = b64url(&hmac_sha256(secret, b"alexa-oauth key id")[..9]);
-        Some(SigningKey {
+        Some(Self {
             kid,
             secret: secret.to_vec(),
         })

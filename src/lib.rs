@@ -8,57 +8,77 @@
 //!
 //! # Layout
 //!
-//! - [`authorize`]: `/authorize`, the login form, and issuing codes (RFC 6749 §4.1.1-2).
-//! - [`token`]: `/token` and its three grants (§4.1.3, §4.4, §6).
-//! - [`userinfo`]: `/userinfo`, the skill's way from a token to a user (RFC 6750).
-//! - [`introspect`]: `/introspect` (RFC 7662).
-//! - [`revoke`]: `/revoke` (RFC 7009).
-//! - [`discovery`]: `/.well-known/oauth-authorization-server` (RFC 8414).
-//! - [`grant`]: refresh-token rotation, code redemption, revocation tombstones and their cache.
+//! This list is the project's one file map; the README links here.
+//!
+//! The endpoints, one file each, in `src/endpoint/`:
+//! - `endpoint/mod.rs`: the router, from a path to its endpoint.
+//! - `endpoint/authorize.rs`: `/authorize`, the login form and issuing codes
+//!   (RFC 6749 §4.1.1-2); the decision is typed in `endpoint/authorize/`.
+//! - `endpoint/token.rs`: `/token` and its three grants (§4.1.3, §4.4, §6).
+//! - `endpoint/userinfo.rs`: `/userinfo`, the skill's way from a token to a user (RFC 6750).
+//! - `endpoint/introspect.rs`: `/introspect` (RFC 7662).
+//! - `endpoint/revoke.rs`: `/revoke` (RFC 7009).
+//! - `endpoint/discovery.rs`: `/.well-known/oauth-authorization-server` (RFC 8414).
+//! - `endpoint/front.rs`: the shared JSON front of the client-authenticated
+//!   endpoints: reading the form, rejections, RFC 6749 §5.2 error answers.
+//!
+//! The rules:
+//! - [`grant`]: refresh-token rotation, code redemption, revocation tombstones.
 //! - [`client_auth`]: client authentication, Basic or body (§2.3.1).
+//! - [`registration`]: what a valid client id, redirect URI and username are.
 //! - [`jwt`]: access tokens as HS256 JWTs (RFC 7519, RFC 9068).
 //! - [`pkce`]: PKCE S256 (RFC 7636).
 //! - [`password`]: PBKDF2 password hashes.
-//! - [`crypto`]: randomness, token hashes, constant-time comparison.
-//! - [`throttle`]: limits on failed logins and client authentications.
-//! - [`store`]: records, the KV key scheme, the `Store` trait and an in-memory store.
-//! - [`objects`]: Durable Object mode, one object per grant for atomic codes and refreshes.
+//! - `csrf`: the login form's CSRF tokens.
+//! - `throttle`: limits on failed logins and client authentications.
+//!
+//! Storage:
+//! - [`store`]: the `Store` trait, the records, every KV key ([`store::keys`]),
+//!   the in-memory store.
+//! - [`objects`]: Durable Object mode, one object per grant; above both `store`
+//!   and `grant`, since it runs grant decisions inside an object.
+//!
+//! The leaves, which import nothing of the crate:
 //! - [`types`]: identifier newtypes and redacted secret types.
-//! - [`error`]: RFC 6749 error codes.
-//! - [`form`]: form and query decoding, HTML escaping.
+//! - [`error`]: RFC 6749 error codes, and the store's error.
 //! - [`http`]: the request and response the core speaks.
-//! - [`page`]: the HTML pages, from `static/`.
-//! - `worker_glue` (wasm32 only): the Worker's entry point, KV, secrets and the clock.
-//! - `bin/admin.rs`: the native `admin` command that writes clients and users.
+//!
+//! And:
+//! - [`crypto`]: randomness, token hashes, constant-time comparison.
+//! - [`form`]: form and query decoding.
+//! - `page`: the HTML pages, from `static/`.
+//! - `worker_glue` (wasm32 only): the Worker's entry point, KV, secrets, the clock.
+//! - `testing` (feature `testing`): the fixture shared by tests, benches and fuzz targets.
+//! - `src/bin/admin/`: the native `admin` command that writes clients and users.
 
-pub mod authorize;
 pub mod client_auth;
 pub mod crypto;
-pub mod discovery;
+mod csrf;
+mod endpoint;
 pub mod error;
 pub mod form;
 pub mod grant;
 pub mod http;
-pub mod introspect;
 pub mod jwt;
 pub mod objects;
-pub mod page;
+mod page;
 pub mod password;
 pub mod pkce;
-pub mod revoke;
+pub mod registration;
 pub mod store;
-pub mod throttle;
-pub mod token;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod throttle;
 pub mod types;
-pub mod userinfo;
 
 #[cfg(target_arch = "wasm32")]
 mod worker_glue;
 
+pub use endpoint::handle;
+
 use crypto::Rng;
-use http::{Method, Request, Response};
+use http::Request;
 use jwt::SigningKey;
-use store::Store;
 
 /// Access tokens live one hour, as Alexa expects (`expires_in: 3600`).
 pub const ACCESS_TOKEN_TTL: u64 = 3600;
@@ -95,7 +115,7 @@ pub struct ConfigError(pub &'static str);
 
 impl Config {
     /// Reads the settings through `var` (the Worker's env, or a test's map).
-    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Config {
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Self {
         let signing_key = match var("SIGNING_KEY") {
             None => Err(ConfigError(
                 "SIGNING_KEY is not set. Locally: run `npm run dev`, which writes one to .dev.vars. \
@@ -106,7 +126,7 @@ impl Config {
                  `openssl rand -base64 48 | npx wrangler secret put SIGNING_KEY`.",
             )),
         };
-        Config {
+        Self {
             previous_signing_key: var("SIGNING_KEY_PREVIOUS")
                 .and_then(|k| SigningKey::new(k.trim().as_bytes())),
             scopes_supported: var("SCOPES_SUPPORTED").filter(|s| !s.trim().is_empty()),
@@ -157,28 +177,5 @@ impl<S> Ctx<'_, S> {
             .issuer
             .clone()
             .unwrap_or_else(|| req.origin.clone())
-    }
-}
-
-/// Routes one request to its endpoint.
-pub async fn handle<S: Store>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
-    match req.path.as_str() {
-        "/authorize" => authorize::handle(req, ctx).await,
-        "/token" => token::handle(req, ctx).await,
-        "/userinfo" => userinfo::handle(req, ctx).await,
-        "/introspect" => introspect::handle(req, ctx).await,
-        "/revoke" => revoke::handle(req, ctx).await,
-        "/.well-known/oauth-authorization-server" => discovery::handle(req, ctx),
-        "/static/login.css" => page::stylesheet(),
-        "/demo/callback" if ctx.config.demo_callback => page::demo_callback(req),
-        "/" if req.method() == Method::Get => Response::json(
-            200,
-            &serde_json::json!({
-                "service": "alexa-oauth",
-                "authorization_endpoint": format!("{}/authorize", ctx.issuer(req)),
-                "token_endpoint": format!("{}/token", ctx.issuer(req)),
-            }),
-        ),
-        _ => Response::json(404, &serde_json::json!({"error": "not_found"})),
     }
 }

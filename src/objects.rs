@@ -21,7 +21,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::grant::{self, Redeem, Refresh, Refusal, Successors};
+use crate::crypto::TokenHash;
+use crate::grant::{self, GrantStore, Redeem, Refresh, Refusal, Successors};
 use crate::store::{CodeRecord, GrantRecord, Store, StoreError, Tombstone};
 use crate::types::{GrantId, ScopeSet};
 
@@ -30,7 +31,7 @@ use crate::types::{GrantId, ScopeSet};
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum GrantOp {
     PutCode {
-        hash: String,
+        hash: TokenHash,
         code: CodeRecord,
     },
     Redeem(Redeem),
@@ -125,23 +126,12 @@ impl<K: Store, T: ObjectTransport> Store for ObjectStore<'_, K, T> {
     ) -> Result<(), StoreError> {
         self.kv.put(key, value, expires_at).await
     }
-    async fn put_code(&self, hash: &str, code: &CodeRecord) -> Result<(), StoreError> {
+    async fn put_code(&self, hash: &TokenHash, code: &CodeRecord) -> Result<(), StoreError> {
         let op = GrantOp::PutCode {
-            hash: hash.to_owned(),
+            hash: hash.clone(),
             code: code.clone(),
         };
         self.call(&code.grant_id, op).await
-    }
-    async fn redeem_code(&self, _: &Successors, r: &Redeem) -> Result<Redeemed, StoreError> {
-        self.call(&r.grant_id, GrantOp::Redeem(r.clone())).await
-    }
-    /// Revocations written where the object cannot see them (`admin` writes only
-    /// KV) are checked here, before the object rotates anything.
-    async fn refresh_grant(&self, _: &Successors, r: &Refresh) -> Result<Refreshed, StoreError> {
-        if self.kv.tombstone(&r.grant_id).await?.is_some() {
-            return Ok(Err(Refusal::InvalidRefresh));
-        }
-        self.call(&r.grant_id, GrantOp::Refresh(r.clone())).await
     }
     async fn tombstone(&self, id: &GrantId) -> Result<Option<Tombstone>, StoreError> {
         self.kv.tombstone(id).await
@@ -168,6 +158,23 @@ impl<K: Store, T: ObjectTransport> Store for ObjectStore<'_, K, T> {
     }
     async fn create_grant(&self, grant: &GrantRecord) -> Result<(), StoreError> {
         self.put_grant(grant).await
+    }
+}
+
+/// The grant decisions run inside the grant's object, with the object's own
+/// successor keys (derived from the same `SIGNING_KEY`), so the ones passed here
+/// are not needed.
+impl<K: Store, T: ObjectTransport> GrantStore for ObjectStore<'_, K, T> {
+    async fn redeem_code(&self, _: &Successors, r: &Redeem) -> Result<Redeemed, StoreError> {
+        self.call(&r.grant_id, GrantOp::Redeem(r.clone())).await
+    }
+    /// Revocations written where the object cannot see them (`admin` writes only
+    /// KV) are checked here, before the object rotates anything.
+    async fn refresh_grant(&self, _: &Successors, r: &Refresh) -> Result<Refreshed, StoreError> {
+        if self.kv.tombstone(&r.grant_id).await?.is_some() {
+            return Ok(Err(Refusal::InvalidRefresh));
+        }
+        self.call(&r.grant_id, GrantOp::Refresh(r.clone())).await
     }
 }
 

@@ -3,7 +3,6 @@
 //! Every value put into a page goes through [`escape_html`]; templates hold no
 //! script, so the Content-Security-Policy can forbid all scripts.
 
-use crate::form::escape_html;
 use crate::form::Params;
 use crate::http::{Request, Response};
 
@@ -12,7 +11,7 @@ const MESSAGE: &str = include_str!("../static/message.html");
 const STYLESHEET: &str = include_str!("../static/login.css");
 
 /// What the login page shows and carries.
-pub struct Login<'a> {
+pub(crate) struct Login<'a> {
     pub client_name: &'a str,
     pub scopes: Vec<&'a str>,
     /// An inline error, already worded for a person.
@@ -22,7 +21,7 @@ pub struct Login<'a> {
     pub hidden: Vec<(&'static str, String)>,
 }
 
-pub fn render_login(login: &Login<'_>) -> String {
+pub(crate) fn render_login(login: &Login<'_>) -> String {
     let scopes: String = login
         .scopes
         .iter()
@@ -70,14 +69,37 @@ pub fn render_login(login: &Login<'_>) -> String {
         .replace("{{hidden}}", &hidden)
 }
 
+/// Escapes text for HTML element content and double-quoted attributes.
+pub(crate) fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// A short HTML page that explains an error to a person. Used where redirecting
+/// back to the client would be unsafe (unknown client or redirect URI).
+pub(crate) fn error_page(status: u16, title: &str, detail: &str, https: bool) -> Response {
+    let body = render_message(&escape_html(title), &escape_html(detail));
+    Response::html(status, body, https)
+}
+
 /// A page with a title and one paragraph; both already escaped.
-pub fn render_message(title_html: &str, detail_html: &str) -> String {
+pub(crate) fn render_message(title_html: &str, detail_html: &str) -> String {
     MESSAGE
         .replace("{{title}}", title_html)
         .replace("{{detail}}", detail_html)
 }
 
-pub fn stylesheet() -> Response {
+pub(crate) fn stylesheet() -> Response {
     let mut r = Response::new(200)
         .header("content-type", "text/css; charset=utf-8")
         .header("cache-control", "public, max-age=3600")
@@ -88,7 +110,7 @@ pub fn stylesheet() -> Response {
 
 /// `/demo/callback`, on only with `DEMO_CALLBACK=true` (local development): shows
 /// the code and state a link produced, and how to exchange the code.
-pub fn demo_callback(req: &Request) -> Response {
+pub(crate) fn demo_callback(req: &Request) -> Response {
     let params = Params::parse(req.query.as_bytes()).unwrap_or_default();
     let detail = match (params.get("code"), params.get("error")) {
         (Some(code), _) => format!(
@@ -105,4 +127,17 @@ pub fn demo_callback(req: &Request) -> Response {
         render_message("Demo callback", &detail),
         req.is_https(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_escaping() {
+        assert_eq!(
+            escape_html("<a href=\"x\">'&"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;"
+        );
+    }
 }

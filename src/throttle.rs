@@ -12,13 +12,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::token_hash;
 use crate::http::Request;
-use crate::store::{get_json, put_json, Store, StoreError};
+use crate::store::{get_json, keys, put_json, Store, StoreError};
 
 /// One limit: at most `max_failures` in `window` seconds, then `lockout` seconds locked.
 #[derive(Debug, Clone, Copy)]
-pub struct Limit {
+pub(crate) struct Limit {
     pub name: &'static str,
     pub max_failures: u32,
     pub window: u64,
@@ -26,14 +25,14 @@ pub struct Limit {
 }
 
 /// Wrong passwords for one username: 5 in 5 minutes, then 5 minutes locked.
-pub const LOGIN_PER_USERNAME: Limit = Limit {
+pub(crate) const LOGIN_PER_USERNAME: Limit = Limit {
     name: "login-user",
     max_failures: 5,
     window: 300,
     lockout: 300,
 };
 /// Wrong passwords from one IP, whatever the username: 20 in 5 minutes, then 5 minutes locked.
-pub const LOGIN_PER_IP: Limit = Limit {
+pub(crate) const LOGIN_PER_IP: Limit = Limit {
     name: "login-ip",
     max_failures: 20,
     window: 300,
@@ -43,7 +42,7 @@ pub const LOGIN_PER_IP: Limit = Limit {
 /// endpoints from one IP: 10 in 5 minutes, then 5 minutes locked. Counted per IP
 /// and never per client id, so nobody can lock Alexa out of a client by
 /// sending wrong secrets for its id.
-pub const CLIENT_AUTH_PER_IP: Limit = Limit {
+pub(crate) const CLIENT_AUTH_PER_IP: Limit = Limit {
     name: "client-ip",
     max_failures: 10,
     window: 300,
@@ -58,16 +57,16 @@ struct Counter {
 }
 
 fn key(limit: &Limit, subject: &str) -> String {
-    format!("throttle:{}:{}", limit.name, &token_hash(subject)[..22])
+    keys::throttle(limit.name, subject)
 }
 
 /// The client's IP as Cloudflare reports it.
-pub fn client_ip(req: &Request) -> &str {
+pub(crate) fn client_ip(req: &Request) -> &str {
     req.header("cf-connecting-ip").unwrap_or("unknown")
 }
 
 /// Seconds until the subject may try again, if it is locked out now.
-pub async fn locked<S: Store>(
+pub(crate) async fn locked<S: Store>(
     store: &S,
     limit: &Limit,
     subject: &str,
@@ -80,7 +79,7 @@ pub async fn locked<S: Store>(
 }
 
 /// Counts one failure; returns the seconds to wait if the subject is now locked out.
-pub async fn record_failure<S: Store>(
+pub(crate) async fn record_failure<S: Store>(
     store: &S,
     limit: &Limit,
     subject: &str,

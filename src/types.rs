@@ -68,12 +68,12 @@ identifier!(
 pub struct Scope(String);
 
 impl Scope {
-    pub fn parse(token: &str) -> Option<Scope> {
+    pub fn parse(token: &str) -> Option<Self> {
         let ok = !token.is_empty()
             && token
                 .bytes()
                 .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b));
-        ok.then(|| Scope(token.to_owned()))
+        ok.then(|| Self(token.to_owned()))
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -83,12 +83,12 @@ impl Scope {
 impl TryFrom<String> for Scope {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
-        Scope::parse(&s).ok_or_else(|| format!("invalid scope token {s:?}"))
+        Self::parse(&s).ok_or_else(|| format!("invalid scope token {s:?}"))
     }
 }
 
 impl From<Scope> for String {
-    fn from(s: Scope) -> String {
+    fn from(s: Scope) -> Self {
         s.0
     }
 }
@@ -107,8 +107,8 @@ pub struct ScopeSet(Vec<Scope>);
 
 impl ScopeSet {
     /// Parses a space-separated `scope` parameter. `None` if any token is invalid.
-    pub fn parse(value: &str) -> Option<ScopeSet> {
-        let mut set = ScopeSet::default();
+    pub fn parse(value: &str) -> Option<Self> {
+        let mut set = Self::default();
         for token in value.split(' ').filter(|t| !t.is_empty()) {
             let scope = Scope::parse(token)?;
             if !set.0.contains(&scope) {
@@ -126,7 +126,7 @@ impl ScopeSet {
     /// The scope to grant when `requested` is asked of `self` (RFC 6749 §3.3, §6):
     /// all of `self` when nothing is asked, else the request if it is non-empty
     /// and within `self`; `None` means `invalid_scope`.
-    pub fn narrowed_to(&self, requested: Option<&ScopeSet>) -> Option<ScopeSet> {
+    pub fn narrowed_to(&self, requested: Option<&Self>) -> Option<Self> {
         match requested {
             None => Some(self.clone()),
             Some(r) => (!r.is_empty() && r.is_subset_of(self)).then(|| r.clone()),
@@ -134,7 +134,7 @@ impl ScopeSet {
     }
 
     /// True when every scope of `self` is also in `allowed`.
-    pub fn is_subset_of(&self, allowed: &ScopeSet) -> bool {
+    pub fn is_subset_of(&self, allowed: &Self) -> bool {
         self.0.iter().all(|s| allowed.0.contains(s))
     }
 }
@@ -160,12 +160,12 @@ impl fmt::Debug for ScopeSet {
 impl TryFrom<String> for ScopeSet {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
-        ScopeSet::parse(&s).ok_or_else(|| format!("invalid scope {s:?}"))
+        Self::parse(&s).ok_or_else(|| format!("invalid scope {s:?}"))
     }
 }
 
 impl From<ScopeSet> for String {
-    fn from(s: ScopeSet) -> String {
+    fn from(s: ScopeSet) -> Self {
         s.to_string()
     }
 }

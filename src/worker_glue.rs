@@ -23,7 +23,7 @@ const GRANTS_BINDING: &str = "GRANTS";
 
 thread_local! {
     // One copy per isolate, shared by the requests it serves; see `crate::grant`.
-    static REVOCATIONS: std::rc::Rc<RevocationCache> = Default::default();
+    static REVOCATIONS: Rc<RevocationCache> = Default::default();
 }
 
 /// Workers KV as the core's [`Store`].
@@ -59,6 +59,8 @@ impl Store for Kv {
     }
 }
 
+impl crate::grant::GrantStore for Kv {}
+
 #[cfg(feature = "durable")]
 mod durable {
     use super::*;
@@ -75,7 +77,7 @@ mod durable {
 
     impl DurableObject for GrantObject {
         fn new(state: State, env: Env) -> Self {
-            GrantObject { state, env }
+            Self { state, env }
         }
 
         async fn fetch(&self, mut req: worker::Request) -> worker::Result<worker::Response> {
@@ -83,7 +85,7 @@ mod durable {
             let storage = DurableStorage(self.state.storage());
             let storage = ObjectStorage(&storage);
             // The same signing keys as the Worker, so both derive the same tokens.
-            let successors = super::config(&self.env).successors();
+            let successors = config(&self.env).successors();
             match objects::serve(&storage, &successors, &op).await {
                 Ok(answer) => worker::Response::ok(answer),
                 Err(e) => worker::Response::error(e.0, 503),
@@ -120,7 +122,7 @@ mod durable {
     /// store (which cost about 45 KiB gzip).
     pub(super) enum Grants<'a> {
         Kv(&'a Kv),
-        Objects(crate::objects::ObjectStore<'a, Kv, Stubs>),
+        Objects(ObjectStore<'a, Kv, Stubs>),
     }
 
     macro_rules! either {
@@ -146,27 +148,10 @@ mod durable {
         }
         async fn put_code(
             &self,
-            hash: &str,
+            hash: &crate::crypto::TokenHash,
             code: &crate::store::CodeRecord,
         ) -> Result<(), StoreError> {
             either!(self, s => s.put_code(hash, code).await)
-        }
-        async fn redeem_code(
-            &self,
-            k: &crate::grant::Successors,
-            r: &crate::grant::Redeem,
-        ) -> Result<Result<crate::store::GrantRecord, crate::grant::Refusal>, StoreError> {
-            either!(self, s => s.redeem_code(k, r).await)
-        }
-        async fn refresh_grant(
-            &self,
-            k: &crate::grant::Successors,
-            r: &crate::grant::Refresh,
-        ) -> Result<
-            Result<(crate::store::GrantRecord, crate::types::ScopeSet), crate::grant::Refusal>,
-            StoreError,
-        > {
-            either!(self, s => s.refresh_grant(k, r).await)
         }
         async fn tombstone(
             &self,
@@ -192,6 +177,26 @@ mod durable {
         }
         async fn create_grant(&self, grant: &crate::store::GrantRecord) -> Result<(), StoreError> {
             either!(self, s => s.create_grant(grant).await)
+        }
+    }
+
+    impl crate::grant::GrantStore for Grants<'_> {
+        async fn redeem_code(
+            &self,
+            k: &crate::grant::Successors,
+            r: &crate::grant::Redeem,
+        ) -> Result<Result<crate::store::GrantRecord, crate::grant::Refusal>, StoreError> {
+            either!(self, s => s.redeem_code(k, r).await)
+        }
+        async fn refresh_grant(
+            &self,
+            k: &crate::grant::Successors,
+            r: &crate::grant::Refresh,
+        ) -> Result<
+            Result<(crate::store::GrantRecord, crate::types::ScopeSet), crate::grant::Refusal>,
+            StoreError,
+        > {
+            either!(self, s => s.refresh_grant(k, r).await)
         }
     }
 

@@ -15,15 +15,13 @@
 //!
 //! The Durable Object store closes the first window altogether.
 
-mod common;
-
 use std::cell::{Cell, RefCell};
 
-use alexa_oauth::grant::RevocationCache;
+use alexa_oauth::grant::{GrantStore, RevocationCache};
 use alexa_oauth::http::{Method, Request, Response};
 use alexa_oauth::store::{Store, StoreError};
+use alexa_oauth::testing::*;
 use alexa_oauth::{handle, Ctx};
-use common::*;
 use pollster::block_on;
 use serde_json::Value;
 
@@ -64,6 +62,8 @@ impl Store for Location<'_> {
     }
 }
 
+impl GrantStore for Location<'_> {}
+
 /// Two locations over one namespace, seeded from the common test server.
 struct World {
     kv: Replicated,
@@ -72,13 +72,13 @@ struct World {
 }
 
 impl World {
-    fn new() -> World {
+    fn new() -> Self {
         let seed = Server::new();
         let kv = Replicated::default();
         for (k, v) in seed.store.dump() {
             kv.writes.borrow_mut().push((0, 0, k, v));
         }
-        World {
+        Self {
             kv,
             seed,
             revocations: Default::default(),

@@ -1,16 +1,13 @@
 //! The whole account link through the core, natively, on the in-memory store:
 //! the same requests Alexa makes, checked for exact statuses and error codes.
 
-mod common;
-
 use alexa_oauth::http::{Method, Request};
 use alexa_oauth::jwt::{self, SigningKey};
+use alexa_oauth::testing::*;
 use alexa_oauth::Config;
 use base64::Engine;
-use common::*;
 use serde_json::Value;
 
-#[test]
 fn link_with_body_credentials_then_refresh_and_retry() {
     let s = Server::new();
     let code = s.code("");
@@ -61,7 +58,6 @@ fn link_with_body_credentials_then_refresh_and_retry() {
     }
 }
 
-#[test]
 fn nothing_secret_is_stored_in_clear() {
     let s = Server::new();
     let code = s.code("");
@@ -78,7 +74,6 @@ fn nothing_secret_is_stored_in_clear() {
     }
 }
 
-#[test]
 fn code_replay_revokes_the_grant() {
     let s = Server::new();
     let code = s.code("");
@@ -94,7 +89,6 @@ fn code_replay_revokes_the_grant() {
     assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")));
 }
 
-#[test]
 fn code_expires_after_five_minutes() {
     let s = Server::new();
     let code = s.code("");
@@ -103,7 +97,6 @@ fn code_expires_after_five_minutes() {
     assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")));
 }
 
-#[test]
 fn token_request_redirect_uri_must_match() {
     let s = Server::new();
     let code = s.code("");
@@ -123,7 +116,6 @@ fn token_request_redirect_uri_must_match() {
     );
 }
 
-#[test]
 fn pkce_s256() {
     let s = Server::new();
     let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -166,7 +158,6 @@ fn pkce_s256() {
     assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")));
 }
 
-#[test]
 fn authorize_errors_redirect_with_state() {
     let s = Server::new();
     let cases = [
@@ -209,7 +200,6 @@ fn authorize_errors_redirect_with_state() {
     );
 }
 
-#[test]
 fn unregistered_redirect_uris_get_a_page_never_a_redirect() {
     let s = Server::new();
     for uri in [
@@ -243,7 +233,6 @@ fn unregistered_redirect_uris_get_a_page_never_a_redirect() {
     assert!(r.get_header("location").is_none());
 }
 
-#[test]
 fn bad_password_shows_the_form_again_and_cancel_denies() {
     let s = Server::new();
     let r = s.login(&auth_query(LAYLA, ""), "alice", "wrong", "login");
@@ -264,7 +253,6 @@ fn bad_password_shows_the_form_again_and_cancel_denies() {
     assert!(query_param(loc, "code").is_none());
 }
 
-#[test]
 fn login_without_the_csrf_cookie_is_refused() {
     let s = Server::new();
     let page = s.send(Request::new(
@@ -298,7 +286,6 @@ fn login_without_the_csrf_cookie_is_refused() {
     assert_eq!(post(&cookie).status, 302);
 }
 
-#[test]
 fn client_authentication_failures() {
     let s = Server::new();
     let form = "application/x-www-form-urlencoded";
@@ -339,7 +326,6 @@ fn client_authentication_failures() {
     }
 }
 
-#[test]
 fn client_credentials_grant() {
     let s = Server::new();
     let r = s.send(
@@ -360,7 +346,6 @@ fn client_credentials_grant() {
     );
 }
 
-#[test]
 fn malformed_token_requests() {
     let s = Server::new();
     let (status, e) = s.token("grant_type=password&username=a&password=b", false);
@@ -405,7 +390,6 @@ fn malformed_token_requests() {
     assert_eq!(s.send(big).status, 413);
 }
 
-#[test]
 fn storage_failure_is_temporarily_unavailable_not_a_panic() {
     let s = Server::new();
     let code = s.code("");
@@ -423,7 +407,6 @@ fn storage_failure_is_temporarily_unavailable_not_a_panic() {
     assert!(r.get_header("retry-after").is_some());
 }
 
-#[test]
 fn missing_signing_key_is_server_error() {
     let s = Server::with_config(Config::from_vars(|_| None));
     let (status, e) = s.token("grant_type=refresh_token&refresh_token=a.b", false);
@@ -431,7 +414,6 @@ fn missing_signing_key_is_server_error() {
     assert_eq!((status, e["error"].as_str()), (500, Some("server_error")));
 }
 
-#[test]
 fn login_page_escapes_state_and_forbids_framing() {
     let s = Server::new();
     let q = auth_query(LAYLA, "").replace(
@@ -449,3 +431,22 @@ fn login_page_escapes_state_and_forbids_framing() {
     assert!(r.body_text().contains("Test Skill"));
     assert!(r.body_text().contains("<code>smart_home</code>"));
 }
+
+alexa_oauth::on_both_stores!(
+    link_with_body_credentials_then_refresh_and_retry,
+    nothing_secret_is_stored_in_clear,
+    code_replay_revokes_the_grant,
+    code_expires_after_five_minutes,
+    token_request_redirect_uri_must_match,
+    pkce_s256,
+    authorize_errors_redirect_with_state,
+    unregistered_redirect_uris_get_a_page_never_a_redirect,
+    bad_password_shows_the_form_again_and_cancel_denies,
+    login_without_the_csrf_cookie_is_refused,
+    client_authentication_failures,
+    client_credentials_grant,
+    malformed_token_requests,
+    storage_failure_is_temporarily_unavailable_not_a_panic,
+    missing_signing_key_is_server_error,
+    login_page_escapes_state_and_forbids_framing,
+);

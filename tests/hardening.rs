@@ -2,10 +2,8 @@
 //! refresh lose and duplicate nothing; refresh-token reuse after its grace
 //! revokes the family without breaking Alexa's retry.
 
-mod common;
-
 use alexa_oauth::http::{Method, Request};
-use common::*;
+use alexa_oauth::testing::*;
 
 /// The grants in the store and the user's index entries.
 fn grants(s: &Server) -> (usize, usize) {

@@ -8,20 +8,18 @@
 //! that the holder of either answer stays linked, that no second grant exists,
 //! and that no revocation is undone.
 
-mod common;
-
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use alexa_oauth::grant::RevocationCache;
+use alexa_oauth::grant::{GrantStore, RevocationCache};
 use alexa_oauth::http::{Method, Request, Response};
 use alexa_oauth::objects::{ObjectStore, ObjectTransport};
 use alexa_oauth::store::{MemoryStore, Store, StoreError};
+use alexa_oauth::testing::*;
 use alexa_oauth::types::GrantId;
 use alexa_oauth::{handle, Ctx};
-use common::*;
 use pollster::block_on;
 use serde_json::Value;
 
@@ -32,6 +30,9 @@ enum Step {
     /// A whole Durable Object call: atomic, as the runtime makes it.
     Object,
 }
+
+/// Picks, among the requests waiting for a storage step, which takes it.
+type Chooser<'a> = dyn FnMut(&[(usize, Step)]) -> usize + 'a;
 
 /// Which request may take its next storage step.
 #[derive(Default)]
@@ -90,6 +91,8 @@ impl Store for Gated<'_> {
     }
 }
 
+impl GrantStore for Gated<'_> {}
+
 struct GatedObjects<'a> {
     objects: &'a LocalObjects,
     sched: &'a Scheduler,
@@ -125,7 +128,7 @@ fn copy(store: &MemoryStore) -> MemoryStore {
 }
 
 impl<'a> World<'a> {
-    fn of(base: &'a Server) -> World<'a> {
+    fn of(base: &'a Server) -> Self {
         World {
             base,
             kv: copy(&base.store),
@@ -170,11 +173,7 @@ impl<'a> World<'a> {
     /// Runs `reqs` at once; `choose` picks, among the requests waiting for a
     /// storage step, which one takes it. Each request has its own isolate
     /// (revocation cache).
-    fn race(
-        &self,
-        reqs: &[Request],
-        choose: &mut dyn FnMut(&[(usize, Step)]) -> usize,
-    ) -> Vec<Response> {
+    fn race(&self, reqs: &[Request], choose: &mut Chooser) -> Vec<Response> {
         let sched = Scheduler::default();
         sched.waiting.borrow_mut().resize(reqs.len(), None);
         let caches: Vec<RevocationCache> = reqs.iter().map(|_| Default::default()).collect();

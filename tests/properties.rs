@@ -1,10 +1,8 @@
 //! Property tests: no input makes the core panic or answer anything but a
 //! success or an RFC error (and never a 5xx for bad input).
 
-mod common;
-
 use alexa_oauth::http::{Method, Request, Response};
-use common::*;
+use alexa_oauth::testing::*;
 use proptest::prelude::*;
 
 const RFC_ERRORS: [&str; 9] = [
@@ -101,19 +99,20 @@ proptest! {
 
     #[test]
     fn token_requests(body in form(), basic in any::<bool>(), raw in proptest::collection::vec(any::<u8>(), 0..64)) {
-        let s = Server::new_fast();
         let mut req = Request::new(Method::Post, "/token").with_header("content-type", "application/x-www-form-urlencoded");
         if basic {
             req = req.with_header("authorization", "Basic YWxleGE6YWxleGEtY2xpZW50LXNlY3JldC0wMTIzNDU2Nzg5YWJjZGVm");
         }
         let mut bytes = body.into_bytes();
         bytes.extend(raw);
-        check(&s.send(req.with_body(bytes)))?;
+        let req = req.with_body(bytes);
+        for s in both_stores() {
+            check(&s.send(req.clone()))?;
+        }
     }
 
     #[test]
     fn authorize_requests(query in form(), post in any::<bool>(), cookie in "[ -~]{0,30}") {
-        let s = Server::new_fast();
         let req = if post {
             Request::new(Method::Post, "/authorize")
                 .with_header("content-type", "application/x-www-form-urlencoded")
@@ -122,16 +121,30 @@ proptest! {
         } else {
             Request::new(Method::Get, &format!("/authorize?{query}"))
         };
-        check(&s.send(req))?;
+        for s in both_stores() {
+            check(&s.send(req.clone()))?;
+        }
     }
 
     #[test]
     fn any_path_method_and_bearer(path in "/[a-z/._-]{0,20}", bearer in "[ -~]{0,80}", m in 0u8..4) {
-        let s = Server::new_fast();
         let method = [Method::Get, Method::Post, Method::Head, Method::Other][m as usize];
-        let r = s.send(Request::new(method, &path).with_header("authorization", &format!("Bearer {bearer}")));
-        check(&r)?;
-        let r = s.send(Request::new(method, "/userinfo").with_header("authorization", &bearer));
-        check(&r)?;
+        for s in both_stores() {
+            let r = s.send(Request::new(method, &path).with_header("authorization", &format!("Bearer {bearer}")));
+            check(&r)?;
+            let r = s.send(Request::new(method, "/userinfo").with_header("authorization", &bearer));
+            check(&r)?;
+        }
     }
+}
+
+/// The cheap test server on each grant store.
+fn both_stores() -> [Server; 2] {
+    [StoreMode::Kv, StoreMode::Objects].map(|mode| {
+        let mut s = Server::new_fast();
+        if mode == StoreMode::Objects {
+            s.objects = Some(LocalObjects::new(&s.config));
+        }
+        s
+    })
 }

@@ -1,13 +1,11 @@
 //! The skill's side, natively: /userinfo, /introspect, /revoke, discovery, key
 //! rotation, and the bound within which a revoked grant stops working.
 
-mod common;
-
 use alexa_oauth::crypto::b64url;
 use alexa_oauth::grant::{RevocationCache, REVOCATION_CACHE_SECONDS};
 use alexa_oauth::http::{Method, Request, Response};
+use alexa_oauth::testing::*;
 use alexa_oauth::Config;
-use common::*;
 use serde_json::Value;
 
 const OLD_KEY: &str = "the-previous-signing-key-32-bytes-long!!";
@@ -43,7 +41,6 @@ fn tampered(token: &str, part: usize, edit: impl Fn(&mut Value)) -> String {
     parts.join(".")
 }
 
-#[test]
 fn userinfo_gives_the_user_for_a_valid_token() {
     let s = Server::new();
     let (access, _) = s.link();
@@ -61,7 +58,6 @@ fn userinfo_gives_the_user_for_a_valid_token() {
     assert_eq!(r.status, 200);
 }
 
-#[test]
 fn userinfo_refuses_missing_malformed_tampered_expired_and_foreign_tokens() {
     let s = Server::new();
     let (access, refresh) = s.link();
@@ -101,7 +97,6 @@ fn userinfo_refuses_missing_malformed_tampered_expired_and_foreign_tokens() {
     assert_invalid_token(&userinfo(&s, &access), "expired");
 }
 
-#[test]
 fn an_access_token_is_not_a_refresh_token() {
     let s = Server::new();
     let (access, _) = s.link();
@@ -112,7 +107,6 @@ fn an_access_token_is_not_a_refresh_token() {
     assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")));
 }
 
-#[test]
 fn key_rotation_previous_key_still_verifies_removed_key_does_not() {
     // Tokens issued under the old key...
     let old = Server::with_config(Config::from_vars(|k| {
@@ -145,7 +139,6 @@ fn key_rotation_previous_key_still_verifies_removed_key_does_not() {
     assert_eq!(userinfo(&removed, &fresh).status, 200);
 }
 
-#[test]
 fn revoking_a_refresh_token_ends_the_grant_within_the_stated_bound() {
     let s = Server::new();
     let (access, refresh) = s.link();
@@ -183,7 +176,6 @@ fn revoking_a_refresh_token_ends_the_grant_within_the_stated_bound() {
     assert_invalid_token(&via_other(&s), "revoked, other isolate after the bound");
 }
 
-#[test]
 fn revoke_answers_200_for_unknown_tokens_and_spares_other_clients_grants() {
     let s = Server::new();
     let (access, refresh) = s.link();
@@ -229,7 +221,6 @@ fn revoke_answers_200_for_unknown_tokens_and_spares_other_clients_grants() {
     assert_invalid_token(&userinfo(&s, &access), "revoked through its access token");
 }
 
-#[test]
 fn introspection() {
     let s = Server::new();
     let (access, refresh) = s.link();
@@ -276,7 +267,6 @@ fn introspection() {
     );
 }
 
-#[test]
 fn discovery_document() {
     let s = Server::new();
     let r = s.send(Request::new(
@@ -308,3 +298,14 @@ fn discovery_document() {
             .starts_with("http://localhost/"));
     }
 }
+
+alexa_oauth::on_both_stores!(
+    userinfo_gives_the_user_for_a_valid_token,
+    userinfo_refuses_missing_malformed_tampered_expired_and_foreign_tokens,
+    an_access_token_is_not_a_refresh_token,
+    key_rotation_previous_key_still_verifies_removed_key_does_not,
+    revoking_a_refresh_token_ends_the_grant_within_the_stated_bound,
+    revoke_answers_200_for_unknown_tokens_and_spares_other_clients_grants,
+    introspection,
+    discovery_document,
+);

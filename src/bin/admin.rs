@@ -229,7 +229,7 @@ Examples:
         its refresh token before the dot) or POST /revoke";
 
     impl Kv {
-        fn new(cli: &Cli) -> Result<Kv, String> {
+        fn new(cli: &Cli) -> Result<Self, String> {
             let program = match std::env::var("WRANGLER") {
                 Ok(cmd) => cmd.split_whitespace().map(str::to_owned).collect(),
                 Err(_) => {
@@ -265,7 +265,7 @@ Examples:
                 let l = l.replace(' ', "");
                 l == "GRANT_STORE=\"DO\""
             });
-            Ok(Kv {
+            Ok(Self {
                 program,
                 location,
                 binding: cli.binding.clone(),
@@ -405,7 +405,7 @@ Examples:
     }
 
     /// The three regional redirect URLs the Alexa console lists for a vendor id.
-    pub fn alexa_redirect_uris(vendor_id: &str) -> [String; 3] {
+    pub(crate) fn alexa_redirect_uris(vendor_id: &str) -> [String; 3] {
         [
             "pitangui.amazon.com",
             "layla.amazon.com",
@@ -717,7 +717,7 @@ Examples:
         Ok(())
     }
 
-    pub fn main() -> ExitCode {
+    pub(crate) fn main() -> ExitCode {
         let cli = Cli::parse();
         let result = Kv::new(&cli).and_then(|kv| match cli.command {
             Command1::Client(ClientCmd::Add(a)) => client_add(&kv, a),

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use crate::client_auth::{self, Rejection};
+use super::front::{self, Rejection};
 use crate::grant;
 use crate::http::{LogFields, Request, Response};
 use crate::jwt;
@@ -13,13 +13,13 @@ use crate::store::{ClientRecord, Store};
 use crate::Ctx;
 
 /// Handles `POST /introspect`.
-pub async fn handle<S: Store>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
+pub(super) async fn handle<S: Store>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
     let mut log = LogFields::default();
     let response = match introspect(req, ctx, &mut log).await {
         Ok(body) => Response::json(200, &body)
             .header("cache-control", "no-store")
             .header("pragma", "no-cache"),
-        Err(rejection) => client_auth::error_response(rejection, &mut log),
+        Err(rejection) => front::error_response(rejection, &mut log),
     };
     response.with_log(log)
 }
@@ -29,9 +29,8 @@ async fn introspect<S: Store>(
     ctx: &Ctx<'_, S>,
     log: &mut LogFields,
 ) -> Result<Value, Rejection> {
-    let mut params = client_auth::read_form(req, "the introspection endpoint accepts POST only")?;
-    let client =
-        client_auth::authenticate_request(req, &mut params, ctx.store, ctx.now, log).await?;
+    let mut params = front::read_form(req, "the introspection endpoint accepts POST only")?;
+    let client = front::authenticate_request(req, &mut params, ctx.store, ctx.now, log).await?;
     let token = params
         .take("token")
         .ok_or(crate::error::OAuthError::invalid_request(

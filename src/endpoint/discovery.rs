@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::http::{Request, Response};
 use crate::Ctx;
 
-pub fn handle<S>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
+pub(super) fn handle<S>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
     let issuer = ctx.issuer(req);
     let auth_methods = ["client_secret_basic", "client_secret_post"];
     let mut doc = json!({

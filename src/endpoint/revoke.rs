@@ -7,7 +7,7 @@
 //! The answer is 200 for an unknown, expired or foreign token too (§2.2), so it
 //! tells nothing; another client's tokens are left alone.
 
-use crate::client_auth::{self, Rejection};
+use super::front::{self, Rejection};
 use crate::error::OAuthError;
 use crate::grant;
 use crate::http::{LogFields, Request, Response};
@@ -17,11 +17,11 @@ use crate::types::GrantId;
 use crate::Ctx;
 
 /// Handles `POST /revoke`.
-pub async fn handle<S: Store>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
+pub(super) async fn handle<S: Store>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
     let mut log = LogFields::default();
     let response = match revoke(req, ctx, &mut log).await {
         Ok(()) => Response::new(200).header("cache-control", "no-store"),
-        Err(rejection) => client_auth::error_response(rejection, &mut log),
+        Err(rejection) => front::error_response(rejection, &mut log),
     };
     response.with_log(log)
 }
@@ -31,9 +31,8 @@ async fn revoke<S: Store>(
     ctx: &Ctx<'_, S>,
     log: &mut LogFields,
 ) -> Result<(), Rejection> {
-    let mut params = client_auth::read_form(req, "the revocation endpoint accepts POST only")?;
-    let client =
-        client_auth::authenticate_request(req, &mut params, ctx.store, ctx.now, log).await?;
+    let mut params = front::read_form(req, "the revocation endpoint accepts POST only")?;
+    let client = front::authenticate_request(req, &mut params, ctx.store, ctx.now, log).await?;
     let token = params
         .take("token")
         .ok_or(OAuthError::invalid_request("token is missing"))?;

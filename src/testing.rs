@@ -1,17 +1,22 @@
-//! A test server: the core on the in-memory store, with a clock the test sets,
-//! seeded with an Alexa client, a `client_credentials` client and a user.
-#![allow(dead_code)] // Each test file uses a different part.
+//! The test fixture shared by `tests/`, `benches/` and `fuzz/` (feature
+//! `testing`): the core on the in-memory store, on either grant store, with a
+//! clock the test sets, seeded with an Alexa client, a `client_credentials`
+//! client and a user.
+//!
+//! Tests that must hold on both grant stores are plain functions listed in
+//! [`on_both_stores!`](crate::on_both_stores), which makes a `#[test]` of each
+//! per store.
 
-use alexa_oauth::crypto::{hash_client_secret, TestRng};
-use alexa_oauth::grant::{RevocationCache, Successors};
-use alexa_oauth::http::{Method, Request, Response};
-use alexa_oauth::objects::{self, ObjectStorage, ObjectStore, ObjectTransport};
-use alexa_oauth::password::hash_password;
-use alexa_oauth::store::{keys, put_json, ClientRecord, GrantType, MemoryStore, UserRecord};
-use alexa_oauth::store::{Store, StoreError};
-use alexa_oauth::types::GrantId;
-use alexa_oauth::types::{ClientId, ClientSecret, Password, RedirectUri, ScopeSet, UserId};
-use alexa_oauth::{handle, Config, Ctx};
+use crate::crypto::{hash_client_secret, TestRng};
+use crate::grant::{GrantStore, RevocationCache, Successors};
+use crate::http::{Method, Request, Response};
+use crate::objects::{self, ObjectStorage, ObjectStore, ObjectTransport};
+use crate::password::hash_password;
+use crate::store::StoreError;
+use crate::store::{keys, put_json, ClientRecord, GrantType, MemoryStore, UserRecord};
+use crate::types::GrantId;
+use crate::types::{ClientId, ClientSecret, Password, RedirectUri, ScopeSet, UserId};
+use crate::{handle, Config, Ctx};
 use base64::Engine;
 use pollster::block_on;
 use serde_json::Value;
@@ -21,14 +26,54 @@ pub const SECRET: &str = "alexa-client-secret-0123456789abcdef";
 pub const LAYLA: &str = "https://layla.amazon.com/api/skill/link/M2AAAAAAAAAAAA";
 pub const T0: u64 = 1_800_000_000;
 
+/// Which store a [`Server`] made on this thread uses for grants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreMode {
+    /// Everything in one KV-like store.
+    Kv,
+    /// Codes and grants in Durable Objects, in memory.
+    Objects,
+}
+
+thread_local! {
+    // Each #[test] runs on a thread of its own.
+    static STORE_MODE: std::cell::Cell<StoreMode> = const { std::cell::Cell::new(StoreMode::Kv) };
+}
+
+/// Runs `test` with every [`Server`] it makes on the given store.
+pub fn with_store(mode: StoreMode, test: fn()) {
+    STORE_MODE.set(mode);
+    test();
+}
+
+/// Makes a `#[test]` per store of each listed function:
+/// `on_both_stores!(a, b)` gives `kv::a`, `kv::b`, `objects::a`, `objects::b`.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod kv {
+            $(#[test]
+            fn $name() {
+                $crate::testing::with_store($crate::testing::StoreMode::Kv, super::$name)
+            })*
+        }
+        mod objects {
+            $(#[test]
+            fn $name() {
+                $crate::testing::with_store($crate::testing::StoreMode::Objects, super::$name)
+            })*
+        }
+    };
+}
+
 pub struct Server {
     pub store: MemoryStore,
     pub config: Config,
     pub rng: TestRng,
     pub now: std::cell::Cell<u64>,
     pub revocations: RevocationCache,
-    /// Durable Object mode: `Some` when `ALEXA_OAUTH_STORE=objects`, so that the
-    /// same tests run through the same `Store` trait on either implementation.
+    /// Durable Object mode: `Some` on [`StoreMode::Objects`], so that the same
+    /// tests run through the same traits on either implementation.
     pub objects: Option<LocalObjects>,
 }
 
@@ -41,8 +86,8 @@ pub struct LocalObjects(
 );
 
 impl LocalObjects {
-    pub fn new(config: &Config) -> LocalObjects {
-        LocalObjects(Default::default(), config.successors())
+    pub fn new(config: &Config) -> Self {
+        Self(Default::default(), config.successors())
     }
 }
 
@@ -58,32 +103,37 @@ impl ObjectTransport for LocalObjects {
     }
 }
 
+impl Default for Server {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Server {
     /// A server whose user has a 1-round password hash, for tests that make many.
-    pub fn new_fast() -> Server {
+    pub fn new_fast() -> Self {
         Self::build(
             Config::from_vars(|k| (k == "SIGNING_KEY").then(|| KEY.to_owned())),
             None,
         )
     }
 
-    pub fn new() -> Server {
+    pub fn new() -> Self {
         Self::with_config(Config::from_vars(|k| {
             (k == "SIGNING_KEY").then(|| KEY.to_owned())
         }))
     }
 
-    pub fn with_config(config: Config) -> Server {
+    pub fn with_config(config: Config) -> Self {
         Self::build(config, Some("correct horse"))
     }
 
     /// `password`: alice's password, hashed as in production; `None` for a cheap
     /// hash no password matches.
-    fn build(config: Config, password: Option<&str>) -> Server {
-        let server = Server {
+    fn build(config: Config, password: Option<&str>) -> Self {
+        let server = Self {
             store: MemoryStore::default(),
-            objects: (std::env::var("ALEXA_OAUTH_STORE").as_deref() == Ok("objects"))
-                .then(|| LocalObjects::new(&config)),
+            objects: (STORE_MODE.get() == StoreMode::Objects).then(|| LocalObjects::new(&config)),
             config,
             rng: TestRng::default(),
             now: std::cell::Cell::new(T0),
@@ -162,7 +212,7 @@ impl Server {
         }
     }
 
-    fn send_with<S: Store>(
+    fn send_with<S: GrantStore>(
         &self,
         store: &S,
         revocations: &RevocationCache,

@@ -19,7 +19,7 @@ use crate::Ctx;
 const REALM: &str = "Bearer realm=\"userinfo\"";
 
 /// Handles `GET` and `POST /userinfo`.
-pub async fn handle<S: Store>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
+pub(super) async fn handle<S: Store>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
     let mut log = LogFields::default();
     let response = userinfo(req, ctx, &mut log).await;
     response.header("cache-control", "no-store").with_log(log)

@@ -6,15 +6,17 @@
 
 use serde_json::json;
 
-use crate::client_auth::{self, Rejection};
+use super::front::{self, Rejection};
 use crate::crypto::{random_string, token_hash};
 use crate::error::{ErrorCode, OAuthError};
 use crate::form::Params;
+use crate::grant::GrantStore;
 use crate::grant::{self, Refusal};
 use crate::http::{LogFields, Request, Response};
 use crate::jwt::{self, Claims};
-use crate::store::{GrantRecord, GrantType, Store};
-use crate::types::{GrantId, RefreshToken, ScopeSet};
+use crate::pkce;
+use crate::store::{GrantRecord, GrantType};
+use crate::types::{CodeVerifier, GrantId, RefreshToken, ScopeSet};
 use crate::{Ctx, ACCESS_TOKEN_TTL};
 
 /// What a successful grant hands back (§5.1).
@@ -25,29 +27,28 @@ struct Issued {
 }
 
 /// Handles `/token`.
-pub async fn handle<S: Store>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
+pub(super) async fn handle<S: GrantStore>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
     let mut log = LogFields::default();
     let response = match grant(req, ctx, &mut log).await {
         Ok(issued) => success(issued),
-        Err(rejection) => client_auth::error_response(rejection, &mut log),
+        Err(rejection) => front::error_response(rejection, &mut log),
     };
     response.with_log(log)
 }
 
-async fn grant<S: Store>(
+async fn grant<S: GrantStore>(
     req: &Request,
     ctx: &Ctx<'_, S>,
     log: &mut LogFields,
 ) -> Result<Issued, Rejection> {
-    let mut params = client_auth::read_form(req, "the token endpoint accepts POST only")?;
+    let mut params = front::read_form(req, "the token endpoint accepts POST only")?;
     let grant_type = params.require("grant_type", "grant_type is missing")?;
     log.grant_type = Some(grant_type.chars().take(32).collect());
     let grant_type = GrantType::parse(grant_type).ok_or(OAuthError::new(
         ErrorCode::UnsupportedGrantType,
         "grant_type must be authorization_code, refresh_token or client_credentials",
     ))?;
-    let client =
-        client_auth::authenticate_request(req, &mut params, ctx.store, ctx.now, log).await?;
+    let client = front::authenticate_request(req, &mut params, ctx.store, ctx.now, log).await?;
     if !client.allows(grant_type) {
         return Err(OAuthError::unauthorized_client(
             "this client is not registered for this grant type",
@@ -89,7 +90,9 @@ async fn grant<S: Store>(
                 code_hash: token_hash(code),
                 client_id: client.client_id.clone(),
                 redirect_uri: params.get("redirect_uri").map(str::to_owned),
-                code_verifier: params.get("code_verifier").map(str::to_owned),
+                code_verifier: params
+                    .take("code_verifier")
+                    .map(|v| pkce::s256(&CodeVerifier::new(v))),
                 now: ctx.now,
             };
             let grant = match ctx.store.redeem_code(&successors, &redeem).await? {
@@ -176,7 +179,7 @@ const NO_KEY: OAuthError = OAuthError::new(
 
 /// Adds a grant the store has just revoked to the revocation list, so its access
 /// tokens stop working at `/userinfo` (see [`crate::grant`]).
-async fn end_access_tokens<S: Store>(
+async fn end_access_tokens<S: GrantStore>(
     ctx: &Ctx<'_, S>,
     grant_id: &GrantId,
 ) -> Result<(), OAuthError> {

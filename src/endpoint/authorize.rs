@@ -1,0 +1,558 @@
+//! The authorization endpoint (RFC 6749 §3.1, §4.1.1-§4.1.2): the login page, and
+//! a code for the client once the user has signed in.
+//!
+//! `GET /authorize` checks the request and shows the login form. The form posts
+//! back to `POST /authorize` with the same request in hidden fields, which is
+//! checked again in full, so nothing the browser sends is trusted.
+//!
+//! The check ([`check`]) is pure and says how a refusal may be answered
+//! ([`Refused`]): a page while the client or redirect URI is in doubt (§4.1.2.1,
+//! §10.15), or a redirect to a URI that matched a registered one
+//! ([`RegisteredRedirect`], which only the match can make). [`render`] is the
+//! one place a refusal becomes a response and fills its log fields.
+
+use crate::crypto::{random_string, token_hash};
+use crate::csrf;
+use crate::error::{ErrorCode, OAuthError};
+use crate::form::{append_query, is_form_content_type, Params};
+use crate::http::{LogFields, Method, Request, Response};
+use crate::page::{self, render_login, Login};
+use crate::password::{verify_dummy, verify_password};
+use crate::pkce;
+use crate::store::{normalize_username, ClientRecord, CodeRecord, GrantType, Store};
+use crate::throttle;
+use crate::types::{ClientId, GrantId, Password, RedirectUri, ScopeSet};
+use crate::{Ctx, CODE_TTL};
+
+/// How long a login form stays valid.
+const FORM_TTL: u64 = 30 * 60;
+
+/// A redirect URI that matched one the client registered (§3.1.2.3). Made only
+/// by [`match_redirect`], so nothing can be redirected to a URI that did not.
+struct RegisteredRedirect(RedirectUri);
+
+/// A checked authorization request.
+struct AuthRequest {
+    client: ClientRecord,
+    redirect: RegisteredRedirect,
+    /// Whether `redirect_uri` was in the request (it must then be repeated at /token).
+    redirect_given: bool,
+    state: Option<String>,
+    scope: ScopeSet,
+    code_challenge: Option<String>,
+}
+
+impl AuthRequest {
+    /// What a login form's CSRF token is bound to: the whole request.
+    fn csrf_fields(&self) -> [String; 5] {
+        [
+            self.client.client_id.to_string(),
+            self.redirect.0.to_string(),
+            self.state.clone().unwrap_or_default(),
+            self.scope.to_string(),
+            self.code_challenge.clone().unwrap_or_default(),
+        ]
+    }
+}
+
+/// Why a request gets no code, and how that may be answered (§4.1.2.1).
+enum Refused {
+    /// The client or its redirect URI is in doubt, or the request cannot be read:
+    /// a page for the person, never a redirect.
+    Page {
+        status: u16,
+        title: &'static str,
+        detail: &'static str,
+        error: ErrorCode,
+        reason: &'static str,
+    },
+    /// Back to the client at a registered redirect URI, with `error`,
+    /// `error_description` and the unchanged `state`.
+    Redirect {
+        to: RegisteredRedirect,
+        state: Option<String>,
+        error: OAuthError,
+    },
+    /// Storage could not be read or written: a page asking to retry.
+    Unavailable,
+    /// `SIGNING_KEY` is missing: a page naming the fix.
+    NotConfigured,
+}
+
+impl Refused {
+    /// A 400 page for a request that cannot be trusted or read.
+    fn page(title: &'static str, detail: &'static str, reason: &'static str) -> Self {
+        Self::Page {
+            status: 400,
+            title,
+            detail,
+            error: ErrorCode::InvalidRequest,
+            reason,
+        }
+    }
+
+    /// An error for the client of a checked request.
+    fn to_client(ar: &AuthRequest, error: OAuthError) -> Self {
+        Self::Redirect {
+            to: RegisteredRedirect(ar.redirect.0.clone()),
+            state: ar.state.clone(),
+            error,
+        }
+    }
+}
+
+/// The one place a refusal becomes a response, with its log fields.
+fn render(refused: Refused, https: bool, log: &mut LogFields) -> Response {
+    let (error, reason, response) = match refused {
+        Refused::Page {
+            status,
+            title,
+            detail,
+            error,
+            reason,
+        } => (error, reason, page::error_page(status, title, detail, https)),
+        Refused::Redirect { to, state, error } => {
+            let mut pairs = vec![
+                ("error", error.code.as_str()),
+                ("error_description", error.description),
+            ];
+            if let Some(state) = &state {
+                pairs.push(("state", state));
+            }
+            let r = Response::redirect(append_query(to.0.as_str(), &pairs));
+            (error.code, error.description, r)
+        }
+        Refused::Unavailable => (
+            ErrorCode::TemporarilyUnavailable,
+            "storage unavailable",
+            page::error_page(
+                503,
+                "Please try again",
+                "The sign-in service is briefly unavailable. Go back and try again in a moment.",
+                https,
+            )
+            .header("retry-after", "2"),
+        ),
+        Refused::NotConfigured => (
+            ErrorCode::ServerError,
+            "SIGNING_KEY is not configured",
+            page::error_page(
+                500,
+                "Server not configured",
+                "This sign-in service is missing its signing key. Its operator must set SIGNING_KEY.",
+                https,
+            ),
+        ),
+    };
+    log.error = Some(error.as_str());
+    log.reason = Some(reason);
+    response
+}
+
+/// Handles `/authorize`.
+pub(super) async fn handle<S: Store>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
+    let https = req.is_https();
+    let mut log = LogFields::default();
+    let answer = match req.method() {
+        Method::Get | Method::Head => show(req, ctx, &mut log).await,
+        Method::Post => post(req, ctx, &mut log).await,
+        Method::Other => Err(Refused::Page {
+            status: 405,
+            title: "Method not allowed",
+            detail: "This address takes GET and POST only.",
+            error: ErrorCode::InvalidRequest,
+            reason: "method not allowed",
+        }),
+    };
+    let response = match answer {
+        Ok(r) => r,
+        Err(refused) => render(refused, https, &mut log),
+    };
+    let response = match req.method() {
+        Method::Other => response.header("allow", "GET, HEAD, POST"),
+        _ => response,
+    };
+    response.with_log(log)
+}
+
+/// `GET /authorize`: the login form for a good request.
+async fn show<S: Store>(
+    req: &Request,
+    ctx: &Ctx<'_, S>,
+    log: &mut LogFields,
+) -> Result<Response, Refused> {
+    let params = Params::parse(req.query.as_bytes()).map_err(unreadable)?;
+    let ar = validate(&params, ctx, log).await?;
+    login_page(req, ctx, &ar, None, "", 200)
+}
+
+fn unreadable(e: OAuthError) -> Refused {
+    Refused::page(
+        "This link request is not valid",
+        e.description,
+        e.description,
+    )
+}
+
+/// The form submission: sign in, or cancel.
+async fn post<S: Store>(
+    req: &Request,
+    ctx: &Ctx<'_, S>,
+    log: &mut LogFields,
+) -> Result<Response, Refused> {
+    let Some(body) = req.body.as_deref() else {
+        return Err(Refused::Page {
+            status: 413,
+            title: "Request too large",
+            detail: "The form was too large.",
+            error: ErrorCode::InvalidRequest,
+            reason: "the form is larger than 16 KiB",
+        });
+    };
+    if !req.header("content-type").is_some_and(is_form_content_type) {
+        return Err(unreadable(OAuthError::invalid_request(
+            "the form must be application/x-www-form-urlencoded",
+        )));
+    }
+    let mut params = Params::parse(body).map_err(unreadable)?;
+    let ar = validate(&params, ctx, log).await?;
+    let key = ctx
+        .config
+        .signing_key
+        .as_ref()
+        .map_err(|_| Refused::NotConfigured)?;
+    let csrf_key = key.derive(b"login-form-csrf");
+    let fields = ar.csrf_fields();
+    let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+    let csrf_ok = match (
+        req.cookie(csrf::cookie_name(req.is_https())),
+        params.get("csrf"),
+    ) {
+        (Some(nonce), Some(token)) => csrf::check(&csrf_key, nonce, token, &fields, ctx.now),
+        _ => false,
+    };
+    if !csrf_ok {
+        log.reason = Some("login form CSRF check failed");
+        let msg = "This sign-in form has expired. Please sign in again.";
+        return login_page(req, ctx, &ar, Some(msg), "", 403);
+    }
+    if params.get("action") == Some("cancel") {
+        let e = OAuthError::new(ErrorCode::AccessDenied, "the user cancelled the request");
+        return Err(Refused::to_client(&ar, e));
+    }
+
+    let username = normalize_username(params.get("username").unwrap_or(""));
+    let password = Password::new(params.take("password").unwrap_or_default());
+    if username.is_empty() || password.secret().is_empty() {
+        let msg = "Enter your username and password.";
+        return login_page(req, ctx, &ar, Some(msg), &username, 400);
+    }
+    // Brute force: a locked username or address is refused before any password check.
+    let ip = throttle::client_ip(req);
+    let limits = [
+        (&throttle::LOGIN_PER_USERNAME, username.as_str()),
+        (&throttle::LOGIN_PER_IP, ip),
+    ];
+    for (limit, subject) in limits {
+        let locked = throttle::locked(ctx.store, limit, subject, ctx.now).await;
+        if let Some(wait) = locked.map_err(|_| Refused::Unavailable)? {
+            return too_many_tries(req, ctx, &ar, &username, wait, log);
+        }
+    }
+    let user = ctx
+        .store
+        .user(&username)
+        .await
+        .map_err(|_| Refused::Unavailable)?;
+    let user = match user {
+        Some(user) if verify_password(&user.password_hash, &password) => user,
+        found => {
+            if found.is_none() {
+                verify_dummy(&password); // Same time as a real check.
+            }
+            log.reason = Some("wrong username or password");
+            let mut wait = None;
+            for (limit, subject) in limits {
+                if let Ok(Some(w)) =
+                    throttle::record_failure(ctx.store, limit, subject, ctx.now).await
+                {
+                    wait = Some(w);
+                }
+            }
+            if let Some(wait) = wait {
+                return too_many_tries(req, ctx, &ar, &username, wait, log);
+            }
+            let msg = "Incorrect username or password.";
+            return login_page(req, ctx, &ar, Some(msg), &username, 401);
+        }
+    };
+
+    // §4.1.2 and §10.10: 256 random bits, stored only as a hash, short-lived. The
+    // code names its grant (`<grant id>.<secret>`), so the exchange goes straight
+    // to the grant's record, or to its Durable Object.
+    let grant_id = GrantId::new(random_string(ctx.rng, 16));
+    let code = format!("{grant_id}.{}", random_string(ctx.rng, 32));
+    let record = CodeRecord {
+        client_id: ar.client.client_id.clone(),
+        redirect_uri: ar.redirect_given.then(|| ar.redirect.0.clone()),
+        user_id: user.id,
+        display_name: user.display_name,
+        scope: ar.scope.clone(),
+        code_challenge: ar.code_challenge.clone(),
+        expires_at: ctx.now + CODE_TTL,
+        grant_id,
+        used: false,
+    };
+    ctx.store
+        .put_code(&token_hash(&code), &record)
+        .await
+        .map_err(|_| Refused::Unavailable)?;
+    let mut pairs = vec![("code", code.as_str())];
+    if let Some(state) = &ar.state {
+        pairs.push(("state", state));
+    }
+    Ok(Response::redirect(append_query(
+        ar.redirect.0.as_str(),
+        &pairs,
+    )))
+}
+
+/// Loads the client, then checks the request against it.
+async fn validate<S: Store>(
+    params: &Params,
+    ctx: &Ctx<'_, S>,
+    log: &mut LogFields,
+) -> Result<AuthRequest, Refused> {
+    let client = match params.get("client_id") {
+        None => None,
+        Some(id) => {
+            log.client_id = Some(id.chars().take(64).collect());
+            let found = ctx.store.client(&ClientId::new(id)).await;
+            found.map_err(|_| Refused::Unavailable)?
+        }
+    };
+    check(params, client)
+}
+
+/// §3.1.2.3: exact match against the registered URIs; without a `redirect_uri`,
+/// only a client with a single registered URI can be served. The bool says
+/// whether the request named it.
+fn match_redirect(
+    client: &ClientRecord,
+    given: Option<&str>,
+) -> Result<(RegisteredRedirect, bool), Refused> {
+    match given {
+        Some(uri) => match client.redirect_uris.iter().find(|r| r.as_str() == uri) {
+            Some(r) => Ok((RegisteredRedirect(r.clone()), true)),
+            None => Err(Refused::page(
+                "Unregistered redirect address",
+                "The address this request would return to is not registered for this \
+                 application, so the request was stopped. If you run this server, add it \
+                 with the admin command (for Alexa: client update --alexa <vendor id>).",
+                "redirect_uri is not registered for this client",
+            )),
+        },
+        None if client.redirect_uris.len() == 1 => {
+            Ok((RegisteredRedirect(client.redirect_uris[0].clone()), false))
+        }
+        None => Err(Refused::page(
+            "This link request is incomplete",
+            "The request does not say where to return (redirect_uri is missing).",
+            "redirect_uri is missing and the client has several",
+        )),
+    }
+}
+
+/// Checks an authorization request against its client (`None`: unknown or
+/// absent). Pure: no storage, no time.
+fn check(params: &Params, client: Option<ClientRecord>) -> Result<AuthRequest, Refused> {
+    let Some(client) = client else {
+        return Err(match params.get("client_id") {
+            None => Refused::page(
+                "This link request is incomplete",
+                "The request names no client (client_id is missing).",
+                "client_id is missing",
+            ),
+            Some(_) => Refused::page(
+                "Unknown application",
+                "The application asking to link is not registered with this server.",
+                "unknown client_id",
+            ),
+        });
+    };
+    let (redirect, redirect_given) = match_redirect(&client, params.get("redirect_uri"))?;
+    let mut ar = AuthRequest {
+        client,
+        redirect,
+        redirect_given,
+        state: params.get("state").map(str::to_owned),
+        scope: ScopeSet::default(),
+        code_challenge: None,
+    };
+    // From here on the redirect URI is trusted: errors go back to the client.
+    let fail = |ar: &AuthRequest, e| Err(Refused::to_client(ar, e));
+    match params.get("response_type") {
+        Some("code") => {}
+        None => return fail(&ar, OAuthError::invalid_request("response_type is missing")),
+        Some(_) => {
+            let e = OAuthError::new(
+                ErrorCode::UnsupportedResponseType,
+                "only response_type=code is supported",
+            );
+            return fail(&ar, e);
+        }
+    }
+    if !ar.client.allows(GrantType::AuthorizationCode) {
+        let e =
+            OAuthError::unauthorized_client("this client may not use the authorization code grant");
+        return fail(&ar, e);
+    }
+    let scope = match params.get("scope") {
+        None => ar.client.scope.narrowed_to(None),
+        Some(s) => ScopeSet::parse(s).and_then(|s| ar.client.scope.narrowed_to(Some(&s))),
+    };
+    ar.scope = match scope {
+        Some(s) => s,
+        None => {
+            let e = OAuthError::invalid_scope(
+                "the requested scope is malformed or not allowed for this client",
+            );
+            return fail(&ar, e);
+        }
+    };
+    // RFC 7636 §4.3, §4.4.1: S256 only; a challenge without a method means `plain`.
+    let pkce_error = match (
+        params.get("code_challenge"),
+        params.get("code_challenge_method"),
+    ) {
+        (None, None) => None,
+        (Some(challenge), Some("S256")) if pkce::is_valid_challenge(challenge) => {
+            ar.code_challenge = Some(challenge.to_owned());
+            None
+        }
+        (Some(_), Some("S256")) => Some("code_challenge is not a valid S256 challenge"),
+        (None, Some(_)) => Some("code_challenge_method without code_challenge"),
+        (Some(_), _) => Some("code_challenge_method must be S256; plain is not supported"),
+    };
+    match pkce_error {
+        Some(e) => fail(&ar, OAuthError::invalid_request(e)),
+        None => Ok(ar),
+    }
+}
+
+/// 429: the login form again, saying when to retry.
+fn too_many_tries<S>(
+    req: &Request,
+    ctx: &Ctx<'_, S>,
+    ar: &AuthRequest,
+    username: &str,
+    wait: u64,
+    log: &mut LogFields,
+) -> Result<Response, Refused> {
+    log.reason = Some("too many failed sign-ins");
+    let minutes = wait.div_ceil(60);
+    let msg = format!(
+        "Too many failed sign-ins. Try again in {minutes} minute{}.",
+        if minutes == 1 { "" } else { "s" }
+    );
+    let page = login_page(req, ctx, ar, Some(&msg), username, 429)?;
+    Ok(page.header("retry-after", wait.to_string()))
+}
+
+/// `scheme://authority` of a registered redirect URI (registration checked it is
+/// an absolute http(s) URL). Done by hand: a URL parser would bring IDNA tables
+/// into the wasm for a value that is already known to be well formed.
+fn origin_of(uri: &str) -> Option<&str> {
+    let rest = uri
+        .strip_prefix("https://")
+        .or_else(|| uri.strip_prefix("http://"))?;
+    let authority = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    (authority > 0).then(|| &uri[..uri.len() - rest.len() + authority])
+}
+
+/// The login form for a checked request, with a CSRF token bound to this browser.
+fn login_page<S>(
+    req: &Request,
+    ctx: &Ctx<'_, S>,
+    ar: &AuthRequest,
+    error: Option<&str>,
+    username: &str,
+    status: u16,
+) -> Result<Response, Refused> {
+    let https = req.is_https();
+    let key = ctx
+        .config
+        .signing_key
+        .as_ref()
+        .map_err(|_| Refused::NotConfigured)?;
+    let cookie_name = csrf::cookie_name(https);
+    // Keep the browser's nonce if it has a sane one, so two open tabs both work.
+    let existing = req.cookie(cookie_name).filter(|n| csrf::is_nonce(n));
+    let nonce = existing
+        .map(str::to_owned)
+        .unwrap_or_else(|| random_string(ctx.rng, 16));
+    let exp = ctx.now + FORM_TTL;
+    let mut hidden = vec![
+        ("response_type", "code".to_owned()),
+        ("client_id", ar.client.client_id.to_string()),
+        ("scope", ar.scope.to_string()),
+    ];
+    if ar.redirect_given {
+        hidden.push(("redirect_uri", ar.redirect.0.to_string()));
+    }
+    if let Some(state) = &ar.state {
+        hidden.push(("state", state.clone()));
+    }
+    if let Some(challenge) = &ar.code_challenge {
+        hidden.push(("code_challenge", challenge.clone()));
+        hidden.push(("code_challenge_method", "S256".to_owned()));
+    }
+    let fields = ar.csrf_fields();
+    let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+    let csrf_key = key.derive(b"login-form-csrf");
+    hidden.push(("csrf", csrf::token(&csrf_key, &nonce, exp, &fields)));
+    let body = render_login(&Login {
+        client_name: &ar.client.name,
+        scopes: ar.scope.iter().map(|s| s.as_str()).collect(),
+        error,
+        username,
+        hidden,
+    });
+    let mut r = Response::html(status, body, https);
+    if let Some(origin) = origin_of(ar.redirect.0.as_str()) {
+        r = r.allow_form_target(origin);
+    }
+    if existing.is_none() {
+        let secure = if https { "; Secure" } else { "" };
+        r = r.header(
+            "set-cookie",
+            format!(
+                "{cookie_name}={nonce}; Path=/; Max-Age={FORM_TTL}; HttpOnly; SameSite=Lax{secure}"
+            ),
+        );
+    }
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_of;
+
+    #[test]
+    fn origins() {
+        assert_eq!(
+            origin_of("https://layla.amazon.com/api/skill/link/M2"),
+            Some("https://layla.amazon.com")
+        );
+        assert_eq!(
+            origin_of("http://localhost:8787/demo/callback"),
+            Some("http://localhost:8787")
+        );
+        assert_eq!(
+            origin_of("https://a.example?x=1"),
+            Some("https://a.example")
+        );
+        assert_eq!(origin_of("https://"), None);
+        assert_eq!(origin_of("myapp:/cb"), None);
+    }
+}

@@ -1,0 +1,38 @@
+//! The endpoints, one file each, and the router that picks one by path. Each
+//! endpoint's `handle` has the same shape: read the request, decide through the
+//! core, answer with the request's log fields.
+
+mod authorize;
+mod discovery;
+mod front;
+mod introspect;
+mod revoke;
+mod token;
+mod userinfo;
+
+use crate::grant::GrantStore;
+use crate::http::{Method, Request, Response};
+use crate::{page, Ctx};
+
+/// Routes one request to its endpoint.
+pub async fn handle<S: GrantStore>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
+    match req.path.as_str() {
+        "/authorize" => authorize::handle(req, ctx).await,
+        "/token" => token::handle(req, ctx).await,
+        "/userinfo" => userinfo::handle(req, ctx).await,
+        "/introspect" => introspect::handle(req, ctx).await,
+        "/revoke" => revoke::handle(req, ctx).await,
+        "/.well-known/oauth-authorization-server" => discovery::handle(req, ctx),
+        "/static/login.css" => page::stylesheet(),
+        "/demo/callback" if ctx.config.demo_callback => page::demo_callback(req),
+        "/" if req.method() == Method::Get => Response::json(
+            200,
+            &serde_json::json!({
+                "service": "alexa-oauth",
+                "authorization_endpoint": format!("{}/authorize", ctx.issuer(req)),
+                "token_endpoint": format!("{}/token", ctx.issuer(req)),
+            }),
+        ),
+        _ => Response::json(404, &serde_json::json!({"error": "not_found"})),
+    }
+}

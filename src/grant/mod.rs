@@ -1,0 +1,117 @@
+//! Grants after they exist: refresh-token rotation, revocation, and telling a
+//! resource server quickly whether a grant has been revoked.
+//!
+//! # Rotation that never strands the holder
+//! Alexa unlinks an account after one failed refresh, so every way two requests
+//! can meet must leave the holder with a working token:
+//!
+//! - **Successors are derived, not drawn.** The refresh token that follows a code
+//!   or a refresh token is `HMAC(k, hash of its predecessor)`, with `k` a sub-key
+//!   of `SIGNING_KEY` (see [`Successors`]). Any number of requests presenting one
+//!   token, at once or one after another, get the same new token, and write the
+//!   same grant state, whichever writes last.
+//! - **The previous token gives back the current one** and changes nothing: a
+//!   client whose answer was lost retries and gets what it missed.
+//! - **A token two or more generations old revokes the family** (RFC 9700
+//!   §4.14.2): its holder has provably been overtaken.
+//! - **A stale copy of the grant still accepts what followed it.** A KV location
+//!   that has not yet seen the last rotations (or a late write that put an older
+//!   state back) accepts a token up to [`SUCCESSOR_STEPS`] successors ahead of
+//!   the stored current one. That is possible because the successor is derived
+//!   from the stored hash; the price is that a KV dump together with
+//!   `SIGNING_KEY` yields refresh tokens (the key alone already mints access
+//!   tokens).
+//!
+//! # Revocations that stick
+//! A revocation is its own record, a tombstone under `revoked:<grant id>`
+//! ([`Tombstone`](crate::store::Tombstone)), written once and never rewritten by a refresh. A refresh
+//! writes the grant record back, but cannot undo a tombstone; two revocations
+//! at once write two keys and lose nothing.
+//!
+//! Access tokens are checked by signature, so a revoked grant's access tokens
+//! would live until they expire (an hour). Each isolate keeps a small cache of
+//! tombstone lookups per grant ([`RevocationCache`]), trusted for
+//! [`REVOCATION_CACHE_SECONDS`]: a revoked grant's access tokens stop at once in
+//! the isolate that revoked it, and everywhere within that bound plus KV's own
+//! propagation delay (up to 60 s). The cost is one KV read per grant per
+//! isolate per `REVOCATION_CACHE_SECONDS`.
+
+mod exchange;
+mod revocation;
+mod rotation;
+
+pub use exchange::{redeem, refresh, Redeem, Refresh, Refusal};
+pub use revocation::{revoke, RevocationCache, REVOCATION_CACHE_SECONDS};
+pub use rotation::{current_refresh_token, Successors, RETIRED_KEPT, SUCCESSOR_STEPS};
+
+use crate::crypto::token_hash;
+use crate::store::{GrantRecord, Store, StoreError};
+use crate::types::{GrantId, ScopeSet};
+
+/// Grant ids are 16 random bytes in unpadded base64url.
+pub fn is_grant_id(s: &str) -> bool {
+    s.len() == 22
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The grant a refresh token (`<grant id>.<secret>`) names, if it has that shape.
+/// Anything else, an access token included, names none, and costs no storage read.
+pub fn refresh_token_grant(token: &str) -> Option<GrantId> {
+    let (gid, secret) = token.split_once('.')?;
+    (is_grant_id(gid) && secret.len() == 43 && !secret.contains('.')).then(|| GrantId::new(gid))
+}
+/// The grant a code names, if it has the `<grant id>.<secret>` shape.
+pub fn code_grant(code: &str) -> Option<GrantId> {
+    let (gid, secret) = code.split_once('.')?;
+    (is_grant_id(gid) && secret.len() == 43).then(|| GrantId::new(gid))
+}
+/// Finds the live grant of a refresh token: one that exists, is not revoked, and
+/// of which this is the current, the previous or a successor token (not a
+/// retired one). Changes nothing.
+pub async fn find_by_refresh_token<S: Store>(
+    store: &S,
+    successors: &Successors,
+    token: &str,
+) -> Result<Option<GrantRecord>, StoreError> {
+    let Some(gid) = refresh_token_grant(token) else {
+        return Ok(None);
+    };
+    let Some(grant) = store.grant(&gid).await? else {
+        return Ok(None);
+    };
+    if revocation::is_revoked(store, &grant).await? {
+        return Ok(None);
+    }
+    Ok(
+        match rotation::match_refresh(&grant, successors, &token_hash(token)) {
+            Some(rotation::RefreshMatch::Retired) | None => None,
+            Some(_) => Some(grant),
+        },
+    )
+}
+
+/// The grant decisions a store runs. The defaults run them as read-then-write
+/// steps on the store itself; the Durable Object store runs them inside the
+/// grant's object, where they are atomic.
+#[allow(async_fn_in_trait)] // Futures stay on one thread in the Worker and in tests.
+pub trait GrantStore: Store {
+    /// The code exchange (see [`redeem`]).
+    async fn redeem_code(
+        &self,
+        successors: &Successors,
+        r: &Redeem,
+    ) -> Result<Result<GrantRecord, Refusal>, StoreError> {
+        redeem(self, successors, r).await
+    }
+    /// A refresh (see [`refresh`]).
+    async fn refresh_grant(
+        &self,
+        successors: &Successors,
+        r: &Refresh,
+    ) -> Result<Result<(GrantRecord, ScopeSet), Refusal>, StoreError> {
+        refresh(self, successors, r).await
+    }
+}
+
+impl GrantStore for crate::store::MemoryStore {}

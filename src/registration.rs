@@ -1,0 +1,137 @@
+//! What a client or user must look like to be registered. `admin` applies these
+//! rules when it writes records; the Worker relies on them when it reads them
+//! (a registered redirect URI is an absolute http(s) URL, a client id needs no
+//! encoding).
+
+use crate::store::normalize_username;
+use crate::types::{ClientId, ClientSecret, Password, RedirectUri};
+
+/// Characters that need no encoding anywhere (RFC 3986 §2.3). Client ids and
+/// secrets keep to them because whether Alexa percent-encodes them inside HTTP
+/// Basic is not documented.
+fn is_unreserved(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+/// Longest client id, in bytes.
+pub const MAX_CLIENT_ID: usize = 64;
+/// Longest username, in bytes.
+pub const MAX_USERNAME: usize = 128;
+/// Shortest client secret an operator may bring.
+pub const MIN_CLIENT_SECRET: usize = 32;
+/// Shortest password, in characters.
+pub const MIN_PASSWORD: usize = 8;
+
+pub fn client_id(id: &str) -> Result<ClientId, &'static str> {
+    if id.is_empty() || id.len() > MAX_CLIENT_ID || !is_unreserved(id) {
+        return Err(
+            "a client id is 1-64 characters of A-Z a-z 0-9 - . _ ~ (Alexa sends it unencoded)",
+        );
+    }
+    Ok(ClientId::new(id))
+}
+
+/// A client secret an operator brings (generated ones are 256 random bits).
+pub fn client_secret(secret: String) -> Result<ClientSecret, &'static str> {
+    if secret.len() < MIN_CLIENT_SECRET || !is_unreserved(&secret) {
+        return Err("a client secret is at least 32 characters of A-Z a-z 0-9 - . _ ~");
+    }
+    Ok(ClientSecret::new(secret))
+}
+
+/// The stored form of a username (see [`normalize_username`]), if it is valid.
+pub fn username(username: &str) -> Result<String, &'static str> {
+    let username = normalize_username(username);
+    if username.is_empty()
+        || username.len() > MAX_USERNAME
+        || username.chars().any(char::is_whitespace)
+    {
+        return Err("a username is 1-128 characters without spaces");
+    }
+    Ok(username)
+}
+
+pub fn password(password: Password) -> Result<Password, &'static str> {
+    if password.secret().chars().count() < MIN_PASSWORD {
+        return Err("a password is at least 8 characters");
+    }
+    Ok(password)
+}
+
+/// RFC 6749 §3.1.2: absolute, no fragment. HTTPS, except on loopback for
+/// development.
+pub fn redirect_uri(uri: &str) -> Result<RedirectUri, String> {
+    let parsed =
+        url::Url::parse(uri).map_err(|e| format!("redirect URI {uri:?} is not a URL: {e}"))?;
+    if parsed.fragment().is_some() {
+        return Err(format!(
+            "redirect URI {uri:?} has a fragment (#...), which RFC 6749 §3.1.2 forbids"
+        ));
+    }
+    let loopback = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    if parsed.scheme() != "https" && !(parsed.scheme() == "http" && loopback) {
+        return Err(format!(
+            "redirect URI {uri:?} must use https (http only for localhost)"
+        ));
+    }
+    Ok(RedirectUri::new(uri))
+}
+
+/// The three regional redirect URLs the Alexa console lists for a vendor id:
+/// North America, Europe and India, and Japan and Australia.
+pub fn alexa_redirect_uris(vendor_id: &str) -> Result<[RedirectUri; 3], &'static str> {
+    if vendor_id.is_empty() || !vendor_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err("an Alexa vendor id is the last part of the console's redirect URLs, e.g. M2AAAAAAAAAAAA");
+    }
+    Ok([
+        "pitangui.amazon.com",
+        "layla.amazon.com",
+        "alexa.amazon.co.jp",
+    ]
+    .map(|host| RedirectUri::new(format!("https://{host}/api/skill/link/{vendor_id}"))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_ids() {
+        assert!(client_id("alexa-skill.v1~x").is_ok());
+        for bad in ["", "a b", "a:b", "a%20", &"a".repeat(65)] {
+            assert!(client_id(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn redirect_uris() {
+        assert!(redirect_uri("https://layla.amazon.com/api/skill/link/M2").is_ok());
+        assert!(redirect_uri("http://localhost:8787/cb").is_ok());
+        for bad in [
+            "http://example.com/cb",
+            "https://a.example/cb#frag",
+            "/relative",
+            "javascript:alert(1)",
+        ] {
+            assert!(redirect_uri(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn usernames_are_stored_normalised() {
+        assert_eq!(username("  Alice ").unwrap(), "alice");
+        assert!(username("a b").is_err());
+        assert!(username(&"a".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn alexa_vendor_ids() {
+        let uris = alexa_redirect_uris("M2AAAAAAAAAAAA").unwrap();
+        assert_eq!(
+            uris[2].as_str(),
+            "https://alexa.amazon.co.jp/api/skill/link/M2AAAAAAAAAAAA"
+        );
+        assert!(alexa_redirect_uris("M2/../x").is_err());
+    }
+}

@@ -1,0 +1,57 @@
+//! Every KV key the server reads or writes, built here and nowhere else.
+//!
+//! One namespace, JSON values:
+//!
+//! | key                              | value                     | written by                     | expires               |
+//! |----------------------------------|---------------------------|--------------------------------|-----------------------|
+//! | `client:<client id>`             | [`ClientRecord`]          | `admin client add/update`      | never                 |
+//! | `user:<username>`                | [`UserRecord`]            | `admin user add`               | never                 |
+//! | `code:<sha256 of code>`          | [`CodeRecord`]            | `/authorize` (login)           | with the code (5 min) |
+//! | `grant:<grant id>`               | [`GrantRecord`]           | `/token`                       | never                 |
+//! | `revoked:<grant id>`             | [`Tombstone`]             | every revocation               | never                 |
+//! | `usergrant:<user id>:<grant id>` | empty                     | `/token` (code), KV mode       | never                 |
+//! | `throttle:<limit>:<hash>`        | a failure counter         | failed logins and client auth  | with its window       |
+//!
+//! Codes and refresh tokens appear only as SHA-256 hashes. Both are
+//! `<grant id>.<secret>`, so a refresh reads exactly one grant. In Durable
+//! Object mode the `code:`, `grant:` and `revoked:` records of a grant also live
+//! in the grant's object (see [`crate::objects`]).
+//!
+//! [`ClientRecord`]: super::ClientRecord
+//! [`UserRecord`]: super::UserRecord
+//! [`CodeRecord`]: super::CodeRecord
+//! [`GrantRecord`]: super::GrantRecord
+//! [`Tombstone`]: super::Tombstone
+
+use crate::crypto::{sha256_b64url, TokenHash};
+use crate::types::{ClientId, GrantId, UserId};
+
+pub fn client(id: &ClientId) -> String {
+    format!("client:{id}")
+}
+pub fn user(username: &str) -> String {
+    format!("user:{username}")
+}
+pub fn code(hash: &TokenHash) -> String {
+    format!("code:{}", hash.as_str())
+}
+pub fn grant(id: &GrantId) -> String {
+    format!("grant:{id}")
+}
+/// A grant's tombstone.
+pub fn revoked(id: &GrantId) -> String {
+    format!("revoked:{id}")
+}
+/// An empty marker per grant, so a user's grants can be listed by prefix.
+pub fn user_grant(user: &UserId, grant: &GrantId) -> String {
+    format!("usergrant:{user}:{grant}")
+}
+pub fn user_grants_prefix(user: &UserId) -> String {
+    format!("usergrant:{user}:")
+}
+/// A failure counter of one limit (`limit`, e.g. `login-user`) for one subject
+/// (a username or an address), named by a truncated hash of the subject so that
+/// no username or address is stored.
+pub fn throttle(limit: &str, subject: &str) -> String {
+    format!("throttle:{limit}:{}", &sha256_b64url(subject)[..22])
+}

@@ -1,0 +1,71 @@
+//! An in-memory [`Store`] for tests, with injected faults.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+
+use super::Store;
+use crate::error::StoreError;
+
+/// An in-memory store for tests. Expiry is not enforced here; the core checks
+/// every record's own expiry time, so behaviour does not depend on the store
+/// dropping old keys.
+pub struct MemoryStore {
+    map: RefCell<BTreeMap<String, String>>,
+    /// Operations left before every later one fails (see [`MemoryStore::fail_after`]).
+    ops_left: Cell<usize>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self {
+            map: RefCell::default(),
+            ops_left: Cell::new(usize::MAX),
+        }
+    }
+}
+
+impl MemoryStore {
+    /// Lets `n` more operations succeed, then fails every one after them, as a
+    /// KV outage or rate limit would. `usize::MAX` ends the fault.
+    pub fn fail_after(&self, n: usize) {
+        self.ops_left.set(n);
+    }
+
+    fn operation(&self) -> Result<(), StoreError> {
+        let left = self.ops_left.get();
+        if left == 0 {
+            return Err(StoreError("injected failure".into()));
+        }
+        if left != usize::MAX {
+            self.ops_left.set(left - 1);
+        }
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.borrow().len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.map.borrow().is_empty()
+    }
+    /// Every stored key and value, for tests that check nothing secret is stored.
+    pub fn dump(&self) -> Vec<(String, String)> {
+        self.map
+            .borrow()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+}
+
+impl Store for MemoryStore {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.operation()?;
+        Ok(self.map.borrow().get(key).cloned())
+    }
+    async fn put(&self, key: &str, value: String, _: Option<u64>) -> Result<(), StoreError> {
+        self.operation()?;
+        self.map.borrow_mut().insert(key.to_owned(), value);
+        Ok(())
+    }
+}

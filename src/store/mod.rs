@@ -1,0 +1,107 @@
+//! What is stored, under which key, and the trait every store implements.
+//!
+//! Every key is built in [`keys`], whose doc is the key table.
+//!
+//! # Consistency
+//! The Workers KV store is eventually consistent and has no compare-and-set.
+//! The default methods below are read-then-write, so two requests at once can
+//! both read the same state and both write. [`crate::grant`] makes every such
+//! pair write the same thing (derived refresh tokens), keeps revocations out of
+//! the grant record (tombstones), and accepts what a stale copy has not seen
+//! yet; see `tests/interleavings.rs` and `tests/consistency.rs`.
+
+pub mod keys;
+mod memory;
+mod records;
+
+pub use memory::MemoryStore;
+pub use records::{ClientRecord, CodeRecord, GrantRecord, GrantType, Tombstone, UserRecord};
+
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::crypto::TokenHash;
+pub use crate::error::StoreError;
+use crate::types::{ClientId, GrantId};
+
+/// A key-value store with typed accessors. Implementors provide `get` and `put`;
+/// the rest has read-then-write defaults that a transactional store may override.
+#[allow(async_fn_in_trait)] // Futures stay on one thread in the Worker and in tests.
+pub trait Store {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Writes `value`; `expires_at` (Unix seconds) lets the store drop it later.
+    async fn put(
+        &self,
+        key: &str,
+        value: String,
+        expires_at: Option<u64>,
+    ) -> Result<(), StoreError>;
+
+    async fn client(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
+        get_json(self, &keys::client(id)).await
+    }
+    async fn user(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
+        get_json(self, &keys::user(username)).await
+    }
+    async fn put_code(&self, hash: &TokenHash, code: &CodeRecord) -> Result<(), StoreError> {
+        put_json(self, &keys::code(hash), code, Some(code.expires_at)).await
+    }
+    async fn code(&self, hash: &TokenHash) -> Result<Option<CodeRecord>, StoreError> {
+        get_json(self, &keys::code(hash)).await
+    }
+    /// Marks a code used; a later redemption is then a replay.
+    async fn spend_code(&self, hash: &TokenHash, mut code: CodeRecord) -> Result<(), StoreError> {
+        code.used = true;
+        put_json(self, &keys::code(hash), &code, Some(code.expires_at)).await
+    }
+    async fn grant(&self, id: &GrantId) -> Result<Option<GrantRecord>, StoreError> {
+        get_json(self, &keys::grant(id)).await
+    }
+    async fn put_grant(&self, grant: &GrantRecord) -> Result<(), StoreError> {
+        put_json(self, &keys::grant(&grant.id), grant, None).await
+    }
+    async fn tombstone(&self, id: &GrantId) -> Result<Option<Tombstone>, StoreError> {
+        get_json(self, &keys::revoked(id)).await
+    }
+    async fn put_tombstone(&self, id: &GrantId, t: &Tombstone) -> Result<(), StoreError> {
+        put_json(self, &keys::revoked(id), t, None).await
+    }
+    /// Stores a new grant and its entry in the user's index.
+    async fn create_grant(&self, grant: &GrantRecord) -> Result<(), StoreError> {
+        self.put(
+            &keys::user_grant(&grant.user_id, &grant.id),
+            String::new(),
+            None,
+        )
+        .await?;
+        self.put_grant(grant).await
+    }
+}
+
+pub async fn get_json<T: DeserializeOwned, S: Store + ?Sized>(
+    store: &S,
+    key: &str,
+) -> Result<Option<T>, StoreError> {
+    match store.get(key).await? {
+        None => Ok(None),
+        // A record we cannot read is a store fault, not the caller's bad input.
+        Some(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| StoreError(format!("corrupt record at {key}: {e}"))),
+    }
+}
+
+pub async fn put_json<T: Serialize, S: Store + ?Sized>(
+    store: &S,
+    key: &str,
+    value: &T,
+    expires_at: Option<u64>,
+) -> Result<(), StoreError> {
+    let text = serde_json::to_string(value).expect("records serialise");
+    store.put(key, text, expires_at).await
+}
+
+/// Usernames are matched without regard to case or surrounding spaces, as people
+/// type them on phones; the admin command stores them in this form.
+pub fn normalize_username(username: &str) -> String {
+    username.trim().to_lowercase()
+}

@@ -1,0 +1,134 @@
+//! The records the server keeps, one per KV key (see [`super::keys`]).
+
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::TokenHash;
+use crate::types::{ClientId, GrantId, RedirectUri, ScopeSet, UserId};
+
+/// The grant types of RFC 6749 this server implements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    /// §4.1.3
+    AuthorizationCode,
+    /// §6
+    RefreshToken,
+    /// §4.4
+    ClientCredentials,
+}
+
+impl GrantType {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "authorization_code" => Some(Self::AuthorizationCode),
+            "refresh_token" => Some(Self::RefreshToken),
+            "client_credentials" => Some(Self::ClientCredentials),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::RefreshToken => "refresh_token",
+            Self::ClientCredentials => "client_credentials",
+        }
+    }
+}
+
+/// A registered client (RFC 6749 §2).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClientRecord {
+    pub client_id: ClientId,
+    /// Shown on the login page ("`<name>` wants to …").
+    pub name: String,
+    /// See [`crate::crypto::hash_client_secret`].
+    pub secret_hash: String,
+    /// The secret before the last `admin client rotate-secret`, accepted until
+    /// `previous_secret_expires_at` so a live skill is not cut off mid-change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_secret_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_secret_expires_at: Option<u64>,
+    /// Matched by exact string equality.
+    pub redirect_uris: Vec<RedirectUri>,
+    /// The scopes the client may ask for; also the default when it asks for none.
+    pub scope: ScopeSet,
+    pub grant_types: Vec<GrantType>,
+    pub created_at: u64,
+}
+
+impl ClientRecord {
+    pub fn allows(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+}
+
+/// A user who can log in on the authorization page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserRecord {
+    /// The stable `sub`; the username can change, this cannot.
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+    /// See [`crate::password::hash_password`].
+    pub password_hash: String,
+    pub created_at: u64,
+}
+
+/// An authorization code, stored under the hash of the code.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CodeRecord {
+    pub client_id: ClientId,
+    /// The `redirect_uri` of the authorization request, if one was given; the
+    /// token request must then repeat it (RFC 6749 §4.1.3).
+    pub redirect_uri: Option<RedirectUri>,
+    pub user_id: UserId,
+    /// The user's display name at login, carried into the grant and its tokens.
+    #[serde(default)]
+    pub display_name: String,
+    pub scope: ScopeSet,
+    /// The S256 `code_challenge`, if PKCE was used.
+    pub code_challenge: Option<String>,
+    pub expires_at: u64,
+    /// The grant this code creates, chosen up front so that a replay of the
+    /// code can find and revoke it (RFC 6749 §10.5).
+    pub grant_id: GrantId,
+    /// Set on first redemption; a second redemption is a replay.
+    #[serde(default)]
+    pub used: bool,
+}
+
+/// One link between a user and a client, and the state of its refresh tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantRecord {
+    pub id: GrantId,
+    pub client_id: ClientId,
+    pub user_id: UserId,
+    #[serde(default)]
+    pub display_name: String,
+    pub scope: ScopeSet,
+    pub created_at: u64,
+    /// Hash of the newest refresh token.
+    pub refresh_hash: TokenHash,
+    /// Hash of the refresh token it replaced. It stays valid until the newest one is
+    /// used, so a client whose refresh answer was lost can retry (Alexa unlinks the
+    /// account after one failed refresh).
+    pub previous_refresh_hash: Option<TokenHash>,
+    /// When the newest refresh token was issued (for the optional refresh TTL).
+    pub refreshed_at: u64,
+    /// Hashes of refresh tokens the client has provably moved past (it used their
+    /// successor). Presenting one again means a copy leaked: the grant is revoked
+    /// (RFC 9700 §4.14.2). The newest few are kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired_refresh_hashes: Vec<TokenHash>,
+    /// Set by versions before tombstones; still honoured, never written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<u64>,
+}
+
+/// A grant's revocation, kept apart from the grant record so that no refresh
+/// writing the record back can undo it (see [`crate::grant`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tombstone {
+    pub revoked_at: u64,
+}
