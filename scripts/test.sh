@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# `npm test`: installs what is missing, then runs every test: the native unit and
-# flow tests of the core, then the end-to-end suite against the built Worker
-# under `wrangler dev`.
+# `npm test`: installs what is missing, then runs the compiler's gates, the
+# native unit and flow tests of the core, then the end-to-end suite against the
+# built Worker under `wrangler dev`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(bash scripts/setup.sh)"
 bash scripts/setup-browser.sh
 
-echo "== native tests (cargo test)"
+echo "== the compiler's gates: format, clippy and rustdoc, here and in fuzz/"
 cargo fmt --all -- --check
+cargo clippy --quiet --all-targets -- -D warnings
+RUSTDOCFLAGS=-Dwarnings cargo doc --quiet --no-deps
+(cd fuzz && cargo fmt -- --check && cargo clippy --quiet --all-targets -- -D warnings)
+
+echo "== native tests (cargo test: both grant stores)"
 cargo test --quiet
-echo "== the same flow tests on the Durable Object store (in-memory objects)"
-ALEXA_OAUTH_STORE=objects cargo test --quiet --test flow --test skill_side --test properties
 
 echo "== building the Worker and the admin command"
 cargo build --quiet --bin admin

@@ -24,6 +24,50 @@ use serde_json::Value;
 pub const KEY: &str = "test-signing-key-of-at-least-32-bytes!!";
 pub const SECRET: &str = "alexa-client-secret-0123456789abcdef";
 pub const LAYLA: &str = "https://layla.amazon.com/api/skill/link/M2AAAAAAAAAAAA";
+/// The Alexa client's three regional redirect URIs.
+pub const REDIRECTS: [&str; 3] = [
+    "https://pitangui.amazon.com/api/skill/link/M2AAAAAAAAAAAA",
+    LAYLA,
+    "https://alexa.amazon.co.jp/api/skill/link/M2AAAAAAAAAAAA",
+];
+/// Every error code an answer of ours may carry.
+pub const RFC_ERRORS: [&str; 9] = [
+    "invalid_request",
+    "invalid_client",
+    "invalid_grant",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "invalid_scope",
+    "invalid_token",
+    "not_found",
+    "temporarily_unavailable",
+];
+
+/// Whether an answer is what bad input may get: below 500, a JSON error only
+/// with an RFC error code, and a redirect only to a registered URI, with no
+/// header injection. Shared by the property tests and the fuzz targets.
+pub fn check_answer(r: &Response) -> Result<(), String> {
+    if r.status >= 500 {
+        return Err(format!("5xx for bad input: {} {}", r.status, r.body_text()));
+    }
+    if r.get_header("content-type") == Some("application/json") && r.status >= 400 {
+        let v: Value = serde_json::from_slice(&r.body).map_err(|e| e.to_string())?;
+        let code = v["error"].as_str().unwrap_or("");
+        if !(RFC_ERRORS.contains(&code) || (r.status == 401 && code.is_empty())) {
+            return Err(format!("not an RFC error: {v}"));
+        }
+    }
+    if r.status == 302 {
+        let loc = r.get_header("location").unwrap_or("");
+        if !REDIRECTS.iter().any(|u| loc.starts_with(&format!("{u}?"))) {
+            return Err(format!("redirect to {loc}"));
+        }
+        if loc.contains(['\r', '\n', ' ']) {
+            return Err(format!("header injection: {loc:?}"));
+        }
+    }
+    Ok(())
+}
 pub const T0: u64 = 1_800_000_000;
 
 /// Which store a [`Server`] made on this thread uses for grants.
@@ -145,13 +189,7 @@ impl Server {
             secret_hash: hash_client_secret(&server.rng, &ClientSecret::new(SECRET)),
             previous_secret_hash: None,
             previous_secret_expires_at: None,
-            redirect_uris: [
-                "https://pitangui.amazon.com/api/skill/link/M2AAAAAAAAAAAA",
-                LAYLA,
-                "https://alexa.amazon.co.jp/api/skill/link/M2AAAAAAAAAAAA",
-            ]
-            .map(RedirectUri::new)
-            .to_vec(),
+            redirect_uris: REDIRECTS.map(RedirectUri::new).to_vec(),
             scope: ScopeSet::parse("smart_home profile").unwrap(),
             grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
             created_at: T0,

@@ -11,8 +11,15 @@ fuzz_target!(|data: &[u8]| {
 
     if let Some((&at, &byte)) = data.first().zip(data.get(1)) {
         let claims = Claims {
-            iss: "https://a".into(), sub: "u".into(), client_id: "c".into(), scope: "s".into(),
-            iat: 0, exp: 10_000, jti: "j".into(), gid: Some("g".into()), name: None,
+            iss: "https://a".into(),
+            sub: "u".into(),
+            client_id: "c".into(),
+            scope: "s".into(),
+            iat: 0,
+            exp: 10_000,
+            jti: "j".into(),
+            gid: Some("g".into()),
+            name: None,
         };
         let token = sign(&claims, &key);
         let mut bytes = token.clone().into_bytes();

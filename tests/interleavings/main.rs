@@ -8,103 +8,22 @@
 //! that the holder of either answer stays linked, that no second grant exists,
 //! and that no revocation is undone.
 
-use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use alexa_oauth::grant::{GrantStore, RevocationCache};
+use alexa_oauth::grant::RevocationCache;
 use alexa_oauth::http::{Method, Request, Response};
-use alexa_oauth::objects::{ObjectStore, ObjectTransport};
-use alexa_oauth::store::{MemoryStore, Store, StoreError};
+use alexa_oauth::objects::ObjectStore;
+use alexa_oauth::store::{MemoryStore, Store};
 use alexa_oauth::testing::*;
-use alexa_oauth::types::GrantId;
+
+mod scheduler;
+
 use alexa_oauth::{handle, Ctx};
 use pollster::block_on;
+use scheduler::{Chooser, Gated, GatedObjects, Scheduler, Step};
 use serde_json::Value;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Step {
-    Read,
-    Write,
-    /// A whole Durable Object call: atomic, as the runtime makes it.
-    Object,
-}
-
-/// Picks, among the requests waiting for a storage step, which takes it.
-type Chooser<'a> = dyn FnMut(&[(usize, Step)]) -> usize + 'a;
-
-/// Which request may take its next storage step.
-#[derive(Default)]
-struct Scheduler {
-    allowed: Cell<Option<usize>>,
-    /// The step each request is waiting to take.
-    waiting: RefCell<Vec<Option<Step>>>,
-}
-
-impl Scheduler {
-    fn gate(&self, id: usize, step: Step) -> Gate<'_> {
-        Gate {
-            sched: self,
-            id,
-            step,
-        }
-    }
-}
-
-struct Gate<'a> {
-    sched: &'a Scheduler,
-    id: usize,
-    step: Step,
-}
-
-impl Future for Gate<'_> {
-    type Output = ();
-    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
-        let mut waiting = self.sched.waiting.borrow_mut();
-        if self.sched.allowed.get() == Some(self.id) {
-            self.sched.allowed.set(None);
-            waiting[self.id] = None;
-            Poll::Ready(())
-        } else {
-            waiting[self.id] = Some(self.step);
-            Poll::Pending
-        }
-    }
-}
-
-/// One request's view of the shared KV: each operation waits for its turn.
-struct Gated<'a> {
-    kv: &'a MemoryStore,
-    sched: &'a Scheduler,
-    id: usize,
-}
-
-impl Store for Gated<'_> {
-    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        self.sched.gate(self.id, Step::Read).await;
-        self.kv.get(key).await
-    }
-    async fn put(&self, key: &str, value: String, at: Option<u64>) -> Result<(), StoreError> {
-        self.sched.gate(self.id, Step::Write).await;
-        self.kv.put(key, value, at).await
-    }
-}
-
-impl GrantStore for Gated<'_> {}
-
-struct GatedObjects<'a> {
-    objects: &'a LocalObjects,
-    sched: &'a Scheduler,
-    id: usize,
-}
-
-impl ObjectTransport for GatedObjects<'_> {
-    async fn call(&self, grant: &GrantId, op: String) -> Result<String, StoreError> {
-        self.sched.gate(self.id, Step::Object).await;
-        self.objects.call(grant, op).await
-    }
-}
 
 #[derive(Clone, Copy, Debug)]
 enum Mode {

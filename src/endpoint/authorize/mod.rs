@@ -18,88 +18,17 @@ use crate::form::{append_query, is_form_content_type, Params};
 use crate::http::{LogFields, Method, Request, Response};
 use crate::page::{self, render_login, Login};
 use crate::password::{verify_dummy, verify_password};
-use crate::pkce;
-use crate::store::{normalize_username, ClientRecord, CodeRecord, GrantType, Store};
+use crate::store::{normalize_username, CodeRecord, Store};
 use crate::throttle;
-use crate::types::{ClientId, GrantId, Password, RedirectUri, ScopeSet};
+use crate::types::{ClientId, GrantId, Password};
 use crate::{Ctx, CODE_TTL};
+
+mod check;
+
+use check::{check, AuthRequest, Refused};
 
 /// How long a login form stays valid.
 const FORM_TTL: u64 = 30 * 60;
-
-/// A redirect URI that matched one the client registered (§3.1.2.3). Made only
-/// by [`match_redirect`], so nothing can be redirected to a URI that did not.
-struct RegisteredRedirect(RedirectUri);
-
-/// A checked authorization request.
-struct AuthRequest {
-    client: ClientRecord,
-    redirect: RegisteredRedirect,
-    /// Whether `redirect_uri` was in the request (it must then be repeated at /token).
-    redirect_given: bool,
-    state: Option<String>,
-    scope: ScopeSet,
-    code_challenge: Option<String>,
-}
-
-impl AuthRequest {
-    /// What a login form's CSRF token is bound to: the whole request.
-    fn csrf_fields(&self) -> [String; 5] {
-        [
-            self.client.client_id.to_string(),
-            self.redirect.0.to_string(),
-            self.state.clone().unwrap_or_default(),
-            self.scope.to_string(),
-            self.code_challenge.clone().unwrap_or_default(),
-        ]
-    }
-}
-
-/// Why a request gets no code, and how that may be answered (§4.1.2.1).
-enum Refused {
-    /// The client or its redirect URI is in doubt, or the request cannot be read:
-    /// a page for the person, never a redirect.
-    Page {
-        status: u16,
-        title: &'static str,
-        detail: &'static str,
-        error: ErrorCode,
-        reason: &'static str,
-    },
-    /// Back to the client at a registered redirect URI, with `error`,
-    /// `error_description` and the unchanged `state`.
-    Redirect {
-        to: RegisteredRedirect,
-        state: Option<String>,
-        error: OAuthError,
-    },
-    /// Storage could not be read or written: a page asking to retry.
-    Unavailable,
-    /// `SIGNING_KEY` is missing: a page naming the fix.
-    NotConfigured,
-}
-
-impl Refused {
-    /// A 400 page for a request that cannot be trusted or read.
-    fn page(title: &'static str, detail: &'static str, reason: &'static str) -> Self {
-        Self::Page {
-            status: 400,
-            title,
-            detail,
-            error: ErrorCode::InvalidRequest,
-            reason,
-        }
-    }
-
-    /// An error for the client of a checked request.
-    fn to_client(ar: &AuthRequest, error: OAuthError) -> Self {
-        Self::Redirect {
-            to: RegisteredRedirect(ar.redirect.0.clone()),
-            state: ar.state.clone(),
-            error,
-        }
-    }
-}
 
 /// The one place a refusal becomes a response, with its log fields.
 fn render(refused: Refused, https: bool, log: &mut LogFields) -> Response {
@@ -119,7 +48,7 @@ fn render(refused: Refused, https: bool, log: &mut LogFields) -> Response {
             if let Some(state) = &state {
                 pairs.push(("state", state));
             }
-            let r = Response::redirect(append_query(to.0.as_str(), &pairs));
+            let r = Response::redirect(append_query(to.as_str(), &pairs));
             (error.code, error.description, r)
         }
         Refused::Unavailable => (
@@ -294,7 +223,7 @@ async fn post<S: Store>(
     let code = format!("{grant_id}.{}", random_string(ctx.rng, 32));
     let record = CodeRecord {
         client_id: ar.client.client_id.clone(),
-        redirect_uri: ar.redirect_given.then(|| ar.redirect.0.clone()),
+        redirect_uri: ar.redirect_given.then(|| ar.redirect.uri().clone()),
         user_id: user.id,
         display_name: user.display_name,
         scope: ar.scope.clone(),
@@ -312,7 +241,7 @@ async fn post<S: Store>(
         pairs.push(("state", state));
     }
     Ok(Response::redirect(append_query(
-        ar.redirect.0.as_str(),
+        ar.redirect.as_str(),
         &pairs,
     )))
 }
@@ -332,112 +261,6 @@ async fn validate<S: Store>(
         }
     };
     check(params, client)
-}
-
-/// §3.1.2.3: exact match against the registered URIs; without a `redirect_uri`,
-/// only a client with a single registered URI can be served. The bool says
-/// whether the request named it.
-fn match_redirect(
-    client: &ClientRecord,
-    given: Option<&str>,
-) -> Result<(RegisteredRedirect, bool), Refused> {
-    match given {
-        Some(uri) => match client.redirect_uris.iter().find(|r| r.as_str() == uri) {
-            Some(r) => Ok((RegisteredRedirect(r.clone()), true)),
-            None => Err(Refused::page(
-                "Unregistered redirect address",
-                "The address this request would return to is not registered for this \
-                 application, so the request was stopped. If you run this server, add it \
-                 with the admin command (for Alexa: client update --alexa <vendor id>).",
-                "redirect_uri is not registered for this client",
-            )),
-        },
-        None if client.redirect_uris.len() == 1 => {
-            Ok((RegisteredRedirect(client.redirect_uris[0].clone()), false))
-        }
-        None => Err(Refused::page(
-            "This link request is incomplete",
-            "The request does not say where to return (redirect_uri is missing).",
-            "redirect_uri is missing and the client has several",
-        )),
-    }
-}
-
-/// Checks an authorization request against its client (`None`: unknown or
-/// absent). Pure: no storage, no time.
-fn check(params: &Params, client: Option<ClientRecord>) -> Result<AuthRequest, Refused> {
-    let Some(client) = client else {
-        return Err(match params.get("client_id") {
-            None => Refused::page(
-                "This link request is incomplete",
-                "The request names no client (client_id is missing).",
-                "client_id is missing",
-            ),
-            Some(_) => Refused::page(
-                "Unknown application",
-                "The application asking to link is not registered with this server.",
-                "unknown client_id",
-            ),
-        });
-    };
-    let (redirect, redirect_given) = match_redirect(&client, params.get("redirect_uri"))?;
-    let mut ar = AuthRequest {
-        client,
-        redirect,
-        redirect_given,
-        state: params.get("state").map(str::to_owned),
-        scope: ScopeSet::default(),
-        code_challenge: None,
-    };
-    // From here on the redirect URI is trusted: errors go back to the client.
-    let fail = |ar: &AuthRequest, e| Err(Refused::to_client(ar, e));
-    match params.get("response_type") {
-        Some("code") => {}
-        None => return fail(&ar, OAuthError::invalid_request("response_type is missing")),
-        Some(_) => {
-            let e = OAuthError::new(
-                ErrorCode::UnsupportedResponseType,
-                "only response_type=code is supported",
-            );
-            return fail(&ar, e);
-        }
-    }
-    if !ar.client.allows(GrantType::AuthorizationCode) {
-        let e =
-            OAuthError::unauthorized_client("this client may not use the authorization code grant");
-        return fail(&ar, e);
-    }
-    let scope = match params.get("scope") {
-        None => ar.client.scope.narrowed_to(None),
-        Some(s) => ScopeSet::parse(s).and_then(|s| ar.client.scope.narrowed_to(Some(&s))),
-    };
-    ar.scope = match scope {
-        Some(s) => s,
-        None => {
-            let e = OAuthError::invalid_scope(
-                "the requested scope is malformed or not allowed for this client",
-            );
-            return fail(&ar, e);
-        }
-    };
-    // RFC 7636 §4.3, §4.4.1: S256 only; a challenge without a method means `plain`.
-    let pkce_error = match (
-        params.get("code_challenge"),
-        params.get("code_challenge_method"),
-    ) {
-        (None, None) => None,
-        (Some(challenge), Some("S256")) if pkce::is_valid_challenge(challenge) => {
-            ar.code_challenge = Some(challenge.to_owned());
-            None
-        }
-        (Some(_), Some("S256")) => Some("code_challenge is not a valid S256 challenge"),
-        (None, Some(_)) => Some("code_challenge_method without code_challenge"),
-        (Some(_), _) => Some("code_challenge_method must be S256; plain is not supported"),
-    };
-    match pkce_error {
-        Some(e) => fail(&ar, OAuthError::invalid_request(e)),
-        None => Ok(ar),
-    }
 }
 
 /// 429: the login form again, saying when to retry.
@@ -498,7 +321,7 @@ fn login_page<S>(
         ("scope", ar.scope.to_string()),
     ];
     if ar.redirect_given {
-        hidden.push(("redirect_uri", ar.redirect.0.to_string()));
+        hidden.push(("redirect_uri", ar.redirect.as_str().to_owned()));
     }
     if let Some(state) = &ar.state {
         hidden.push(("state", state.clone()));
@@ -519,7 +342,7 @@ fn login_page<S>(
         hidden,
     });
     let mut r = Response::html(status, body, https);
-    if let Some(origin) = origin_of(ar.redirect.0.as_str()) {
+    if let Some(origin) = origin_of(ar.redirect.as_str()) {
         r = r.allow_form_target(origin);
     }
     if existing.is_none() {

@@ -1,0 +1,176 @@
+//! The command line: every command, its arguments and the help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const EXAMPLES: &str = "\
+Examples:
+  # An Alexa skill's client: registers the three regional redirect URLs, prints a new secret once.
+  cargo run --bin admin -- client add --id alexa-skill --name \"My Skill\" \\
+  --alexa M2AAAAAAAAAAAA --scope \"smart_home\"
+
+  # A user; the password is read from stdin.
+  printf '%s' 'a long passphrase' | cargo run --bin admin -- user add --username alice \\
+  --display-name Alice --password-stdin
+
+  # Look, change, remove:
+  cargo run --bin admin -- client list
+  cargo run --bin admin -- client show --id alexa-skill
+  cargo run --bin admin -- client rotate-secret --id alexa-skill --grace 86400
+  cargo run --bin admin -- user list
+  printf '%s' 'a new passphrase' | cargo run --bin admin -- user passwd --username alice
+  cargo run --bin admin -- grant list --user alice
+  cargo run --bin admin -- grant revoke --id <grant id>
+  cargo run --bin admin -- user remove --username alice      # also ends her grants
+
+  # The state `wrangler dev --persist-to .wrangler/state` serves (the default), or the deployed namespace:
+  cargo run --bin admin -- --local --persist-to .wrangler/state user add ...
+  cargo run --bin admin -- --remote client add ...";
+
+/// Manage the OAuth server's clients and users in Workers KV.
+#[derive(Parser)]
+#[command(name = "admin", after_help = EXAMPLES)]
+pub(crate) struct Cli {
+    /// Write to local state (the default), as `wrangler dev` serves it.
+    #[arg(long, global = true, conflicts_with = "remote")]
+    pub(crate) local: bool,
+    /// Write to the namespace deployed on Cloudflare (uses wrangler's login).
+    #[arg(long, global = true)]
+    pub(crate) remote: bool,
+    /// The local state directory, as given to `wrangler dev --persist-to`.
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        default_value = ".wrangler/state"
+    )]
+    pub(crate) persist_to: PathBuf,
+    /// The KV binding name in wrangler.toml.
+    #[arg(long, global = true, default_value = "OAUTH_KV")]
+    pub(crate) binding: String,
+    #[command(subcommand)]
+    pub(crate) command: Command1,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command1 {
+    /// Registered clients (the Alexa skill is one).
+    #[command(subcommand)]
+    Client(ClientCmd),
+    /// Users who can sign in on the login page.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Grants: the links between a user and a client.
+    #[command(subcommand)]
+    Grant(GrantCmd),
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ClientCmd {
+    /// Register a client. Prints a generated secret once, unless --secret-stdin.
+    Add(ClientAdd),
+    /// List the registered clients.
+    List,
+    /// Show one client (never its secret).
+    Show {
+        #[arg(long)]
+        id: String,
+    },
+    /// Remove a client: its refresh tokens stop working at once.
+    Remove {
+        #[arg(long)]
+        id: String,
+    },
+    /// Give a client a new secret, printed once. The old one keeps working for
+    /// --grace seconds, time to paste the new one into the Alexa console.
+    RotateSecret {
+        #[arg(long)]
+        id: String,
+        /// Seconds the old secret stays valid (0 ends it at once).
+        #[arg(long, default_value_t = 86_400)]
+        grace: u64,
+        /// Read the new secret from stdin instead of generating one.
+        #[arg(long)]
+        secret_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum UserCmd {
+    /// Add a user; the password is read from stdin.
+    Add(UserAdd),
+    /// List the usernames.
+    List,
+    /// Set a user's password, read from stdin. Existing links keep working.
+    Passwd {
+        #[arg(long)]
+        username: String,
+    },
+    /// Remove a user and end all of their grants.
+    Remove {
+        #[arg(long)]
+        username: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum GrantCmd {
+    /// List a user's grants.
+    List {
+        #[arg(long)]
+        user: String,
+    },
+    /// End a grant: its refresh tokens at once, its access tokens within the
+    /// revocation bound (see README).
+    Revoke {
+        /// Grant ids can start with `-`, which must not read as an option.
+        #[arg(long, allow_hyphen_values = true)]
+        id: String,
+    },
+}
+
+#[derive(Args)]
+pub(crate) struct ClientAdd {
+    /// The client id: 1-64 characters of A-Z a-z 0-9 - . _ ~
+    #[arg(long)]
+    pub(crate) id: String,
+    /// The name the login page shows ("NAME is asking to link your account").
+    #[arg(long)]
+    pub(crate) name: String,
+    /// An Alexa vendor id: registers https://{pitangui.amazon.com, layla.amazon.com,
+    /// alexa.amazon.co.jp}/api/skill/link/<VENDOR_ID>.
+    #[arg(long, value_name = "VENDOR_ID")]
+    pub(crate) alexa: Option<String>,
+    /// A redirect URI, matched exactly. Repeat for several.
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    pub(crate) redirect_uris: Vec<String>,
+    /// The scopes the client may ask for, space separated.
+    #[arg(long)]
+    pub(crate) scope: String,
+    /// Comma separated: authorization_code, refresh_token, client_credentials.
+    #[arg(long, default_value = "authorization_code,refresh_token")]
+    pub(crate) grant_types: String,
+    /// Read the client secret from stdin (at least 32 characters) instead of generating one.
+    #[arg(long)]
+    pub(crate) secret_stdin: bool,
+    /// Replace a client with the same id.
+    #[arg(long)]
+    pub(crate) force: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct UserAdd {
+    /// The sign-in name; stored in lower case, matched without regard to case.
+    #[arg(long)]
+    pub(crate) username: String,
+    /// The name shown to the skill (defaults to the username).
+    #[arg(long)]
+    pub(crate) display_name: Option<String>,
+    /// Read the password from stdin (its first line).
+    #[arg(long, required = true)]
+    pub(crate) password_stdin: bool,
+    /// Replace the user's record; the user keeps the same id (`sub`).
+    #[arg(long)]
+    pub(crate) force: bool,
+}

@@ -1,0 +1,69 @@
+//! `admin`: puts clients and users into the Worker's KV namespace.
+//!
+//! It builds records with the same core code the Worker uses (secret hashing,
+//! PBKDF2, key names, registration rules) and writes them with `wrangler kv key
+//! put`, so it needs no credentials of its own: locally it writes the state
+//! `wrangler dev --persist-to DIR` serves. Secrets come from stdin, never from
+//! argv.
+//!
+//! - `cli.rs`: the commands and their arguments;
+//! - `wrangler.rs`: KV through wrangler;
+//! - `client.rs`, `user.rs`, `grant.rs`: one function per command;
+//! - `io.rs`: stdin and time.
+
+/// `println!` that does not panic when stdout is closed (e.g. `admin … | head -1`).
+#[cfg(not(target_arch = "wasm32"))]
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod cli;
+#[cfg(not(target_arch = "wasm32"))]
+mod client;
+#[cfg(not(target_arch = "wasm32"))]
+mod grant;
+#[cfg(not(target_arch = "wasm32"))]
+mod io;
+#[cfg(not(target_arch = "wasm32"))]
+mod user;
+#[cfg(not(target_arch = "wasm32"))]
+mod wrangler;
+
+#[cfg(target_arch = "wasm32")]
+fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() -> std::process::ExitCode {
+    use clap::Parser;
+    use cli::{Cli, ClientCmd, Command1, GrantCmd, UserCmd};
+
+    let cli = Cli::parse();
+    let result = wrangler::Kv::new(&cli).and_then(|kv| match cli.command {
+        Command1::Client(ClientCmd::Add(a)) => client::add(&kv, a),
+        Command1::Client(ClientCmd::List) => client::list(&kv),
+        Command1::Client(ClientCmd::Show { id }) => client::show(&kv, &id),
+        Command1::Client(ClientCmd::Remove { id }) => client::remove(&kv, &id),
+        Command1::Client(ClientCmd::RotateSecret {
+            id,
+            grace,
+            secret_stdin,
+        }) => client::rotate_secret(&kv, &id, grace, secret_stdin),
+        Command1::User(UserCmd::Add(a)) => user::add(&kv, a),
+        Command1::User(UserCmd::List) => user::list(&kv),
+        Command1::User(UserCmd::Passwd { username }) => user::passwd(&kv, &username),
+        Command1::User(UserCmd::Remove { username }) => user::remove(&kv, &username),
+        Command1::Grant(GrantCmd::List { user }) => grant::list(&kv, &user),
+        Command1::Grant(GrantCmd::Revoke { id }) => grant::revoke_by_id(&kv, &id),
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("admin: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
