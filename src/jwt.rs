@@ -39,10 +39,6 @@ impl SigningKey {
         })
     }
 
-    pub fn kid(&self) -> &str {
-        &self.kid
-    }
-
     /// A sub-key for another purpose (e.g. the login form's CSRF tokens), so no two
     /// uses ever share a key.
     pub fn derive(&self, label: &[u8]) -> [u8; 32] {

@@ -166,7 +166,7 @@ pub struct Ctx<'a, S> {
     /// Unix time in seconds.
     pub now: u64,
     pub rng: &'a dyn Rng,
-    /// This isolate's copy of the revocation list.
+    /// This isolate's cache of revocation tombstones.
     pub revocations: &'a grant::RevocationCache,
 }
 

@@ -13,7 +13,7 @@
 //! One object per grant, not per user: a link is the unit that must be
 //! consistent, objects for different links never contend, and a grant's object
 //! is found from the token alone, with no lookup. Clients, users, throttles and
-//! the revocation list stay in KV (read-mostly, cached at the edge).
+//! the revocation tombstones stay in KV (read-mostly, cached at the edge).
 //!
 //! Sans-I/O like the rest of the core: [`ObjectStore`] speaks to the objects
 //! through an [`ObjectTransport`] (a Durable Object stub in the Worker, a map of

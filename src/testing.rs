@@ -385,15 +385,44 @@ pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
                 .split('"')
                 .next()
                 .unwrap();
-            (
-                name.to_owned(),
-                value
-                    .replace("&amp;", "&")
-                    .replace("&#39;", "'")
-                    .replace("&quot;", "\""),
-            )
+            (name.to_owned(), unescape_html(value))
         })
         .collect()
+}
+
+/// Decodes the entities our pages use: numeric ones and `&amp;`, `&lt;`,
+/// `&gt;`, `&quot;`.
+pub fn unescape_html(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let Some(end) = rest.find(';') else { break };
+        let entity = &rest[1..end];
+        let decoded = match entity {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            _ => entity
+                .strip_prefix('#')
+                .and_then(|n| n.parse().ok())
+                .and_then(char::from_u32),
+        };
+        match decoded {
+            Some(c) => {
+                out.push(c);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 pub fn query_param(url: &str, name: &str) -> Option<String> {

@@ -423,7 +423,7 @@ fn login_page_escapes_state_and_forbids_framing() {
     let r = s.send(Request::new(Method::Get, &format!("/authorize?{q}")));
     assert_eq!(r.status, 200);
     assert!(!r.body_text().contains("<script>"));
-    assert!(r.body_text().contains("&quot;&gt;&lt;script&gt;"));
+    assert!(r.body_text().contains("&#34;&#62;&#60;script&#62;"));
     assert_eq!(r.get_header("x-frame-options"), Some("DENY"));
     let csp = r.get_header("content-security-policy").unwrap();
     assert!(csp.contains("frame-ancestors 'none'"));

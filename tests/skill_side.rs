@@ -142,7 +142,7 @@ fn key_rotation_previous_key_still_verifies_removed_key_does_not() {
 fn revoking_a_refresh_token_ends_the_grant_within_the_stated_bound() {
     let s = Server::new();
     let (access, refresh) = s.link();
-    // Another isolate has read the revocation list before the revocation.
+    // Another isolate has looked up the grant's tombstone before the revocation.
     let other = RevocationCache::default();
     let via_other = |s: &Server| {
         s.send_via(

@@ -16,12 +16,12 @@ use crate::http::{LogFields, Request, Response};
 use crate::jwt::{self, Claims};
 use crate::pkce;
 use crate::store::{GrantRecord, GrantType};
-use crate::types::{CodeVerifier, GrantId, RefreshToken, ScopeSet};
+use crate::types::{AccessToken, CodeVerifier, GrantId, RefreshToken, ScopeSet};
 use crate::{Ctx, ACCESS_TOKEN_TTL};
 
 /// What a successful grant hands back (§5.1).
 struct Issued {
-    access_token: String,
+    access_token: AccessToken,
     refresh_token: Option<RefreshToken>,
     scope: ScopeSet,
 }
@@ -77,7 +77,7 @@ async fn grant<S: GrantStore>(
                 .map(|g| g.display_name.clone())
                 .filter(|n| !n.is_empty()),
         };
-        jwt::sign(&claims, key)
+        AccessToken::new(jwt::sign(&claims, key))
     };
 
     match grant_type {
@@ -177,7 +177,8 @@ const NO_KEY: OAuthError = OAuthError::new(
     "the refresh token could not be derived",
 );
 
-/// Adds a grant the store has just revoked to the revocation list, so its access
+/// Writes the tombstone of a grant the store has just revoked (in KV too, in
+/// Durable Object mode) and remembers it in this isolate, so its access
 /// tokens stop working at `/userinfo` (see [`crate::grant`]).
 async fn end_access_tokens<S: GrantStore>(
     ctx: &Ctx<'_, S>,
@@ -189,7 +190,7 @@ async fn end_access_tokens<S: GrantStore>(
 
 fn success(issued: Issued) -> Response {
     let mut body = json!({
-        "access_token": issued.access_token,
+        "access_token": issued.access_token.secret(),
         "token_type": "Bearer",
         "expires_in": ACCESS_TOKEN_TTL,
         "scope": issued.scope.to_string(),

@@ -1,8 +1,8 @@
 //! `/userinfo`: turns an access token into the user it was issued for. This is
 //! the call the skill's backend makes on every Alexa directive, so it verifies
-//! the token's signature and expiry and reads nothing from storage for it; a
-//! revoked grant is caught through the isolate's copy of the revocation list
-//! (see [`crate::grant`] for the bound).
+//! the token's signature and expiry, and catches a revoked grant through the
+//! isolate's cache of revocation tombstones (see [`crate::grant`] for the
+//! bound) rather than a storage read per request.
 //!
 //! Errors follow RFC 6750 §3: 401 with `WWW-Authenticate: Bearer`, carrying
 //! `error="invalid_token"` when a token was presented, and no error at all when

@@ -8,7 +8,7 @@
 //! both read the same state and both write. [`crate::grant`] makes every such
 //! pair write the same thing (derived refresh tokens), keeps revocations out of
 //! the grant record (tombstones), and accepts what a stale copy has not seen
-//! yet; see `tests/interleavings.rs` and `tests/consistency.rs`.
+//! yet; see `tests/interleavings/` and `tests/consistency.rs`.
 
 pub mod keys;
 mod memory;

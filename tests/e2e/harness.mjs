@@ -151,7 +151,8 @@ export async function login(base, query, { username = USERNAME, password = PASSW
 }
 
 function unescapeHtml(s) {
-  return s.replaceAll('&quot;', '"').replaceAll('&#39;', "'").replaceAll('&lt;', '<').replaceAll('&gt;', '>').replaceAll('&amp;', '&');
+  const named = { quot: '"', lt: '<', gt: '>', amp: '&', apos: "'" };
+  return s.replace(/&(#(\d+)|[a-z]+);/g, (m, name, code) => (code ? String.fromCharCode(Number(code)) : named[name] ?? m));
 }
 
 /** POST /token the way Alexa's Java client does; `auth` is 'basic' or 'body'. */

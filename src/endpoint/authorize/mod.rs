@@ -20,7 +20,7 @@ use crate::page::{self, render_login, Login};
 use crate::password::{verify_dummy, verify_password};
 use crate::store::{normalize_username, CodeRecord, Store};
 use crate::throttle;
-use crate::types::{ClientId, GrantId, Password};
+use crate::types::{AuthorizationCode, ClientId, GrantId, Password};
 use crate::{Ctx, CODE_TTL};
 
 mod check;
@@ -220,7 +220,7 @@ async fn post<S: Store>(
     // code names its grant (`<grant id>.<secret>`), so the exchange goes straight
     // to the grant's record, or to its Durable Object.
     let grant_id = GrantId::new(random_string(ctx.rng, 16));
-    let code = format!("{grant_id}.{}", random_string(ctx.rng, 32));
+    let code = AuthorizationCode::new(format!("{grant_id}.{}", random_string(ctx.rng, 32)));
     let record = CodeRecord {
         client_id: ar.client.client_id.clone(),
         redirect_uri: ar.redirect_given.then(|| ar.redirect.uri().clone()),
@@ -233,10 +233,10 @@ async fn post<S: Store>(
         used: false,
     };
     ctx.store
-        .put_code(&token_hash(&code), &record)
+        .put_code(&token_hash(code.secret()), &record)
         .await
         .map_err(|_| Refused::Unavailable)?;
-    let mut pairs = vec![("code", code.as_str())];
+    let mut pairs = vec![("code", code.secret())];
     if let Some(state) = &ar.state {
         pairs.push(("state", state));
     }
