@@ -104,7 +104,7 @@ function oursScenarios(base) {
     form.append('action', 'login');
     const cookie = String(page.headers['set-cookie']).split(';')[0];
     const t0 = performance.now();
-    const login = expect(await request(base, 'POST', '/authorize', { headers: { ...FORM, cookie }, body: form.toString() }), 302);
+    const login = expect(await request(base, 'POST', '/authorize', { headers: { ...FORM, cookie }, body: form.toString() }), 303);
     const loginMs = performance.now() - t0;
     const code = new URL(login.headers.location).searchParams.get('code');
     const body = new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirect, code_verifier: verifier });

@@ -100,6 +100,17 @@ fn refresh(b: Bencher) {
 }
 
 /// One password check at the production cost (100,000 iterations): slow on purpose.
+/// A 16 KiB form of distinct parameters: the worst case of the repeat check.
+#[divan::bench]
+fn form_parse_16_kib(b: Bencher) {
+    let body: String = (0..1600)
+        .map(|i| format!("p{i:04}=x"))
+        .collect::<Vec<_>>()
+        .join("&");
+    assert!(body.len() <= 16 * 1024);
+    b.bench(|| alexa_oauth::form::Params::parse(black_box(body.as_bytes())).is_ok());
+}
+
 #[divan::bench(sample_count = 10, sample_size = 1)]
 fn pbkdf2_verify(b: Bencher) {
     let stored = hash_password(&TestRng::default(), &Password::new("correct horse"));

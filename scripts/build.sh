@@ -6,10 +6,11 @@ eval "$(bash scripts/setup.sh)"
 bash scripts/dev-vars.sh
 # BUILD_DIR: where the Worker goes (wrangler.toml's `main` reads build/).
 out=${BUILD_DIR:-build}
-# Durable Object support is compiled in only for GRANT_STORE = "DO" (from
-# wrangler.toml, or the environment), keeping the default KV build smaller.
+# Durable Object support is compiled in only for Durable Object mode (from
+# wrangler.toml, or GRANT_STORE in the environment), keeping the default KV
+# build smaller; scripts/grant-store.sh applies the Worker's own rule.
 features=()
-if [ "${GRANT_STORE:-}" = DO ] || grep -Eq '^GRANT_STORE *= *"DO"' wrangler.toml; then
+if [ "$(bash scripts/grant-store.sh)" = DO ]; then
   features=(--features durable)
 fi
 "$WORKER_BUILD" --release --out-dir "$out" . "${features[@]}"

@@ -125,7 +125,7 @@ async function redirectUris() {
     const step = `redirect ${new URL(redirect).hostname}`;
     const r = await request('GET', authorizeUrl(redirect));
     if (r.status === 200 && /name="password"/.test(r.body)) report('PASS', step);
-    else if (r.status === 400) report('FAIL', step, `the login page was refused (${r.status}): ${redirect} is not registered for ${clientId}, or the client is unknown`, `register all three with: cargo run --bin admin -- --remote client add --id ${clientId} --alexa ${opt['vendor-id']} --force …`);
+    else if (r.status === 400) report('FAIL', step, `the login page was refused (${r.status}): ${redirect} is not registered for ${clientId}, or the client is unknown`, `register all three with: cargo run --bin admin -- --remote client update --id ${clientId} --alexa ${opt["vendor-id"]}`);
     else if (r.status === 302) report('FAIL', step, `redirected with ${new URL(r.headers.location).searchParams.get('error')}`, 'check the scope against the client\'s registered scopes');
     else report('FAIL', step, `answered ${r.status}`, 'check the authorization URI');
   }
@@ -147,7 +147,7 @@ async function login(step, redirect, extra = {}) {
   fields.append('action', 'login');
   const r = await request('POST', endpoints.authorization_endpoint, { headers: { ...FORM, cookie }, body: fields.toString() });
   if (r.status === 401) { report('FAIL', step, 'the username or password was refused', `set it with: printf '%s' "$PASSWORD" | cargo run --bin admin -- --remote user passwd --username ${opt.username}`); return null; }
-  if (r.status !== 302) { report('FAIL', step, `the login answered ${r.status}`); return null; }
+  if (r.status !== 303 && r.status !== 302) { report('FAIL', step, `the login answered ${r.status}`); return null; }
   const loc = new URL(r.headers.location);
   if (`${loc.origin}${loc.pathname}` !== redirect) { report('FAIL', step, `redirected to ${loc.origin}${loc.pathname}, not ${redirect}`); return null; }
   if (loc.searchParams.get('state') !== state) { report('FAIL', step, 'state did not come back unchanged', 'Alexa rejects a changed state'); return null; }

@@ -89,6 +89,10 @@ pub async fn authenticate<S: Store>(
 ) -> Result<ClientRecord, OAuthError> {
     const FAILED: OAuthError = OAuthError::invalid_client("client authentication failed");
     let secret = creds.secret.as_ref().ok_or(FAILED)?;
+    // Longer than any registered id: unknown, without a storage read.
+    if creds.client_id.as_str().len() > crate::registration::MAX_CLIENT_ID {
+        return Err(FAILED);
+    }
     let client = store.client(&creds.client_id).await?.ok_or(FAILED)?;
     let current = verify_client_secret(&client.secret_hash, secret);
     let previous = match (

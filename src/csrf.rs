@@ -1,4 +1,4 @@
-//! The login form's CSRF protection.
+//! The login form's CSRF protection, and the device cookie.
 //!
 //! The browser holds a random nonce in a cookie; the form carries
 //! `<expiry>.<HMAC(key, nonce, expiry, the authorization request)>`. A posted
@@ -66,6 +66,29 @@ pub(crate) fn check(key: &[u8], nonce: &str, token: &str, request: &[&str], now:
         )
 }
 
+/// The device cookie: set after a successful sign-in, it exempts this browser
+/// from the per-username attempt limit for that user (see [`crate::throttle`]).
+pub(crate) fn device_cookie_name(https: bool) -> &'static str {
+    if https {
+        "__Host-login-device"
+    } else {
+        "login-device"
+    }
+}
+
+/// How long a device cookie is honoured: a year.
+pub(crate) const DEVICE_TTL: u64 = 365 * 24 * 3600;
+
+/// A device cookie's value for `username`, valid until `exp`.
+pub(crate) fn device_token(key: &[u8], username: &str, exp: u64) -> String {
+    token(key, "device", exp, &[username])
+}
+
+/// Whether a device cookie was made for `username` and is unexpired.
+pub(crate) fn check_device(key: &[u8], value: &str, username: &str, now: u64) -> bool {
+    check(key, "device", value, &[username], now)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +124,15 @@ mod tests {
         for bad in ["", "100", "x.y", &format!("200.{mac}")] {
             assert!(!check(KEY, NONCE, bad, &REQUEST, 0), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_device_cookie_is_for_one_user() {
+        let t = device_token(KEY, "alice", 100);
+        assert!(check_device(KEY, &t, "alice", 99));
+        assert!(!check_device(KEY, &t, "bob", 99));
+        assert!(!check_device(KEY, &t, "alice", 100));
+        assert!(!check(KEY, NONCE, &t, &["alice"], 0), "not a CSRF token");
     }
 
     #[test]

@@ -30,7 +30,7 @@
 //! - [`pkce`]: PKCE S256 (RFC 7636).
 //! - [`password`]: PBKDF2 password hashes.
 //! - `csrf`: the login form's CSRF tokens.
-//! - `throttle`: limits on failed logins and client authentications.
+//! - [`throttle`]: limits on sign-in attempts and failed client authentications.
 //!
 //! Storage:
 //! - [`store`]: the `Store` trait, the records, every KV key ([`store::keys`]),
@@ -68,7 +68,7 @@ pub mod registration;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
-mod throttle;
+pub mod throttle;
 pub mod types;
 
 #[cfg(target_arch = "wasm32")]
@@ -94,6 +94,9 @@ pub struct Config {
     pub signing_key: Result<SigningKey, ConfigError>,
     /// `SIGNING_KEY_PREVIOUS`: verifies tokens signed before a key rotation; signs nothing.
     pub previous_signing_key: Option<SigningKey>,
+    /// Set when `SIGNING_KEY_PREVIOUS` is set but unusable: logged with its fix,
+    /// since every token signed with it would fail.
+    pub previous_signing_key_error: Option<ConfigError>,
     /// `SCOPES_SUPPORTED`, space separated, for the discovery document.
     pub scopes_supported: Option<String>,
     /// `REFRESH_TOKEN_TTL` in seconds; unset or `0` means refresh tokens never expire.
@@ -106,6 +109,48 @@ pub struct Config {
     /// `GRANT_STORE=DO` keeps grant state in Durable Objects; `KV` (the default)
     /// keeps everything in KV.
     pub durable_grants: bool,
+}
+
+/// The one rule for Durable Object mode, shared by the Worker, `admin` and the
+/// build (`scripts/grant-store.sh` applies the same one to `wrangler.toml`):
+/// `GRANT_STORE` is `DO`, in any case, with any spaces around it.
+pub fn is_durable_grant_store(value: &str) -> bool {
+    value.trim().eq_ignore_ascii_case("DO")
+}
+
+/// Whether a `wrangler.toml` turns Durable Object mode on: its uncommented
+/// `GRANT_STORE = "…"` line, under [`is_durable_grant_store`].
+pub fn durable_grants_in_wrangler_toml(toml: &str) -> bool {
+    toml.lines()
+        .filter_map(|line| {
+            let line = line.split('#').next()?.trim();
+            let (name, value) = line.split_once('=')?;
+            (name.trim() == "GRANT_STORE")
+                .then(|| value.trim().trim_matches(['"', '\'']).to_owned())
+        })
+        .next_back()
+        .is_some_and(|v| is_durable_grant_store(&v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_rule_for_durable_object_mode() {
+        for (toml, durable) in [
+            ("GRANT_STORE = \"DO\"", true),
+            ("GRANT_STORE=\"do\"", true),
+            ("  GRANT_STORE = 'DO'  # strict", true),
+            ("GRANT_STORE = \"KV\"", false),
+            ("# GRANT_STORE = \"DO\"", false),
+            ("GRANT_STORE = \"DO\"\nGRANT_STORE = \"KV\"", false),
+            ("", false),
+        ] {
+            assert_eq!(durable_grants_in_wrangler_toml(toml), durable, "{toml:?}");
+        }
+        assert!(Config::from_vars(|k| (k == "GRANT_STORE").then(|| " do ".into())).durable_grants);
+    }
 }
 
 /// A configuration mistake the operator must fix. Logged with its fix; the
@@ -126,9 +171,19 @@ impl Config {
                  `openssl rand -base64 48 | npx wrangler secret put SIGNING_KEY`.",
             )),
         };
+        let previous = var("SIGNING_KEY_PREVIOUS").filter(|k| !k.trim().is_empty());
+        let previous_signing_key = previous
+            .as_ref()
+            .and_then(|k| SigningKey::new(k.trim().as_bytes()));
+        let previous_signing_key_error = (previous.is_some() && previous_signing_key.is_none())
+            .then_some(ConfigError(
+                "SIGNING_KEY_PREVIOUS is shorter than 32 bytes, so it is ignored and tokens \
+                 signed with it fail. Set the whole previous key: \
+                 `npx wrangler secret put SIGNING_KEY_PREVIOUS < current-key.txt`.",
+            ));
         Self {
-            previous_signing_key: var("SIGNING_KEY_PREVIOUS")
-                .and_then(|k| SigningKey::new(k.trim().as_bytes())),
+            previous_signing_key,
+            previous_signing_key_error,
             scopes_supported: var("SCOPES_SUPPORTED").filter(|s| !s.trim().is_empty()),
             issuer: var("ISSUER")
                 .map(|s| s.trim_end_matches('/').to_owned())
@@ -139,7 +194,7 @@ impl Config {
                 .filter(|&n: &u64| n > 0),
             demo_callback: var("DEMO_CALLBACK").is_some_and(|v| v == "true"),
             log_requests: var("LOG_REQUESTS").is_none_or(|v| v != "false"),
-            durable_grants: var("GRANT_STORE").is_some_and(|v| v.eq_ignore_ascii_case("DO")),
+            durable_grants: var("GRANT_STORE").is_some_and(|v| is_durable_grant_store(&v)),
         }
     }
 }
@@ -168,6 +223,8 @@ pub struct Ctx<'a, S> {
     pub rng: &'a dyn Rng,
     /// This isolate's cache of revocation tombstones.
     pub revocations: &'a grant::RevocationCache,
+    /// The attempt counters (the Rate Limiting bindings).
+    pub limiter: &'a dyn throttle::Limiter,
 }
 
 impl<S> Ctx<'_, S> {

@@ -166,7 +166,14 @@ impl<K: Store, T: ObjectTransport> Store for ObjectStore<'_, K, T> {
 /// are not needed.
 impl<K: Store, T: ObjectTransport> GrantStore for ObjectStore<'_, K, T> {
     async fn redeem_code(&self, _: &Successors, r: &Redeem) -> Result<Redeemed, StoreError> {
-        self.call(&r.grant_id, GrantOp::Redeem(r.clone())).await
+        let redeemed: Redeemed = self.call(&r.grant_id, GrantOp::Redeem(r.clone())).await?;
+        if let Ok(grant) = &redeemed {
+            // The KV indexes `admin` lists to end a user's or a client's grants.
+            // Best effort: failing the answer now would make the client's retry
+            // a replay, which revokes the grant it just got.
+            let _ = self.kv.index_grant(grant).await;
+        }
+        Ok(redeemed)
     }
     /// Revocations written where the object cannot see them (`admin` writes only
     /// KV) are checked here, before the object rotates anything.

@@ -14,6 +14,7 @@ use crate::objects::{self, ObjectStorage, ObjectStore, ObjectTransport};
 use crate::password::hash_password;
 use crate::store::StoreError;
 use crate::store::{keys, put_json, ClientRecord, GrantType, MemoryStore, UserRecord};
+use crate::throttle::MemoryLimiter;
 use crate::types::GrantId;
 use crate::types::{ClientId, ClientSecret, Password, RedirectUri, ScopeSet, UserId};
 use crate::{handle, Config, Ctx};
@@ -70,6 +71,23 @@ pub fn check_answer(r: &Response) -> Result<(), String> {
 }
 pub const T0: u64 = 1_800_000_000;
 
+/// Where a login comes from: an address (`CF-Connecting-IP`) and the cookies
+/// the browser already holds (`name=value; …`).
+#[derive(Debug, Default, Clone)]
+pub struct Browser {
+    pub ip: Option<String>,
+    pub cookie: Option<String>,
+}
+
+impl Browser {
+    pub fn at(ip: &str) -> Self {
+        Self {
+            ip: Some(ip.to_owned()),
+            cookie: None,
+        }
+    }
+}
+
 /// Which store a [`Server`] made on this thread uses for grants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StoreMode {
@@ -116,6 +134,8 @@ pub struct Server {
     pub rng: TestRng,
     pub now: std::cell::Cell<u64>,
     pub revocations: RevocationCache,
+    /// The attempt counters, in memory.
+    pub limiter: MemoryLimiter,
     /// Durable Object mode: `Some` on [`StoreMode::Objects`], so that the same
     /// tests run through the same traits on either implementation.
     pub objects: Option<LocalObjects>,
@@ -182,6 +202,7 @@ impl Server {
             rng: TestRng::default(),
             now: std::cell::Cell::new(T0),
             revocations: RevocationCache::default(),
+            limiter: MemoryLimiter::default(),
         };
         let client = ClientRecord {
             client_id: ClientId::new("alexa"),
@@ -193,6 +214,7 @@ impl Server {
             scope: ScopeSet::parse("smart_home profile").unwrap(),
             grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
             created_at: T0,
+            grants_since: None,
         };
         let mut machine = client.clone();
         machine.client_id = ClientId::new("machine");
@@ -262,6 +284,7 @@ impl Server {
             now: self.now.get(),
             rng: &self.rng,
             revocations,
+            limiter: &self.limiter,
         };
         block_on(handle(&req, &ctx))
     }
@@ -302,7 +325,35 @@ impl Server {
 
     /// GET /authorize, then the login form as a browser would post it.
     pub fn login(&self, query: &str, username: &str, password: &str, action: &str) -> Response {
-        let page = self.send(Request::new(Method::Get, &format!("/authorize?{query}")));
+        self.login_from(query, username, password, action, &Browser::default())
+    }
+
+    /// The same, from a given address and browser (cookies it already holds).
+    pub fn login_from(
+        &self,
+        query: &str,
+        username: &str,
+        password: &str,
+        action: &str,
+        browser: &Browser,
+    ) -> Response {
+        let with_browser = |mut r: Request, cookie: Option<&str>| {
+            if let Some(ip) = &browser.ip {
+                r = r.with_header("cf-connecting-ip", ip);
+            }
+            let cookies: Vec<&str> = cookie
+                .into_iter()
+                .chain(browser.cookie.as_deref())
+                .collect();
+            if !cookies.is_empty() {
+                r = r.with_header("cookie", &cookies.join("; "));
+            }
+            r
+        };
+        let page = self.send(with_browser(
+            Request::new(Method::Get, &format!("/authorize?{query}")),
+            None,
+        ));
         assert_eq!(page.status, 200, "{}", page.body_text());
         let cookie = page
             .get_header("set-cookie")
@@ -318,18 +369,18 @@ impl Server {
         form.append_pair("username", username);
         form.append_pair("password", password);
         form.append_pair("action", action);
-        self.send(
+        self.send(with_browser(
             Request::new(Method::Post, "/authorize")
                 .with_header("content-type", "application/x-www-form-urlencoded")
-                .with_header("cookie", &cookie)
                 .with_body(form.finish()),
-        )
+            Some(&cookie),
+        ))
     }
 
     /// A whole login, returning the code.
     pub fn code(&self, extra: &str) -> String {
         let r = self.login(&auth_query(LAYLA, extra), "alice", "correct horse", "login");
-        assert_eq!(r.status, 302, "{}", r.body_text());
+        assert_eq!(r.status, 303, "{}", r.body_text());
         let loc = r.get_header("location").unwrap();
         assert!(loc.starts_with(&format!("{LAYLA}?code=")), "{loc}");
         assert!(loc.ends_with("&state=st%20ate%2F1"), "{loc}");

@@ -1,158 +1,199 @@
-//! Limits on failed logins and failed client authentications.
+//! Limits on sign-in attempts and on failed client authentications.
 //!
-//! Each limit counts failures of one subject (a username, a client IP) in a
-//! window; at the limit the subject is locked out for a while and answered 429
-//! with `Retry-After`. Only failures are counted, so a user who signs in right
-//! is never slowed. Counters live in KV under a hash of the subject, so no
-//! username or IP address appears in a key.
+//! Counted by an atomic rate limiter, the Workers Rate Limiting binding (one
+//! `[[ratelimits]]` binding per [`Limit`] in `wrangler.toml`), never in KV: a
+//! burst of tries arriving at once is counted try by try, and a failed try
+//! costs no KV write (the Free plan allows 1,000 a day). The binding counts per
+//! Cloudflare location; across locations an attacker gets the limit once per
+//! location. A limiter that cannot be reached fails the attempt with a 503,
+//! never lets it through uncounted.
 //!
-//! KV is eventually consistent: an attacker spreading tries over several
-//! Cloudflare locations gets at most the limit per location within KV's
-//! propagation delay (about a minute) before the lockout reaches everywhere.
+//! The rule for sign-in: every attempt counts, before any password work.
+//! - One address may try one username 5 times a minute, and any usernames 20
+//!   times a minute: a single attacker locks out only their own address.
+//! - One username may be tried 30 times a minute from all addresses together,
+//!   which takes at least 7 addresses. A browser that has signed in as that user
+//!   before (it holds a device cookie, see [`crate::csrf`]) is exempt from this
+//!   one, so a distributed attack does not keep the owner out; a new browser
+//!   waits until the attack stops (at most a minute after it does).
+//! - Someone trying once a minute, forever, locks nothing.
+//!
+//! Client authentication counts failures only, per address, 10 a minute; the
+//! secret is checked first, so a right secret always passes, whatever the
+//! counter says (Alexa's calls come from a few Amazon addresses that anyone's
+//! skill could fill with wrong secrets).
+//!
+//! Addresses: an IPv6 address counts by its /64 (one customer's prefix); all
+//! requests without `CF-Connecting-IP` share one bucket (only in local
+//! development: Cloudflare always sets it). Usernames appear in keys only as a
+//! hash.
 
-use serde::{Deserialize, Serialize};
+use std::future::Future;
+use std::pin::Pin;
 
+use crate::crypto::sha256_b64url;
 use crate::http::Request;
-use crate::store::{get_json, keys, put_json, Store, StoreError};
 
-/// One limit: at most `max_failures` in `window` seconds, then `lockout` seconds locked.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Limit {
-    pub name: &'static str,
-    pub max_failures: u32,
-    pub window: u64,
-    pub lockout: u64,
+/// One limit, backed by one `[[ratelimits]]` binding, counted per minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// Sign-in attempts for one username from one address.
+    LoginUserAddress,
+    /// Sign-in attempts from one address, any username.
+    LoginAddress,
+    /// Sign-in attempts for one username from all addresses.
+    LoginUser,
+    /// Failed client authentications from one address.
+    ClientAuthAddress,
 }
 
-/// Wrong passwords for one username: 5 in 5 minutes, then 5 minutes locked.
-pub(crate) const LOGIN_PER_USERNAME: Limit = Limit {
-    name: "login-user",
-    max_failures: 5,
-    window: 300,
-    lockout: 300,
-};
-/// Wrong passwords from one IP, whatever the username: 20 in 5 minutes, then 5 minutes locked.
-pub(crate) const LOGIN_PER_IP: Limit = Limit {
-    name: "login-ip",
-    max_failures: 20,
-    window: 300,
-    lockout: 300,
-};
-/// Failed client authentications at the token, introspection and revocation
-/// endpoints from one IP: 10 in 5 minutes, then 5 minutes locked. Counted per IP
-/// and never per client id, so nobody can lock Alexa out of a client by
-/// sending wrong secrets for its id.
-pub(crate) const CLIENT_AUTH_PER_IP: Limit = Limit {
-    name: "client-ip",
-    max_failures: 10,
-    window: 300,
-    lockout: 300,
-};
+impl Limit {
+    /// Every limit, for checking that each binding is configured.
+    pub const ALL: [Self; 4] = [
+        Self::LoginUserAddress,
+        Self::LoginAddress,
+        Self::LoginUser,
+        Self::ClientAuthAddress,
+    ];
+    /// The window the binding counts in: the binding allows 10 or 60 seconds.
+    pub const PERIOD: u64 = 60;
 
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Counter {
-    failures: u32,
-    window_start: u64,
-    locked_until: u64,
-}
-
-fn key(limit: &Limit, subject: &str) -> String {
-    keys::throttle(limit.name, subject)
-}
-
-/// The client's IP as Cloudflare reports it.
-pub(crate) fn client_ip(req: &Request) -> &str {
-    req.header("cf-connecting-ip").unwrap_or("unknown")
-}
-
-/// Seconds until the subject may try again, if it is locked out now.
-pub(crate) async fn locked<S: Store>(
-    store: &S,
-    limit: &Limit,
-    subject: &str,
-    now: u64,
-) -> Result<Option<u64>, StoreError> {
-    let counter: Counter = get_json(store, &key(limit, subject))
-        .await?
-        .unwrap_or_default();
-    Ok((counter.locked_until > now).then(|| counter.locked_until - now))
-}
-
-/// Counts one failure; returns the seconds to wait if the subject is now locked out.
-pub(crate) async fn record_failure<S: Store>(
-    store: &S,
-    limit: &Limit,
-    subject: &str,
-    now: u64,
-) -> Result<Option<u64>, StoreError> {
-    let key = key(limit, subject);
-    let mut c: Counter = get_json(store, &key).await?.unwrap_or_default();
-    if c.locked_until > now {
-        return Ok(Some(c.locked_until - now));
+    /// The binding's name in `wrangler.toml`.
+    pub fn binding(self) -> &'static str {
+        match self {
+            Self::LoginUserAddress => "LOGIN_USER_ADDRESS_LIMIT",
+            Self::LoginAddress => "LOGIN_ADDRESS_LIMIT",
+            Self::LoginUser => "LOGIN_USER_LIMIT",
+            Self::ClientAuthAddress => "CLIENT_AUTH_ADDRESS_LIMIT",
+        }
     }
-    if now >= c.window_start + limit.window {
-        c = Counter {
-            failures: 0,
-            window_start: now,
-            locked_until: 0,
+
+    /// Hits allowed per [`Self::PERIOD`]; the binding's `limit` must say the same.
+    pub fn max(self) -> u32 {
+        match self {
+            Self::LoginUserAddress => 5,
+            Self::LoginAddress => 20,
+            Self::LoginUser => 30,
+            Self::ClientAuthAddress => 10,
+        }
+    }
+}
+
+/// The limiter could not count (the binding is missing or failed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitError(pub String);
+
+/// A counted hit: whether it is within the limit.
+pub type Hit<'a> = Pin<Box<dyn Future<Output = Result<bool, LimitError>> + 'a>>;
+
+/// Counts one hit of `limit` for `key`, atomically, and says whether it is
+/// within the limit. `now` is for limiters that keep their own windows.
+pub trait Limiter {
+    fn hit<'a>(&'a self, limit: Limit, key: &'a str, now: u64) -> Hit<'a>;
+}
+
+/// A limiter in memory, with fixed windows: the tests' stand-in for the binding.
+#[derive(Debug, Default)]
+pub struct MemoryLimiter {
+    /// (limit, key) → (window start, hits).
+    counts: std::cell::RefCell<std::collections::BTreeMap<(String, String), (u64, u32)>>,
+    /// When set, every hit fails, as an unreachable binding would.
+    pub broken: std::cell::Cell<bool>,
+}
+
+impl Limiter for MemoryLimiter {
+    fn hit<'a>(&'a self, limit: Limit, key: &'a str, now: u64) -> Hit<'a> {
+        let result = if self.broken.get() {
+            Err(LimitError("injected limiter failure".into()))
+        } else {
+            let mut counts = self.counts.borrow_mut();
+            let entry = counts
+                .entry((limit.binding().to_owned(), key.to_owned()))
+                .or_insert((now, 0));
+            if now >= entry.0 + Limit::PERIOD {
+                *entry = (now, 0);
+            }
+            entry.1 += 1;
+            Ok(entry.1 <= limit.max())
         };
+        Box::pin(std::future::ready(result))
     }
-    c.failures += 1;
-    if c.failures >= limit.max_failures {
-        c.locked_until = now + limit.lockout;
+}
+
+/// The address a request counts under: Cloudflare's `CF-Connecting-IP`, an
+/// IPv6 address cut to its /64, or `unknown` without the header.
+pub(crate) fn address(req: &Request) -> String {
+    let Some(ip) = req.header("cf-connecting-ip").map(str::trim) else {
+        return "unknown".to_owned();
+    };
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Ok(std::net::IpAddr::V4(v4)) => v4.to_string(),
+        // Not an address: counted under a bounded name of itself.
+        Err(_) => format!("other:{}", &sha256_b64url(ip)[..22]),
     }
-    let expires = c.locked_until.max(c.window_start + limit.window);
-    put_json(store, &key, &c, Some(expires)).await?;
-    Ok((c.locked_until > now).then(|| c.locked_until - now))
+}
+
+/// A username as it appears in a limiter key: a truncated hash.
+pub(crate) fn user_key(username: &str) -> String {
+    sha256_b64url(username)[..22].to_owned()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::MemoryStore;
+    use crate::http::Method;
     use pollster::block_on;
 
     #[test]
-    fn locks_at_the_limit_and_unlocks_after_the_lockout() {
-        let store = MemoryStore::default();
-        let limit = LOGIN_PER_USERNAME;
-        for i in 1..limit.max_failures {
-            assert_eq!(
-                block_on(record_failure(&store, &limit, "alice", 100 + i as u64)).unwrap(),
-                None
-            );
+    fn counts_every_hit_and_starts_again_after_the_period() {
+        let l = MemoryLimiter::default();
+        let hit = |now| block_on(l.hit(Limit::LoginUserAddress, "k", now)).unwrap();
+        for _ in 0..5 {
+            assert!(hit(100));
         }
-        let wait = block_on(record_failure(&store, &limit, "alice", 110)).unwrap();
-        assert_eq!(wait, Some(limit.lockout));
-        assert_eq!(
-            block_on(locked(&store, &limit, "alice", 111)).unwrap(),
-            Some(limit.lockout - 1)
-        );
-        assert_eq!(
-            block_on(locked(&store, &limit, "bob", 111)).unwrap(),
-            None,
-            "per subject"
-        );
-        assert_eq!(
-            block_on(locked(&store, &limit, "alice", 110 + limit.lockout)).unwrap(),
-            None
-        );
-        assert!(
-            store.dump().iter().all(|(k, _)| !k.contains("alice")),
-            "no username in keys"
-        );
+        assert!(!hit(100));
+        assert!(!hit(159));
+        assert!(hit(160));
+        assert!(block_on(l.hit(Limit::LoginUserAddress, "other", 100)).unwrap());
+        l.broken.set(true);
+        assert!(block_on(l.hit(Limit::LoginAddress, "k", 100)).is_err());
     }
 
     #[test]
-    fn failures_outside_the_window_do_not_add_up() {
-        let store = MemoryStore::default();
-        let limit = LOGIN_PER_USERNAME;
-        for i in 0..(limit.max_failures as u64 * 2) {
-            let now = 1_000 + i * limit.window;
-            assert_eq!(
-                block_on(record_failure(&store, &limit, "alice", now)).unwrap(),
-                None
+    fn wrangler_toml_configures_every_limit_as_the_code_counts_it() {
+        let toml = include_str!("../wrangler.toml");
+        for limit in Limit::ALL {
+            let at = toml
+                .find(&format!("name = \"{}\"", limit.binding()))
+                .unwrap_or_else(|| panic!("{} is not in wrangler.toml", limit.binding()));
+            let block = &toml[at..toml[at..].find("\n\n").map_or(toml.len(), |e| at + e)];
+            let expected = format!(
+                "simple = {{ limit = {}, period = {} }}",
+                limit.max(),
+                Limit::PERIOD
             );
+            assert!(block.contains(&expected), "{}: {block}", limit.binding());
         }
+    }
+
+    #[test]
+    fn addresses() {
+        let with = |ip: &str| {
+            address(&Request::new(Method::Post, "/").with_header("cf-connecting-ip", ip))
+        };
+        assert_eq!(with("203.0.113.7"), "203.0.113.7");
+        assert_eq!(
+            with("2001:db8:1:2:aaaa::1"),
+            with("2001:db8:1:2:ffff:ffff:ffff:ffff"),
+            "one /64 is one address"
+        );
+        assert_ne!(with("2001:db8:1:2::1"), with("2001:db8:1:3::1"));
+        assert_eq!(address(&Request::new(Method::Post, "/")), "unknown");
+        assert!(with(&"x".repeat(600)).len() < 40, "bounded");
+        assert_eq!(user_key("alice").len(), 22);
     }
 }

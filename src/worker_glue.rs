@@ -13,6 +13,7 @@ use crate::crypto::{random_string, OsRng};
 use crate::grant::RevocationCache;
 use crate::http::{Method, Request, Response, MAX_BODY_BYTES};
 use crate::store::{Store, StoreError};
+use crate::throttle::{Hit, Limit, LimitError, Limiter};
 use crate::{Config, Ctx};
 
 /// The KV namespace binding in `wrangler.toml`.
@@ -24,6 +25,29 @@ const GRANTS_BINDING: &str = "GRANTS";
 thread_local! {
     // One copy per isolate, shared by the requests it serves; see `crate::grant`.
     static REVOCATIONS: Rc<RevocationCache> = Default::default();
+}
+
+/// The Rate Limiting bindings (`[[ratelimits]]`, one per [`Limit`]) as the
+/// core's [`Limiter`].
+struct RateLimits<'a>(&'a Env);
+
+impl Limiter for RateLimits<'_> {
+    fn hit<'a>(&'a self, limit: Limit, key: &'a str, _now: u64) -> Hit<'a> {
+        Box::pin(async move {
+            let binding = self.0.rate_limiter(limit.binding()).map_err(|_| {
+                let e = format!(
+                    "the [[ratelimits]] binding {} is missing from wrangler.toml: copy it from the project's wrangler.toml",
+                    limit.binding()
+                );
+                console_error!("{}", serde_json::json!({"level": "error", "config": e}));
+                LimitError(e)
+            })?;
+            let outcome = binding.limit(key.to_owned()).await;
+            outcome
+                .map(|o| o.success)
+                .map_err(|e| LimitError(e.to_string()))
+        })
+    }
 }
 
 /// Workers KV as the core's [`Store`].
@@ -51,9 +75,10 @@ impl Store for Kv {
         // put_bytes, not put: the generic put pulls float formatting into the wasm.
         let mut put = self.kv.put_bytes(key, value.as_bytes()).map_err(err)?;
         if let Some(at) = expires_at {
-            // KV refuses an expiry less than 60 s away; the core checks the record's
-            // own expiry anyway, so keeping it a little longer changes nothing.
-            put = put.expiration(at.max(self.now + 60));
+            // KV refuses an expiry less than 60 s away (from its own clock); the
+            // core checks the record's own expiry anyway, so keeping it a little
+            // longer changes nothing. `now` is taken after the body was read.
+            put = put.expiration(at.max(self.now + 61));
         }
         put.execute().await.map_err(err)
     }
@@ -271,8 +296,7 @@ async fn read_request(req: &mut worker::Request) -> worker::Result<Request> {
     } else if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
         None
     } else {
-        let bytes = req.bytes().await?;
-        (bytes.len() <= MAX_BODY_BYTES).then_some(bytes)
+        read_body(req).await?
     };
     Ok(Request {
         method: Some(method(req.method())),
@@ -286,6 +310,21 @@ async fn read_request(req: &mut worker::Request) -> worker::Result<Request> {
         headers,
         body,
     })
+}
+
+/// The body, read up to [`MAX_BODY_BYTES`] and no further whatever the declared
+/// length (or its absence): `None` when it is longer.
+async fn read_body(req: &mut worker::Request) -> worker::Result<Option<Vec<u8>>> {
+    use futures_util::StreamExt;
+    let mut body = Vec::new();
+    let mut stream = req.stream()?;
+    while let Some(chunk) = stream.next().await {
+        body.extend_from_slice(&chunk?);
+        if body.len() > MAX_BODY_BYTES {
+            return Ok(None);
+        }
+    }
+    Ok(Some(body))
 }
 
 /// `("https://host:port", "/path?query")` of an absolute URL from the runtime.
@@ -321,7 +360,8 @@ fn config(env: &Env) -> Rc<Config> {
                     .or_else(|_| env.var(name).map(|v| v.to_string()))
                     .ok()
             });
-            if let Err(e) = &config.signing_key {
+            let problems = config.signing_key.as_ref().err().into_iter();
+            for e in problems.chain(config.previous_signing_key_error.iter()) {
                 console_error!("{}", serde_json::json!({"level": "error", "config": e.0}));
             }
             Rc::new(config)
@@ -337,7 +377,6 @@ async fn fetch(
     _ctx: Context,
 ) -> worker::Result<worker::Response> {
     let started = Date::now().as_millis();
-    let now = started / 1000;
     let config = config(&env);
     let request_id = req
         .headers()
@@ -350,6 +389,8 @@ async fn fetch(
             return write_response(Response::json(400, &body));
         }
     };
+    // After the body: a slow upload must not make expiries computed from `now` stale.
+    let now = Date::now().as_millis() / 1000;
     let revocations = REVOCATIONS.with(|r| r.clone());
     let response = match env.kv(KV_BINDING) {
         Ok(kv) => {
@@ -407,6 +448,7 @@ async fn respond(
         now,
         rng: &OsRng,
         revocations,
+        limiter: &RateLimits(env),
     };
     crate::handle(request, &ctx).await
 }
@@ -415,7 +457,7 @@ async fn respond(
 #[cfg(not(feature = "durable"))]
 async fn respond(
     request: &Request,
-    _env: &Env,
+    env: &Env,
     kv: &Kv,
     config: &Config,
     now: u64,
@@ -433,6 +475,7 @@ async fn respond(
         now,
         rng: &OsRng,
         revocations,
+        limiter: &RateLimits(env),
     };
     crate::handle(request, &ctx).await
 }

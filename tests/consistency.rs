@@ -97,6 +97,7 @@ impl World {
             now: self.seed.now.get(),
             rng: &self.seed.rng,
             revocations: &self.revocations[location],
+            limiter: &self.seed.limiter,
         };
         block_on(handle(&req, &ctx))
     }

@@ -3,9 +3,12 @@
 
 use alexa_oauth::http::{Method, Request};
 use alexa_oauth::jwt::{self, SigningKey};
+use alexa_oauth::store::{keys, put_json, Store};
 use alexa_oauth::testing::*;
+use alexa_oauth::types::ClientId;
 use alexa_oauth::Config;
 use base64::Engine;
+use pollster::block_on;
 use serde_json::Value;
 
 fn link_with_body_credentials_then_refresh_and_retry() {
@@ -244,9 +247,9 @@ fn bad_password_shows_the_form_again_and_cancel_denies() {
     assert_eq!(r.status, 401);
     // Usernames match without regard to case.
     let r = s.login(&auth_query(LAYLA, ""), " Alice ", "correct horse", "login");
-    assert_eq!(r.status, 302);
+    assert_eq!(r.status, 303);
     let r = s.login(&auth_query(LAYLA, ""), "", "", "cancel");
-    assert_eq!(r.status, 302);
+    assert_eq!(r.status, 303);
     let loc = r.get_header("location").unwrap();
     assert_eq!(query_param(loc, "error").as_deref(), Some("access_denied"));
     assert_eq!(query_param(loc, "state").as_deref(), Some("st ate/1"));
@@ -283,7 +286,7 @@ fn login_without_the_csrf_cookie_is_refused() {
         .next()
         .unwrap()
         .to_owned();
-    assert_eq!(post(&cookie).status, 302);
+    assert_eq!(post(&cookie).status, 303);
 }
 
 fn client_authentication_failures() {
@@ -432,7 +435,138 @@ fn login_page_escapes_state_and_forbids_framing() {
     assert!(r.body_text().contains("<code>smart_home</code>"));
 }
 
+fn authorize_error_pages_keep_their_error_and_reason_in_the_log() {
+    let s = Server::new();
+    let cases = [
+        (
+            "client_id=alexa&client_id=x",
+            "invalid_request",
+            "a parameter is repeated",
+        ),
+        (
+            "client_id=nobody&response_type=code",
+            "invalid_request",
+            "unknown client_id",
+        ),
+        (
+            "client_id=alexa&response_type=code&redirect_uri=https%3A%2F%2Fevil.example%2F",
+            "invalid_request",
+            "redirect_uri is not registered for this client",
+        ),
+    ];
+    for (query, error, reason) in cases {
+        let r = s.send(Request::new(Method::Get, &format!("/authorize?{query}")));
+        assert_eq!(r.status, 400, "{query}");
+        assert_eq!(r.log.error, Some(error), "{query}");
+        assert_eq!(r.log.reason, Some(reason), "{query}");
+    }
+}
+
+fn oversized_identifiers_are_refused_before_any_storage_read() {
+    let s = Server::new();
+    let long = "a".repeat(600);
+    // Every storage operation fails from here on: a read would be a 503.
+    s.store.fail_after(0);
+    let (status, body) = s.client_post("/token", "grant_type=client_credentials", &long);
+    assert_eq!(status, 401, "{body}");
+    let r = s.send(Request::new(
+        Method::Get,
+        &format!("/authorize?response_type=code&client_id={long}"),
+    ));
+    assert_eq!(r.status, 400, "{}", r.body_text());
+    s.store.fail_after(usize::MAX);
+    // A username longer than any registered one: refused like a wrong one, after
+    // the client read only (the user read would fail).
+    let q = auth_query(LAYLA, "");
+    let page = s.send(Request::new(Method::Get, &format!("/authorize?{q}")));
+    assert_eq!(page.status, 200);
+    let cookie = page
+        .get_header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in hidden_fields(page.body_text()) {
+        form.append_pair(&name, &value);
+    }
+    form.append_pair("username", &long)
+        .append_pair("password", "x")
+        .append_pair("action", "login");
+    s.store.fail_after(1);
+    let r = s.send(
+        Request::new(Method::Post, "/authorize")
+            .with_header("content-type", "application/x-www-form-urlencoded")
+            .with_header("cookie", &cookie)
+            .with_body(form.finish()),
+    );
+    assert_eq!(r.status, 401, "{}", r.body_text());
+}
+
+fn a_spent_code_presented_by_another_client_does_not_revoke_the_owners_grant() {
+    let s = Server::new();
+    let code = s.code("");
+    let (status, linked) = s.token(&exchange(&code), false);
+    assert_eq!(status, 200);
+    // Another client of the same server, allowed the code grant, replays it.
+    let mut other = block_on(s.store.client(&ClientId::new("alexa")))
+        .unwrap()
+        .unwrap();
+    other.client_id = ClientId::new("other");
+    block_on(put_json(
+        &s.store,
+        &keys::client(&other.client_id),
+        &other,
+        None,
+    ))
+    .unwrap();
+    let (status, body) = s.client_post("/token", &exchange(&code), "other");
+    assert_eq!(status, 400, "{body}");
+    let rt = linked["refresh_token"].as_str().unwrap();
+    let (status, body) = s.token(
+        &format!("grant_type=refresh_token&refresh_token={rt}"),
+        false,
+    );
+    assert_eq!(status, 200, "the owner stays linked: {body}");
+}
+
+fn grants_of_a_removed_client_never_come_back_under_its_id() {
+    let s = Server::new();
+    let (_, rt) = s.link();
+    // What `admin client remove` then `client add` leave: the same id, with the
+    // removal time as `grants_since`.
+    let mut client = block_on(s.store.client(&ClientId::new("alexa")))
+        .unwrap()
+        .unwrap();
+    client.grants_since = Some(T0 + 1);
+    block_on(put_json(
+        &s.store,
+        &keys::client(&client.client_id),
+        &client,
+        None,
+    ))
+    .unwrap();
+    s.now.set(T0 + 10);
+    let (status, e) = s.token(
+        &format!("grant_type=refresh_token&refresh_token={rt}"),
+        false,
+    );
+    assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")));
+    // A link made after the re-add works.
+    let (_, fresh) = s.link();
+    let (status, _) = s.token(
+        &format!("grant_type=refresh_token&refresh_token={fresh}"),
+        false,
+    );
+    assert_eq!(status, 200);
+}
+
 alexa_oauth::on_both_stores!(
+    grants_of_a_removed_client_never_come_back_under_its_id,
+    authorize_error_pages_keep_their_error_and_reason_in_the_log,
+    oversized_identifiers_are_refused_before_any_storage_read,
+    a_spent_code_presented_by_another_client_does_not_revoke_the_owners_grant,
     link_with_body_credentials_then_refresh_and_retry,
     nothing_secret_is_stored_in_clear,
     code_replay_revokes_the_grant,

@@ -159,67 +159,133 @@ fn tokens_of_one_client_do_not_work_for_another() {
 }
 
 #[test]
-fn failed_logins_lock_the_username_then_unlock() {
+fn one_address_gets_five_tries_a_minute_at_one_username() {
     let s = Server::new();
     let q = auth_query(LAYLA, "");
-    for i in 1..5 {
-        assert_eq!(
-            s.login(&q, "alice", "wrong", "login").status,
-            401,
-            "try {i}"
-        );
+    let here = Browser::at("203.0.113.1");
+    for i in 1..=5 {
+        let r = s.login_from(&q, "alice", "wrong", "login", &here);
+        assert_eq!(r.status, 401, "try {i}");
     }
-    let r = s.login(&q, "alice", "wrong", "login");
-    assert_eq!(r.status, 429);
-    assert_eq!(r.get_header("retry-after"), Some("300"));
+    let r = s.login_from(&q, "alice", "correct horse", "login", &here);
+    assert_eq!(r.status, 429, "even the right password waits, unchecked");
+    assert_eq!(r.get_header("retry-after"), Some("60"));
     assert!(r.body_text().contains("Too many failed sign-ins"));
-    // Locked: even the right password waits, with no password check at all.
-    let r = s.login(&q, "alice", "correct horse", "login");
-    assert_eq!(r.status, 429);
     assert!(r.get_header("location").is_none());
-    s.now.set(T0 + 300);
-    assert_eq!(s.login(&q, "alice", "correct horse", "login").status, 302);
+    // Another address is not affected, and the minute passes.
+    let elsewhere = Browser::at("198.51.100.2");
+    let r = s.login_from(&q, "alice", "correct horse", "login", &elsewhere);
+    assert_eq!(r.status, 303);
+    s.now.set(T0 + 60);
+    let r = s.login_from(&q, "alice", "correct horse", "login", &here);
+    assert_eq!(r.status, 303);
 }
 
 #[test]
-fn failed_logins_from_one_address_lock_it_for_every_username() {
+fn one_address_gets_twenty_tries_a_minute_at_any_usernames() {
+    let s = Server::new_fast();
+    let q = auth_query(LAYLA, "");
+    let here = Browser::at("2001:db8:1:2::1");
+    for i in 0..20 {
+        let r = s.login_from(&q, &format!("user{i}"), "wrong", "login", &here);
+        assert_eq!(r.status, 401, "try {i}");
+    }
+    // Another address in the same /64 is the same address.
+    let neighbour = Browser::at("2001:db8:1:2:ffff::9");
+    let r = s.login_from(&q, "user20", "wrong", "login", &neighbour);
+    assert_eq!(r.status, 429);
+}
+
+#[test]
+fn a_distributed_attack_does_not_keep_a_known_browser_out_and_a_slow_one_locks_nothing() {
     let s = Server::new();
     let q = auth_query(LAYLA, "");
-    for i in 0..19 {
-        // A different username each time: only the address limit adds up.
+    // The owner linked from this browser once: it holds a device cookie.
+    let phone = Browser::at("198.51.100.7");
+    let r = s.login_from(&q, "alice", "correct horse", "login", &phone);
+    assert_eq!(r.status, 303);
+    let device = r
+        .get_header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap();
+    let phone = Browser {
+        cookie: Some(device.to_owned()),
+        ..phone
+    };
+    // A minute later, thirty tries from many addresses lock the username...
+    s.now.set(T0 + 60);
+    for i in 0..30 {
+        let bot = Browser::at(&format!("203.0.113.{}", 1 + i / 5));
         assert_eq!(
-            s.login(&q, &format!("user{i}"), "wrong", "login").status,
+            s.login_from(&q, "alice", "wrong", "login", &bot).status,
             401
         );
     }
-    assert_eq!(s.login(&q, "user19", "wrong", "login").status, 429);
-    assert_eq!(s.login(&q, "alice", "correct horse", "login").status, 429);
+    let new_phone = Browser::at("198.51.100.8");
+    let r = s.login_from(&q, "alice", "correct horse", "login", &new_phone);
+    assert_eq!(r.status, 429, "a new browser waits out the attack");
+    // ...but not for the browser that signed in as alice before.
+    let r = s.login_from(&q, "alice", "correct horse", "login", &phone);
+    assert_eq!(r.status, 303, "{}", r.body_text());
+
+    // One wrong try a minute, for an hour, locks nothing.
+    let slow = Browser::at("192.0.2.1");
+    for minute in 2..=62 {
+        s.now.set(T0 + 60 * minute);
+        assert_eq!(
+            s.login_from(&q, "alice", "wrong", "login", &slow).status,
+            401
+        );
+    }
+    let r = s.login_from(&q, "alice", "correct horse", "login", &new_phone);
+    assert_eq!(r.status, 303);
 }
 
 #[test]
-fn failed_client_authentications_from_one_address_get_429_but_never_lock_the_client() {
+fn failed_tries_cost_no_storage_write_and_a_limiter_that_cannot_count_refuses() {
+    let s = Server::new_fast();
+    let q = auth_query(LAYLA, "");
+    let before = s.store.dump();
+    for _ in 0..8 {
+        s.login(&q, "alice", "wrong", "login");
+        s.client_post("/token", "grant_type=client_credentials", "nobody");
+    }
+    assert_eq!(s.store.dump(), before, "no KV write for a failure");
+    s.limiter.broken.set(true);
+    let r = s.login(&q, "alice", "wrong", "login");
+    assert_eq!(r.status, 503, "not let through uncounted");
+    let (status, body) = s.client_post("/token", "grant_type=client_credentials", "nobody");
+    assert_eq!(status, 503, "{body}");
+    // A right secret never needs the counter.
+    let (status, body) = s.client_post("/token", "grant_type=client_credentials", "machine");
+    assert_eq!(status, 200, "{body}");
+}
+
+#[test]
+fn failed_client_authentications_from_one_address_get_429_but_a_right_secret_passes() {
     let s = Server::new();
-    let bad = |ip: &str| {
+    let post = |ip: &str, secret: &str| {
         s.send(
             Request::new(Method::Post, "/token")
                 .with_header("content-type", "application/x-www-form-urlencoded")
                 .with_header("cf-connecting-ip", ip)
-                .with_body("grant_type=client_credentials&client_id=alexa&client_secret=wrong"),
+                .with_body(format!(
+                    "grant_type=client_credentials&client_id=machine&client_secret={secret}"
+                )),
         )
     };
-    for _ in 1..10 {
-        assert_eq!(bad("203.0.113.9").status, 401);
+    // Someone's own skill, pointed at us with a wrong secret, from Amazon's address.
+    for _ in 0..10 {
+        assert_eq!(post("203.0.113.9", "wrong").status, 401);
     }
-    let r = bad("203.0.113.9");
+    let r = post("203.0.113.9", "wrong");
     assert_eq!(r.status, 429);
-    assert_eq!(r.get_header("retry-after"), Some("300"));
+    assert_eq!(r.get_header("retry-after"), Some("60"));
     let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(v["error"], "invalid_client");
-    // Alexa, from another address, still refreshes: the client itself is never locked.
-    let (_, rt) = s.link();
-    let (status, _) = s.token(
-        &format!("grant_type=refresh_token&refresh_token={rt}"),
-        false,
-    );
-    assert_eq!(status, 200);
+    // The real client, from the same address, still gets through.
+    let r = post("203.0.113.9", SECRET);
+    assert_eq!(r.status, 200, "{}", r.body_text());
 }

@@ -62,13 +62,25 @@ fn userinfo_refuses_missing_malformed_tampered_expired_and_foreign_tokens() {
     let s = Server::new();
     let (access, refresh) = s.link();
 
-    let r = s.send(Request::new(Method::Get, "/userinfo"));
-    assert_eq!(r.status, 401);
-    let challenge = r.get_header("www-authenticate").unwrap();
-    assert!(
-        challenge.starts_with("Bearer") && !challenge.contains("error="),
-        "§3.1: {challenge}"
-    );
+    // No token at all, or credentials of another scheme: a bare challenge.
+    for header in [
+        None,
+        Some("Basic YWxleGE6c2VjcmV0"),
+        Some("Basic"),
+        Some("Digest x=y"),
+    ] {
+        let mut req = Request::new(Method::Get, "/userinfo");
+        if let Some(h) = header {
+            req = req.with_header("authorization", h);
+        }
+        let r = s.send(req);
+        assert_eq!(r.status, 401, "{header:?}");
+        let challenge = r.get_header("www-authenticate").unwrap();
+        assert!(
+            challenge.starts_with("Bearer") && !challenge.contains("error="),
+            "§3.1: {challenge}"
+        );
+    }
 
     let (signed, sig) = access.rsplit_once('.').unwrap();
     let cases = [

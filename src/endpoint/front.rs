@@ -7,7 +7,8 @@ use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::form::{is_form_content_type, Params};
 use crate::http::{LogFields, Method, Request, Response};
 use crate::store::{ClientRecord, Store};
-use crate::throttle;
+use crate::throttle::{self, Limit};
+use crate::Ctx;
 
 /// An error answer of a client-authenticated endpoint: an RFC 6749 §5.2 error and,
 /// where the method or size is at fault, the HTTP status that says so.
@@ -64,30 +65,35 @@ pub(super) fn read_form(req: &Request, endpoint: &'static str) -> Result<Params,
 }
 
 /// Extracts and checks the client's credentials, noting the client in the log.
-/// A failed check counts against the caller's IP (see [`crate::throttle`]); at
-/// the limit the answer becomes a 429 with `Retry-After`. Only failures read the
-/// counter, so a good client pays nothing for the limit.
+/// The secret is checked first, so a right one always passes. A failed check
+/// counts against the caller's address (see [`crate::throttle`]); over the
+/// limit the answer becomes a 429 with `Retry-After`, and a limiter that
+/// cannot count makes it a 503.
 pub(super) async fn authenticate_request<S: Store>(
     req: &Request,
     params: &mut Params,
-    store: &S,
-    now: u64,
+    ctx: &Ctx<'_, S>,
     log: &mut LogFields,
 ) -> Result<ClientRecord, Rejection> {
     let creds = extract(req, params)?;
     log.client_id = Some(creds.client_id.as_str().chars().take(64).collect());
-    match authenticate(store, &creds, now).await {
+    match authenticate(ctx.store, &creds, ctx.now).await {
         Err(e) if e.code == ErrorCode::InvalidClient => {
-            let ip = throttle::client_ip(req);
-            match throttle::record_failure(store, &throttle::CLIENT_AUTH_PER_IP, ip, now).await {
-                Ok(Some(wait)) => Err(Rejection {
+            let address = throttle::address(req);
+            let counted = ctx
+                .limiter
+                .hit(Limit::ClientAuthAddress, &address, ctx.now)
+                .await;
+            match counted {
+                Ok(true) => Err(e.into()),
+                Ok(false) => Err(Rejection {
                     status: Some(429),
                     error: OAuthError::invalid_client(
                         "too many failed client authentications from this address; retry later",
                     ),
-                    retry_after: Some(wait),
+                    retry_after: Some(Limit::PERIOD),
                 }),
-                _ => Err(e.into()),
+                Err(_) => Err(OAuthError::temporarily_unavailable().into()),
             }
         }
         other => other.map_err(Rejection::from),

@@ -30,7 +30,7 @@ async fn introspect<S: Store>(
     log: &mut LogFields,
 ) -> Result<Value, Rejection> {
     let mut params = front::read_form(req, "the introspection endpoint accepts POST only")?;
-    let client = front::authenticate_request(req, &mut params, ctx.store, ctx.now, log).await?;
+    let client = front::authenticate_request(req, &mut params, ctx, log).await?;
     let token = params
         .take("token")
         .ok_or(crate::error::OAuthError::invalid_request(

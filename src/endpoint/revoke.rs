@@ -32,7 +32,7 @@ async fn revoke<S: Store>(
     log: &mut LogFields,
 ) -> Result<(), Rejection> {
     let mut params = front::read_form(req, "the revocation endpoint accepts POST only")?;
-    let client = front::authenticate_request(req, &mut params, ctx.store, ctx.now, log).await?;
+    let client = front::authenticate_request(req, &mut params, ctx, log).await?;
     let token = params
         .take("token")
         .ok_or(OAuthError::invalid_request("token is missing"))?;

@@ -48,7 +48,7 @@ async fn grant<S: GrantStore>(
         ErrorCode::UnsupportedGrantType,
         "grant_type must be authorization_code, refresh_token or client_credentials",
     ))?;
-    let client = front::authenticate_request(req, &mut params, ctx.store, ctx.now, log).await?;
+    let client = front::authenticate_request(req, &mut params, ctx, log).await?;
     if !client.allows(grant_type) {
         return Err(OAuthError::unauthorized_client(
             "this client is not registered for this grant type",
@@ -128,6 +128,7 @@ async fn grant<S: GrantStore>(
                 scope,
                 now: ctx.now,
                 ttl: ctx.config.refresh_token_ttl,
+                client_grants_since: client.grants_since,
             };
             let (grant, scope) = match ctx.store.refresh_grant(&successors, &request).await? {
                 Ok(done) => done,

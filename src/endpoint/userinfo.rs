@@ -41,14 +41,17 @@ fn bearer_token(req: &Request) -> Result<Option<String>, &'static str> {
     let header = match req.header("authorization") {
         None => None,
         Some(h) => {
-            let (scheme, token) = h
-                .trim()
-                .split_once(' ')
-                .ok_or("malformed Authorization header")?;
+            let h = h.trim();
+            let (scheme, token) = h.split_once(' ').unwrap_or((h, ""));
+            // RFC 6750 §3.1: credentials of another scheme (Basic, say) are no
+            // bearer token at all: a 401 challenge, not a 400.
             if !scheme.eq_ignore_ascii_case("bearer") {
-                return Err("the Authorization header is not a Bearer token");
+                None
+            } else if token.trim().is_empty() {
+                return Err("malformed Authorization header");
+            } else {
+                Some(token.trim().to_owned())
             }
-            Some(token.trim().to_owned())
         }
     };
     let body = if req.method() == Method::Post

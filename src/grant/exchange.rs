@@ -174,6 +174,9 @@ pub struct Refresh {
     pub scope: Option<ScopeSet>,
     pub now: u64,
     pub ttl: Option<u64>,
+    /// The client's `grants_since`: older grants belonged to a removed client.
+    #[serde(default)]
+    pub client_grants_since: Option<u64>,
 }
 
 /// The whole refresh against one store: check the token against the grant and
@@ -188,7 +191,11 @@ pub async fn refresh<S: Store + ?Sized>(
     let Some(mut grant) = store.grant(&r.grant_id).await? else {
         return Ok(Err(Refusal::InvalidRefresh));
     };
-    if grant.client_id != r.client_id || is_revoked(store, &grant).await? {
+    if grant.client_id != r.client_id
+        || r.client_grants_since
+            .is_some_and(|since| grant.created_at < since)
+        || is_revoked(store, &grant).await?
+    {
         return Ok(Err(Refusal::InvalidRefresh));
     }
     if r.ttl

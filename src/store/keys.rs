@@ -1,16 +1,18 @@
 //! Every KV key the server reads or writes, built here and nowhere else.
 //!
-//! One namespace, JSON values:
+//! One namespace, JSON values. (Attempt counters are not in KV: see
+//! [`crate::throttle`].)
 //!
 //! | key                              | value                     | written by                     | expires               |
 //! |----------------------------------|---------------------------|--------------------------------|-----------------------|
 //! | `client:<client id>`             | [`ClientRecord`]          | `admin client add/update`      | never                 |
+//! | `clientremoved:<client id>`      | [`ClientRemoval`]         | `admin client remove`          | never                 |
 //! | `user:<username>`                | [`UserRecord`]            | `admin user add`               | never                 |
 //! | `code:<sha256 of code>`          | [`CodeRecord`]            | `/authorize` (login)           | with the code (5 min) |
 //! | `grant:<grant id>`               | [`GrantRecord`]           | `/token`                       | never                 |
 //! | `revoked:<grant id>`             | [`Tombstone`]             | every revocation               | never                 |
-//! | `usergrant:<user id>:<grant id>` | empty                     | `/token` (code), KV mode       | never                 |
-//! | `throttle:<limit>:<hash>`        | a failure counter         | failed logins and client auth  | with its window       |
+//! | `usergrant:<user id>:<grant id>` | empty                     | `/token` (code)                | never                 |
+//! | `clientgrant:<client id>:<grant id>` | empty                 | `/token` (code)                | never                 |
 //!
 //! Codes and refresh tokens appear only as SHA-256 hashes. Both are
 //! `<grant id>.<secret>`, so a refresh reads exactly one grant. In Durable
@@ -19,15 +21,19 @@
 //!
 //! [`ClientRecord`]: super::ClientRecord
 //! [`UserRecord`]: super::UserRecord
+//! [`ClientRemoval`]: super::ClientRemoval
 //! [`CodeRecord`]: super::CodeRecord
 //! [`GrantRecord`]: super::GrantRecord
 //! [`Tombstone`]: super::Tombstone
 
-use crate::crypto::{sha256_b64url, TokenHash};
+use crate::crypto::TokenHash;
 use crate::types::{ClientId, GrantId, UserId};
 
 pub fn client(id: &ClientId) -> String {
     format!("client:{id}")
+}
+pub fn client_removed(id: &ClientId) -> String {
+    format!("clientremoved:{id}")
 }
 pub fn user(username: &str) -> String {
     format!("user:{username}")
@@ -49,9 +55,10 @@ pub fn user_grant(user: &UserId, grant: &GrantId) -> String {
 pub fn user_grants_prefix(user: &UserId) -> String {
     format!("usergrant:{user}:")
 }
-/// A failure counter of one limit (`limit`, e.g. `login-user`) for one subject
-/// (a username or an address), named by a truncated hash of the subject so that
-/// no username or address is stored.
-pub fn throttle(limit: &str, subject: &str) -> String {
-    format!("throttle:{limit}:{}", &sha256_b64url(subject)[..22])
+/// An empty marker per grant, so `admin client remove` can end a client's grants.
+pub fn client_grant(client: &ClientId, grant: &GrantId) -> String {
+    format!("clientgrant:{client}:{grant}")
+}
+pub fn client_grants_prefix(client: &ClientId) -> String {
+    format!("clientgrant:{client}:")
 }

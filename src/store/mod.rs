@@ -15,7 +15,9 @@ mod memory;
 mod records;
 
 pub use memory::MemoryStore;
-pub use records::{ClientRecord, CodeRecord, GrantRecord, GrantType, Tombstone, UserRecord};
+pub use records::{
+    ClientRecord, ClientRemoval, CodeRecord, GrantRecord, GrantType, Tombstone, UserRecord,
+};
 
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -65,15 +67,18 @@ pub trait Store {
     async fn put_tombstone(&self, id: &GrantId, t: &Tombstone) -> Result<(), StoreError> {
         put_json(self, &keys::revoked(id), t, None).await
     }
-    /// Stores a new grant and its entry in the user's index.
+    /// Stores a new grant and its entries in the user's and the client's
+    /// index (what `admin` lists to end them).
     async fn create_grant(&self, grant: &GrantRecord) -> Result<(), StoreError> {
-        self.put(
-            &keys::user_grant(&grant.user_id, &grant.id),
-            String::new(),
-            None,
-        )
-        .await?;
+        self.index_grant(grant).await?;
         self.put_grant(grant).await
+    }
+    /// The index entries of a new grant.
+    async fn index_grant(&self, grant: &GrantRecord) -> Result<(), StoreError> {
+        let user = keys::user_grant(&grant.user_id, &grant.id);
+        self.put(&user, String::new(), None).await?;
+        let client = keys::client_grant(&grant.client_id, &grant.id);
+        self.put(&client, String::new(), None).await
     }
 }
 

@@ -55,12 +55,23 @@ pub struct ClientRecord {
     pub scope: ScopeSet,
     pub grant_types: Vec<GrantType>,
     pub created_at: u64,
+    /// Grants created before this time belonged to an earlier client of the
+    /// same id that `admin client remove` removed: they never come back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grants_since: Option<u64>,
 }
 
 impl ClientRecord {
     pub fn allows(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)
     }
+}
+
+/// The trace `admin client remove` leaves under `clientremoved:<id>`: a client
+/// added again under that id gets `grants_since` from it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientRemoval {
+    pub removed_at: u64,
 }
 
 /// A user who can log in on the authorization page.

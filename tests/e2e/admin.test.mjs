@@ -25,7 +25,7 @@ function run(args, input = '', env = {}) {
 async function link(opts = {}) {
   const redirect = REDIRECTS[0];
   const r = await login(worker.base, authorizeQuery({ redirect }), opts);
-  assert.equal(r.status, 302);
+  assert.equal(r.status, 303);
   const code = new URL(r.headers.get('location')).searchParams.get('code');
   const t = await token(worker.base, { grant_type: 'authorization_code', code, redirect_uri: redirect }, opts);
   assert.equal(t.status, 200, JSON.stringify(t.json));
@@ -90,7 +90,7 @@ test('user passwd, grant list and grant revoke', async () => {
   const pw2 = 'bob ' + randomBytes(8).toString('hex');
   assert.equal(run(['user', 'passwd', '--username', username], pw2).status, 0);
   assert.equal((await login(worker.base, authorizeQuery(), { username, password: pw1 })).status, 401, 'old password');
-  assert.equal((await login(worker.base, authorizeQuery(), { username, password: pw2 })).status, 302, 'new password');
+  assert.equal((await login(worker.base, authorizeQuery(), { username, password: pw2 })).status, 303, 'new password');
   // Existing links survive a password change.
   assert.equal((await token(worker.base, { grant_type: 'refresh_token', refresh_token: t.refresh_token })).status, 200);
 

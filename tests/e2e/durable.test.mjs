@@ -12,7 +12,7 @@ after(() => worker?.stop());
 
 async function code(redirect = REDIRECTS[0], extra = {}) {
   const r = await login(worker.base, authorizeQuery({ redirect, extra }));
-  assert.equal(r.status, 302, await r.text());
+  assert.equal(r.status, 303, await r.text());
   return new URL(r.headers.get('location')).searchParams.get('code');
 }
 

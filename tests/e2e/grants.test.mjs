@@ -16,7 +16,7 @@ for (const durable of [false, true]) {
     const refresh = (rt) => token(worker.base, { grant_type: 'refresh_token', refresh_token: rt });
     async function code(redirect = REDIRECTS[0]) {
       const r = await login(worker.base, authorizeQuery({ redirect }));
-      assert.equal(r.status, 302, await r.text());
+      assert.equal(r.status, 303, await r.text());
       return new URL(r.headers.get('location')).searchParams.get('code');
     }
     async function link() {

@@ -17,7 +17,7 @@ after(() => worker?.stop());
 async function code(redirect, extra = {}) {
   const state = 'st ate/+&1';
   const r = await login(worker.base, authorizeQuery({ redirect, state, extra }));
-  assert.equal(r.status, 302, await r.text());
+  assert.equal(r.status, 303, await r.text());
   const loc = new URL(r.headers.get('location'));
   assert.equal(`${loc.origin}${loc.pathname}`, redirect);
   assert.equal(loc.searchParams.get('state'), state, 'state comes back unchanged');
@@ -75,7 +75,7 @@ test('PKCE S256: the right verifier links, a wrong or missing one does not', asy
 
   // plain is refused at /authorize, back at the client with the state.
   const r = await fetch(`${worker.base}/authorize?${authorizeQuery({ redirect, extra: { code_challenge: challenge, code_challenge_method: 'plain' } })}`, { redirect: 'manual' });
-  assert.equal(r.status, 302);
+  assert.equal(r.status, 303);
   const loc = new URL(r.headers.get('location'));
   assert.equal(loc.searchParams.get('error'), 'invalid_request');
   assert.equal(loc.searchParams.get('state'), 'st ate/+&1');
@@ -186,7 +186,7 @@ test('the login page: inline error on bad credentials, cancel denies, framing fo
   assert.match(await bad.text(), /Incorrect username or password/);
 
   const cancel = await login(worker.base, authorizeQuery(), { action: 'cancel' });
-  assert.equal(cancel.status, 302);
+  assert.equal(cancel.status, 303);
   const loc = new URL(cancel.headers.get('location'));
   assert.equal(loc.searchParams.get('error'), 'access_denied');
   assert.equal(loc.searchParams.get('state'), 'st ate/+&1');

@@ -37,7 +37,7 @@ for (const mode of (process.env.LOAD_MODES || 'KV,DO').split(',')) test(`${mode}
     const redirect = REDIRECTS[i % 3];
     const r = await login(worker.base, authorizeQuery({ redirect, state: `s${i}` }));
     count(r.status);
-    assert.equal(r.status, 302);
+    assert.equal(r.status, 303);
     const code = new URL(r.headers.get('location')).searchParams.get('code');
     const t = await token(worker.base, { grant_type: 'authorization_code', code, redirect_uri: redirect }, { auth: i % 2 ? 'basic' : 'body' });
     count(t.status);

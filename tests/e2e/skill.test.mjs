@@ -16,7 +16,7 @@ after(() => worker?.stop());
 async function link() {
   const redirect = REDIRECTS[1];
   const r = await login(worker.base, authorizeQuery({ redirect }));
-  assert.equal(r.status, 302);
+  assert.equal(r.status, 303);
   const code = new URL(r.headers.get('location')).searchParams.get('code');
   const t = await token(worker.base, { grant_type: 'authorization_code', code, redirect_uri: redirect });
   assert.equal(t.status, 200, JSON.stringify(t.json));

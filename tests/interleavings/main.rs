@@ -71,6 +71,7 @@ impl<'a> World<'a> {
             now: self.base.now.get(),
             rng: &self.base.rng,
             revocations: cache,
+            limiter: &self.base.limiter,
         }
     }
 

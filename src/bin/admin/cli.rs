@@ -64,12 +64,18 @@ pub(crate) enum Command1 {
     /// Grants: the links between a user and a client.
     #[command(subcommand)]
     Grant(GrantCmd),
+    /// Print the grant store wrangler.toml asks for: KV or DO (Durable Objects),
+    /// by the rule the Worker and the build use.
+    GrantStore,
 }
 
 #[derive(Subcommand)]
 pub(crate) enum ClientCmd {
     /// Register a client. Prints a generated secret once, unless --secret-stdin.
     Add(ClientAdd),
+    /// Change a client's name, redirect URIs, scope or grant types. Never its
+    /// secret, so a live skill keeps working (for the secret: rotate-secret).
+    Update(ClientUpdate),
     /// List the registered clients.
     List,
     /// Show one client (never its secret).
@@ -77,7 +83,9 @@ pub(crate) enum ClientCmd {
         #[arg(long)]
         id: String,
     },
-    /// Remove a client: its refresh tokens stop working at once.
+    /// Remove a client and end its grants: refresh tokens at once, access tokens
+    /// within the revocation bound. A client added again under the id never
+    /// brings them back.
     Remove {
         #[arg(long)]
         id: String,
@@ -154,9 +162,37 @@ pub(crate) struct ClientAdd {
     /// Read the client secret from stdin (at least 32 characters) instead of generating one.
     #[arg(long)]
     pub(crate) secret_stdin: bool,
-    /// Replace a client with the same id.
+    /// Replace a client with the same id. It keeps its secret (and a rotated
+    /// secret's grace) unless --new-secret or --secret-stdin asks for a new one.
     #[arg(long)]
     pub(crate) force: bool,
+    /// With --force: give the client a new secret, ending the old one at once.
+    #[arg(long, requires = "force")]
+    pub(crate) new_secret: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct ClientUpdate {
+    #[arg(long)]
+    pub(crate) id: String,
+    /// A new name for the login page.
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    /// Add the three regional Alexa redirect URLs of this vendor id.
+    #[arg(long, value_name = "VENDOR_ID")]
+    pub(crate) alexa: Option<String>,
+    /// Add a redirect URI. Repeat for several.
+    #[arg(long = "add-redirect-uri", value_name = "URI")]
+    pub(crate) add_redirect_uris: Vec<String>,
+    /// Remove a redirect URI. Repeat for several.
+    #[arg(long = "remove-redirect-uri", value_name = "URI")]
+    pub(crate) remove_redirect_uris: Vec<String>,
+    /// Replace the scopes, space separated.
+    #[arg(long)]
+    pub(crate) scope: Option<String>,
+    /// Replace the grant types, comma separated.
+    #[arg(long)]
+    pub(crate) grant_types: Option<String>,
 }
 
 #[derive(Args)]

@@ -1,26 +1,25 @@
-//! `admin client …`: register, list, show, remove and re-key clients.
+//! `admin client …`: register, change, list, show, remove and re-key clients.
 
 use alexa_oauth::crypto::{hash_client_secret, OsRng};
 use alexa_oauth::registration;
-use alexa_oauth::store::{keys, ClientRecord, GrantType};
-use alexa_oauth::types::{ClientId, RedirectUri, ScopeSet};
+use alexa_oauth::store::{keys, ClientRecord, ClientRemoval, GrantType};
+use alexa_oauth::types::{ClientId, GrantId, RedirectUri, ScopeSet};
 
-use crate::cli::ClientAdd;
+use crate::cli::{ClientAdd, ClientUpdate};
 use crate::io::{new_client_secret, now, time};
 use crate::wrangler::{get, put, Kv};
 
-pub(crate) fn add(kv: &Kv, args: ClientAdd) -> Result<(), String> {
-    let client_id = registration::client_id(&args.id).map_err(|e| format!("--id: {e}"))?;
-    let scope = ScopeSet::parse(&args.scope)
+/// The scopes of `--scope`.
+fn parse_scope(scope: &str) -> Result<ScopeSet, String> {
+    ScopeSet::parse(scope)
         .filter(|s| !s.is_empty())
-        .ok_or("--scope must be one or more space-separated scope tokens")?;
+        .ok_or_else(|| "--scope must be one or more space-separated scope tokens".into())
+}
+
+/// The grant types of `--grant-types`.
+fn parse_grant_types(list: &str) -> Result<Vec<GrantType>, String> {
     let mut grant_types = Vec::new();
-    for g in args
-        .grant_types
-        .split(',')
-        .map(str::trim)
-        .filter(|g| !g.is_empty())
-    {
+    for g in list.split(',').map(str::trim).filter(|g| !g.is_empty()) {
         let g = GrantType::parse(g).ok_or(format!(
             "unknown grant type {g:?}: use authorization_code, refresh_token, client_credentials"
         ))?;
@@ -28,53 +27,141 @@ pub(crate) fn add(kv: &Kv, args: ClientAdd) -> Result<(), String> {
             grant_types.push(g);
         }
     }
-    let mut uris: Vec<RedirectUri> = Vec::new();
-    if let Some(vendor) = &args.alexa {
-        uris.extend(
-            registration::alexa_redirect_uris(vendor).map_err(|e| format!("--alexa: {e}"))?,
-        );
+    Ok(grant_types)
+}
+
+/// Adds redirect URIs (checked, in order, without repeats) to `uris`.
+fn add_redirects(
+    uris: &mut Vec<RedirectUri>,
+    alexa: Option<&str>,
+    more: &[String],
+) -> Result<(), String> {
+    let mut new = Vec::new();
+    if let Some(vendor) = alexa {
+        new.extend(registration::alexa_redirect_uris(vendor).map_err(|e| format!("--alexa: {e}"))?);
     }
-    for uri in &args.redirect_uris {
-        uris.push(registration::redirect_uri(uri)?);
+    for uri in more {
+        new.push(registration::redirect_uri(uri)?);
     }
-    uris.dedup();
-    if grant_types.contains(&GrantType::AuthorizationCode) && uris.is_empty() {
+    for uri in new {
+        if !uris.contains(&uri) {
+            uris.push(uri);
+        }
+    }
+    Ok(())
+}
+
+fn check_complete(c: &ClientRecord) -> Result<(), String> {
+    if c.allows(GrantType::AuthorizationCode) && c.redirect_uris.is_empty() {
         return Err(
-            "an authorization_code client needs --alexa VENDOR_ID or --redirect-uri".into(),
+            "an authorization_code client needs a redirect URI (--alexa VENDOR_ID or a URI)".into(),
         );
     }
+    Ok(())
+}
+
+pub(crate) fn add(kv: &Kv, args: ClientAdd) -> Result<(), String> {
+    let client_id = registration::client_id(&args.id).map_err(|e| format!("--id: {e}"))?;
+    let scope = parse_scope(&args.scope)?;
+    let grant_types = parse_grant_types(&args.grant_types)?;
+    let mut uris = Vec::new();
+    add_redirects(&mut uris, args.alexa.as_deref(), &args.redirect_uris)?;
     let key = keys::client(&client_id);
-    if !args.force && get::<serde_json::Value>(kv, &key)?.is_some() {
+    let existing: Option<ClientRecord> = get(kv, &key)?;
+    if existing.is_some() && !args.force {
         return Err(format!(
-            "a client with id {:?} already exists (use --force to replace it)",
+            "a client with id {:?} already exists: change it with `client update`, or replace it with --force",
             args.id
         ));
     }
-    let (secret, generated) = new_client_secret(args.secret_stdin)?;
-    let record = ClientRecord {
+    // A replaced client keeps its secret unless a new one is asked for: every
+    // linked user's refresh would otherwise fail with invalid_client.
+    let keep = existing.filter(|_| !args.new_secret && !args.secret_stdin);
+    let removed: Option<ClientRemoval> = get(kv, &keys::client_removed(&client_id))?;
+    let mut record = ClientRecord {
         client_id,
         name: args.name,
-        secret_hash: hash_client_secret(&OsRng, &secret),
+        secret_hash: String::new(),
         previous_secret_hash: None,
         previous_secret_expires_at: None,
-        redirect_uris: uris.clone(),
+        redirect_uris: uris,
         scope,
         grant_types,
         created_at: now(),
+        // Grants of a removed client of this id never come back.
+        grants_since: removed.map(|r| r.removed_at + 1),
+    };
+    check_complete(&record)?;
+    let new_secret = match keep {
+        Some(old) => {
+            record.secret_hash = old.secret_hash;
+            record.previous_secret_hash = old.previous_secret_hash;
+            record.previous_secret_expires_at = old.previous_secret_expires_at;
+            record.created_at = old.created_at;
+            record.grants_since = old.grants_since;
+            None
+        }
+        None => {
+            let (secret, generated) = new_client_secret(args.secret_stdin)?;
+            record.secret_hash = hash_client_secret(&OsRng, &secret);
+            Some((secret, generated))
+        }
     };
     put(kv, &key, &record)?;
-    out!("Client {:?} added.", args.id);
+    out!(
+        "Client {:?} {}.",
+        args.id,
+        if args.force { "replaced" } else { "added" }
+    );
     out!("  client_id:     {}", args.id);
-    if generated {
-        out!(
+    match &new_secret {
+        None => out!("  client_secret: unchanged (kept, with any rotation grace)"),
+        Some((secret, true)) => out!(
             "  client_secret: {}   (shown once; only its hash is stored)",
             secret.secret()
-        );
+        ),
+        Some((_, false)) => out!("  client_secret: the one read from stdin"),
     }
-    for uri in &uris {
+    for uri in &record.redirect_uris {
         out!("  redirect_uri:  {uri}");
     }
     out!("  scope:         {}", record.scope);
+    Ok(())
+}
+
+pub(crate) fn update(kv: &Kv, args: ClientUpdate) -> Result<(), String> {
+    let mut c = load(kv, &args.id)?;
+    if let Some(name) = args.name {
+        c.name = name;
+    }
+    add_redirects(
+        &mut c.redirect_uris,
+        args.alexa.as_deref(),
+        &args.add_redirect_uris,
+    )?;
+    for uri in &args.remove_redirect_uris {
+        let before = c.redirect_uris.len();
+        c.redirect_uris.retain(|r| r.as_str() != uri);
+        if c.redirect_uris.len() == before {
+            return Err(format!(
+                "{uri:?} is not registered for client {:?}",
+                args.id
+            ));
+        }
+    }
+    if let Some(scope) = &args.scope {
+        c.scope = parse_scope(scope)?;
+    }
+    if let Some(grant_types) = &args.grant_types {
+        c.grant_types = parse_grant_types(grant_types)?;
+    }
+    check_complete(&c)?;
+    put(kv, &keys::client(&c.client_id), &c)?;
+    out!("Client {:?} updated; its secret is unchanged.", args.id);
+    for uri in &c.redirect_uris {
+        out!("  redirect_uri:  {uri}");
+    }
+    out!("  scope:         {}", c.scope);
     Ok(())
 }
 
@@ -119,8 +206,22 @@ pub(crate) fn show(kv: &Kv, id: &str) -> Result<(), String> {
 
 pub(crate) fn remove(kv: &Kv, id: &str) -> Result<(), String> {
     let c = load(kv, id)?;
+    // The trace first: if anything below fails, a re-added client still
+    // refuses the old grants.
+    let removal = ClientRemoval { removed_at: now() };
+    put(kv, &keys::client_removed(&c.client_id), &removal)?;
+    let mut ended = 0;
+    for key in kv.list(&keys::client_grants_prefix(&c.client_id))? {
+        let gid = GrantId::new(key.rsplit(':').next().unwrap_or_default());
+        crate::grant::revoke(kv, &gid)?;
+        ended += 1;
+    }
     kv.delete(&keys::client(&c.client_id))?;
-    out!("Client {id:?} removed. Its refresh tokens no longer work; its access tokens expire within an hour.");
+    out!(
+        "Client {id:?} removed; {ended} grant(s) ended: their refresh tokens no longer work, \
+         their access tokens stop within the revocation bound. Adding the id again \
+         does not bring them back."
+    );
     Ok(())
 }
 

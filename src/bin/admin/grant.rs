@@ -6,8 +6,8 @@ use alexa_oauth::types::GrantId;
 use pollster::block_on;
 
 use crate::io::{now, time};
-use crate::user::{load_user, user_grants};
-use crate::wrangler::{get, Kv, DO_MODE};
+use crate::user::{load_user, user_grant_ids, user_grants};
+use crate::wrangler::{get, Kv};
 
 /// Revokes through the core, so the tombstone is written exactly as
 /// `/revoke` writes it.
@@ -24,10 +24,18 @@ pub(crate) fn is_revoked(kv: &Kv, grant: &GrantRecord) -> Result<Option<u64>, St
 }
 
 pub(crate) fn list(kv: &Kv, username: &str) -> Result<(), String> {
-    if kv.durable_grants {
-        return Err(format!("grant list is not available: {DO_MODE}"));
-    }
     let user = load_user(kv, username)?;
+    if kv.durable_grants {
+        // The records are in the grants' objects: ids and revocations only.
+        for gid in user_grant_ids(kv, &user.id)? {
+            let state = match block_on(kv.tombstone(&gid)).map_err(|e| e.0)? {
+                Some(t) => format!("revoked {}", time(t.revoked_at)),
+                None => "not revoked (details are in its Durable Object)".to_owned(),
+            };
+            out!("{gid}\t{state}");
+        }
+        return Ok(());
+    }
     for g in user_grants(kv, &user.id)? {
         let state = match is_revoked(kv, &g)? {
             Some(t) => format!("revoked {}", time(t)),

@@ -42,8 +42,15 @@ fn main() -> std::process::ExitCode {
     use cli::{Cli, ClientCmd, Command1, GrantCmd, UserCmd};
 
     let cli = Cli::parse();
+    if let Command1::GrantStore = cli.command {
+        let toml = std::fs::read_to_string("wrangler.toml").unwrap_or_default();
+        let durable = alexa_oauth::durable_grants_in_wrangler_toml(&toml);
+        println!("{}", if durable { "DO" } else { "KV" });
+        return std::process::ExitCode::SUCCESS;
+    }
     let result = wrangler::Kv::new(&cli).and_then(|kv| match cli.command {
         Command1::Client(ClientCmd::Add(a)) => client::add(&kv, a),
+        Command1::Client(ClientCmd::Update(a)) => client::update(&kv, a),
         Command1::Client(ClientCmd::List) => client::list(&kv),
         Command1::Client(ClientCmd::Show { id }) => client::show(&kv, &id),
         Command1::Client(ClientCmd::Remove { id }) => client::remove(&kv, &id),
@@ -58,6 +65,7 @@ fn main() -> std::process::ExitCode {
         Command1::User(UserCmd::Remove { username }) => user::remove(&kv, &username),
         Command1::Grant(GrantCmd::List { user }) => grant::list(&kv, &user),
         Command1::Grant(GrantCmd::Revoke { id }) => grant::revoke_by_id(&kv, &id),
+        Command1::GrantStore => Ok(()),
     });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -3,13 +3,14 @@
 use alexa_oauth::crypto::{random_string, OsRng};
 use alexa_oauth::password::hash_password;
 use alexa_oauth::registration;
-use alexa_oauth::store::{keys, normalize_username, GrantRecord, UserRecord};
+use alexa_oauth::store::{keys, normalize_username, GrantRecord, Store, UserRecord};
 use alexa_oauth::types::{GrantId, UserId};
+use pollster::block_on;
 
 use crate::cli::UserAdd;
-use crate::grant::{is_revoked, revoke};
+use crate::grant::revoke;
 use crate::io::{now, read_password};
-use crate::wrangler::{get, put, Kv, DO_MODE};
+use crate::wrangler::{get, put, Kv};
 
 pub(crate) fn add(kv: &Kv, args: UserAdd) -> Result<(), String> {
     let username =
@@ -58,10 +59,20 @@ pub(crate) fn passwd(kv: &Kv, username: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The ids in a user's grant index (written in both modes).
+pub(crate) fn user_grant_ids(kv: &Kv, user: &UserId) -> Result<Vec<GrantId>, String> {
+    Ok(kv
+        .list(&keys::user_grants_prefix(user))?
+        .iter()
+        .map(|key| GrantId::new(key.rsplit(':').next().unwrap_or_default()))
+        .collect())
+}
+
+/// A user's grant records (KV mode: in Durable Object mode they are in the
+/// grants' objects).
 pub(crate) fn user_grants(kv: &Kv, user: &UserId) -> Result<Vec<GrantRecord>, String> {
     let mut grants = Vec::new();
-    for key in kv.list(&keys::user_grants_prefix(user))? {
-        let gid = GrantId::new(key.rsplit(':').next().unwrap_or_default());
+    for gid in user_grant_ids(kv, user)? {
         if let Some(g) = get(kv, &keys::grant(&gid))? {
             grants.push(g);
         }
@@ -71,15 +82,12 @@ pub(crate) fn user_grants(kv: &Kv, user: &UserId) -> Result<Vec<GrantRecord>, St
 
 pub(crate) fn remove(kv: &Kv, username: &str) -> Result<(), String> {
     let user = load_user(kv, username)?;
-    if kv.durable_grants {
-        kv.delete(&keys::user(&user.username))?;
-        out!("User {:?} removed: no new link or login. Their existing grants were NOT ended: {DO_MODE}.", user.username);
-        return Ok(());
-    }
+    // Tombstones in KV end grants in both modes; the index is read, not the
+    // records (in Durable Object mode those are out of reach).
     let mut ended = 0;
-    for g in user_grants(kv, &user.id)? {
-        if is_revoked(kv, &g)?.is_none() {
-            revoke(kv, &g.id)?;
+    for gid in user_grant_ids(kv, &user.id)? {
+        if block_on(kv.tombstone(&gid)).map_err(|e| e.0)?.is_none() {
+            revoke(kv, &gid)?;
             ended += 1;
         }
     }

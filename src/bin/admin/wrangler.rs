@@ -19,12 +19,6 @@ pub(crate) struct Kv {
     pub(crate) durable_grants: bool,
 }
 
-pub(crate) const DO_MODE: &str =
-    "in Durable Object mode (GRANT_STORE = \"DO\" in wrangler.toml) grants live in \
-    Durable Objects, which this command cannot reach through wrangler. End a link with \
-    `grant revoke --id <grant id>` (the `gid` claim of its access tokens, or the part of \
-    its refresh token before the dot) or POST /revoke";
-
 impl Kv {
     pub(crate) fn new(cli: &Cli) -> Result<Self, String> {
         let program = match std::env::var("WRANGLER") {
@@ -57,10 +51,8 @@ impl Kv {
             ]
         };
         let toml = std::fs::read_to_string("wrangler.toml").unwrap_or_default();
-        let durable_grants = toml.lines().any(|l| {
-            let l = l.replace(' ', "");
-            l == "GRANT_STORE=\"DO\""
-        });
+        // The Worker's own rule, so admin and the Worker never disagree.
+        let durable_grants = alexa_oauth::durable_grants_in_wrangler_toml(&toml);
         Ok(Self {
             program,
             location,
@@ -131,8 +123,11 @@ impl Store for Kv {
         let missing = matches!(out.trim(), "" | "Value not found");
         Ok((!missing).then_some(out))
     }
+    /// The value goes through a file only this user can read, never argv: `ps`
+    /// shows argv to everyone, and a long value would overflow it.
     async fn put(&self, key: &str, value: String, _: Option<u64>) -> Result<(), StoreError> {
-        self.run(&["put", key, &value])
+        let file = ValueFile::new(&value).map_err(StoreError)?;
+        self.run(&["put", key, "--path", &file.path.display().to_string()])
             .map(|_| ())
             .map_err(StoreError)
     }
@@ -144,4 +139,37 @@ pub(crate) fn get<T: serde::de::DeserializeOwned>(kv: &Kv, key: &str) -> Result<
 
 pub(crate) fn put<T: serde::Serialize>(kv: &Kv, key: &str, value: &T) -> Result<(), String> {
     block_on(put_json(kv, key, value, None)).map_err(|e| e.0)
+}
+
+/// A value in a private temporary file, removed when dropped.
+struct ValueFile {
+    path: PathBuf,
+}
+
+impl ValueFile {
+    fn new(value: &str) -> Result<Self, String> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let name = format!(
+            "alexa-oauth-admin-{}-{}",
+            std::process::id(),
+            alexa_oauth::crypto::random_string(&alexa_oauth::crypto::OsRng, 9)
+        );
+        let path = std::env::temp_dir().join(name);
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| format!("could not write a temporary file: {e}"))?;
+        file.write_all(value.as_bytes())
+            .map_err(|e| format!("could not write a temporary file: {e}"))?;
+        Ok(Self { path })
+    }
+}
+
+impl Drop for ValueFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }

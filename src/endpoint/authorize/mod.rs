@@ -18,8 +18,9 @@ use crate::form::{append_query, is_form_content_type, Params};
 use crate::http::{LogFields, Method, Request, Response};
 use crate::page::{self, render_login, Login};
 use crate::password::{verify_dummy, verify_password};
+use crate::registration;
 use crate::store::{normalize_username, CodeRecord, Store};
-use crate::throttle;
+use crate::throttle::{self, Limit};
 use crate::types::{AuthorizationCode, ClientId, GrantId, Password};
 use crate::{Ctx, CODE_TTL};
 
@@ -97,10 +98,15 @@ pub(super) async fn handle<S: Store>(req: &Request, ctx: &Ctx<'_, S>) -> Respons
         Ok(r) => r,
         Err(refused) => render(refused, https, &mut log),
     };
-    let response = match req.method() {
+    let mut response = match req.method() {
         Method::Other => response.header("allow", "GET, HEAD, POST"),
         _ => response,
     };
+    // RFC 9700 §4.12: after a form post carrying credentials, 303, so that no
+    // browser repeats the POST (and the password) at the redirect target.
+    if req.method() == Method::Post && response.status == 302 {
+        response.status = 303;
+    }
     response.with_log(log)
 }
 
@@ -176,23 +182,37 @@ async fn post<S: Store>(
         let msg = "Enter your username and password.";
         return login_page(req, ctx, &ar, Some(msg), &username, 400);
     }
-    // Brute force: a locked username or address is refused before any password check.
-    let ip = throttle::client_ip(req);
-    let limits = [
-        (&throttle::LOGIN_PER_USERNAME, username.as_str()),
-        (&throttle::LOGIN_PER_IP, ip),
+    // Brute force: every attempt counts, before any password work (see
+    // `crate::throttle` for the rule). A browser that signed in as this user
+    // before is exempt from the per-username limit.
+    let https = req.is_https();
+    let address = throttle::address(req);
+    let user_key = throttle::user_key(&username);
+    let known_device = req
+        .cookie(csrf::device_cookie_name(https))
+        .is_some_and(|v| csrf::check_device(&csrf_key, v, &username, ctx.now));
+    let mut attempts = vec![
+        (Limit::LoginUserAddress, format!("{user_key}@{address}")),
+        (Limit::LoginAddress, address),
     ];
-    for (limit, subject) in limits {
-        let locked = throttle::locked(ctx.store, limit, subject, ctx.now).await;
-        if let Some(wait) = locked.map_err(|_| Refused::Unavailable)? {
-            return too_many_tries(req, ctx, &ar, &username, wait, log);
+    if !known_device {
+        attempts.push((Limit::LoginUser, user_key));
+    }
+    for (limit, key) in &attempts {
+        let allowed = ctx.limiter.hit(*limit, key, ctx.now).await;
+        if !allowed.map_err(|_| Refused::Unavailable)? {
+            return too_many_tries(req, ctx, &ar, &username, Limit::PERIOD, log);
         }
     }
-    let user = ctx
-        .store
-        .user(&username)
-        .await
-        .map_err(|_| Refused::Unavailable)?;
+    // A username longer than any registered one names nobody: no storage read.
+    let user = if username.len() > registration::MAX_USERNAME {
+        None
+    } else {
+        ctx.store
+            .user(&username)
+            .await
+            .map_err(|_| Refused::Unavailable)?
+    };
     let user = match user {
         Some(user) if verify_password(&user.password_hash, &password) => user,
         found => {
@@ -200,21 +220,17 @@ async fn post<S: Store>(
                 verify_dummy(&password); // Same time as a real check.
             }
             log.reason = Some("wrong username or password");
-            let mut wait = None;
-            for (limit, subject) in limits {
-                if let Ok(Some(w)) =
-                    throttle::record_failure(ctx.store, limit, subject, ctx.now).await
-                {
-                    wait = Some(w);
-                }
-            }
-            if let Some(wait) = wait {
-                return too_many_tries(req, ctx, &ar, &username, wait, log);
-            }
             let msg = "Incorrect username or password.";
             return login_page(req, ctx, &ar, Some(msg), &username, 401);
         }
     };
+    let device_cookie = format!(
+        "{}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{}",
+        csrf::device_cookie_name(https),
+        csrf::device_token(&csrf_key, &username, ctx.now + csrf::DEVICE_TTL),
+        csrf::DEVICE_TTL,
+        if https { "; Secure" } else { "" },
+    );
 
     // §4.1.2 and §10.10: 256 random bits, stored only as a hash, short-lived. The
     // code names its grant (`<grant id>.<secret>`), so the exchange goes straight
@@ -240,10 +256,8 @@ async fn post<S: Store>(
     if let Some(state) = &ar.state {
         pairs.push(("state", state));
     }
-    Ok(Response::redirect(append_query(
-        ar.redirect.as_str(),
-        &pairs,
-    )))
+    let redirect = Response::redirect(append_query(ar.redirect.as_str(), &pairs));
+    Ok(redirect.header("set-cookie", device_cookie))
 }
 
 /// Loads the client, then checks the request against it.
@@ -256,8 +270,13 @@ async fn validate<S: Store>(
         None => None,
         Some(id) => {
             log.client_id = Some(id.chars().take(64).collect());
-            let found = ctx.store.client(&ClientId::new(id)).await;
-            found.map_err(|_| Refused::Unavailable)?
+            // Longer than any registered id: unknown, without a storage read.
+            if id.len() > registration::MAX_CLIENT_ID {
+                None
+            } else {
+                let found = ctx.store.client(&ClientId::new(id)).await;
+                found.map_err(|_| Refused::Unavailable)?
+            }
         }
     };
     check(params, client)
