@@ -13,7 +13,7 @@
 //!   times a minute: a single attacker locks out only their own address.
 //! - One username may be tried 30 times a minute from all addresses together,
 //!   which takes at least 7 addresses. A browser that has signed in as that user
-//!   before (it holds a device cookie, see [`crate::csrf`]) is exempt from this
+//!   before (it holds a device cookie, see `src/csrf.rs`) is exempt from this
 //!   one, so a distributed attack does not keep the owner out; a new browser
 //!   waits until the attack stops (at most a minute after it does).
 //! - Someone trying once a minute, forever, locks nothing.
