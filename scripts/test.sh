@@ -10,6 +10,8 @@ bash scripts/setup-browser.sh
 echo "== the compiler's gates: format, clippy and rustdoc, here and in fuzz/"
 cargo fmt --all -- --check
 cargo clippy --quiet --all-targets -- -D warnings
+# The Worker's glue exists only for wasm32: lint it there too.
+cargo clippy --quiet --lib --target wasm32-unknown-unknown --features durable -- -D warnings
 RUSTDOCFLAGS=-Dwarnings cargo doc --quiet --no-deps
 (cd fuzz && cargo fmt -- --check && cargo clippy --quiet --all-targets -- -D warnings)
 

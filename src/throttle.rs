@@ -126,15 +126,40 @@ pub(crate) fn address(req: &Request) -> String {
     let Some(ip) = req.header("cf-connecting-ip").map(str::trim) else {
         return "unknown".to_owned();
     };
-    match ip.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V6(v6)) => {
-            let s = v6.segments();
-            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+    if ip.contains(':') {
+        if let Some(prefix) = ipv6_prefix(ip) {
+            return prefix;
         }
-        Ok(std::net::IpAddr::V4(v4)) => v4.to_string(),
-        // Not an address: counted under a bounded name of itself.
-        Err(_) => format!("other:{}", &sha256_b64url(ip)[..22]),
+    } else if ip.len() <= 15 && ip.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return ip.to_owned();
     }
+    // Not an address: counted under a bounded name of itself.
+    format!("other:{}", &sha256_b64url(ip)[..22])
+}
+
+/// The /64 of an IPv6 address: its first four groups, with `::` expanded.
+/// Parsed by hand: `std::net`'s parser costs wasm size for one prefix.
+fn ipv6_prefix(ip: &str) -> Option<String> {
+    let group = |g: &str| (1..=4).contains(&g.len()) && g.bytes().all(|b| b.is_ascii_hexdigit());
+    let (head, compressed) = match ip.split_once("::") {
+        Some((head, _)) => (head, true),
+        None => (ip, false),
+    };
+    let mut groups: Vec<u16> = Vec::with_capacity(4);
+    if !head.is_empty() {
+        for g in head.split(':') {
+            if !group(g) {
+                return None;
+            }
+            groups.push(u16::from_str_radix(g, 16).ok()?);
+        }
+    }
+    if groups.len() < 4 && !compressed {
+        return None;
+    }
+    groups.resize(groups.len().max(4), 0);
+    let g = &groups[..4];
+    Some(format!("{:x}:{:x}:{:x}:{:x}::/64", g[0], g[1], g[2], g[3]))
 }
 
 /// A username as it appears in a limiter key: a truncated hash.
@@ -192,6 +217,10 @@ mod tests {
             "one /64 is one address"
         );
         assert_ne!(with("2001:db8:1:2::1"), with("2001:db8:1:3::1"));
+        assert_eq!(with("2001:db8::1"), "2001:db8:0:0::/64");
+        assert_eq!(with("::1"), "0:0:0:0::/64");
+        assert_eq!(with("2001:DB8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+        assert!(with("2001:db8:zz::1").starts_with("other:"));
         assert_eq!(address(&Request::new(Method::Post, "/")), "unknown");
         assert!(with(&"x".repeat(600)).len() < 40, "bounded");
         assert_eq!(user_key("alice").len(), 22);

@@ -15,6 +15,7 @@ use crate::http::{Method, Request, Response, MAX_BODY_BYTES};
 use crate::store::{Store, StoreError};
 use crate::throttle::{Hit, Limit, LimitError, Limiter};
 use crate::{Config, Ctx};
+use wasm_bindgen::{JsCast, JsValue};
 
 /// The KV namespace binding in `wrangler.toml`.
 const KV_BINDING: &str = "OAUTH_KV";
@@ -34,18 +35,38 @@ struct RateLimits<'a>(&'a Env);
 impl Limiter for RateLimits<'_> {
     fn hit<'a>(&'a self, limit: Limit, key: &'a str, _now: u64) -> Hit<'a> {
         Box::pin(async move {
-            let binding = self.0.rate_limiter(limit.binding()).map_err(|_| {
+            let fail = |what: &str| {
                 let e = format!(
-                    "the [[ratelimits]] binding {} is missing from wrangler.toml: copy it from the project's wrangler.toml",
+                    "the [[ratelimits]] binding {} {what}: copy it from the project's wrangler.toml",
                     limit.binding()
                 );
                 console_error!("{}", serde_json::json!({"level": "error", "config": e}));
                 LimitError(e)
-            })?;
-            let outcome = binding.limit(key.to_owned()).await;
-            outcome
-                .map(|o| o.success)
-                .map_err(|e| LimitError(e.to_string()))
+            };
+            // `binding.limit({ key })` through js_sys: the crate's wrapper goes
+            // through serde-wasm-bindgen, which costs wasm size for one field.
+            let binding = js_sys::Reflect::get(self.0, &JsValue::from_str(limit.binding()))
+                .ok()
+                .filter(|b| !b.is_undefined())
+                .ok_or_else(|| fail("is missing from wrangler.toml"))?;
+            let method: js_sys::Function =
+                js_sys::Reflect::get(&binding, &JsValue::from_str("limit"))
+                    .ok()
+                    .and_then(|m| m.dyn_into().ok())
+                    .ok_or_else(|| fail("is not a rate limiter"))?;
+            let options = js_sys::Object::new();
+            let _ =
+                js_sys::Reflect::set(&options, &JsValue::from_str("key"), &JsValue::from_str(key));
+            let promise = method
+                .call1(&binding, &options)
+                .map_err(|_| LimitError("the rate limiter refused the call".into()))?;
+            let outcome = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(promise))
+                .await
+                .map_err(|_| LimitError("the rate limiter failed".into()))?;
+            let success = js_sys::Reflect::get(&outcome, &JsValue::from_str("success"))
+                .ok()
+                .and_then(|v| v.as_bool());
+            success.ok_or_else(|| LimitError("the rate limiter gave no answer".into()))
         })
     }
 }
@@ -131,10 +152,10 @@ mod durable {
                 .get_multiple(vec![key])
                 .await
                 .map_err(|e| StoreError(e.to_string()))?;
-            Ok(found.get(&wasm_bindgen::JsValue::from_str(key)).as_string())
+            Ok(found.get(&JsValue::from_str(key)).as_string())
         }
         async fn put(&self, key: &str, value: String, _: Option<u64>) -> Result<(), StoreError> {
-            let value = wasm_bindgen::JsValue::from_str(&value);
+            let value = JsValue::from_str(&value);
             self.0
                 .put_raw(key, value)
                 .await
@@ -238,7 +259,7 @@ mod durable {
                 .map_err(err)?;
             let mut init = RequestInit::new();
             init.with_method(worker::Method::Post)
-                .with_body(Some(wasm_bindgen::JsValue::from_str(&op)));
+                .with_body(Some(JsValue::from_str(&op)));
             let req =
                 worker::Request::new_with_init("https://grant-object/", &init).map_err(err)?;
             let mut res = stub.fetch_with_request(req).await.map_err(err)?;
@@ -312,20 +333,29 @@ async fn read_request(req: &mut worker::Request) -> worker::Result<Request> {
     })
 }
 
-/// The body, read up to [`MAX_BODY_BYTES`] and no further whatever the declared
-/// length (or its absence): `None` when it is longer.
+/// The body, kept up to [`MAX_BODY_BYTES`] and no further whatever the declared
+/// length (or its absence): `None` when it is longer. What follows the limit is
+/// read and dropped, up to [`DRAIN_BYTES`], rather than left unread: answering
+/// before the body is consumed made `wrangler dev` fail the next request.
 async fn read_body(req: &mut worker::Request) -> worker::Result<Option<Vec<u8>>> {
     use futures_util::StreamExt;
     let mut body = Vec::new();
+    let mut seen = 0usize;
     let mut stream = req.stream()?;
     while let Some(chunk) = stream.next().await {
-        body.extend_from_slice(&chunk?);
-        if body.len() > MAX_BODY_BYTES {
-            return Ok(None);
+        let chunk = chunk?;
+        seen += chunk.len();
+        if seen <= MAX_BODY_BYTES {
+            body.extend_from_slice(&chunk);
+        } else if seen > DRAIN_BYTES {
+            break;
         }
     }
-    Ok(Some(body))
+    Ok((seen <= MAX_BODY_BYTES).then_some(body))
 }
+
+/// How much of an oversized body is read (and dropped) before giving up on it.
+const DRAIN_BYTES: usize = 1024 * 1024;
 
 /// `("https://host:port", "/path?query")` of an absolute URL from the runtime.
 fn split_origin(url: &str) -> (&str, &str) {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import {
   startWorker, admin, authorizeQuery, login, token, ROOT,
-  REDIRECTS, CLIENT_ID, SECRET, USERNAME, PASSWORD,
+  REDIRECTS, CLIENT_ID, SECRET, USERNAME, PASSWORD, VENDOR,
 } from './harness.mjs';
 
 let worker;
@@ -46,7 +46,7 @@ test('client list and show, never the secret', () => {
 test('duplicate ids, unknown ids and a missing wrangler are clear errors', () => {
   const dup = run(['client', 'add', '--id', CLIENT_ID, '--name', 'x', '--redirect-uri', 'https://a.example/cb', '--scope', 'a']);
   assert.equal(dup.status, 1);
-  assert.match(dup.stderr, /already exists \(use --force to replace it\)/);
+  assert.match(dup.stderr, /already exists: change it with `client update`, or replace it with --force/);
   const unknown = run(['client', 'show', '--id', 'nobody']);
   assert.equal(unknown.status, 1);
   assert.match(unknown.stderr, /no client with id "nobody"/);
@@ -121,28 +121,81 @@ test('user remove ends the user\'s grants', async () => {
   assert.doesNotMatch(run(['user', 'list']).stdout, /carol/);
 });
 
-test('client remove: its tokens can no longer be refreshed', async () => {
+test('client update and add --force keep the secret, so a live skill stays linked', async () => {
   const t = await link({ username: USERNAME, password: PASSWORD });
-  assert.equal(run(['client', 'remove', '--id', CLIENT_ID]).status, 0);
-  const res = await token(worker.base, { grant_type: 'refresh_token', refresh_token: t.refresh_token });
-  assert.equal(res.status, 401);
-  assert.equal(res.json.error, 'invalid_client');
-  assert.doesNotMatch(run(['client', 'list']).stdout, new RegExp(`^${CLIENT_ID}\\t`, 'm'));
+  const refresh = (rt) => token(worker.base, { grant_type: 'refresh_token', refresh_token: rt });
+  // A new vendor id, say after a skill was recreated: three more redirect URLs.
+  const up = run(['client', 'update', '--id', CLIENT_ID, '--alexa', 'M2NEWVENDOR', '--name', 'E2E Skill 2']);
+  assert.equal(up.status, 0, up.stderr);
+  assert.match(up.stdout, /secret is unchanged/);
+  assert.match(up.stdout, /layla\.amazon\.com\/api\/skill\/link\/M2NEWVENDOR/);
+  const r1 = await refresh(t.refresh_token);
+  assert.equal(r1.status, 200, JSON.stringify(r1.json));
+  const page = await fetch(`${worker.base}/authorize?${authorizeQuery({ redirect: 'https://layla.amazon.com/api/skill/link/M2NEWVENDOR' })}`);
+  assert.equal(page.status, 200, 'the new redirect URL is registered');
+  const removed = run(['client', 'update', '--id', CLIENT_ID, '--remove-redirect-uri', 'https://layla.amazon.com/api/skill/link/M2NEWVENDOR']);
+  assert.equal(removed.status, 0, removed.stderr);
+  // The README's old fix, add --force, no longer changes the secret either.
+  const force = run(['client', 'add', '--id', CLIENT_ID, '--name', 'E2E Skill', '--alexa', VENDOR, '--scope', 'smart_home profile', '--force']);
+  assert.equal(force.status, 0, force.stderr);
+  assert.match(force.stdout, /client_secret: unchanged/);
+  const r2 = await refresh(r1.json.refresh_token);
+  assert.equal(r2.status, 200, JSON.stringify(r2.json));
 });
 
-test('in Durable Object mode, the grant commands say they cannot work', async () => {
-  const { mkdtempSync, readFileSync, writeFileSync, mkdirSync, symlinkSync, rmSync } = await import('node:fs');
+test('client remove ends its grants, and adding the id again does not bring them back', async () => {
+  const t = await link({ username: USERNAME, password: PASSWORD });
+  const r = run(['client', 'remove', '--id', CLIENT_ID]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /[1-9]\d* grant\(s\) ended/);
+  assert.doesNotMatch(run(['client', 'list']).stdout, new RegExp(`^${CLIENT_ID}\\t`, 'm'));
+  const gone = await token(worker.base, { grant_type: 'refresh_token', refresh_token: t.refresh_token });
+  assert.equal(gone.json.error, 'invalid_client');
+  // The same id and the same secret again: the old link stays dead.
+  admin(worker.state, ['client', 'add', '--id', CLIENT_ID, '--name', 'E2E Skill', '--alexa', VENDOR, '--scope', 'smart_home profile', '--secret-stdin'], SECRET);
+  const again = await token(worker.base, { grant_type: 'refresh_token', refresh_token: t.refresh_token });
+  assert.equal(again.status, 400, JSON.stringify(again.json));
+  assert.equal(again.json.error, 'invalid_grant');
+  const u = await fetch(`${worker.base}/userinfo`, { headers: { authorization: `Bearer ${t.access_token}` } });
+  assert.equal(u.status, 401, 'its access tokens are ended too');
+  // New links work.
+  const fresh = await link({ username: USERNAME, password: PASSWORD });
+  assert.equal((await token(worker.base, { grant_type: 'refresh_token', refresh_token: fresh.refresh_token })).status, 200);
+});
+
+test('no record goes on wrangler\'s command line', async () => {
+  const { mkdtempSync, readFileSync, writeFileSync, chmodSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'admin-argv-'));
+  try {
+    // A wrangler that logs its argv, then runs the real one.
+    const spy = join(dir, 'wrangler');
+    writeFileSync(spy, `#!/bin/sh\nprintf '%s\\n' "$@" >> ${join(dir, 'argv')}\nexec ${join(ROOT, 'node_modules/.bin/wrangler')} "$@"\n`);
+    chmodSync(spy, 0o755);
+    const pw = 'argv ' + randomBytes(8).toString('hex');
+    const r = run(['user', 'add', '--username', 'dave', '--password-stdin'], pw, { WRANGLER: spy });
+    assert.equal(r.status, 0, r.stderr);
+    const argv = readFileSync(join(dir, 'argv'), 'utf8');
+    assert.match(argv, /^--path$/m);
+    assert.doesNotMatch(argv, /pbkdf2|password_hash/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('admin, the build and the Worker decide Durable Object mode by one rule', async () => {
+  const { mkdtempSync, writeFileSync, mkdirSync, symlinkSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const dir = mkdtempSync(join(tmpdir(), 'admin-do-'));
   try {
-    writeFileSync(join(dir, 'wrangler.toml'), readFileSync(join(ROOT, 'wrangler.toml'), 'utf8').replace(/^GRANT_STORE = .*$/m, 'GRANT_STORE = "DO"'));
     mkdirSync(join(dir, 'node_modules/.bin'), { recursive: true });
     symlinkSync(join(ROOT, 'node_modules/.bin/wrangler'), join(dir, 'node_modules/.bin/wrangler'));
-    const r = spawnSync(join(ROOT, 'target/debug/admin'), ['--persist-to', join(dir, 'state'), 'grant', 'list', '--user', 'alice'], {
-      cwd: dir, encoding: 'utf8', env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
-    });
-    assert.equal(r.status, 1);
-    assert.match(r.stderr, /not available: in Durable Object mode .*POST \/revoke/);
+    for (const [line, mode] of [['GRANT_STORE = "DO"', 'DO'], ['GRANT_STORE="do"', 'DO'], ["  GRANT_STORE = 'Do'  # strict", 'DO'], ['GRANT_STORE = "KV"', 'KV'], ['# GRANT_STORE = "DO"', 'KV']]) {
+      writeFileSync(join(dir, 'wrangler.toml'), `name = "x"\n[vars]\n${line}\n`);
+      const byAdmin = spawnSync(join(ROOT, 'target/debug/admin'), ['grant-store'], { cwd: dir, encoding: 'utf8' }).stdout.trim();
+      const byBuild = spawnSync('bash', [join(ROOT, 'scripts/grant-store.sh'), join(dir, 'wrangler.toml')], { encoding: 'utf8', env: { ...process.env, GRANT_STORE: '' } }).stdout.trim();
+      assert.deepEqual([byAdmin, byBuild], [mode, mode], line);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -124,5 +124,22 @@ for (const durable of [false, true]) {
       assert.equal(r.status, 400, JSON.stringify(r.json));
       assert.equal(await userinfo(linked.access_token), 401);
     });
+
+    test('admin user remove ends the user\'s links, in this mode too', async () => {
+      const username = durable ? 'erin-do' : 'erin-kv';
+      const password = 'erin ' + Math.random().toString(36).slice(2);
+      const env = { ...process.env, WRANGLER: join(ROOT, 'node_modules/.bin/wrangler'), WRANGLER_SEND_METRICS: 'false' };
+      const admin = (args, input) => spawnSync(join(ROOT, 'target/debug/admin'), ['--local', '--persist-to', worker.state, ...args], { cwd: worker.configDir, encoding: 'utf8', input, env });
+      assert.equal(admin(['user', 'add', '--username', username, '--password-stdin'], password).status, 0);
+      const r = await login(worker.base, authorizeQuery(), { username, password });
+      assert.equal(r.status, 303);
+      const c = new URL(r.headers.get('location')).searchParams.get('code');
+      const t = await token(worker.base, { grant_type: 'authorization_code', code: c, redirect_uri: REDIRECTS[0] });
+      assert.equal(t.status, 200);
+      const removed = admin(['user', 'remove', '--username', username]);
+      assert.equal(removed.status, 0, removed.stderr);
+      assert.match(removed.stdout, /1 grant\(s\) ended/);
+      assert.equal((await refresh(t.json.refresh_token)).status, 400);
+    });
   });
 }

@@ -3,37 +3,85 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { startWorker, admin, authorizeQuery, login, token, CLIENT_ID, REDIRECTS } from './harness.mjs';
+import http from 'node:http';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { startWorker, admin, authorizeQuery, login, token, someAddress, CLIENT_ID, MACHINE_ID, REDIRECTS, ROOT } from './harness.mjs';
+
+/** Every key in the Worker's local KV. */
+function kvKeys() {
+  const out = execFileSync(join(ROOT, 'node_modules/.bin/wrangler'), ['kv', 'key', 'list', '--binding', 'OAUTH_KV', '--local', '--persist-to', worker.state], {
+    cwd: ROOT, encoding: 'utf8', env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_LOG: 'log' },
+  });
+  return JSON.parse(out).map((k) => k.name).sort();
+}
 
 let worker;
 before(async () => { worker = await startWorker(); });
 after(() => worker?.stop());
 
-test('five wrong passwords lock the username: 429 with Retry-After, even for the right one', async () => {
+test('five tries a minute at one username from one address, then 429 even for the right password; other addresses unaffected', async () => {
   const username = 'victim';
   const password = 'victim ' + randomBytes(8).toString('hex');
   admin(worker.state, ['user', 'add', '--username', username, '--password-stdin'], password);
-  for (let i = 1; i < 5; i++) {
-    assert.equal((await login(worker.base, authorizeQuery(), { username, password: 'nope' })).status, 401);
+  const ip = someAddress();
+  for (let i = 1; i <= 5; i++) {
+    assert.equal((await login(worker.base, authorizeQuery(), { username, password: 'nope', ip })).status, 401, `try ${i}`);
   }
-  const locked = await login(worker.base, authorizeQuery(), { username, password: 'nope' });
+  const locked = await login(worker.base, authorizeQuery(), { username, password, ip });
   assert.equal(locked.status, 429);
-  assert.equal(locked.headers.get('retry-after'), '300');
+  assert.equal(locked.headers.get('retry-after'), '60');
   assert.match(await locked.text(), /Too many failed sign-ins/);
-  const right = await login(worker.base, authorizeQuery(), { username, password });
-  assert.equal(right.status, 429);
-  assert.equal(right.headers.get('location'), null);
+  assert.equal(locked.headers.get('location'), null);
+  const owner = await login(worker.base, authorizeQuery(), { username, password });
+  assert.equal(owner.status, 303, 'the owner, from another address, links');
 });
 
-test('failed client authentications from one address: 429 with an RFC error body', async () => {
-  let last;
-  for (let i = 0; i < 10; i++) {
-    last = await token(worker.base, { grant_type: 'refresh_token', refresh_token: 'x' }, { secret: 'wrong' });
-  }
+test('a burst of twelve wrong passwords at once is counted try by try, and costs no KV write', async () => {
+  const username = 'burst';
+  admin(worker.state, ['user', 'add', '--username', username, '--password-stdin'], 'burst ' + randomBytes(8).toString('hex'));
+  const keysBefore = kvKeys();
+  const ip = someAddress();
+  const answers = await Promise.all(Array.from({ length: 12 }, () =>
+    login(worker.base, authorizeQuery(), { username, password: 'wrong', ip })));
+  const statuses = answers.map((r) => r.status).sort();
+  assert.equal(statuses.filter((s) => s === 401).length, 5, statuses.join());
+  assert.equal(statuses.filter((s) => s === 429).length, 7, statuses.join());
+  assert.deepEqual(kvKeys(), keysBefore, 'no counter in KV');
+});
+
+test('failed client authentications from one address: 429 with an RFC error body; the right secret still passes', async () => {
+  const ip = someAddress();
+  const bad = () => token(worker.base, { grant_type: 'client_credentials' }, { id: MACHINE_ID, secret: 'wrong', ip });
+  for (let i = 0; i < 10; i++) assert.equal((await bad()).status, 401);
+  const last = await bad();
   assert.equal(last.status, 429);
   assert.equal(last.json.error, 'invalid_client');
-  assert.ok(Number(last.headers.get('retry-after')) > 0);
+  assert.equal(last.headers.get('retry-after'), '60');
   assert.equal(last.headers.get('cache-control'), 'no-store');
+  const good = await token(worker.base, { grant_type: 'client_credentials' }, { id: MACHINE_ID, ip });
+  assert.equal(good.status, 200, JSON.stringify(good.json));
+});
+
+test('odd input gets a clear 4xx: oversized ids, another auth scheme at /userinfo, an endless body', async () => {
+  const long = 'c'.repeat(600);
+  const t = await token(worker.base, { grant_type: 'client_credentials' }, { id: long });
+  assert.equal(t.status, 401);
+  const page = await fetch(`${worker.base}/authorize?response_type=code&client_id=${long}`, { redirect: 'manual' });
+  assert.equal(page.status, 400);
+  const longUser = await login(worker.base, authorizeQuery(), { username: 'u'.repeat(600), password: 'x' });
+  assert.equal(longUser.status, 401);
+  const basic = await fetch(`${worker.base}/userinfo`, { headers: { authorization: 'Basic YTpi' } });
+  assert.equal(basic.status, 401);
+  assert.match(basic.headers.get('www-authenticate'), /^Bearer/);
+  // A chunked body with no Content-Length is read up to 16 KiB and no further.
+  const status = await new Promise((resolve, reject) => {
+    const req = http.request(`${worker.base}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (res) => { res.resume(); resolve(res.statusCode); });
+    req.on('error', reject);
+    for (let i = 0; i < 40; i++) req.write('x'.repeat(1024));
+    req.end();
+  });
+  assert.equal(status, 413);
 });
 
 test('oversized bodies and parameters are refused before any work', async () => {

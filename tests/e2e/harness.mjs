@@ -126,9 +126,20 @@ export function authorizeQuery({ redirect = REDIRECTS[0], state = 'st ate/+&1', 
   return q.toString();
 }
 
-/** GET /authorize, then posts the login form as a browser would; returns the POST's response. */
-export async function login(base, query, { username = USERNAME, password = PASSWORD, action = 'login' } = {}) {
-  const page = await fetch(`${base}/authorize?${query}`, { redirect: 'manual' });
+/** A random address in 10.0.0.0/8, so each simulated person has their own attempt limits. */
+export function someAddress() {
+  const b = randomBytes(3);
+  return `10.${b[0]}.${b[1]}.${b[2]}`;
+}
+
+/**
+ * GET /authorize, then posts the login form as a browser would; returns the
+ * POST's response. `ip` is the browser's address (CF-Connecting-IP; default: a
+ * new one per call), `cookie` cookies it already holds.
+ */
+export async function login(base, query, { username = USERNAME, password = PASSWORD, action = 'login', ip = someAddress(), cookie: held } = {}) {
+  const from = { 'cf-connecting-ip': ip, ...(held ? { cookie: held } : {}) };
+  const page = await fetch(`${base}/authorize?${query}`, { redirect: 'manual', headers: from });
   if (page.status !== 200) throw new Error(`authorize page: ${page.status} ${await page.text()}`);
   const cookie = page.headers.get('set-cookie').split(';')[0];
   const html = await page.text();
@@ -143,7 +154,7 @@ export async function login(base, query, { username = USERNAME, password = PASSW
   form.append('action', action);
   const r = await fetch(`${base}/authorize`, {
     method: 'POST', redirect: 'manual', body: form.toString(),
-    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'cf-connecting-ip': ip, cookie: held ? `${cookie}; ${held}` : cookie },
   });
   const location = r.headers.get('location');
   if (location) seen(new URL(location).searchParams.get('code'));
@@ -156,9 +167,9 @@ function unescapeHtml(s) {
 }
 
 /** POST /token the way Alexa's Java client does; `auth` is 'basic' or 'body'. */
-export async function token(base, params, { auth = 'body', id = CLIENT_ID, secret = SECRET } = {}) {
+export async function token(base, params, { auth = 'body', id = CLIENT_ID, secret = SECRET, ip } = {}) {
   const body = new URLSearchParams(params);
-  const headers = { 'content-type': 'application/x-www-form-urlencoded;charset=UTF-8' };
+  const headers = { 'content-type': 'application/x-www-form-urlencoded;charset=UTF-8', ...(ip ? { 'cf-connecting-ip': ip } : {}) };
   if (auth === 'basic') {
     headers.authorization = 'Basic ' + Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64');
   } else if (auth === 'body') {
