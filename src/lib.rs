@@ -151,6 +151,31 @@ mod tests {
         }
         assert!(Config::from_vars(|k| (k == "GRANT_STORE").then(|| " do ".into())).durable_grants);
     }
+
+    #[test]
+    fn a_previous_key_too_short_to_use_is_reported() {
+        let with = |previous: &str| {
+            let previous = previous.to_owned();
+            Config::from_vars(move |k| match k {
+                "SIGNING_KEY" => Some("k".repeat(40)),
+                "SIGNING_KEY_PREVIOUS" => Some(previous.clone()),
+                _ => None,
+            })
+        };
+        let short = with("short");
+        assert!(short.previous_signing_key.is_none());
+        assert!(short
+            .previous_signing_key_error
+            .unwrap()
+            .0
+            .contains("wrangler secret put"));
+        let good = with(&"p".repeat(40));
+        assert!(good.previous_signing_key.is_some() && good.previous_signing_key_error.is_none());
+        assert!(
+            with("").previous_signing_key_error.is_none(),
+            "unset is fine"
+        );
+    }
 }
 
 /// A configuration mistake the operator must fix. Logged with its fix; the
@@ -225,6 +250,8 @@ pub struct Ctx<'a, S> {
     pub revocations: &'a grant::RevocationCache,
     /// The attempt counters (the Rate Limiting bindings).
     pub limiter: &'a dyn throttle::Limiter,
+    /// PBKDF2 for sign-in: WebCrypto in the Worker, pure Rust natively.
+    pub pbkdf2: &'a dyn password::Pbkdf2,
 }
 
 impl<S> Ctx<'_, S> {

@@ -285,6 +285,7 @@ impl Server {
             rng: &self.rng,
             revocations,
             limiter: &self.limiter,
+            pbkdf2: &crate::password::RustPbkdf2,
         };
         block_on(handle(&req, &ctx))
     }

@@ -98,6 +98,7 @@ impl World {
             rng: &self.seed.rng,
             revocations: &self.revocations[location],
             limiter: &self.seed.limiter,
+            pbkdf2: &alexa_oauth::password::RustPbkdf2,
         };
         block_on(handle(&req, &ctx))
     }

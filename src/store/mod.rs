@@ -105,8 +105,37 @@ pub async fn put_json<T: Serialize, S: Store + ?Sized>(
     store.put(key, text, expires_at).await
 }
 
+/// The expiry to give KV for a record that the core says expires at `at`:
+/// never less than 61 s after `now`, because KV refuses anything under 60 s
+/// (by its own clock). The core checks every record's own expiry anyway, so
+/// keeping one a little longer changes nothing. `now` must be taken after the
+/// request's body was read.
+pub fn kv_expiration(at: u64, now: u64) -> u64 {
+    at.max(now + 61)
+}
+
 /// Usernames are matched without regard to case or surrounding spaces, as people
 /// type them on phones; the admin command stores them in this form.
 pub fn normalize_username(username: &str) -> String {
     username.trim().to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kv_expiration;
+
+    #[test]
+    fn kv_expirations_stay_at_least_61_seconds_ahead() {
+        assert_eq!(kv_expiration(1_000, 1_000), 1_061);
+        assert_eq!(
+            kv_expiration(1_300, 1_000),
+            1_300,
+            "a code's 5 minutes stand"
+        );
+        assert_eq!(
+            kv_expiration(0, 1_000),
+            1_061,
+            "an expired one is still accepted by KV"
+        );
+    }
 }

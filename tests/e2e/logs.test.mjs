@@ -13,6 +13,21 @@ let worker;
 before(async () => { worker = await startWorker(); });
 after(() => worker?.stop());
 
+test('a SIGNING_KEY_PREVIOUS too short to use is logged at the first request, with the fix', async () => {
+  const w = await startWorker({ vars: { SIGNING_KEY_PREVIOUS: 'too-short' } });
+  try {
+    await fetch(`${w.base}/.well-known/oauth-authorization-server`);
+    const deadline = Date.now() + 5000;
+    while (!/SIGNING_KEY_PREVIOUS is shorter than 32 bytes/.test(w.logs()) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.match(w.logs(), /SIGNING_KEY_PREVIOUS is shorter than 32 bytes.*wrangler secret put SIGNING_KEY_PREVIOUS/);
+    assert.doesNotMatch(w.logs(), /too-short/, 'the value itself is never logged');
+  } finally {
+    w.stop();
+  }
+});
+
 test('a link, refreshes and failures leave useful logs with no secret in them', async () => {
   const redirect = REDIRECTS[2];
   const verifier = randomBytes(40).toString('base64url');

@@ -72,6 +72,7 @@ impl<'a> World<'a> {
             rng: &self.base.rng,
             revocations: cache,
             limiter: &self.base.limiter,
+            pbkdf2: &alexa_oauth::password::RustPbkdf2,
         }
     }
 

@@ -17,7 +17,7 @@ use crate::error::{ErrorCode, OAuthError};
 use crate::form::{append_query, is_form_content_type, Params};
 use crate::http::{LogFields, Method, Request, Response};
 use crate::page::{self, render_login, Login};
-use crate::password::{verify_dummy, verify_password};
+use crate::password::{verify_dummy, verify_password, Verdict};
 use crate::registration;
 use crate::store::{normalize_username, CodeRecord, Store};
 use crate::throttle::{self, Limit};
@@ -213,13 +213,20 @@ async fn post<S: Store>(
             .await
             .map_err(|_| Refused::Unavailable)?
     };
-    let user = match user {
-        Some(user) if verify_password(&user.password_hash, &password) => user,
-        found => {
-            if found.is_none() {
-                verify_dummy(&password); // Same time as a real check.
-            }
-            log.reason = Some("wrong username or password");
+    let verdict = match &user {
+        Some(user) => verify_password(ctx.pbkdf2, &user.password_hash, &password).await,
+        None => {
+            verify_dummy(ctx.pbkdf2, &password).await; // Same time as a real check.
+            Verdict::NoMatch
+        }
+    };
+    let user = match (user, verdict) {
+        (Some(user), Verdict::Match) => user,
+        (_, verdict) => {
+            log.reason = Some(match verdict {
+                Verdict::Unusable(why) => why,
+                _ => "wrong username or password",
+            });
             let msg = "Incorrect username or password.";
             return login_page(req, ctx, &ar, Some(msg), &username, 401);
         }
