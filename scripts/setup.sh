@@ -15,6 +15,19 @@ WORKER_BUILD_VERSION=0.8.7
 WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)
 
 say() { echo "setup: $*" >&2; }
+started=$SECONDS
+
+# npm packages: reinstalled only when package-lock.json changed since the last
+# install, and in the background while cargo builds the Rust tools (the two
+# share nothing, and a first run is mostly waiting on them).
+stamp=node_modules/.setup-stamp
+lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
+npm_pid=
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
+  say "installing npm packages (npm ci, about 30 s) in the background"
+  ( npm ci --no-audit --no-fund --loglevel=error >&2 && echo "$lock_sum" > "$stamp" ) &
+  npm_pid=$!
+fi
 
 if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
   say "adding the wasm32-unknown-unknown target"
@@ -29,23 +42,26 @@ cargo_tool() { # crate binary version
       echo "$found"; return
     fi
   done
-  say "installing $crate $version into .tools/ (a few minutes, once)"
-  # --locked can fail when the registry index lags the tool's own lockfile; retry without.
-  cargo install --quiet --root "$root/.tools" "$crate" --version "$version" --locked >&2 \
-    || cargo install --quiet --root "$root/.tools" "$crate" --version "$version" >&2
+  say "installing $crate $version into .tools/ (once; about 2-3 min on 2 cores)"
+  local t=$SECONDS
+  # One target directory for both tools, so the dependencies they share compile
+  # once. --locked can fail when the registry index lags the tool's own
+  # lockfile; retry without.
+  local flags=(--quiet --root "$root/.tools" --target-dir "$root/.tools/target")
+  cargo install "${flags[@]}" "$crate" --version "$version" --locked >&2 \
+    || cargo install "${flags[@]}" "$crate" --version "$version" >&2
+  say "$crate installed in $((SECONDS - t)) s"
   echo "$root/.tools/bin/$bin"
 }
 
 worker_build=$(cargo_tool worker-build worker-build "$WORKER_BUILD_VERSION")
 wasm_bindgen=$(cargo_tool wasm-bindgen-cli wasm-bindgen "$WASM_BINDGEN_VERSION")
 
-# npm packages: reinstall only when package-lock.json changed since the last install.
-stamp=node_modules/.setup-stamp
-lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
-  say "installing npm packages (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error >&2
-  echo "$lock_sum" > "$stamp"
+if [ -n "$npm_pid" ]; then
+  wait "$npm_pid" || { say "npm ci failed"; exit 1; }
+fi
+if [ $((SECONDS - started)) -gt 5 ]; then
+  say "tools ready in $((SECONDS - started)) s"
 fi
 
 # Absolute paths: with a wrong one worker-build falls back to downloading from GitHub.

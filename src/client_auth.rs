@@ -10,7 +10,7 @@ use crate::crypto::verify_client_secret;
 use crate::error::OAuthError;
 use crate::form::Params;
 use crate::http::Request;
-use crate::store::{ClientRecord, Store};
+use crate::store::{ClientCache, ClientRecord, Store};
 use crate::types::{ClientId, ClientSecret, MAX_PARAM_LEN};
 
 /// The credentials a request presented, before they are checked.
@@ -84,6 +84,7 @@ pub fn extract(req: &Request, params: &mut Params) -> Result<Credentials, OAuthE
 /// period ends. Every failure reads the same to the caller.
 pub async fn authenticate<S: Store>(
     store: &S,
+    clients: &ClientCache,
     creds: &Credentials,
     now: u64,
 ) -> Result<ClientRecord, OAuthError> {
@@ -93,7 +94,31 @@ pub async fn authenticate<S: Store>(
     if creds.client_id.as_str().len() > crate::registration::MAX_CLIENT_ID {
         return Err(FAILED);
     }
-    let client = store.client(&creds.client_id).await?.ok_or(FAILED)?;
+    let (client, fresh) = clients
+        .get(store, &creds.client_id, now)
+        .await?
+        .ok_or(FAILED)?;
+    if accepts(&client, secret, now) {
+        return Ok((*client).clone());
+    }
+    if fresh {
+        return Err(FAILED);
+    }
+    // A cached copy may predate a rotation: one fresh read, so a new secret
+    // works at once.
+    let client = clients
+        .reload(store, &creds.client_id, now)
+        .await?
+        .ok_or(FAILED)?;
+    if accepts(&client, secret, now) {
+        Ok((*client).clone())
+    } else {
+        Err(FAILED)
+    }
+}
+
+/// The current secret, or the previous one within its grace.
+fn accepts(client: &ClientRecord, secret: &ClientSecret, now: u64) -> bool {
     let current = verify_client_secret(&client.secret_hash, secret);
     let previous = match (
         &client.previous_secret_hash,
@@ -102,11 +127,7 @@ pub async fn authenticate<S: Store>(
         (Some(hash), Some(until)) if now < until => verify_client_secret(hash, secret),
         _ => false,
     };
-    if current || previous {
-        Ok(client)
-    } else {
-        Err(FAILED)
-    }
+    current || previous
 }
 
 #[cfg(test)]

@@ -109,6 +109,9 @@ pub struct Config {
     /// `GRANT_STORE=DO` keeps grant state in Durable Objects; `KV` (the default)
     /// keeps everything in KV.
     pub durable_grants: bool,
+    /// `CLIENT_CACHE_SECONDS`: how long an isolate trusts its copy of a client
+    /// record (default 30; 0 reads KV every time).
+    pub client_cache_seconds: u64,
 }
 
 /// The one rule for Durable Object mode, shared by the Worker, `admin` and the
@@ -220,6 +223,9 @@ impl Config {
             demo_callback: var("DEMO_CALLBACK").is_some_and(|v| v == "true"),
             log_requests: var("LOG_REQUESTS").is_none_or(|v| v != "false"),
             durable_grants: var("GRANT_STORE").is_some_and(|v| is_durable_grant_store(&v)),
+            client_cache_seconds: var("CLIENT_CACHE_SECONDS")
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(30),
         }
     }
 }
@@ -252,6 +258,8 @@ pub struct Ctx<'a, S> {
     pub limiter: &'a dyn throttle::Limiter,
     /// PBKDF2 for sign-in: WebCrypto in the Worker, pure Rust natively.
     pub pbkdf2: &'a dyn password::Pbkdf2,
+    /// This isolate's copies of client records.
+    pub clients: &'a store::ClientCache,
 }
 
 impl<S> Ctx<'_, S> {

@@ -12,8 +12,8 @@ use crate::grant::{GrantStore, RevocationCache, Successors};
 use crate::http::{Method, Request, Response};
 use crate::objects::{self, ObjectStorage, ObjectStore, ObjectTransport};
 use crate::password::hash_password;
-use crate::store::StoreError;
 use crate::store::{keys, put_json, ClientRecord, GrantType, MemoryStore, UserRecord};
+use crate::store::{ClientCache, StoreError};
 use crate::throttle::MemoryLimiter;
 use crate::types::GrantId;
 use crate::types::{ClientId, ClientSecret, Password, RedirectUri, ScopeSet, UserId};
@@ -136,6 +136,8 @@ pub struct Server {
     pub revocations: RevocationCache,
     /// The attempt counters, in memory.
     pub limiter: MemoryLimiter,
+    /// The isolate's client records.
+    pub clients: ClientCache,
     /// Durable Object mode: `Some` on [`StoreMode::Objects`], so that the same
     /// tests run through the same traits on either implementation.
     pub objects: Option<LocalObjects>,
@@ -188,6 +190,16 @@ impl Server {
         }))
     }
 
+    /// A server that reads client records from the store every time, for tests
+    /// that change a client or fault the store under it.
+    pub fn without_client_cache() -> Self {
+        Self::with_config(Config::from_vars(|k| match k {
+            "SIGNING_KEY" => Some(KEY.to_owned()),
+            "CLIENT_CACHE_SECONDS" => Some("0".to_owned()),
+            _ => None,
+        }))
+    }
+
     pub fn with_config(config: Config) -> Self {
         Self::build(config, Some("correct horse"))
     }
@@ -195,6 +207,7 @@ impl Server {
     /// `password`: alice's password, hashed as in production; `None` for a cheap
     /// hash no password matches.
     fn build(config: Config, password: Option<&str>) -> Self {
+        let client_cache_seconds = config.client_cache_seconds;
         let server = Self {
             store: MemoryStore::default(),
             objects: (STORE_MODE.get() == StoreMode::Objects).then(|| LocalObjects::new(&config)),
@@ -203,6 +216,7 @@ impl Server {
             now: std::cell::Cell::new(T0),
             revocations: RevocationCache::default(),
             limiter: MemoryLimiter::default(),
+            clients: ClientCache::new(client_cache_seconds),
         };
         let client = ClientRecord {
             client_id: ClientId::new("alexa"),
@@ -286,6 +300,7 @@ impl Server {
             revocations,
             limiter: &self.limiter,
             pbkdf2: &crate::password::RustPbkdf2,
+            clients: &self.clients,
         };
         block_on(handle(&req, &ctx))
     }

@@ -13,7 +13,7 @@ use crate::crypto::{random_string, OsRng};
 use crate::grant::RevocationCache;
 use crate::http::{Method, Request, Response, MAX_BODY_BYTES};
 use crate::password::{Derived, Pbkdf2};
-use crate::store::{Store, StoreError};
+use crate::store::{ClientCache, Store, StoreError};
 use crate::throttle::{Hit, Limit, LimitError, Limiter};
 use crate::{Config, Ctx};
 use wasm_bindgen::{JsCast, JsValue};
@@ -28,6 +28,8 @@ const GRANTS_BINDING: &str = "GRANTS";
 thread_local! {
     // One copy per isolate, shared by the requests it serves; see `crate::grant`.
     static REVOCATIONS: Rc<RevocationCache> = Default::default();
+    // Client records, per isolate; see `crate::store::ClientCache`.
+    static CLIENTS: std::cell::OnceCell<Rc<ClientCache>> = const { std::cell::OnceCell::new() };
 }
 
 /// The Rate Limiting bindings (`[[ratelimits]]`, one per [`Limit`]) as the
@@ -540,6 +542,10 @@ async fn respond(
         revocations,
         limiter: &RateLimits(env),
         pbkdf2: &WebCryptoPbkdf2,
+        clients: &CLIENTS.with(|c| {
+            c.get_or_init(|| Rc::new(ClientCache::new(config.client_cache_seconds)))
+                .clone()
+        }),
     };
     crate::handle(request, &ctx).await
 }
@@ -568,6 +574,10 @@ async fn respond(
         revocations,
         limiter: &RateLimits(env),
         pbkdf2: &WebCryptoPbkdf2,
+        clients: &CLIENTS.with(|c| {
+            c.get_or_init(|| Rc::new(ClientCache::new(config.client_cache_seconds)))
+                .clone()
+        }),
     };
     crate::handle(request, &ctx).await
 }

@@ -19,7 +19,7 @@ use std::cell::{Cell, RefCell};
 
 use alexa_oauth::grant::{GrantStore, RevocationCache};
 use alexa_oauth::http::{Method, Request, Response};
-use alexa_oauth::store::{Store, StoreError};
+use alexa_oauth::store::{ClientCache, Store, StoreError};
 use alexa_oauth::testing::*;
 use alexa_oauth::{handle, Ctx};
 use pollster::block_on;
@@ -99,6 +99,7 @@ impl World {
             revocations: &self.revocations[location],
             limiter: &self.seed.limiter,
             pbkdf2: &alexa_oauth::password::RustPbkdf2,
+            clients: &ClientCache::new(0),
         };
         block_on(handle(&req, &ctx))
     }

@@ -394,7 +394,7 @@ fn malformed_token_requests() {
 }
 
 fn storage_failure_is_temporarily_unavailable_not_a_panic() {
-    let s = Server::new();
+    let s = Server::without_client_cache();
     let code = s.code("");
     s.store.fail_after(0);
     let (status, e) = s.token(&exchange(&code), false);
@@ -532,7 +532,7 @@ fn a_spent_code_presented_by_another_client_does_not_revoke_the_owners_grant() {
 }
 
 fn grants_of_a_removed_client_never_come_back_under_its_id() {
-    let s = Server::new();
+    let s = Server::without_client_cache();
     let (_, rt) = s.link();
     // What `admin client remove` then `client add` leave: the same id, with the
     // removal time as `grants_since`.
@@ -562,7 +562,60 @@ fn grants_of_a_removed_client_never_come_back_under_its_id() {
     assert_eq!(status, 200);
 }
 
+fn the_client_cache_keeps_a_rotated_out_secret_at_most_its_bound_and_a_new_one_works_at_once() {
+    let s = Server::new();
+    let cc = |secret: &str| {
+        let r = s.send(
+            Request::new(Method::Post, "/token")
+                .with_header("content-type", "application/x-www-form-urlencoded")
+                .with_body(format!(
+                    "grant_type=client_credentials&client_id=machine&client_secret={secret}"
+                )),
+        );
+        r.status
+    };
+    assert_eq!(cc(SECRET), 200); // now cached
+                                 // `rotate-secret --grace 0`, written straight to the store.
+    let new_secret = "another-client-secret-0123456789abcdef";
+    let mut client = block_on(s.store.client(&ClientId::new("machine")))
+        .unwrap()
+        .unwrap();
+    client.secret_hash = alexa_oauth::crypto::hash_client_secret(
+        &alexa_oauth::crypto::TestRng::default(),
+        &alexa_oauth::types::ClientSecret::new(new_secret),
+    );
+    block_on(put_json(
+        &s.store,
+        &keys::client(&client.client_id),
+        &client,
+        None,
+    ))
+    .unwrap();
+    // The isolate's copy still has the old secret: accepted within the bound...
+    s.now.set(T0 + 29);
+    assert_eq!(cc(SECRET), 200, "within the bound");
+    // ...and not after it.
+    s.now.set(T0 + 30);
+    assert_eq!(cc(SECRET), 401, "after the bound");
+    assert_eq!(cc(new_secret), 200);
+    // A new secret presented to a stale copy works at once (one fresh read).
+    let mut back = client.clone();
+    back.secret_hash = alexa_oauth::crypto::hash_client_secret(
+        &alexa_oauth::crypto::TestRng::default(),
+        &alexa_oauth::types::ClientSecret::new(SECRET),
+    );
+    block_on(put_json(
+        &s.store,
+        &keys::client(&back.client_id),
+        &back,
+        None,
+    ))
+    .unwrap();
+    assert_eq!(cc(SECRET), 200, "new secret at once");
+}
+
 alexa_oauth::on_both_stores!(
+    the_client_cache_keeps_a_rotated_out_secret_at_most_its_bound_and_a_new_one_works_at_once,
     grants_of_a_removed_client_never_come_back_under_its_id,
     authorize_error_pages_keep_their_error_and_reason_in_the_log,
     oversized_identifiers_are_refused_before_any_storage_read,

@@ -77,7 +77,7 @@ pub(super) async fn authenticate_request<S: Store>(
 ) -> Result<ClientRecord, Rejection> {
     let creds = extract(req, params)?;
     log.client_id = Some(creds.client_id.as_str().chars().take(64).collect());
-    match authenticate(ctx.store, &creds, ctx.now).await {
+    match authenticate(ctx.store, ctx.clients, &creds, ctx.now).await {
         Err(e) if e.code == ErrorCode::InvalidClient => {
             let address = throttle::address(req);
             let counted = ctx

@@ -10,10 +10,12 @@
 //! the grant record (tombstones), and accepts what a stale copy has not seen
 //! yet; see `tests/interleavings/` and `tests/consistency.rs`.
 
+mod cache;
 pub mod keys;
 mod memory;
 mod records;
 
+pub use cache::ClientCache;
 pub use memory::MemoryStore;
 pub use records::{
     ClientRecord, ClientRemoval, CodeRecord, GrantRecord, GrantType, Tombstone, UserRecord,

@@ -273,20 +273,29 @@ async fn validate<S: Store>(
     ctx: &Ctx<'_, S>,
     log: &mut LogFields,
 ) -> Result<AuthRequest, Refused> {
-    let client = match params.get("client_id") {
-        None => None,
-        Some(id) => {
-            log.client_id = Some(id.chars().take(64).collect());
-            // Longer than any registered id: unknown, without a storage read.
-            if id.len() > registration::MAX_CLIENT_ID {
-                None
-            } else {
-                let found = ctx.store.client(&ClientId::new(id)).await;
-                found.map_err(|_| Refused::Unavailable)?
-            }
-        }
+    let Some(id) = params.get("client_id") else {
+        return check(params, None);
     };
-    check(params, client)
+    log.client_id = Some(id.chars().take(64).collect());
+    // Longer than any registered id: unknown, without a storage read.
+    if id.len() > registration::MAX_CLIENT_ID {
+        return check(params, None);
+    }
+    let id = ClientId::new(id);
+    let found = ctx.clients.get(ctx.store, &id, ctx.now).await;
+    let Some((client, fresh)) = found.map_err(|_| Refused::Unavailable)? else {
+        return check(params, None);
+    };
+    match check(params, Some((*client).clone())) {
+        // A cached copy may predate `admin client update` (a redirect URI just
+        // added): one fresh read before refusing.
+        Err(Refused::Page { .. }) if !fresh => {
+            let client = ctx.clients.reload(ctx.store, &id, ctx.now).await;
+            let client = client.map_err(|_| Refused::Unavailable)?;
+            check(params, client.map(|c| (*c).clone()))
+        }
+        checked => checked,
+    }
 }
 
 /// 429: the login form again, saying when to retry.

@@ -1,0 +1,79 @@
+//! Client records cached per isolate, so that a refresh usually reads only its
+//! grant.
+//!
+//! A record is trusted for [`ClientCache`]'s bound (`CLIENT_CACHE_SECONDS`,
+//! default 30 s). So a removed client, or a secret replaced by `rotate-secret`,
+//! takes effect within that bound plus KV's propagation delay. A *new* secret
+//! works at once: a secret that does not match the cached record makes one
+//! fresh read. Unknown ids are never cached. What must act at once goes through
+//! the grant records and their tombstones (`admin client remove` writes one per
+//! grant), which this cache never holds.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use super::{ClientRecord, Store};
+use crate::error::StoreError;
+use crate::types::ClientId;
+
+/// The most client records an isolate keeps.
+const ENTRIES: usize = 256;
+
+/// An isolate's copies of client records.
+#[derive(Debug, Default)]
+pub struct ClientCache {
+    /// Seconds a copy is trusted; 0 reads the store every time.
+    ttl: u64,
+    // Never borrowed across an `.await`: concurrent requests share the isolate.
+    seen: RefCell<BTreeMap<String, (u64, Rc<ClientRecord>)>>,
+}
+
+impl ClientCache {
+    pub fn new(ttl: u64) -> Self {
+        Self {
+            ttl,
+            seen: RefCell::default(),
+        }
+    }
+
+    /// The client, from a copy at most the bound old; the bool says whether it
+    /// was just read from the store.
+    pub async fn get<S: Store + ?Sized>(
+        &self,
+        store: &S,
+        id: &ClientId,
+        now: u64,
+    ) -> Result<Option<(Rc<ClientRecord>, bool)>, StoreError> {
+        let cached = self.seen.borrow().get(id.as_str()).cloned();
+        if let Some((at, client)) = cached {
+            if now < at.saturating_add(self.ttl) {
+                return Ok(Some((client, false)));
+            }
+        }
+        Ok(self.reload(store, id, now).await?.map(|c| (c, true)))
+    }
+
+    /// Reads the client from the store, and keeps the copy.
+    pub async fn reload<S: Store + ?Sized>(
+        &self,
+        store: &S,
+        id: &ClientId,
+        now: u64,
+    ) -> Result<Option<Rc<ClientRecord>>, StoreError> {
+        let found = store.client(id).await?.map(Rc::new);
+        let mut seen = self.seen.borrow_mut();
+        match &found {
+            Some(client) if self.ttl > 0 => {
+                if seen.len() >= ENTRIES {
+                    seen.clear();
+                }
+                seen.insert(id.to_string(), (now, client.clone()));
+            }
+            _ => {
+                seen.remove(id.as_str());
+            }
+        }
+        Ok(found)
+    }
+}
