@@ -10,7 +10,6 @@
 //! grant), which this cache never holds.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use super::{ClientRecord, Store};
@@ -26,7 +25,9 @@ pub struct ClientCache {
     /// Seconds a copy is trusted; 0 reads the store every time.
     ttl: u64,
     // Never borrowed across an `.await`: concurrent requests share the isolate.
-    seen: RefCell<BTreeMap<String, (u64, Rc<ClientRecord>)>>,
+    // A list, not a map: a deployment has a client or two, and a map type of
+    // its own would cost wasm size.
+    seen: RefCell<Vec<(u64, Rc<ClientRecord>)>>,
 }
 
 impl ClientCache {
@@ -45,7 +46,12 @@ impl ClientCache {
         id: &ClientId,
         now: u64,
     ) -> Result<Option<(Rc<ClientRecord>, bool)>, StoreError> {
-        let cached = self.seen.borrow().get(id.as_str()).cloned();
+        let cached = self
+            .seen
+            .borrow()
+            .iter()
+            .find(|(_, c)| c.client_id == *id)
+            .cloned();
         if let Some((at, client)) = cached {
             if now < at.saturating_add(self.ttl) {
                 return Ok(Some((client, false)));
@@ -63,16 +69,12 @@ impl ClientCache {
     ) -> Result<Option<Rc<ClientRecord>>, StoreError> {
         let found = store.client(id).await?.map(Rc::new);
         let mut seen = self.seen.borrow_mut();
-        match &found {
-            Some(client) if self.ttl > 0 => {
-                if seen.len() >= ENTRIES {
-                    seen.clear();
-                }
-                seen.insert(id.to_string(), (now, client.clone()));
+        seen.retain(|(_, c)| c.client_id != *id);
+        if let Some(client) = found.as_ref().filter(|_| self.ttl > 0) {
+            if seen.len() >= ENTRIES {
+                seen.clear();
             }
-            _ => {
-                seen.remove(id.as_str());
-            }
+            seen.push((now, client.clone()));
         }
         Ok(found)
     }
