@@ -353,6 +353,19 @@ impl Server {
         action: &str,
         browser: &Browser,
     ) -> Response {
+        self.send(self.login_post(query, username, password, action, browser))
+    }
+
+    /// Shows the login page, then builds (without sending) the form post a
+    /// browser would make from it.
+    pub fn login_post(
+        &self,
+        query: &str,
+        username: &str,
+        password: &str,
+        action: &str,
+        browser: &Browser,
+    ) -> Request {
         let with_browser = |mut r: Request, cookie: Option<&str>| {
             if let Some(ip) = &browser.ip {
                 r = r.with_header("cf-connecting-ip", ip);
@@ -385,12 +398,12 @@ impl Server {
         form.append_pair("username", username);
         form.append_pair("password", password);
         form.append_pair("action", action);
-        self.send(with_browser(
+        with_browser(
             Request::new(Method::Post, "/authorize")
                 .with_header("content-type", "application/x-www-form-urlencoded")
                 .with_body(form.finish()),
             Some(&cookie),
-        ))
+        )
     }
 
     /// A whole login, returning the code.

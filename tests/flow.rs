@@ -477,30 +477,15 @@ fn oversized_identifiers_are_refused_before_any_storage_read() {
     s.store.fail_after(usize::MAX);
     // A username longer than any registered one: refused like a wrong one, after
     // the client read only (the user read would fail).
-    let q = auth_query(LAYLA, "");
-    let page = s.send(Request::new(Method::Get, &format!("/authorize?{q}")));
-    assert_eq!(page.status, 200);
-    let cookie = page
-        .get_header("set-cookie")
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let mut form = url::form_urlencoded::Serializer::new(String::new());
-    for (name, value) in hidden_fields(page.body_text()) {
-        form.append_pair(&name, &value);
-    }
-    form.append_pair("username", &long)
-        .append_pair("password", "x")
-        .append_pair("action", "login");
-    s.store.fail_after(1);
-    let r = s.send(
-        Request::new(Method::Post, "/authorize")
-            .with_header("content-type", "application/x-www-form-urlencoded")
-            .with_header("cookie", &cookie)
-            .with_body(form.finish()),
+    let post = s.login_post(
+        &auth_query(LAYLA, ""),
+        &long,
+        "x",
+        "login",
+        &Browser::default(),
     );
+    s.store.fail_after(1);
+    let r = s.send(post);
     assert_eq!(r.status, 401, "{}", r.body_text());
 }
 
@@ -562,6 +547,24 @@ fn grants_of_a_removed_client_never_come_back_under_its_id() {
     assert_eq!(status, 200);
 }
 
+/// Gives a client a new secret in the store, as `rotate-secret --grace 0` does.
+fn set_secret(s: &Server, id: &str, secret: &str) {
+    let mut client = block_on(s.store.client(&ClientId::new(id)))
+        .unwrap()
+        .unwrap();
+    client.secret_hash = alexa_oauth::crypto::hash_client_secret(
+        &alexa_oauth::crypto::TestRng::default(),
+        &alexa_oauth::types::ClientSecret::new(secret),
+    );
+    block_on(put_json(
+        &s.store,
+        &keys::client(&client.client_id),
+        &client,
+        None,
+    ))
+    .unwrap();
+}
+
 fn the_client_cache_keeps_a_rotated_out_secret_at_most_its_bound_and_a_new_one_works_at_once() {
     let s = Server::new();
     let cc = |secret: &str| {
@@ -574,23 +577,9 @@ fn the_client_cache_keeps_a_rotated_out_secret_at_most_its_bound_and_a_new_one_w
         );
         r.status
     };
-    assert_eq!(cc(SECRET), 200); // now cached
-                                 // `rotate-secret --grace 0`, written straight to the store.
+    assert_eq!(cc(SECRET), 200, "now cached");
     let new_secret = "another-client-secret-0123456789abcdef";
-    let mut client = block_on(s.store.client(&ClientId::new("machine")))
-        .unwrap()
-        .unwrap();
-    client.secret_hash = alexa_oauth::crypto::hash_client_secret(
-        &alexa_oauth::crypto::TestRng::default(),
-        &alexa_oauth::types::ClientSecret::new(new_secret),
-    );
-    block_on(put_json(
-        &s.store,
-        &keys::client(&client.client_id),
-        &client,
-        None,
-    ))
-    .unwrap();
+    set_secret(&s, "machine", new_secret);
     // The isolate's copy still has the old secret: accepted within the bound...
     s.now.set(T0 + 29);
     assert_eq!(cc(SECRET), 200, "within the bound");
@@ -599,18 +588,7 @@ fn the_client_cache_keeps_a_rotated_out_secret_at_most_its_bound_and_a_new_one_w
     assert_eq!(cc(SECRET), 401, "after the bound");
     assert_eq!(cc(new_secret), 200);
     // A new secret presented to a stale copy works at once (one fresh read).
-    let mut back = client.clone();
-    back.secret_hash = alexa_oauth::crypto::hash_client_secret(
-        &alexa_oauth::crypto::TestRng::default(),
-        &alexa_oauth::types::ClientSecret::new(SECRET),
-    );
-    block_on(put_json(
-        &s.store,
-        &keys::client(&back.client_id),
-        &back,
-        None,
-    ))
-    .unwrap();
+    set_secret(&s, "machine", SECRET);
     assert_eq!(cc(SECRET), 200, "new secret at once");
 }
 
