@@ -48,8 +48,10 @@ cargo_tool() { # crate binary version
   # once. --locked can fail when the registry index lags the tool's own
   # lockfile; retry without.
   local flags=(--quiet --root "$root/.tools" --target-dir "$root/.tools/target")
-  cargo install "${flags[@]}" "$crate" --version "$version" --locked >&2 \
-    || cargo install "${flags[@]}" "$crate" --version "$version" >&2
+  if ! cargo install "${flags[@]}" "$crate" --version "$version" --locked 2>/dev/null >&2; then
+    say "$crate: --locked failed (the registry index lags its lockfile); retrying without"
+    cargo install "${flags[@]}" "$crate" --version "$version" >&2
+  fi
   say "$crate installed in $((SECONDS - t)) s"
   echo "$root/.tools/bin/$bin"
 }
