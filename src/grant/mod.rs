@@ -61,11 +61,13 @@ pub fn refresh_token_grant(token: &str) -> Option<GrantId> {
     let (gid, secret) = token.split_once('.')?;
     (is_grant_id(gid) && secret.len() == 43 && !secret.contains('.')).then(|| GrantId::new(gid))
 }
+
 /// The grant a code names, if it has the `<grant id>.<secret>` shape.
 pub fn code_grant(code: &str) -> Option<GrantId> {
     let (gid, secret) = code.split_once('.')?;
     (is_grant_id(gid) && secret.len() == 43).then(|| GrantId::new(gid))
 }
+
 /// Finds the live grant of a refresh token: one that exists, is not revoked, and
 /// of which this is the current, the previous or a successor token (not a
 /// retired one). Changes nothing.
