@@ -112,6 +112,8 @@ pub struct Config {
     /// `CLIENT_CACHE_SECONDS`: how long an isolate trusts its copy of a client
     /// record (default 30; 0 reads KV every time).
     pub client_cache_seconds: u64,
+    /// The keys refresh tokens are derived with, from the signing keys.
+    successors: grant::Successors,
 }
 
 /// The one rule for Durable Object mode, shared by the Worker, `admin` and the
@@ -209,7 +211,7 @@ impl Config {
                  signed with it fail. Set the whole previous key: \
                  `npx wrangler secret put SIGNING_KEY_PREVIOUS < current-key.txt`.",
             ));
-        Self {
+        let mut config = Self {
             previous_signing_key,
             previous_signing_key_error,
             scopes_supported: var("SCOPES_SUPPORTED").filter(|s| !s.trim().is_empty()),
@@ -226,7 +228,10 @@ impl Config {
             client_cache_seconds: var("CLIENT_CACHE_SECONDS")
                 .and_then(|s| s.trim().parse().ok())
                 .unwrap_or(30),
-        }
+            successors: grant::Successors::new([]),
+        };
+        config.successors = grant::Successors::new(config.verification_keys());
+        config
     }
 }
 
@@ -239,9 +244,10 @@ impl Config {
             .collect()
     }
 
-    /// The keys refresh tokens are derived with (see [`grant::Successors`]).
-    pub fn successors(&self) -> grant::Successors {
-        grant::Successors::new(self.verification_keys())
+    /// The keys refresh tokens are derived with (see [`grant::Successors`]),
+    /// derived once with the configuration.
+    pub fn successors(&self) -> &grant::Successors {
+        &self.successors
     }
 }
 

@@ -153,7 +153,10 @@ pub struct LocalObjects(
 
 impl LocalObjects {
     pub fn new(config: &Config) -> Self {
-        Self(Default::default(), config.successors())
+        Self(
+            Default::default(),
+            Successors::new(config.verification_keys()),
+        )
     }
 }
 

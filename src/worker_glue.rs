@@ -193,8 +193,8 @@ mod durable {
             let storage = DurableStorage(self.state.storage());
             let storage = ObjectStorage(&storage);
             // The same signing keys as the Worker, so both derive the same tokens.
-            let successors = config(&self.env).successors();
-            match objects::serve(&storage, &successors, &op).await {
+            let config = config(&self.env);
+            match objects::serve(&storage, config.successors(), &op).await {
                 Ok(answer) => worker::Response::ok(answer),
                 Err(e) => worker::Response::error(e.0, 503),
             }

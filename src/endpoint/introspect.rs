@@ -49,7 +49,7 @@ async fn describe<S: Store>(
     ctx: &Ctx<'_, S>,
 ) -> Result<Option<Value>, Rejection> {
     if let Some(grant) =
-        grant::find_by_refresh_token(ctx.store, &ctx.config.successors(), token).await?
+        grant::find_by_refresh_token(ctx.store, ctx.config.successors(), token).await?
     {
         let expired = ctx
             .config

@@ -39,7 +39,7 @@ async fn revoke<S: Store>(
 
     let grant_id = match grant::refresh_token_grant(&token) {
         // Only the holder of a live refresh token of the grant may end it.
-        Some(_) => grant::find_by_refresh_token(ctx.store, &ctx.config.successors(), &token)
+        Some(_) => grant::find_by_refresh_token(ctx.store, ctx.config.successors(), &token)
             .await?
             .filter(|g| g.client_id == client.client_id)
             .map(|g| g.id),

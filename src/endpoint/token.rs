@@ -95,7 +95,7 @@ async fn grant<S: GrantStore>(
                     .map(|v| pkce::s256(&CodeVerifier::new(v))),
                 now: ctx.now,
             };
-            let grant = match ctx.store.redeem_code(&successors, &redeem).await? {
+            let grant = match ctx.store.redeem_code(successors, &redeem).await? {
                 Ok(grant) => grant,
                 Err(refusal) => {
                     if refusal == Refusal::Replayed {
@@ -105,9 +105,8 @@ async fn grant<S: GrantStore>(
                     return Err(refusal.error().into());
                 }
             };
-            let refresh =
-                grant::current_refresh_token(&successors, &grant, Some(&redeem.code_hash))
-                    .ok_or(NO_KEY)?;
+            let refresh = grant::current_refresh_token(successors, &grant, Some(&redeem.code_hash))
+                .ok_or(NO_KEY)?;
             Ok(Issued {
                 access_token: access(grant.user_id.as_str(), &grant.scope, Some(&grant)),
                 refresh_token: client.allows(GrantType::RefreshToken).then_some(refresh),
@@ -130,7 +129,7 @@ async fn grant<S: GrantStore>(
                 ttl: ctx.config.refresh_token_ttl,
                 client_grants_since: client.grants_since,
             };
-            let (grant, scope) = match ctx.store.refresh_grant(&successors, &request).await? {
+            let (grant, scope) = match ctx.store.refresh_grant(successors, &request).await? {
                 Ok(done) => done,
                 Err(refusal) => {
                     if refusal == Refusal::ReusedRefresh {
@@ -141,7 +140,7 @@ async fn grant<S: GrantStore>(
                     return Err(refusal.error().into());
                 }
             };
-            let refresh = grant::current_refresh_token(&successors, &grant, None).ok_or(NO_KEY)?;
+            let refresh = grant::current_refresh_token(successors, &grant, None).ok_or(NO_KEY)?;
             Ok(Issued {
                 access_token: access(grant.user_id.as_str(), &scope, Some(&grant)),
                 refresh_token: Some(refresh),
