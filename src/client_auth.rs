@@ -5,6 +5,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use std::rc::Rc;
 
 use crate::crypto::verify_client_secret;
 use crate::error::OAuthError;
@@ -87,7 +88,7 @@ pub async fn authenticate<S: Store>(
     clients: &ClientCache,
     creds: &Credentials,
     now: u64,
-) -> Result<ClientRecord, OAuthError> {
+) -> Result<Rc<ClientRecord>, OAuthError> {
     const FAILED: OAuthError = OAuthError::invalid_client("client authentication failed");
     let secret = creds.secret.as_ref().ok_or(FAILED)?;
     // Longer than any registered id: unknown, without a storage read.
@@ -99,7 +100,7 @@ pub async fn authenticate<S: Store>(
         .await?
         .ok_or(FAILED)?;
     if accepts(&client, secret, now) {
-        return Ok((*client).clone());
+        return Ok(client);
     }
     if fresh {
         return Err(FAILED);
@@ -111,7 +112,7 @@ pub async fn authenticate<S: Store>(
         .await?
         .ok_or(FAILED)?;
     if accepts(&client, secret, now) {
-        Ok((*client).clone())
+        Ok(client)
     } else {
         Err(FAILED)
     }

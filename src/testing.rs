@@ -13,7 +13,7 @@ use crate::http::{Method, Request, Response};
 use crate::objects::{self, ObjectStorage, ObjectStore, ObjectTransport};
 use crate::password::hash_password;
 use crate::store::{keys, put_json, ClientRecord, GrantType, MemoryStore, UserRecord};
-use crate::store::{ClientCache, StoreError};
+use crate::store::{ClientCache, Store, StoreError};
 use crate::throttle::MemoryLimiter;
 use crate::types::GrantId;
 use crate::types::{ClientId, ClientSecret, Password, RedirectUri, ScopeSet, UserId};
@@ -247,28 +247,31 @@ impl Server {
             },
             created_at: T0,
         };
-        block_on(async {
-            put_json(
-                &server.store,
-                &keys::client(&client.client_id),
-                &client,
-                None,
-            )
-            .await
-            .unwrap();
-            put_json(
-                &server.store,
-                &keys::client(&machine.client_id),
-                &machine,
-                None,
-            )
-            .await
-            .unwrap();
-            put_json(&server.store, &keys::user("alice"), &user, None)
-                .await
-                .unwrap();
-        });
+        for c in [&client, &machine] {
+            server.put_client(c);
+        }
+        block_on(put_json(&server.store, &keys::user("alice"), &user, None)).unwrap();
         server
+    }
+
+    /// Writes a client record into the store, as `admin` does.
+    pub fn put_client(&self, client: &ClientRecord) {
+        block_on(put_json(
+            &self.store,
+            &keys::client(&client.client_id),
+            client,
+            None,
+        ))
+        .unwrap();
+    }
+
+    /// Changes a stored client record, as `admin client update` would.
+    pub fn edit_client(&self, id: &str, edit: impl FnOnce(&mut ClientRecord)) {
+        let mut client = block_on(self.store.client(&ClientId::new(id)))
+            .unwrap()
+            .unwrap();
+        edit(&mut client);
+        self.put_client(&client);
     }
 
     pub fn send(&self, req: Request) -> Response {
@@ -387,13 +390,7 @@ impl Server {
             None,
         ));
         assert_eq!(page.status, 200, "{}", page.body_text());
-        let cookie = page
-            .get_header("set-cookie")
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned();
+        let cookie = set_cookie(&page);
         let mut form = url::form_urlencoded::Serializer::new(String::new());
         for (name, value) in hidden_fields(page.body_text()) {
             form.append_pair(&name, &value);
@@ -506,6 +503,12 @@ pub fn unescape_html(s: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// The `name=value` of the first cookie an answer sets.
+pub fn set_cookie(r: &Response) -> String {
+    let header = r.get_header("set-cookie").expect("a Set-Cookie header");
+    header.split(';').next().unwrap_or_default().to_owned()
 }
 
 pub fn query_param(url: &str, name: &str) -> Option<String> {

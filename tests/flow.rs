@@ -3,7 +3,7 @@
 
 use alexa_oauth::http::{Method, Request};
 use alexa_oauth::jwt::{self, SigningKey};
-use alexa_oauth::store::{keys, put_json, Store};
+use alexa_oauth::store::Store;
 use alexa_oauth::testing::*;
 use alexa_oauth::types::ClientId;
 use alexa_oauth::Config;
@@ -279,14 +279,7 @@ fn login_without_the_csrf_cookie_is_refused() {
     };
     assert_eq!(post("").status, 403);
     assert_eq!(post("login-csrf=AAAAAAAAAAAAAAAAAAAAAA").status, 403);
-    let cookie = page
-        .get_header("set-cookie")
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    assert_eq!(post(&cookie).status, 303);
+    assert_eq!(post(&set_cookie(&page)).status, 303);
 }
 
 fn client_authentication_failures() {
@@ -499,13 +492,7 @@ fn a_spent_code_presented_by_another_client_does_not_revoke_the_owners_grant() {
         .unwrap()
         .unwrap();
     other.client_id = ClientId::new("other");
-    block_on(put_json(
-        &s.store,
-        &keys::client(&other.client_id),
-        &other,
-        None,
-    ))
-    .unwrap();
+    s.put_client(&other);
     let (status, body) = s.client_post("/token", &exchange(&code), "other");
     assert_eq!(status, 400, "{body}");
     let rt = linked["refresh_token"].as_str().unwrap();
@@ -521,17 +508,7 @@ fn grants_of_a_removed_client_never_come_back_under_its_id() {
     let (_, rt) = s.link();
     // What `admin client remove` then `client add` leave: the same id, with the
     // removal time as `grants_since`.
-    let mut client = block_on(s.store.client(&ClientId::new("alexa")))
-        .unwrap()
-        .unwrap();
-    client.grants_since = Some(T0 + 1);
-    block_on(put_json(
-        &s.store,
-        &keys::client(&client.client_id),
-        &client,
-        None,
-    ))
-    .unwrap();
+    s.edit_client("alexa", |c| c.grants_since = Some(T0 + 1));
     s.now.set(T0 + 10);
     let (status, e) = s.token(
         &format!("grant_type=refresh_token&refresh_token={rt}"),
@@ -549,20 +526,12 @@ fn grants_of_a_removed_client_never_come_back_under_its_id() {
 
 /// Gives a client a new secret in the store, as `rotate-secret --grace 0` does.
 fn set_secret(s: &Server, id: &str, secret: &str) {
-    let mut client = block_on(s.store.client(&ClientId::new(id)))
-        .unwrap()
-        .unwrap();
-    client.secret_hash = alexa_oauth::crypto::hash_client_secret(
-        &alexa_oauth::crypto::TestRng::default(),
-        &alexa_oauth::types::ClientSecret::new(secret),
-    );
-    block_on(put_json(
-        &s.store,
-        &keys::client(&client.client_id),
-        &client,
-        None,
-    ))
-    .unwrap();
+    s.edit_client(id, |c| {
+        c.secret_hash = alexa_oauth::crypto::hash_client_secret(
+            &alexa_oauth::crypto::TestRng::default(),
+            &alexa_oauth::types::ClientSecret::new(secret),
+        );
+    });
 }
 
 fn the_client_cache_keeps_a_rotated_out_secret_at_most_its_bound_and_a_new_one_works_at_once() {

@@ -6,6 +6,8 @@ use crate::client_auth::{authenticate, extract};
 use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::form::{is_form_content_type, Params};
 use crate::http::{LogFields, Method, Request, Response};
+use std::rc::Rc;
+
 use crate::store::{ClientRecord, Store};
 use crate::throttle::{self, Limit};
 use crate::Ctx;
@@ -74,7 +76,7 @@ pub(super) async fn authenticate_request<S: Store>(
     params: &mut Params,
     ctx: &Ctx<'_, S>,
     log: &mut LogFields,
-) -> Result<ClientRecord, Rejection> {
+) -> Result<Rc<ClientRecord>, Rejection> {
     let creds = extract(req, params)?;
     log.client_id = Some(creds.client_id.as_str().chars().take(64).collect());
     match authenticate(ctx.store, ctx.clients, &creds, ctx.now).await {

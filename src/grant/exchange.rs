@@ -2,12 +2,9 @@
 //! next to the stored grant: on KV as read-then-write steps, in Durable Object
 //! mode inside the grant's object.
 
-use std::future::{poll_fn, Future};
-use std::pin::pin;
-use std::task::Poll;
-
 use serde::{Deserialize, Serialize};
 
+use super::revocation::grant_and_revoked;
 use super::rotation::{current_refresh_token, match_refresh, rotate, RefreshMatch, Successors};
 use crate::crypto::TokenHash;
 use crate::error::OAuthError;
@@ -191,16 +188,13 @@ pub async fn refresh<S: Store + ?Sized>(
     successors: &Successors,
     r: &Refresh,
 ) -> Result<Result<(GrantRecord, ScopeSet), Refusal>, StoreError> {
-    // The grant and its tombstone, read at once: one round trip, not two.
-    let (grant, tombstone) = join(store.grant(&r.grant_id), store.tombstone(&r.grant_id)).await;
-    let Some(mut grant) = grant? else {
+    let Some((mut grant, revoked)) = grant_and_revoked(store, &r.grant_id).await? else {
         return Ok(Err(Refusal::InvalidRefresh));
     };
-    if grant.client_id != r.client_id
+    if revoked
+        || grant.client_id != r.client_id
         || r.client_grants_since
             .is_some_and(|since| grant.created_at < since)
-        || grant.revoked_at.is_some()
-        || tombstone?.is_some()
     {
         return Ok(Err(Refusal::InvalidRefresh));
     }
@@ -235,31 +229,4 @@ pub async fn refresh<S: Store + ?Sized>(
     }
     store.put_grant(&grant).await?;
     Ok(Ok((grant, scope)))
-}
-
-/// Runs two futures at once and gives both outputs: what `futures::join!` does,
-/// in a few lines instead of a dependency.
-async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
-    let (mut a, mut b) = (pin!(a), pin!(b));
-    let (mut out_a, mut out_b) = (None, None);
-    poll_fn(|cx| {
-        if out_a.is_none() {
-            if let Poll::Ready(v) = a.as_mut().poll(cx) {
-                out_a = Some(v);
-            }
-        }
-        if out_b.is_none() {
-            if let Poll::Ready(v) = b.as_mut().poll(cx) {
-                out_b = Some(v);
-            }
-        }
-        match (out_a.take(), out_b.take()) {
-            (Some(x), Some(y)) => Poll::Ready((x, y)),
-            (x, y) => {
-                (out_a, out_b) = (x, y);
-                Poll::Pending
-            }
-        }
-    })
-    .await
 }

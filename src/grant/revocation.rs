@@ -3,6 +3,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
+use super::join;
 use crate::store::{GrantRecord, Store, StoreError, Tombstone};
 use crate::types::GrantId;
 
@@ -12,13 +13,20 @@ pub const REVOCATION_CACHE_SECONDS: u64 = 30;
 /// How many grants an isolate's [`RevocationCache`] remembers before it forgets
 /// the oldest lookups.
 const REVOCATION_CACHE_ENTRIES: usize = 4096;
-/// Whether a grant is revoked: a tombstone exists, or (for records written
-/// before tombstones) the record itself says so.
-pub(super) async fn is_revoked<S: Store + ?Sized>(
+
+/// A grant and whether it is revoked: a tombstone exists, or (for records
+/// written before tombstones) the record itself says so. Both are read at once:
+/// one round trip, not two.
+pub(super) async fn grant_and_revoked<S: Store + ?Sized>(
     store: &S,
-    grant: &GrantRecord,
-) -> Result<bool, StoreError> {
-    Ok(grant.revoked_at.is_some() || store.tombstone(&grant.id).await?.is_some())
+    id: &GrantId,
+) -> Result<Option<(GrantRecord, bool)>, StoreError> {
+    let (grant, tombstone) = join(store.grant(id), store.tombstone(id)).await;
+    let tombstone = tombstone?;
+    Ok(grant?.map(|g| {
+        let revoked = g.revoked_at.is_some() || tombstone.is_some();
+        (g, revoked)
+    }))
 }
 /// An isolate's cache of tombstone lookups: grant id → (looked up at, revoked).
 #[derive(Default)]

@@ -4,6 +4,8 @@
 //! A [`RegisteredRedirect`] can only be made here, by matching a registered
 //! URI, so a refusal can only be redirected to a URI that matched.
 
+use std::rc::Rc;
+
 use crate::error::{ErrorCode, OAuthError};
 use crate::form::Params;
 use crate::pkce;
@@ -25,7 +27,7 @@ impl RegisteredRedirect {
 
 /// A checked authorization request.
 pub(super) struct AuthRequest {
-    pub(super) client: ClientRecord,
+    pub(super) client: Rc<ClientRecord>,
     pub(super) redirect: RegisteredRedirect,
     /// Whether `redirect_uri` was in the request (it must then be repeated at /token).
     pub(super) redirect_given: bool,
@@ -124,7 +126,10 @@ fn match_redirect(
 
 /// Checks an authorization request against its client (`None`: unknown or
 /// absent). Pure: no storage, no time.
-pub(super) fn check(params: &Params, client: Option<ClientRecord>) -> Result<AuthRequest, Refused> {
+pub(super) fn check(
+    params: &Params,
+    client: Option<Rc<ClientRecord>>,
+) -> Result<AuthRequest, Refused> {
     let Some(client) = client else {
         return Err(match params.get("client_id") {
             None => Refused::page(

@@ -286,13 +286,13 @@ async fn validate<S: Store>(
     let Some((client, fresh)) = found.map_err(|_| Refused::Unavailable)? else {
         return check(params, None);
     };
-    match check(params, Some((*client).clone())) {
+    match check(params, Some(client)) {
         // A cached copy may predate `admin client update` (a redirect URI just
         // added): one fresh read before refusing.
         Err(Refused::Page { .. }) if !fresh => {
             let client = ctx.clients.reload(ctx.store, &id, ctx.now).await;
             let client = client.map_err(|_| Refused::Unavailable)?;
-            check(params, client.map(|c| (*c).clone()))
+            check(params, client)
         }
         checked => checked,
     }
