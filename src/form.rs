@@ -100,21 +100,33 @@ const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUM
 /// Values are percent-encoded, with a space as `%20` rather than `+`, so every
 /// decoder gives `state` back byte for byte.
 pub fn append_query(uri: &str, pairs: &[(&str, &str)]) -> String {
-    let mut out = uri.to_owned();
     // Registration refuses URIs with a fragment (§3.1.2), so none is handled here.
-    let mut sep = match uri.find('?') {
+    let sep = match uri.find('?') {
         None => "?",
         Some(_) if uri.ends_with('?') || uri.ends_with('&') => "",
         Some(_) => "&",
     };
+    format!("{uri}{sep}{}", encode_pairs(pairs))
+}
+
+/// `name=value&…` with each value encoded by [`encode_value`]: a query, or an
+/// `application/x-www-form-urlencoded` body.
+pub fn encode_pairs(pairs: &[(&str, &str)]) -> String {
+    let mut out = String::new();
     for (name, value) in pairs {
-        out.push_str(sep);
+        if !out.is_empty() {
+            out.push('&');
+        }
         out.push_str(name);
         out.push('=');
-        out.extend(percent_encoding::utf8_percent_encode(value, QUERY_VALUE));
-        sep = "&";
+        out.push_str(&encode_value(value));
     }
     out
+}
+
+/// Percent-encodes all but RFC 3986's unreserved characters.
+pub fn encode_value(value: &str) -> String {
+    percent_encoding::utf8_percent_encode(value, QUERY_VALUE).collect()
 }
 
 #[cfg(test)]

@@ -108,6 +108,8 @@ pub struct LogFields {
     pub error: Option<&'static str>,
     /// Why, in words. Never a secret or an echoed value.
     pub reason: Option<&'static str>,
+    /// The upstream provider of a sign-in through one.
+    pub provider: Option<String>,
 }
 
 /// Headers every HTML page carries: no framing, no sniffing, no referrer (codes

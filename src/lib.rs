@@ -31,6 +31,9 @@
 //! - [`password`]: PBKDF2 password hashes.
 //! - `csrf`: the login form's CSRF tokens.
 //! - [`throttle`]: limits on sign-in attempts and failed client authentications.
+//! - [`upstream`]: sign-in through Amazon, Google, GitHub or an OpenID Connect
+//!   provider; its endpoints are `/signin/<provider>` and `/callback/<provider>`
+//!   in `endpoint/authorize/upstream.rs`.
 //!
 //! Storage:
 //! - [`store`]: the `Store` trait, the records, every KV key ([`store::keys`]),
@@ -70,6 +73,7 @@ pub mod store;
 pub mod testing;
 pub mod throttle;
 pub mod types;
+pub mod upstream;
 
 #[cfg(target_arch = "wasm32")]
 mod worker_glue;
@@ -112,6 +116,10 @@ pub struct Config {
     /// `CLIENT_CACHE_SECONDS`: how long an isolate trusts its copy of a client
     /// record (default 30; 0 reads KV every time).
     pub client_cache_seconds: u64,
+    /// `SIGN_IN_PROVIDERS` and each one's settings (see [`upstream::Providers`]).
+    pub providers: upstream::Providers,
+    /// `PASSWORD_SIGN_IN=false` hides the username and password form.
+    pub password_sign_in: bool,
     /// The keys refresh tokens are derived with, from the signing keys.
     successors: grant::Successors,
 }
@@ -228,6 +236,8 @@ impl Config {
             client_cache_seconds: var("CLIENT_CACHE_SECONDS")
                 .and_then(|s| s.trim().parse().ok())
                 .unwrap_or(30),
+            providers: upstream::Providers::from_vars(&var),
+            password_sign_in: var("PASSWORD_SIGN_IN").is_none_or(|v| v.trim() != "false"),
             successors: grant::Successors::new([]),
         };
         config.successors = grant::Successors::new(config.verification_keys());
@@ -266,6 +276,8 @@ pub struct Ctx<'a, S> {
     pub pbkdf2: &'a dyn password::Pbkdf2,
     /// This isolate's copies of client records.
     pub clients: &'a store::ClientCache,
+    /// Outbound HTTP and signature checks, for sign-in through providers.
+    pub upstream: upstream::Outbound<'a>,
 }
 
 impl<S> Ctx<'_, S> {

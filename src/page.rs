@@ -22,6 +22,10 @@ pub(crate) struct Login<'a> {
     pub(crate) username: &'a str,
     /// Hidden fields: the authorization request and the CSRF token.
     pub(crate) hidden: Vec<(&'static str, String)>,
+    /// One "Sign in with …" link per upstream provider: (href, label).
+    pub(crate) providers: Vec<(String, &'a str)>,
+    /// Whether the username and password form is shown.
+    pub(crate) password: bool,
 }
 
 /// A page with a title and one paragraph; with `code`, the demo callback.
@@ -32,6 +36,8 @@ struct Message<'a> {
     detail: &'a str,
     code: Option<&'a str>,
     state: &'a str,
+    /// A "Back to sign-in" link.
+    again: Option<&'a str>,
 }
 
 /// Renders a template. Writing into a `String` fails only if a value's
@@ -53,6 +59,25 @@ pub(crate) fn error_page(status: u16, title: &str, detail: &str, https: bool) ->
         detail,
         code: None,
         state: "",
+        again: None,
+    };
+    Response::html(status, render(&page), https)
+}
+
+/// An error page with a link back to the login form (`again`, a path of ours).
+pub(crate) fn retry_page(
+    status: u16,
+    title: &str,
+    detail: &str,
+    again: &str,
+    https: bool,
+) -> Response {
+    let page = Message {
+        title,
+        detail,
+        code: None,
+        state: "",
+        again: Some(again),
     };
     Response::html(status, render(&page), https)
 }
@@ -84,6 +109,7 @@ pub(crate) fn demo_callback(req: &Request) -> Response {
         },
         code: params.get("code"),
         state: params.get("state").unwrap_or(""),
+        again: None,
     };
     Response::html(200, render(&page), req.is_https())
 }
@@ -101,6 +127,8 @@ mod tests {
             error: Some(evil),
             username: evil,
             hidden: vec![("state", evil.to_owned())],
+            providers: vec![(evil.to_owned(), evil)],
+            password: true,
         });
         assert!(!html.contains("<script>"), "{html}");
         assert!(!html.contains("\"'&"), "{html}");
@@ -117,6 +145,8 @@ mod tests {
             error: None,
             username,
             hidden: vec![("csrf", "t".to_owned())],
+            providers: vec![],
+            password: true,
         };
         let first = render_login(&login(""));
         assert!(first.contains("required autofocus>\n    <label for=\"password\">"));

@@ -52,6 +52,27 @@ pub fn username(username: &str) -> Result<String, &'static str> {
     Ok(username)
 }
 
+/// An upstream identity as the allow-list keeps it: `<provider>:<subject>`,
+/// the provider's name in lower case (as in `SIGN_IN_PROVIDERS`) and its id
+/// for the person exactly as it sends it (`amazon:amzn1.account.AF…`).
+pub fn identity(identity: &str) -> Result<String, &'static str> {
+    const WHAT: &str = "an identity is <provider>:<subject>, e.g. amazon:amzn1.account.XXXX";
+    let (provider, subject) = identity.trim().split_once(':').ok_or(WHAT)?;
+    let provider = provider.to_ascii_lowercase();
+    let name_ok = !provider.is_empty()
+        && provider
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !name_ok
+        || subject.is_empty()
+        || subject.len() > 255
+        || subject.contains(char::is_whitespace)
+    {
+        return Err(WHAT);
+    }
+    Ok(format!("{provider}:{subject}"))
+}
+
 pub fn password(password: Password) -> Result<Password, &'static str> {
     if password.secret().chars().count() < MIN_PASSWORD {
         return Err("a password is at least 8 characters");

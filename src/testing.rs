@@ -17,9 +17,13 @@ use crate::store::{ClientCache, Store, StoreError};
 use crate::throttle::MemoryLimiter;
 use crate::types::GrantId;
 use crate::types::{ClientId, ClientSecret, Password, RedirectUri, ScopeSet, UserId};
+use crate::upstream::{Outbound, ProviderCache};
 use crate::{handle, Config, Ctx};
 use base64::Engine;
+
+mod provider;
 use pollster::block_on;
+pub use provider::{Misbehaviour, StandIn, IDP, IDP_CLIENT_ID, IDP_CLIENT_SECRET};
 use serde_json::Value;
 
 pub const KEY: &str = "test-signing-key-of-at-least-32-bytes!!";
@@ -141,6 +145,10 @@ pub struct Server {
     /// Durable Object mode: `Some` on [`StoreMode::Objects`], so that the same
     /// tests run through the same traits on either implementation.
     pub objects: Option<LocalObjects>,
+    /// The upstream provider every outbound call reaches.
+    pub upstream: StandIn,
+    /// The isolate's copies of provider metadata and keys.
+    pub provider_cache: ProviderCache,
 }
 
 /// Grant objects in memory: one store per grant id, each op run by
@@ -203,6 +211,66 @@ impl Server {
         }))
     }
 
+    /// A server with two upstream providers on the [`StandIn`]: `idp`
+    /// (OpenID Connect, with `extra` settings) and the `amazon` preset pointed
+    /// at it. Alice may sign in through `idp:subject-alice` and
+    /// `amazon:amzn1.account.subject-alice`.
+    pub fn with_providers(extra: &[(&str, &str)]) -> Self {
+        let mut vars: Vec<(String, String)> = [
+            ("SIGNING_KEY", KEY),
+            ("SIGN_IN_PROVIDERS", "idp amazon"),
+            ("IDP_ISSUER", IDP),
+            ("IDP_CLIENT_ID", IDP_CLIENT_ID),
+            ("IDP_CLIENT_SECRET", IDP_CLIENT_SECRET),
+            ("AMAZON_CLIENT_ID", IDP_CLIENT_ID),
+            ("AMAZON_CLIENT_SECRET", IDP_CLIENT_SECRET),
+            ("AMAZON_AUTHORIZE_URL", "https://idp.test/authorize"),
+            ("AMAZON_TOKEN_URL", "https://idp.test/token"),
+            ("AMAZON_USERINFO_URL", "https://idp.test/user/profile"),
+        ]
+        .iter()
+        .chain(extra)
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        vars.reverse(); // `extra` first, so it overrides.
+        let server = Self::build(
+            Config::from_vars(|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())),
+            None,
+        );
+        for identity in ["idp:subject-alice", "amazon:amzn1.account.subject-alice"] {
+            server.allow_identity("alice", identity);
+        }
+        server
+    }
+
+    /// Adds an identity to a user's allow-list, as `admin user update
+    /// --add-identity` does.
+    pub fn allow_identity(&self, username: &str, identity: &str) {
+        let mut user = block_on(self.store.user(username)).unwrap().unwrap();
+        user.identities.push(identity.to_owned());
+        block_on(put_json(&self.store, &keys::user(username), &user, None)).unwrap();
+        let link = crate::store::IdentityLink {
+            username: username.to_owned(),
+        };
+        block_on(put_json(
+            &self.store,
+            &keys::identity(identity),
+            &link,
+            None,
+        ))
+        .unwrap();
+    }
+
+    /// What reaches providers: the [`StandIn`].
+    pub fn outbound(&self) -> Outbound<'_> {
+        self.upstream.now.set(self.now.get());
+        Outbound {
+            fetch: &self.upstream,
+            signatures: &self.upstream,
+            cache: &self.provider_cache,
+        }
+    }
+
     pub fn with_config(config: Config) -> Self {
         Self::build(config, Some("correct horse"))
     }
@@ -220,6 +288,8 @@ impl Server {
             revocations: RevocationCache::default(),
             limiter: MemoryLimiter::default(),
             clients: ClientCache::new(client_cache_seconds),
+            upstream: StandIn::default(),
+            provider_cache: ProviderCache::default(),
         };
         let client = ClientRecord {
             client_id: ClientId::new("alexa"),
@@ -241,10 +311,11 @@ impl Server {
             id: UserId::new("user-1"),
             username: "alice".into(),
             display_name: "Alice".into(),
-            password_hash: match password {
+            password_hash: Some(match password {
                 Some(p) => hash_password(&server.rng, &Password::new(p)),
                 None => "pbkdf2-sha256$1$AAAA$AAAA".into(),
-            },
+            }),
+            identities: vec![],
             created_at: T0,
         };
         for c in [&client, &machine] {
@@ -307,6 +378,7 @@ impl Server {
             limiter: &self.limiter,
             pbkdf2: &crate::password::RustPbkdf2,
             clients: &self.clients,
+            upstream: self.outbound(),
         };
         block_on(handle(&req, &ctx))
     }

@@ -99,6 +99,7 @@ impl World {
             revocations: &self.revocations[location],
             limiter: &self.seed.limiter,
             pbkdf2: &alexa_oauth::password::RustPbkdf2,
+            upstream: self.seed.outbound(),
             clients: &ClientCache::new(0),
         };
         block_on(handle(&req, &ctx))

@@ -16,6 +16,12 @@ use crate::{page, Ctx};
 
 /// Routes one request to its endpoint.
 pub async fn handle<S: GrantStore>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
+    if let Some(name) = req.path.strip_prefix("/signin/") {
+        return authorize::upstream::start(req, ctx, name).await;
+    }
+    if let Some(name) = req.path.strip_prefix("/callback/") {
+        return authorize::upstream::callback(req, ctx, name).await;
+    }
     match req.path.as_str() {
         "/authorize" => authorize::handle(req, ctx).await,
         "/token" => token::handle(req, ctx).await,

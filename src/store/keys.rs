@@ -8,6 +8,8 @@
 //! | `client:<client id>`             | [`ClientRecord`]          | `admin client add/update`      | never                 |
 //! | `clientremoved:<client id>`      | [`ClientRemoval`]         | `admin client remove`          | never                 |
 //! | `user:<username>`                | [`UserRecord`]            | `admin user add`               | never                 |
+//! | `identity:<provider>:<subject>` | [`IdentityLink`]        | `admin user add/update`, first sign-in with `AUTO_CREATE` | never |
+//! | `signin:<sha256 of state>`       | [`SignInState`]           | `/signin/<provider>`           | 10 min                |
 //! | `code:<sha256 of code>`          | [`CodeRecord`]            | `/authorize` (login)           | with the code (5 min) |
 //! | `grant:<grant id>`               | [`GrantRecord`]           | `/token`                       | never                 |
 //! | `revoked:<grant id>`             | [`Tombstone`]             | every revocation               | never                 |
@@ -25,6 +27,8 @@
 //! [`CodeRecord`]: super::CodeRecord
 //! [`GrantRecord`]: super::GrantRecord
 //! [`Tombstone`]: super::Tombstone
+//! [`IdentityLink`]: super::IdentityLink
+//! [`SignInState`]: super::SignInState
 
 use crate::crypto::TokenHash;
 use crate::types::{ClientId, GrantId, UserId};
@@ -37,6 +41,15 @@ pub fn client_removed(id: &ClientId) -> String {
 }
 pub fn user(username: &str) -> String {
     format!("user:{username}")
+}
+/// An upstream identity's entry in the allow-list; `identity` is
+/// `<provider>:<subject>`.
+pub fn identity(identity: &str) -> String {
+    format!("identity:{identity}")
+}
+/// An upstream sign-in under way, by the hash of its `state`.
+pub fn sign_in(state: &TokenHash) -> String {
+    format!("signin:{}", state.as_str())
 }
 pub fn code(hash: &TokenHash) -> String {
     format!("code:{}", hash.as_str())

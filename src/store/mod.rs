@@ -18,7 +18,8 @@ mod records;
 pub use cache::ClientCache;
 pub use memory::MemoryStore;
 pub use records::{
-    ClientRecord, ClientRemoval, CodeRecord, GrantRecord, GrantType, Tombstone, UserRecord,
+    ClientRecord, ClientRemoval, CodeRecord, GrantRecord, GrantType, IdentityLink, SignInState,
+    Tombstone, UserRecord,
 };
 
 use serde::{de::DeserializeOwned, Serialize};
@@ -45,6 +46,16 @@ pub trait Store {
     }
     async fn user(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
         get_json(self, &keys::user(username)).await
+    }
+    /// The user an upstream identity (`<provider>:<subject>`) is allowed to
+    /// sign in as. Both the link and the user's own list must name it, so a
+    /// stale link left by a removal grants nothing.
+    async fn user_by_identity(&self, identity: &str) -> Result<Option<UserRecord>, StoreError> {
+        let Some(link) = get_json::<IdentityLink, _>(self, &keys::identity(identity)).await? else {
+            return Ok(None);
+        };
+        let user = self.user(&link.username).await?;
+        Ok(user.filter(|u| u.identities.iter().any(|i| i == identity)))
     }
     async fn put_code(&self, hash: &TokenHash, code: &CodeRecord) -> Result<(), StoreError> {
         put_json(self, &keys::code(hash), code, Some(code.expires_at)).await

@@ -74,16 +74,43 @@ pub struct ClientRemoval {
     pub removed_at: u64,
 }
 
-/// A user who can log in on the authorization page.
+/// A user who can sign in on the authorization page: with a password, through
+/// an upstream provider, or both.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UserRecord {
-    /// The stable `sub`; the username can change, this cannot.
+    /// The stable `sub`; the username can change, this cannot. Never an
+    /// upstream provider's id.
     pub id: UserId,
     pub username: String,
     pub display_name: String,
-    /// See [`crate::password::hash_password`].
-    pub password_hash: String,
+    /// See [`crate::password::hash_password`]; `None` for a user who signs in
+    /// only through a provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_hash: Option<String>,
+    /// The upstream identities allowed to sign in as this user,
+    /// `<provider>:<subject>`; each also has an `identity:` key naming the user.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub identities: Vec<String>,
     pub created_at: u64,
+}
+
+/// Under `identity:<provider>:<subject>`: the user an upstream identity signs
+/// in as (the operator's allow-list).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityLink {
+    pub username: String,
+}
+
+/// An upstream sign-in under way, under `signin:<sha256 of its state>`: which
+/// provider, and the authorization request it will answer. Single use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInState {
+    pub provider: String,
+    /// The query of the pending `/authorize` request, checked again on return.
+    pub request: String,
+    pub expires_at: u64,
+    #[serde(default)]
+    pub used: bool,
 }
 
 /// An authorization code, stored under the hash of the code.

@@ -73,6 +73,7 @@ impl<'a> World<'a> {
             revocations: cache,
             limiter: &self.base.limiter,
             pbkdf2: &alexa_oauth::password::RustPbkdf2,
+            upstream: self.base.outbound(),
             clients: &self.base.clients,
         }
     }

@@ -106,8 +106,12 @@ pub(crate) enum ClientCmd {
 
 #[derive(Subcommand)]
 pub(crate) enum UserCmd {
-    /// Add a user; the password is read from stdin.
+    /// Add a user; the password is read from stdin, and upstream identities
+    /// that may sign in as the user are given with --identity.
     Add(UserAdd),
+    /// Change a user's display name or allowed identities (never the password:
+    /// that is passwd).
+    Update(UserUpdate),
     /// List the usernames.
     List,
     /// Set a user's password, read from stdin. Existing links keep working.
@@ -203,10 +207,30 @@ pub(crate) struct UserAdd {
     /// The name shown to the skill (defaults to the username).
     #[arg(long)]
     pub(crate) display_name: Option<String>,
-    /// Read the password from stdin (its first line).
-    #[arg(long, required = true)]
+    /// Read the password from stdin (its first line). Without it the user has
+    /// no password and signs in only through an --identity.
+    #[arg(long, required_unless_present = "identity")]
     pub(crate) password_stdin: bool,
+    /// An upstream identity allowed to sign in as this user,
+    /// `<provider>:<subject>` (e.g. `amazon:amzn1.account.XXXX`); repeatable.
+    #[arg(long)]
+    pub(crate) identity: Vec<String>,
     /// Replace the user's record; the user keeps the same id (`sub`).
     #[arg(long)]
     pub(crate) force: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct UserUpdate {
+    #[arg(long)]
+    pub(crate) username: String,
+    /// A new name shown to the skill.
+    #[arg(long)]
+    pub(crate) display_name: Option<String>,
+    /// Allow another upstream identity, `<provider>:<subject>`; repeatable.
+    #[arg(long)]
+    pub(crate) add_identity: Vec<String>,
+    /// Stop allowing an upstream identity; repeatable. Existing links stay.
+    #[arg(long)]
+    pub(crate) remove_identity: Vec<String>,
 }

@@ -60,6 +60,7 @@ fn main() -> std::process::ExitCode {
             secret_stdin,
         }) => client::rotate_secret(&kv, &id, grace, secret_stdin),
         Command1::User(UserCmd::Add(a)) => user::add(&kv, a),
+        Command1::User(UserCmd::Update(a)) => user::update(&kv, a),
         Command1::User(UserCmd::List) => user::list(&kv),
         Command1::User(UserCmd::Passwd { username }) => user::passwd(&kv, &username),
         Command1::User(UserCmd::Remove { username }) => user::remove(&kv, &username),

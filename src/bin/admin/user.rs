@@ -3,11 +3,11 @@
 use alexa_oauth::crypto::{random_string, OsRng};
 use alexa_oauth::password::hash_password;
 use alexa_oauth::registration;
-use alexa_oauth::store::{keys, normalize_username, GrantRecord, Store, UserRecord};
+use alexa_oauth::store::{keys, normalize_username, GrantRecord, IdentityLink, Store, UserRecord};
 use alexa_oauth::types::{GrantId, UserId};
 use pollster::block_on;
 
-use crate::cli::UserAdd;
+use crate::cli::{UserAdd, UserUpdate};
 use crate::grant::revoke;
 use crate::io::{now, read_password};
 use crate::wrangler::{get, put, Kv};
@@ -15,13 +15,20 @@ use crate::wrangler::{get, put, Kv};
 pub(crate) fn add(kv: &Kv, args: UserAdd) -> Result<(), String> {
     let username =
         registration::username(&args.username).map_err(|e| format!("--username: {e}"))?;
-    let password = read_password()?;
+    let identities = identities(&args.identity, "--identity")?;
+    let password = match args.password_stdin {
+        true => Some(read_password()?),
+        false => None,
+    };
     let key = keys::user(&username);
     let existing: Option<UserRecord> = get(kv, &key)?;
     if existing.is_some() && !args.force {
         return Err(format!(
             "a user named {username:?} already exists (use --force to replace it)"
         ));
+    }
+    for identity in &identities {
+        check_free(kv, identity, &username)?;
     }
     let record = UserRecord {
         // A replaced user keeps its id, so its links keep working.
@@ -30,12 +37,101 @@ pub(crate) fn add(kv: &Kv, args: UserAdd) -> Result<(), String> {
             .map(|u| u.id.clone())
             .unwrap_or_else(|| UserId::new(random_string(&OsRng, 16))),
         display_name: args.display_name.unwrap_or_else(|| username.clone()),
-        password_hash: hash_password(&OsRng, &password),
-        created_at: existing.map(|u| u.created_at).unwrap_or_else(now),
+        password_hash: password.map(|p| hash_password(&OsRng, &p)),
+        identities: identities.clone(),
+        created_at: existing.as_ref().map(|u| u.created_at).unwrap_or_else(now),
         username: username.clone(),
     };
+    // Identities the replaced record had and this one lacks stop signing in.
+    for old in existing.iter().flat_map(|u| &u.identities) {
+        if !identities.contains(old) {
+            kv.delete(&keys::identity(old))?;
+        }
+    }
     put(kv, &key, &record)?;
+    link(kv, &identities, &username)?;
     out!("User {username:?} added (sub {}).", record.id);
+    for identity in &identities {
+        out!("  may sign in as {identity}");
+    }
+    Ok(())
+}
+
+/// Checked `<provider>:<subject>` values.
+fn identities(given: &[String], flag: &str) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for identity in given {
+        let identity = registration::identity(identity).map_err(|e| format!("{flag}: {e}"))?;
+        if !out.contains(&identity) {
+            out.push(identity);
+        }
+    }
+    Ok(out)
+}
+
+/// An identity signs in as one user only.
+fn check_free(kv: &Kv, identity: &str, username: &str) -> Result<(), String> {
+    let link: Option<IdentityLink> = get(kv, &keys::identity(identity))?;
+    match link {
+        Some(l)
+            if l.username != username
+                && get::<UserRecord>(kv, &keys::user(&l.username))?.is_some() =>
+        {
+            Err(format!(
+                "{identity} already signs in as {:?}; remove it there first \
+                 (user update --username {} --remove-identity {identity})",
+                l.username, l.username
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Writes the `identity:` entries that name `username`.
+fn link(kv: &Kv, identities: &[String], username: &str) -> Result<(), String> {
+    for identity in identities {
+        let entry = IdentityLink {
+            username: username.to_owned(),
+        };
+        put(kv, &keys::identity(identity), &entry)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn update(kv: &Kv, args: UserUpdate) -> Result<(), String> {
+    let mut user = load_user(kv, &args.username)?;
+    let add = identities(&args.add_identity, "--add-identity")?;
+    let remove = identities(&args.remove_identity, "--remove-identity")?;
+    for identity in &add {
+        check_free(kv, identity, &user.username)?;
+    }
+    if let Some(name) = args.display_name {
+        user.display_name = name;
+    }
+    user.identities.retain(|i| !remove.contains(i));
+    for identity in &add {
+        if !user.identities.contains(identity) {
+            user.identities.push(identity.clone());
+        }
+    }
+    if user.password_hash.is_none() && user.identities.is_empty() {
+        return Err(format!(
+            "{:?} has no password, so removing every identity would leave no way to sign in \
+             (set one first: user passwd)",
+            user.username
+        ));
+    }
+    // The user record first: it alone decides, so a removal acts at once.
+    put(kv, &keys::user(&user.username), &user)?;
+    for identity in &remove {
+        kv.delete(&keys::identity(identity))?;
+        out!("{identity} may no longer sign in as {:?}.", user.username);
+    }
+    link(kv, &add, &user.username)?;
+    for identity in &add {
+        out!("{identity} may sign in as {:?}.", user.username);
+    }
+    out!("User {:?} updated.", user.username);
     Ok(())
 }
 
@@ -53,7 +149,7 @@ pub(crate) fn list(kv: &Kv) -> Result<(), String> {
 
 pub(crate) fn passwd(kv: &Kv, username: &str) -> Result<(), String> {
     let mut user = load_user(kv, username)?;
-    user.password_hash = hash_password(&OsRng, &read_password()?);
+    user.password_hash = Some(hash_password(&OsRng, &read_password()?));
     put(kv, &keys::user(&user.username), &user)?;
     out!("Password of {:?} changed.", user.username);
     Ok(())
@@ -92,6 +188,9 @@ pub(crate) fn remove(kv: &Kv, username: &str) -> Result<(), String> {
         }
     }
     kv.delete(&keys::user(&user.username))?;
+    for identity in &user.identities {
+        kv.delete(&keys::identity(identity))?;
+    }
     out!("User {:?} removed; {ended} grant(s) ended.", user.username);
     Ok(())
 }

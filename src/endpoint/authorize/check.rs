@@ -69,6 +69,17 @@ pub(super) enum Refused {
     },
     /// Storage could not be read or written: a page asking to retry.
     Unavailable,
+    /// A sign-in through an upstream provider failed: a page with a link back
+    /// to the login form, which still holds the authorization request.
+    SignInFailed {
+        status: u16,
+        title: &'static str,
+        detail: String,
+        /// `/authorize?<the pending request>`.
+        again: String,
+        error: ErrorCode,
+        reason: &'static str,
+    },
     /// `SIGNING_KEY` is missing: a page naming the fix.
     NotConfigured,
 }

@@ -14,17 +14,18 @@
 use crate::crypto::{random_string, token_hash};
 use crate::csrf;
 use crate::error::{ErrorCode, OAuthError};
-use crate::form::{append_query, is_form_content_type, Params};
+use crate::form::{append_query, encode_pairs, is_form_content_type, Params};
 use crate::http::{LogFields, Method, Request, Response};
 use crate::page::{self, render_login, Login};
 use crate::password::{verify_dummy, verify_password, Verdict};
 use crate::registration;
-use crate::store::{normalize_username, CodeRecord, Store};
+use crate::store::{normalize_username, CodeRecord, Store, UserRecord};
 use crate::throttle::{self, Limit};
 use crate::types::{AuthorizationCode, ClientId, GrantId, Password};
 use crate::{Ctx, CODE_TTL};
 
 mod check;
+pub(super) mod upstream;
 
 use check::{check, AuthRequest, Refused};
 
@@ -63,6 +64,18 @@ fn render(refused: Refused, https: bool, log: &mut LogFields) -> Response {
             )
             .header("retry-after", "2"),
         ),
+        Refused::SignInFailed {
+            status,
+            title,
+            detail,
+            again,
+            error,
+            reason,
+        } => (
+            error,
+            reason,
+            page::retry_page(status, title, &detail, &again, https),
+        ),
         Refused::NotConfigured => (
             ErrorCode::ServerError,
             "SIGNING_KEY is not configured",
@@ -77,6 +90,14 @@ fn render(refused: Refused, https: bool, log: &mut LogFields) -> Response {
     log.error = Some(error.as_str());
     log.reason = Some(reason);
     response
+}
+
+/// A response either way.
+fn finish(answer: Result<Response, Refused>, https: bool, log: &mut LogFields) -> Response {
+    match answer {
+        Ok(r) => r,
+        Err(refused) => render(refused, https, log),
+    }
 }
 
 /// Handles `/authorize`.
@@ -94,10 +115,7 @@ pub(super) async fn handle<S: Store>(req: &Request, ctx: &Ctx<'_, S>) -> Respons
             reason: "method not allowed",
         }),
     };
-    let response = match answer {
-        Ok(r) => r,
-        Err(refused) => render(refused, https, &mut log),
-    };
+    let response = finish(answer, https, &mut log);
     let mut response = match req.method() {
         Method::Other => response.header("allow", "GET, HEAD, POST"),
         _ => response,
@@ -176,6 +194,15 @@ async fn post<S: Store>(
         return Err(Refused::to_client(&ar, e));
     }
 
+    if !ctx.config.password_sign_in {
+        return Err(Refused::Page {
+            status: 403,
+            title: "Password sign-in is off",
+            detail: "This service signs people in through the buttons on its sign-in page only.",
+            error: ErrorCode::AccessDenied,
+            reason: "PASSWORD_SIGN_IN is false",
+        });
+    }
     let username = normalize_username(params.get("username").unwrap_or(""));
     let password = Password::new(params.take("password").unwrap_or_default());
     if username.is_empty() || password.secret().is_empty() {
@@ -213,8 +240,10 @@ async fn post<S: Store>(
             .await
             .map_err(|_| Refused::Unavailable)?
     };
-    let verdict = match &user {
-        Some(user) => verify_password(ctx.pbkdf2, &user.password_hash, &password).await,
+    let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
+    let verdict = match hash {
+        Some(hash) => verify_password(ctx.pbkdf2, hash, &password).await,
+        // No such user, or one who signs in only through a provider.
         None => {
             verify_dummy(ctx.pbkdf2, &password).await; // Same time as a real check.
             Verdict::NoMatch
@@ -239,6 +268,17 @@ async fn post<S: Store>(
         if https { "; Secure" } else { "" },
     );
 
+    let redirect = issue_code(ctx, &ar, user).await?;
+    Ok(redirect.header("set-cookie", device_cookie))
+}
+
+/// The end of every sign-in: a code for `user`, sent to the client's
+/// registered redirect URI with the unchanged `state`.
+async fn issue_code<S: Store>(
+    ctx: &Ctx<'_, S>,
+    ar: &AuthRequest,
+    user: UserRecord,
+) -> Result<Response, Refused> {
     // §4.1.2 and §10.10: 256 random bits, stored only as a hash, short-lived. The
     // code names its grant (`<grant id>.<secret>`), so the exchange goes straight
     // to the grant's record, or to its Durable Object.
@@ -263,8 +303,10 @@ async fn post<S: Store>(
     if let Some(state) = &ar.state {
         pairs.push(("state", state));
     }
-    let redirect = Response::redirect(append_query(ar.redirect.as_str(), &pairs));
-    Ok(redirect.header("set-cookie", device_cookie))
+    Ok(Response::redirect(append_query(
+        ar.redirect.as_str(),
+        &pairs,
+    )))
 }
 
 /// Loads the client, then checks the request against it.
@@ -365,6 +407,13 @@ fn login_page<S>(
         hidden.push(("code_challenge", challenge.clone()));
         hidden.push(("code_challenge_method", "S256".to_owned()));
     }
+    // The provider links carry the same request, as a query.
+    let request: Vec<(&str, &str)> = hidden.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let request = encode_pairs(&request);
+    let providers = ctx.config.providers.list.iter();
+    let providers = providers
+        .map(|p| (format!("/signin/{}?{request}", p.name), p.label.as_str()))
+        .collect();
     let fields = ar.csrf_fields();
     let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
     let csrf_key = key.derive(b"login-form-csrf");
@@ -375,6 +424,8 @@ fn login_page<S>(
         error,
         username,
         hidden,
+        providers,
+        password: ctx.config.password_sign_in,
     });
     let mut r = Response::html(status, body, https);
     if let Some(origin) = origin_of(ar.redirect.as_str()) {

@@ -1,0 +1,270 @@
+//! Sign-in through an upstream provider, natively, against the stand-in
+//! provider of `alexa_oauth::testing`: the whole link, each misbehaviour, the
+//! allow-list and open sign-up.
+
+use alexa_oauth::http::{Method, Request, Response};
+use alexa_oauth::testing::{
+    auth_query, exchange, query_param, set_cookie, unescape_html, Misbehaviour, Server, IDP,
+    IDP_CLIENT_ID, IDP_CLIENT_SECRET, LAYLA,
+};
+
+/// The login page's link for `provider`, followed: (the provider's
+/// authorization URL, the state cookie).
+fn start(s: &Server, provider: &str) -> (String, String) {
+    let page = s.send(Request::new(
+        Method::Get,
+        &format!("/authorize?{}", auth_query(LAYLA, "")),
+    ));
+    assert_eq!(page.status, 200);
+    let html = page.body_text();
+    let marker = format!("href=\"/signin/{provider}?");
+    let at = html.find(&marker).expect("a provider button") + "href=\"".len();
+    let href = unescape_html(html[at..].split('"').next().unwrap());
+    let r = s.send(Request::new(Method::Get, &href));
+    assert_eq!(r.status, 302, "{}", r.body_text());
+    (r.get_header("location").unwrap().to_owned(), set_cookie(&r))
+}
+
+fn callback(s: &Server, provider: &str, query: &str, cookie: &str) -> Response {
+    s.send(
+        Request::new(Method::Get, &format!("/callback/{provider}?{query}"))
+            .with_header("cookie", cookie),
+    )
+}
+
+/// The whole round trip; the callback's answer.
+fn sign_in(s: &Server, provider: &str) -> Response {
+    let (url, cookie) = start(s, provider);
+    let back = s.upstream.approve(&url);
+    callback(s, provider, &back, &cookie)
+}
+
+fn code_of(r: &Response) -> Option<String> {
+    let loc = r.get_header("location")?;
+    loc.starts_with(LAYLA).then(|| query_param(loc, "code"))?
+}
+
+/// The `sub` the code's access token names, through /userinfo.
+fn linked_sub(s: &Server, r: &Response) -> String {
+    assert_eq!(r.status, 302, "{}", r.body_text());
+    assert!(r
+        .get_header("location")
+        .unwrap()
+        .ends_with("&state=st%20ate%2F1"));
+    let (status, t) = s.token(&exchange(&code_of(r).unwrap()), false);
+    assert_eq!(status, 200, "{t}");
+    let info = s.send(Request::new(Method::Get, "/userinfo").with_header(
+        "authorization",
+        &format!("Bearer {}", t["access_token"].as_str().unwrap()),
+    ));
+    let info: serde_json::Value = serde_json::from_slice(&info.body).unwrap();
+    info["sub"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_whole_link_through_an_openid_connect_provider() {
+    let s = Server::with_providers(&[]);
+    let (url, _) = start(&s, "idp");
+    assert!(url.starts_with(&format!("{IDP}/authorize?")), "{url}");
+    for (name, want) in [
+        ("client_id", Some(IDP_CLIENT_ID)),
+        ("redirect_uri", Some("http://localhost/callback/idp")),
+        ("response_type", Some("code")),
+        ("scope", Some("openid profile")),
+        ("code_challenge_method", Some("S256")),
+    ] {
+        assert_eq!(query_param(&url, name).as_deref(), want, "{name}");
+    }
+    assert_eq!(query_param(&url, "code_challenge").unwrap().len(), 43);
+    assert!(query_param(&url, "nonce").is_some());
+    let r = sign_in(&s, "idp");
+    assert_eq!(r.log.provider.as_deref(), Some("idp"));
+    assert_eq!(
+        linked_sub(&s, &r),
+        "user-1",
+        "our own sub, not the upstream one"
+    );
+    // The client secret went in the body, as the discovery document asked.
+    assert!(!r.body_text().contains(IDP_CLIENT_SECRET));
+}
+
+#[test]
+fn the_amazon_preset_reads_login_with_amazons_profile() {
+    let s = Server::with_providers(&[]);
+    let (url, _) = start(&s, "amazon");
+    assert_eq!(query_param(&url, "scope").as_deref(), Some("profile"));
+    assert!(
+        query_param(&url, "nonce").is_none(),
+        "LWA is not OpenID Connect"
+    );
+    let r = sign_in(&s, "amazon");
+    assert_eq!(linked_sub(&s, &r), "user-1");
+    let fetched = s.upstream.fetched.borrow();
+    assert!(
+        fetched.iter().any(|u| u.ends_with("/user/profile")),
+        "{fetched:?}"
+    );
+}
+
+#[test]
+fn each_misbehaviour_ends_with_no_code_and_no_crash() {
+    for (mode, status) in [
+        (Misbehaviour::BadSignature, 401),
+        (Misbehaviour::WrongAudience, 401),
+        (Misbehaviour::WrongNonce, 401),
+        (Misbehaviour::Expired, 401),
+        (Misbehaviour::UnknownKid, 401),
+        (Misbehaviour::TokenError, 503),
+    ] {
+        let s = Server::with_providers(&[]);
+        let (url, cookie) = start(&s, "idp");
+        s.upstream.mode.set(mode);
+        let r = callback(&s, "idp", &s.upstream.approve(&url), &cookie);
+        assert_eq!(r.status, status, "{mode:?}: {}", r.body_text());
+        assert!(code_of(&r).is_none(), "{mode:?}");
+        // The page leads back to the login form, which still holds the request.
+        assert!(
+            r.body_text()
+                .contains("href=\"/authorize?response_type=code"),
+            "{mode:?}"
+        );
+        assert!(r.log.reason.is_some(), "{mode:?}");
+    }
+}
+
+#[test]
+fn a_provider_that_does_not_answer_gets_a_try_again_page() {
+    let s = Server::with_providers(&[]);
+    s.upstream.mode.set(Misbehaviour::Slow);
+    // Discovery times out: the button leads to the retry page, not the provider.
+    let page = s.send(Request::new(
+        Method::Get,
+        &format!("/signin/idp?{}", auth_query(LAYLA, "")),
+    ));
+    assert_eq!(page.status, 503);
+    assert!(page.body_text().contains("Back to sign-in"));
+    s.upstream.mode.set(Misbehaviour::None);
+    let r = sign_in(&s, "idp");
+    assert_eq!(r.status, 302, "a retry works");
+}
+
+#[test]
+fn declined_consent_goes_back_to_the_login_form() {
+    let s = Server::with_providers(&[]);
+    let (url, cookie) = start(&s, "idp");
+    let state = query_param(&url, "state").unwrap();
+    let r = callback(
+        &s,
+        "idp",
+        &format!("error=access_denied&state={state}"),
+        &cookie,
+    );
+    assert_eq!(r.status, 403);
+    assert!(r
+        .body_text()
+        .contains("Signing in with idp did not complete."));
+    assert!(
+        r.body_text().contains("name=\"csrf\""),
+        "the login form, still usable"
+    );
+    assert!(code_of(&r).is_none());
+}
+
+#[test]
+fn a_state_must_be_this_browsers_and_is_single_use() {
+    let s = Server::with_providers(&[]);
+    let (url, cookie) = start(&s, "idp");
+    let back = s.upstream.approve(&url);
+    let tampered = back.replace("state=", "state=x");
+    assert_eq!(callback(&s, "idp", &tampered, &cookie).status, 400);
+    assert_eq!(callback(&s, "idp", &back, "signin-state=other").status, 400);
+    assert_eq!(
+        callback(&s, "amazon", &back, &cookie).status,
+        400,
+        "another provider's"
+    );
+    let r = callback(&s, "idp", &back, &cookie);
+    assert_eq!(r.status, 302, "the tampered tries did not spend it");
+    let again = callback(&s, "idp", &back, &cookie);
+    assert_eq!(again.status, 400, "single use");
+    // Ten minutes later a state is dead.
+    let (url, cookie) = start(&s, "idp");
+    s.now.set(s.now.get() + 601);
+    assert_eq!(
+        callback(&s, "idp", &s.upstream.approve(&url), &cookie).status,
+        400
+    );
+}
+
+#[test]
+fn only_allowed_identities_link_unless_open_sign_up_is_on() {
+    let s = Server::with_providers(&[]);
+    *s.upstream.subject.borrow_mut() = "a-stranger".into();
+    let r = sign_in(&s, "idp");
+    assert_eq!(r.status, 403);
+    assert!(r
+        .body_text()
+        .contains("This idp account is not allowed to link here."));
+    assert_eq!(r.log.reason, Some("the identity is not on the allow-list"));
+
+    let open = Server::with_providers(&[("IDP_AUTO_CREATE", "true")]);
+    *open.upstream.subject.borrow_mut() = "a-stranger".into();
+    let first = linked_sub(&open, &sign_in(&open, "idp"));
+    let second = linked_sub(&open, &sign_in(&open, "idp"));
+    assert_eq!(first, second, "one user per identity");
+    assert!(!first.contains("a-stranger"), "our own sub: {first}");
+}
+
+#[test]
+fn a_rotated_provider_key_is_fetched_once() {
+    let s = Server::with_providers(&[]);
+    assert_eq!(sign_in(&s, "idp").status, 302);
+    *s.upstream.kid.borrow_mut() = "k2".into();
+    assert_eq!(sign_in(&s, "idp").status, 302);
+    assert_eq!(sign_in(&s, "idp").status, 302);
+    let jwks = s
+        .upstream
+        .fetched
+        .borrow()
+        .iter()
+        .filter(|u| u.ends_with("/jwks"))
+        .count();
+    assert_eq!(jwks, 2, "the first sign-in, then the rotation");
+    let discovery = s
+        .upstream
+        .fetched
+        .borrow()
+        .iter()
+        .filter(|u| u.contains("openid-configuration"))
+        .count();
+    assert_eq!(discovery, 1, "cached per isolate");
+}
+
+#[test]
+fn password_sign_in_can_be_turned_off() {
+    let s = Server::with_providers(&[("PASSWORD_SIGN_IN", "false")]);
+    let page = s.send(Request::new(
+        Method::Get,
+        &format!("/authorize?{}", auth_query(LAYLA, "")),
+    ));
+    assert!(!page.body_text().contains("type=\"password\""));
+    assert!(page.body_text().contains("Sign in with Amazon"));
+    let r = s.login(&auth_query(LAYLA, ""), "alice", "correct horse", "login");
+    assert_eq!(r.status, 403);
+    let cancel = s.login(&auth_query(LAYLA, ""), "", "", "cancel");
+    assert!(cancel
+        .get_header("location")
+        .unwrap()
+        .contains("error=access_denied"));
+}
+
+#[test]
+fn an_unknown_provider_or_method_is_a_page_not_a_crash() {
+    let s = Server::with_providers(&[]);
+    let r = s.send(Request::new(Method::Get, "/signin/nope?x=1"));
+    assert_eq!(r.status, 404);
+    let r = s.send(Request::new(Method::Post, "/callback/idp"));
+    assert_eq!(r.status, 405);
+    let r = s.send(Request::new(Method::Get, "/signin/idp?client_id=unknown"));
+    assert_eq!(r.status, 400, "the request is checked before leaving");
+}
