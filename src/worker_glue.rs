@@ -5,9 +5,11 @@
 
 use std::rc::Rc;
 
-use worker::{console_error, console_log, event, Context, Date, Env, Headers, KvStore};
+use worker::{
+    console_error, console_log, event, Context, Date, Env, Headers, KvStore, RequestInit,
+};
 #[cfg(feature = "durable")]
-use worker::{durable_object, DurableObject, ObjectNamespace, RequestInit, State};
+use worker::{durable_object, DurableObject, ObjectNamespace, State};
 
 use crate::crypto::{random_string, OsRng};
 use crate::grant::RevocationCache;
@@ -15,6 +17,9 @@ use crate::http::{Method, Request, Response, MAX_BODY_BYTES};
 use crate::password::{Derived, Pbkdf2};
 use crate::store::{ClientCache, Store, StoreError};
 use crate::throttle::{Hit, Limit, LimitError, Limiter};
+use crate::upstream::{
+    Alg, Answer, Call, Checked, Fetch, FetchError, Fetched, ProviderCache, Signatures, TIMEOUT_MS,
+};
 use crate::{Config, Ctx};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -30,6 +35,8 @@ thread_local! {
     static REVOCATIONS: Rc<RevocationCache> = Default::default();
     // Client records, per isolate; see `crate::store::ClientCache`.
     static CLIENTS: std::cell::OnceCell<Rc<ClientCache>> = const { std::cell::OnceCell::new() };
+    // Providers' discovery documents and keys, per isolate.
+    static PROVIDERS: Rc<ProviderCache> = Default::default();
 }
 
 /// The Rate Limiting bindings (`[[ratelimits]]`, one per [`Limit`]) as the
@@ -79,26 +86,34 @@ impl Limiter for RateLimits<'_> {
 /// `deriveBits`): the runtime's native code instead of the same loop in wasm.
 struct WebCryptoPbkdf2;
 
+/// `crypto.subtle.<name>(...args)`, awaited.
+async fn subtle(name: &'static str, args: &js_sys::Array) -> Result<JsValue, String> {
+    let failed = |_| format!("WebCrypto {name} failed");
+    let get = |target: &JsValue, name: &str| js_sys::Reflect::get(target, &JsValue::from_str(name));
+    let crypto = get(&js_sys::global(), "crypto").map_err(failed)?;
+    let subtle = get(&crypto, "subtle").map_err(failed)?;
+    let f: js_sys::Function = get(&subtle, name)
+        .ok()
+        .and_then(|f| f.dyn_into().ok())
+        .ok_or_else(|| format!("WebCrypto: no {name}"))?;
+    let promise = f.apply(&subtle, args).map_err(failed)?;
+    JsFuture::from(js_sys::Promise::from(promise))
+        .await
+        .map_err(failed)
+}
+
+/// A plain JS object from name-value pairs.
+fn object(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o = js_sys::Object::new();
+    for (name, value) in pairs {
+        let _ = js_sys::Reflect::set(&o, &JsValue::from_str(name), value);
+    }
+    o.into()
+}
+
 impl Pbkdf2 for WebCryptoPbkdf2 {
     fn derive<'a>(&'a self, password: &'a [u8], salt: &'a [u8], rounds: u32) -> Derived<'a> {
         Box::pin(async move {
-            fn js(what: &'static str) -> impl Fn(JsValue) -> String {
-                move |_| format!("WebCrypto PBKDF2: {what} failed")
-            }
-            let get = |target: &JsValue, name: &str| {
-                js_sys::Reflect::get(target, &JsValue::from_str(name))
-            };
-            let crypto = get(&js_sys::global(), "crypto").map_err(js("crypto"))?;
-            let subtle = get(&crypto, "subtle").map_err(js("crypto.subtle"))?;
-            let call =
-                |name: &'static str, args: &js_sys::Array| -> Result<js_sys::Promise, String> {
-                    let f: js_sys::Function = get(&subtle, name)
-                        .ok()
-                        .and_then(|f| f.dyn_into().ok())
-                        .ok_or_else(|| format!("WebCrypto PBKDF2: no {name}"))?;
-                    let p = f.apply(&subtle, args).map_err(js(name))?;
-                    Ok(js_sys::Promise::from(p))
-                };
             let usages = js_sys::Array::of1(&JsValue::from_str("deriveBits"));
             let raw = js_sys::Uint8Array::from(password);
             let import = js_sys::Array::of5(
@@ -108,23 +123,15 @@ impl Pbkdf2 for WebCryptoPbkdf2 {
                 &JsValue::FALSE,
                 &usages,
             );
-            let key = JsFuture::from(call("importKey", &import)?)
-                .await
-                .map_err(js("importKey"))?;
-            let params = js_sys::Object::new();
-            for (name, value) in [
+            let key = subtle("importKey", &import).await?;
+            let params = object(&[
                 ("name", JsValue::from_str("PBKDF2")),
                 ("hash", JsValue::from_str("SHA-256")),
                 ("salt", js_sys::Uint8Array::from(salt).into()),
                 ("iterations", JsValue::from(rounds)),
-            ] {
-                js_sys::Reflect::set(&params, &JsValue::from_str(name), &value)
-                    .map_err(js("params"))?;
-            }
+            ]);
             let derive = js_sys::Array::of3(&params, &key, &JsValue::from(256));
-            let bits = JsFuture::from(call("deriveBits", &derive)?)
-                .await
-                .map_err(js("deriveBits"))?;
+            let bits = subtle("deriveBits", &derive).await?;
             let bytes = js_sys::Uint8Array::new(&bits);
             let mut out = [0u8; 32];
             if bytes.length() != 32 {
@@ -132,6 +139,105 @@ impl Pbkdf2 for WebCryptoPbkdf2 {
             }
             bytes.copy_to(&mut out);
             Ok(out)
+        })
+    }
+}
+
+/// ID token signatures through WebCrypto: RS256 as RSASSA-PKCS1-v1_5, ES256 as
+/// ECDSA P-256 (whose raw `r || s` form is what a JWS carries).
+struct WebCryptoSignatures;
+
+impl Signatures for WebCryptoSignatures {
+    fn verify<'a>(
+        &'a self,
+        alg: Alg,
+        jwk: &'a str,
+        signed: &'a [u8],
+        sig: &'a [u8],
+    ) -> Checked<'a> {
+        Box::pin(async move {
+            let jwk = js_sys::JSON::parse(jwk).map_err(|_| "the JWK is not JSON".to_owned())?;
+            let sha256 = JsValue::from_str("SHA-256");
+            let (import, verify) = match alg {
+                Alg::Rs256 => {
+                    let name = JsValue::from_str("RSASSA-PKCS1-v1_5");
+                    let import = object(&[("name", name.clone()), ("hash", sha256)]);
+                    (import, object(&[("name", name)]))
+                }
+                Alg::Es256 => {
+                    let name = JsValue::from_str("ECDSA");
+                    let curve = JsValue::from_str("P-256");
+                    let import = object(&[("name", name.clone()), ("namedCurve", curve)]);
+                    (import, object(&[("name", name), ("hash", sha256)]))
+                }
+            };
+            let usages = js_sys::Array::of1(&JsValue::from_str("verify"));
+            let args = js_sys::Array::of5(
+                &JsValue::from_str("jwk"),
+                &jwk,
+                &import,
+                &JsValue::FALSE,
+                &usages,
+            );
+            let key = subtle("importKey", &args).await?;
+            let args = js_sys::Array::of4(
+                &verify,
+                &key,
+                &js_sys::Uint8Array::from(sig),
+                &js_sys::Uint8Array::from(signed),
+            );
+            Ok(subtle("verify", &args).await?.as_bool() == Some(true))
+        })
+    }
+}
+
+/// Outbound HTTP through `fetch`, abandoned after [`TIMEOUT_MS`] (the body
+/// included), with at most [`MAX_ANSWER_BYTES`] of answer kept.
+struct Outbound;
+
+/// The most of a provider's answer read: more is not an answer we expect.
+const MAX_ANSWER_BYTES: usize = 256 * 1024;
+
+impl Fetch for Outbound {
+    fn fetch(&self, call: Call) -> Fetched<'_> {
+        Box::pin(async move {
+            let failed = |_| FetchError::Failed;
+            let headers = Headers::new();
+            for (name, value) in &call.headers {
+                headers.set(name, value).map_err(failed)?;
+            }
+            let mut init = RequestInit::new();
+            init.with_headers(headers);
+            if call.post {
+                init.with_method(worker::Method::Post)
+                    .with_body(call.body.as_deref().map(JsValue::from_str));
+            }
+            let req = worker::Request::new_with_init(&call.url, &init).map_err(failed)?;
+            let controller = worker::AbortController::default();
+            let signal = controller.signal();
+            let exchange = async {
+                let mut res = worker::Fetch::Request(req)
+                    .send_with_signal(&signal)
+                    .await
+                    .map_err(failed)?;
+                let body = res.bytes().await.map_err(failed)?;
+                if body.len() > MAX_ANSWER_BYTES {
+                    return Err(FetchError::Failed);
+                }
+                Ok(Answer {
+                    status: res.status_code(),
+                    body,
+                })
+            };
+            let timeout = worker::Delay::from(std::time::Duration::from_millis(TIMEOUT_MS));
+            futures_util::pin_mut!(exchange);
+            match futures_util::future::select(exchange, timeout).await {
+                futures_util::future::Either::Left((answer, _)) => answer,
+                futures_util::future::Either::Right(_) => {
+                    controller.abort();
+                    Err(FetchError::TimedOut)
+                }
+            }
         })
     }
 }
@@ -456,6 +562,9 @@ fn config(env: &Env) -> Rc<Config> {
             for e in problems.chain(config.previous_signing_key_error.iter()) {
                 console_error!("{}", serde_json::json!({"level": "error", "config": e.0}));
             }
+            for e in &config.providers.errors {
+                console_error!("{}", serde_json::json!({"level": "error", "config": e}));
+            }
             Rc::new(config)
         })
         .clone()
@@ -546,6 +655,11 @@ async fn respond(
             c.get_or_init(|| Rc::new(ClientCache::new(config.client_cache_seconds)))
                 .clone()
         }),
+        upstream: crate::upstream::Outbound {
+            fetch: &Outbound,
+            signatures: &WebCryptoSignatures,
+            cache: &PROVIDERS.with(Rc::clone),
+        },
     };
     crate::handle(request, &ctx).await
 }
@@ -578,6 +692,11 @@ async fn respond(
             c.get_or_init(|| Rc::new(ClientCache::new(config.client_cache_seconds)))
                 .clone()
         }),
+        upstream: crate::upstream::Outbound {
+            fetch: &Outbound,
+            signatures: &WebCryptoSignatures,
+            cache: &PROVIDERS.with(Rc::clone),
+        },
     };
     crate::handle(request, &ctx).await
 }
@@ -600,6 +719,7 @@ fn log_line(request: &Request, response: &Response, request_id: &str, started: u
             "status": response.status,
             "client_id": log.client_id,
             "grant_type": log.grant_type,
+            "provider": log.provider,
             "outcome": if response.status < 400 { "ok" } else { "error" },
             "error": log.error,
             "reason": log.reason,

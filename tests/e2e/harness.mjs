@@ -161,7 +161,7 @@ export async function login(base, query, { username = USERNAME, password = PASSW
   return r;
 }
 
-function unescapeHtml(s) {
+export function unescapeHtml(s) {
   const named = { quot: '"', lt: '<', gt: '>', amp: '&', apos: "'" };
   return s.replace(/&(#(\d+)|[a-z]+);/g, (m, name, code) => (code ? String.fromCharCode(Number(code)) : named[name] ?? m));
 }

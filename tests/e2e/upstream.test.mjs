@@ -1,0 +1,164 @@
+// Sign-in through upstream providers under `wrangler dev`, against the stand-in
+// provider of provider.mjs on 127.0.0.1: a generic OpenID Connect provider
+// (`idp`, RS256 and ES256 ID tokens checked by WebCrypto) and the `amazon`
+// preset pointed at the same stand-in, which answers in Login with Amazon's
+// profile format. Every misbehaviour ends with no code and no crash.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  startWorker, authorizeQuery, login, token, admin, someAddress, unescapeHtml,
+  REDIRECTS, USERNAME, SECRETS_SEEN,
+} from './harness.mjs';
+import { startProvider } from './provider.mjs';
+
+let worker;
+let idp;
+before(async () => {
+  idp = await startProvider();
+  idp.authMethods = ['client_secret_basic', 'client_secret_post'];
+  worker = await startWorker({
+    vars: {
+      SIGN_IN_PROVIDERS: 'idp amazon',
+      IDP_ISSUER: idp.base, IDP_CLIENT_ID: idp.clientId, IDP_CLIENT_SECRET: idp.clientSecret, IDP_LABEL: 'Stand-in IdP',
+      AMAZON_CLIENT_ID: idp.clientId, AMAZON_CLIENT_SECRET: idp.clientSecret,
+      AMAZON_AUTHORIZE_URL: `${idp.base}/authorize`, AMAZON_TOKEN_URL: `${idp.base}/token`,
+      AMAZON_USERINFO_URL: `${idp.base}/user/profile`,
+    },
+  });
+  admin(worker.state, ['user', 'update', '--username', USERNAME,
+    '--add-identity', 'idp:idp-subject-alice', '--add-identity', 'amazon:amzn1.account.idp-subject-alice']);
+  admin(worker.state, ['user', 'add', '--username', 'bob', '--display-name', 'Bob', '--identity', 'idp:idp-subject-bob']);
+});
+after(async () => {
+  worker?.stop();
+  await idp?.stop();
+});
+
+/**
+ * Authorize, the provider's button, the provider (which approves at once),
+ * then our callback: its answer, and how long each of our two steps took.
+ */
+async function viaProvider(name, { query = authorizeQuery(), tamper } = {}) {
+  const ip = someAddress();
+  const page = await fetch(`${worker.base}/authorize?${query}`, { headers: { 'cf-connecting-ip': ip } });
+  assert.equal(page.status, 200);
+  const html = await page.text();
+  const href = html.match(new RegExp(`href="(/signin/${name}\\?[^"]+)"`));
+  assert.ok(href, `a ${name} button on the login page`);
+  const start = await fetch(worker.base + unescapeHtml(href[1]), { redirect: 'manual', headers: { 'cf-connecting-ip': ip } });
+  if (start.status !== 302) return start;
+  const cookie = start.headers.get('set-cookie').split(';')[0];
+  SECRETS_SEEN.add(cookie.split('=')[1]);
+  const atIdp = await fetch(start.headers.get('location'), { redirect: 'manual' });
+  assert.equal(atIdp.status, 302);
+  let back = atIdp.headers.get('location');
+  assert.ok(back.startsWith(`${worker.base}/callback/${name}?`), back);
+  if (tamper) back = tamper(back);
+  return fetch(back, { redirect: 'manual', headers: { cookie, 'cf-connecting-ip': ip } });
+}
+
+/** The code an answer carries to Alexa, if any. */
+function codeOf(r) {
+  const loc = r.headers.get('location');
+  if (!loc?.startsWith(REDIRECTS[0])) return undefined;
+  const code = new URL(loc).searchParams.get('code');
+  SECRETS_SEEN.add(code);
+  return code;
+}
+
+/** Exchanges the code as Alexa does and asks /userinfo who it is. */
+async function whoIs(r) {
+  assert.ok([302, 303].includes(r.status), await r.clone().text());
+  assert.equal(new URL(r.headers.get('location')).searchParams.get('state'), 'st ate/+&1');
+  const t = await token(worker.base, { grant_type: 'authorization_code', code: codeOf(r), redirect_uri: REDIRECTS[0] }, { auth: 'basic' });
+  assert.equal(t.status, 200, JSON.stringify(t.json));
+  const info = await fetch(`${worker.base}/userinfo`, { headers: { authorization: `Bearer ${t.json.access_token}` } });
+  assert.equal(info.status, 200);
+  return info.json();
+}
+
+let aliceSub;
+test('a whole Alexa link through an OpenID Connect provider names the allowed local user', async () => {
+  const byPassword = await login(worker.base, authorizeQuery());
+  aliceSub = (await whoIs(byPassword)).sub;
+  const alice = await whoIs(await viaProvider('idp'));
+  assert.equal(alice.sub, aliceSub, 'our own sub, never the upstream one');
+  assert.equal(alice.name, 'Alice');
+  assert.ok(idp.calls.includes('/jwks') && idp.calls.includes('/.well-known/openid-configuration'));
+
+  idp.alg = 'ES256';
+  assert.equal((await whoIs(await viaProvider('idp'))).sub, aliceSub, 'ES256 too');
+  idp.alg = 'RS256';
+  const jwksBefore = idp.calls.filter((c) => c === '/jwks').length;
+  idp.rotate();
+  assert.equal((await whoIs(await viaProvider('idp'))).sub, aliceSub, 'a rotated key is fetched');
+  assert.equal(idp.calls.filter((c) => c === '/jwks').length, jwksBefore + 1);
+});
+
+test('the amazon preset speaks Login with Amazon through the URL overrides', async () => {
+  const before = idp.calls.length;
+  const r = await viaProvider('amazon');
+  assert.equal((await whoIs(r)).sub, aliceSub);
+  assert.deepEqual(idp.calls.slice(before), ['/authorize', '/token', '/user/profile']);
+});
+
+test('a user with identities and no password links through the provider only', async () => {
+  idp.subject = 'idp-subject-bob';
+  try {
+    const bob = await whoIs(await viaProvider('idp'));
+    assert.equal(bob.name, 'Bob');
+    assert.notEqual(bob.sub, aliceSub);
+    assert.equal((await login(worker.base, authorizeQuery(), { username: 'bob', password: 'any password' })).status, 401);
+  } finally {
+    idp.subject = 'idp-subject-alice';
+  }
+});
+
+test('an identity not on the allow-list gets a clear page and no code', async () => {
+  idp.subject = 'a-stranger';
+  try {
+    const r = await viaProvider('amazon');
+    assert.equal(r.status, 403);
+    assert.equal(codeOf(r), undefined);
+    assert.match(await r.text(), /This Amazon account is not allowed to link here/);
+  } finally {
+    idp.subject = 'idp-subject-alice';
+  }
+});
+
+for (const [mode, status] of [
+  ['bad_signature', 401], ['wrong_aud', 401], ['wrong_nonce', 401], ['expired', 401], ['unknown_kid', 401],
+  ['token_500', 503], ['slow', 503], ['access_denied', 403], ['tampered_state', 400],
+]) {
+  test(`a provider that answers ${mode} ends with no code and no crash`, async () => {
+    idp.mode = mode;
+    try {
+      const started = Date.now();
+      const r = await viaProvider('idp');
+      const body = await r.text();
+      assert.equal(r.status, status, body);
+      assert.equal(codeOf(r), undefined);
+      if (mode === 'slow') assert.ok(Date.now() - started < 6500, 'given up after 5 s');
+      if (status !== 400) assert.match(body, /href="\/authorize\?|name="csrf"/, 'a way back that keeps the Alexa request');
+    } finally {
+      idp.mode = 'ok';
+    }
+    // The same Alexa request works at once after the failure.
+    assert.ok(codeOf(await viaProvider('idp')));
+  });
+}
+
+test('each sign-in logs its provider and outcome, and no upstream secret', async () => {
+  const deadline = Date.now() + 3000;
+  while (!/"endpoint":"\/callback\/amazon"/.test(worker.logs()) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const lines = worker.logs().split('\n').filter((l) => l.includes('"endpoint":"/callback/'));
+  assert.ok(lines.length >= 10, lines.join('\n'));
+  assert.ok(lines.some((l) => /"provider":"idp".*"reason":"signed in through the provider"/.test(l)), lines.join('\n'));
+  assert.ok(lines.some((l) => /"reason":"the ID token's signature is wrong"/.test(l)));
+  assert.ok(lines.some((l) => /"provider":"amazon".*"reason":"the identity is not on the allow-list"/.test(l)));
+  for (const secret of [...idp.secrets, ...SECRETS_SEEN]) {
+    assert.ok(!worker.logs().includes(secret), `a secret in the logs: ${secret.slice(0, 12)}…`);
+  }
+});
