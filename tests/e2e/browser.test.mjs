@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { startWorker, authorizeQuery, ROOT, REDIRECTS, USERNAME, PASSWORD } from './harness.mjs';
+import { startWorker, authorizeQuery, admin, ROOT, REDIRECTS, USERNAME, PASSWORD } from './harness.mjs';
+import { startProvider } from './provider.mjs';
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find(existsSync);
 const SHOTS = join(ROOT, 'target/screenshots');
@@ -13,16 +14,22 @@ const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch:
 
 let worker;
 let browser;
+let idp;
 before(async () => {
   if (!CHROMIUM) return;
   mkdirSync(SHOTS, { recursive: true });
-  worker = await startWorker();
+  // One upstream provider (the stand-in of provider.mjs), so the page shows its button.
+  idp = await startProvider();
+  worker = await startWorker({
+    vars: { SIGN_IN_PROVIDERS: 'corp', CORP_ISSUER: idp.base, CORP_CLIENT_ID: idp.clientId, CORP_CLIENT_SECRET: idp.clientSecret, CORP_LABEL: 'Corp SSO' },
+  });
+  admin(worker.state, ['user', 'update', '--username', USERNAME, '--add-identity', `corp:${idp.subject}`]);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
 });
-after(async () => { await browser?.close(); worker?.stop(); });
+after(async () => { await browser?.close(); worker?.stop(); await idp?.stop(); });
 
 const skip = CHROMIUM ? false : 'no Chromium on this machine (scripts/setup-browser.sh installs it on Debian)';
 const STATE = 'phone state/ünïcode & more';
@@ -109,5 +116,41 @@ test('the page works with JavaScript disabled', { skip }, async () => {
   await page.fill('#password', PASSWORD);
   const landed = await landing(page, 'pitangui.amazon.com', 'button[value=login]');
   assert.match(landed.searchParams.get('code'), /^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/);
+  await context.close();
+});
+
+test('signing in through the provider button at phone size lands with code and state', { skip }, async () => {
+  const context = await browser.newContext(PHONE);
+  const { page, dialogs } = await open(context, REDIRECTS[2]);
+  const button = page.getByRole('link', { name: 'Sign in with Corp SSO' });
+  const box = await button.boundingBox();
+  assert.ok(box.height >= 44 && box.width >= 300, `a thumb-sized button (${box.width}x${box.height})`);
+  const url = await landing(page, 'alexa.amazon.co.jp', 'a.provider');
+  assert.equal(url.searchParams.get('state'), STATE);
+  assert.match(url.searchParams.get('code'), /^[\w-]+\.[\w-]+$/);
+  assert.deepEqual(dialogs, []);
+  await context.close();
+});
+
+test('a provider failure and a person who is not allowed get pages with a way back', { skip }, async () => {
+  const context = await browser.newContext(PHONE);
+  for (const [name, set, unset] of [
+    ['provider-unavailable', () => { idp.mode = 'token_500'; }, () => { idp.mode = 'ok'; }],
+    ['provider-not-allowed', () => { idp.subject = 'stranger'; }, () => { idp.subject = 'idp-subject-alice'; }],
+  ]) {
+    set();
+    try {
+      const { page } = await open(context);
+      await page.click('a.provider');
+      await page.waitForSelector('a.button');
+      await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+      assert.match(await page.textContent('main'), /Please try again|not allowed to link here/);
+      await page.click('a.button');
+      await page.waitForSelector('a.provider');
+      assert.match(page.url(), /\/authorize\?response_type=code/, 'back at the login form for the same request');
+    } finally {
+      unset();
+    }
+  }
   await context.close();
 });
