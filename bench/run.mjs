@@ -5,6 +5,8 @@
 // drives both at a bounded concurrency for a set time per scenario:
 //
 //   link      authorize, (login,) code exchange: one whole account link
+//   provider  the same link through an upstream OpenID Connect provider (the
+//             e2e stand-in on 127.0.0.1, RS256 ID tokens); ours only
 //   refresh   refresh-token chains, one per concurrent client
 //   validate  an access token checked by the resource (/userinfo; /api/ there)
 //   floor     a trivial route of the same Worker: the runtime's ceiling here
@@ -21,7 +23,8 @@ import { join } from 'node:path';
 import http from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { startWorker, ROOT, CLIENT_ID, SECRET, USERNAME, PASSWORD, REDIRECTS } from '../tests/e2e/harness.mjs';
+import { startWorker, admin, ROOT, CLIENT_ID, SECRET, USERNAME, PASSWORD, REDIRECTS } from '../tests/e2e/harness.mjs';
+import { startProvider } from '../tests/e2e/provider.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -121,8 +124,30 @@ function oursScenarios(base) {
     const t = expect(await request(base, 'POST', '/token', { headers: { ...FORM, authorization: basic(CLIENT_ID, SECRET) }, body: body.toString() }), 200);
     return { ...JSON.parse(t.body), loginMs };
   }
+  /** A link through the stand-in provider `corp`; `signInMs` is the Worker's two steps. */
+  async function viaProvider() {
+    const { verifier, challenge } = pkce();
+    const q = new URLSearchParams({ response_type: 'code', client_id: CLIENT_ID, redirect_uri: redirect, state: 's', scope: 'smart_home', code_challenge: challenge, code_challenge_method: 'S256' });
+    const ip = { 'cf-connecting-ip': `10.${(links >> 16) & 255}.${(links >> 8) & 255}.${links++ & 255}` };
+    const page = expect(await request(base, 'GET', `/authorize?${q}`, { headers: ip }), 200);
+    const href = page.body.match(/href="(\/signin\/corp\?[^"]+)"/)[1].replaceAll('&amp;', '&').replaceAll('&#38;', '&');
+    let t0 = performance.now();
+    const start = expect(await request(base, 'GET', href, { headers: ip }), 302);
+    let signInMs = performance.now() - t0;
+    const cookie = String(start.headers['set-cookie']).split(';')[0];
+    const atIdp = new URL(start.headers.location);
+    const back = new URL(expect(await request(atIdp.origin, 'GET', atIdp.pathname + atIdp.search), 302).headers.location);
+    t0 = performance.now();
+    const cb = expect(await request(base, 'GET', back.pathname + back.search, { headers: { ...ip, cookie } }), 302);
+    signInMs += performance.now() - t0;
+    const code = new URL(cb.headers.location).searchParams.get('code');
+    const body = new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirect, code_verifier: verifier });
+    const t = expect(await request(base, 'POST', '/token', { headers: { ...FORM, authorization: basic(CLIENT_ID, SECRET) }, body: body.toString() }), 200);
+    return { ...JSON.parse(t.body), signInMs };
+  }
   return {
     link,
+    viaProvider,
     refresh: async (state) => {
       const body = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: state.rt });
       const t = expect(await request(base, 'POST', '/token', { headers: { ...FORM, authorization: basic(CLIENT_ID, SECRET) }, body: body.toString() }), 200);
@@ -167,8 +192,30 @@ function compareScenarios({ base, client }) {
     const t = expect(await request(base, 'POST', '/token', { headers: { ...FORM, authorization: auth }, body: body.toString() }), 200);
     return JSON.parse(t.body);
   }
+  /** A link through the stand-in provider `corp`; `signInMs` is the Worker's two steps. */
+  async function viaProvider() {
+    const { verifier, challenge } = pkce();
+    const q = new URLSearchParams({ response_type: 'code', client_id: CLIENT_ID, redirect_uri: redirect, state: 's', scope: 'smart_home', code_challenge: challenge, code_challenge_method: 'S256' });
+    const ip = { 'cf-connecting-ip': `10.${(links >> 16) & 255}.${(links >> 8) & 255}.${links++ & 255}` };
+    const page = expect(await request(base, 'GET', `/authorize?${q}`, { headers: ip }), 200);
+    const href = page.body.match(/href="(\/signin\/corp\?[^"]+)"/)[1].replaceAll('&amp;', '&').replaceAll('&#38;', '&');
+    let t0 = performance.now();
+    const start = expect(await request(base, 'GET', href, { headers: ip }), 302);
+    let signInMs = performance.now() - t0;
+    const cookie = String(start.headers['set-cookie']).split(';')[0];
+    const atIdp = new URL(start.headers.location);
+    const back = new URL(expect(await request(atIdp.origin, 'GET', atIdp.pathname + atIdp.search), 302).headers.location);
+    t0 = performance.now();
+    const cb = expect(await request(base, 'GET', back.pathname + back.search, { headers: { ...ip, cookie } }), 302);
+    signInMs += performance.now() - t0;
+    const code = new URL(cb.headers.location).searchParams.get('code');
+    const body = new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirect, code_verifier: verifier });
+    const t = expect(await request(base, 'POST', '/token', { headers: { ...FORM, authorization: basic(CLIENT_ID, SECRET) }, body: body.toString() }), 200);
+    return { ...JSON.parse(t.body), signInMs };
+  }
   return {
     link,
+    viaProvider,
     refresh: async (state) => {
       const body = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: state.rt });
       const t = expect(await request(base, 'POST', '/token', { headers: { ...FORM, authorization: auth }, body: body.toString() }), 200);
@@ -203,13 +250,23 @@ async function main() {
   execFileSync('bash', [join(ROOT, 'scripts/build.sh')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env: { ...env, GRANT_STORE: 'DO', BUILD_DIR: 'build-do' } });
   execFileSync('cargo', ['build', '--quiet', '--bin', 'admin'], { cwd: ROOT, stdio: 'inherit' });
   const vars = opt.log ? {} : { LOG_REQUESTS: 'false' };
-  const ours = await startWorker({ vars });
+  const idp = await startProvider();
+  const ours = await startWorker({
+    vars: { ...vars, SIGN_IN_PROVIDERS: 'corp', CORP_ISSUER: idp.base, CORP_CLIENT_ID: idp.clientId, CORP_CLIENT_SECRET: idp.clientSecret },
+  });
+  admin(ours.state, ['user', 'update', '--username', USERNAME, '--add-identity', `corp:${idp.subject}`]);
   const oursDo = await startWorker({ vars, durable: true });
   const theirs = await startCompare();
   try {
     const s = oursScenarios(ours.base);
     // One login at a time, unloaded: its time is nearly all PBKDF2.
     const pbkdf2 = await loginMs(s);
+    // The same for a federated sign-in: our /signin and /callback steps, the
+    // latter with its code exchange at the stand-in and the ID token check.
+    const federated = [];
+    for (let i = 0; i < 9; i++) federated.push((await s.viaProvider()).signInMs);
+    federated.sort((x, y) => x - y);
+    const federatedMs = federated[4];
     const rounds = Math.max(1, Number(opt.rounds));
     console.log(`driving each scenario for ${SECONDS} s at concurrency ${CONCURRENCY} (127.0.0.1 only), ${rounds} round(s)…`);
     const as = [];
@@ -229,6 +286,7 @@ async function main() {
     const sd = oursScenarios(oursDo.base);
     const fresh = async () => { const t = await sd.link(); return { rt: t.refresh_token, at: t.access_token }; };
     const d = [await drive('link', sd.link), await drive('refresh', sd.refresh, fresh)];
+    const viaProvider = await drive('provider', s.viaProvider);
     const cores = cpus().length;
     const ceiling = cores / (pbkdf2 / 1000);
     const floorA = a.find((r) => r.scenario === 'floor').ops_per_s;
@@ -254,12 +312,15 @@ async function main() {
       const r = rs.find((x) => x.scenario === 'refresh');
       console.log(`${mode.padEnd(15)} | ${f(l.ops_per_s).padStart(10)} ${f(l.p50_ms, 1).padStart(8)} ${f(l.p99_ms, 1).padStart(8)} ${String(l.errors).padStart(4)} | ${f(r.ops_per_s).padStart(13)} ${f(r.p50_ms, 1).padStart(8)} ${f(r.p99_ms, 1).padStart(8)} ${String(r.errors).padStart(4)}`);
     }
+    console.log(`\nlink via provider (ours only) | ${f(viaProvider.ops_per_s)} ops/s, p50 ${f(viaProvider.p50_ms, 1)} ms, p99 ${f(viaProvider.p99_ms, 1)} ms, `
+      + `${viaProvider.errors} errors; ${f(viaProvider.ops_per_s / link, 2)}× the password link`);
+    console.log(`federated sign-in in the Worker (/signin + /callback, unloaded, stand-in on 127.0.0.1): ${f(federatedMs, 1)} ms`);
     const single = 1000 / pbkdf2;
     console.log(`\nlogin (PBKDF2) in the Worker: ${f(pbkdf2, 1)} ms unloaded; ceiling ${cores} cores ÷ that = ${f(ceiling, 1)} links/s, `
       + `one isolate's ceiling (wrangler dev runs the Worker on one thread) 1 ÷ that = ${f(single, 1)} links/s; `
       + `link reaches ${f(100 * link / ceiling)}% of the first, ${f(100 * link / single)}% of the second`);
     console.log(`request log lines: ${opt.log ? 'on' : 'off (--log turns them on)'}`);
-    const report = { seconds: SECONDS, concurrency: CONCURRENCY, cores, log_lines: opt.log, pbkdf2_ms: pbkdf2, link_ceiling_per_s: ceiling, link_single_isolate_ceiling_per_s: single, rows, durable_object_mode: d };
+    const report = { seconds: SECONDS, concurrency: CONCURRENCY, cores, log_lines: opt.log, pbkdf2_ms: pbkdf2, federated_sign_in_ms: federatedMs, link_via_provider: viaProvider, link_ceiling_per_s: ceiling, link_single_isolate_ceiling_per_s: single, rows, durable_object_mode: d };
     mkdirSync(join(ROOT, 'target'), { recursive: true });
     writeFileSync(join(ROOT, 'target/bench.json'), JSON.stringify(report, null, 2));
     console.log('written to target/bench.json');
@@ -267,6 +328,7 @@ async function main() {
     ours.stop();
     oursDo.stop();
     theirs.stop();
+    await idp.stop();
     agent.destroy();
   }
 }
