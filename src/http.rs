@@ -110,6 +110,9 @@ pub struct LogFields {
     pub reason: Option<&'static str>,
     /// The upstream provider of a sign-in through one.
     pub provider: Option<String>,
+    /// Who signed in there, `<provider>:<subject>`: an identifier, not a
+    /// secret, logged so that an operator can allow a refused person.
+    pub identity: Option<String>,
 }
 
 /// Headers every HTML page carries: no framing, no sniffing, no referrer (codes

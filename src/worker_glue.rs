@@ -720,6 +720,7 @@ fn log_line(request: &Request, response: &Response, request_id: &str, started: u
             "client_id": log.client_id,
             "grant_type": log.grant_type,
             "provider": log.provider,
+            "identity": log.identity,
             "outcome": if response.status < 400 { "ok" } else { "error" },
             "error": log.error,
             "reason": log.reason,

@@ -153,11 +153,15 @@ test('each sign-in logs its provider and outcome, and no upstream secret', async
   while (!/"endpoint":"\/callback\/amazon"/.test(worker.logs()) && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 100));
   }
-  const lines = worker.logs().split('\n').filter((l) => l.includes('"endpoint":"/callback/'));
-  assert.ok(lines.length >= 10, lines.join('\n'));
-  assert.ok(lines.some((l) => /"provider":"idp".*"reason":"signed in through the provider"/.test(l)), lines.join('\n'));
-  assert.ok(lines.some((l) => /"reason":"the ID token's signature is wrong"/.test(l)));
-  assert.ok(lines.some((l) => /"provider":"amazon".*"reason":"the identity is not on the allow-list"/.test(l)));
+  const lines = worker.logs().split('\n').filter((l) => l.includes('"endpoint":"/callback/'))
+    .map((l) => JSON.parse(l.slice(l.indexOf('{'))));
+  const seen = (want) => lines.some((l) => Object.entries(want).every(([k, v]) => l[k] === v));
+  assert.ok(lines.length >= 10, JSON.stringify(lines));
+  assert.ok(seen({ provider: 'idp', identity: 'idp:idp-subject-alice', reason: 'signed in through the provider', status: 302 }));
+  assert.ok(seen({ provider: 'idp', reason: "the ID token's signature is wrong", status: 401 }));
+  assert.ok(seen({ provider: 'idp', reason: 'the provider did not answer in time', status: 503 }));
+  assert.ok(seen({ provider: 'amazon', identity: 'amazon:amzn1.account.a-stranger', reason: 'the identity is not on the allow-list' }),
+    'what the operator needs to allow someone');
   for (const secret of [...idp.secrets, ...SECRETS_SEEN]) {
     assert.ok(!worker.logs().includes(secret), `a secret in the logs: ${secret.slice(0, 12)}…`);
   }

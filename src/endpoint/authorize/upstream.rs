@@ -245,6 +245,7 @@ pub(in crate::endpoint) async fn callback<S: Store>(
         };
         let identity = client::sign_in(p, &ctx.upstream, &cb).await;
         let identity = identity.map_err(|f| failed(p, f, again.clone(), log))?;
+        log.identity = Some(identity.key());
         let user = user_for(ctx, p, &identity, &key, again, log).await?;
         log.reason = Some("signed in through the provider");
         issue_code(ctx, &ar, user).await
