@@ -17,6 +17,8 @@
 //!   one, so a distributed attack does not keep the owner out; a new browser
 //!   waits until the attack stops (at most a minute after it does).
 //! - Someone trying once a minute, forever, locks nothing.
+//! - Each start of a sign-in through an upstream provider counts against the
+//!   per-address limit too: it writes a KV record.
 //!
 //! Client authentication counts failures only, per address, 10 a minute; the
 //! secret is checked first, so a right secret always passes, whatever the
