@@ -263,8 +263,49 @@ fn an_unknown_provider_or_method_is_a_page_not_a_crash() {
     let s = Server::with_providers(&[]);
     let r = s.send(Request::new(Method::Get, "/signin/nope?x=1"));
     assert_eq!(r.status, 404);
-    let r = s.send(Request::new(Method::Post, "/callback/idp"));
-    assert_eq!(r.status, 405);
+    for method in [Method::Post, Method::Head] {
+        let r = s.send(Request::new(method, "/callback/idp"));
+        assert_eq!((r.status, r.get_header("allow")), (405, Some("GET")));
+    }
     let r = s.send(Request::new(Method::Get, "/signin/idp?client_id=unknown"));
     assert_eq!(r.status, 400, "the request is checked before leaving");
+}
+
+#[test]
+fn each_start_counts_against_the_per_address_limit() {
+    let s = Server::with_providers(&[]);
+    let from = |ip: &str| {
+        s.send(
+            Request::new(
+                Method::Get,
+                &format!("/signin/idp?{}", auth_query(LAYLA, "")),
+            )
+            .with_header("cf-connecting-ip", ip),
+        )
+    };
+    let statuses: Vec<u16> = (0..21).map(|_| from("192.0.2.1").status).collect();
+    assert!(statuses[..20].iter().all(|&s| s == 302), "{statuses:?}");
+    assert_eq!(
+        statuses[20], 429,
+        "each start writes KV: bounded per address"
+    );
+    assert_eq!(
+        from("192.0.2.2").status,
+        302,
+        "another address is not held up"
+    );
+    let stored = s
+        .dump()
+        .iter()
+        .filter(|(k, _)| k.starts_with("signin:"))
+        .count();
+    assert_eq!(stored, 21, "nothing written for the refused start");
+}
+
+#[test]
+fn a_finished_sign_in_clears_its_state_cookie() {
+    let s = Server::with_providers(&[]);
+    let r = sign_in(&s, "idp");
+    assert_eq!(r.status, 302);
+    assert_eq!(set_cookie(&r), "signin-state=");
 }

@@ -126,6 +126,39 @@ test('an identity not on the allow-list gets a clear page and no code', async ()
   }
 });
 
+test('admin: one identity signs in as one user, and a removed identity stops signing in', async () => {
+  assert.throws(() => admin(worker.state, ['user', 'add', '--username', 'carol', '--identity', 'IDP:idp-subject-alice'], ''),
+    (e) => /idp:idp-subject-alice already signs in as "alice"/.test(e.stderr));
+  assert.throws(() => admin(worker.state, ['user', 'add', '--username', 'carol', '--identity', 'no-colon'], ''),
+    (e) => /<provider>:<subject>/.test(e.stderr));
+  const amazon = 'amazon:amzn1.account.idp-subject-alice';
+  admin(worker.state, ['user', 'update', '--username', USERNAME, '--remove-identity', amazon]);
+  const refused = await viaProvider('amazon');
+  assert.equal(refused.status, 403);
+  assert.equal(codeOf(refused), undefined);
+  admin(worker.state, ['user', 'update', '--username', USERNAME, '--add-identity', amazon]);
+  assert.equal((await whoIs(await viaProvider('amazon'))).sub, aliceSub);
+});
+
+test('in Durable Object mode a link through the provider works the same', async () => {
+  const w = await startWorker({
+    durable: true,
+    vars: { SIGN_IN_PROVIDERS: 'idp', IDP_ISSUER: idp.base, IDP_CLIENT_ID: idp.clientId, IDP_CLIENT_SECRET: idp.clientSecret },
+  });
+  const main = worker;
+  try {
+    admin(w.state, ['user', 'update', '--username', USERNAME, '--add-identity', 'idp:idp-subject-alice']);
+    worker = w;
+    const first = await whoIs(await viaProvider('idp'));
+    assert.equal(first.name, 'Alice');
+    const again = await whoIs(await viaProvider('idp'));
+    assert.equal(again.sub, first.sub);
+  } finally {
+    worker = main;
+    w.stop();
+  }
+});
+
 for (const [mode, status] of [
   ['bad_signature', 401], ['wrong_aud', 401], ['wrong_nonce', 401], ['expired', 401], ['unknown_kid', 401],
   ['token_500', 503], ['slow', 503], ['access_denied', 403], ['tampered_state', 400],

@@ -67,8 +67,10 @@ where
     F: AsyncFnOnce(&'c Provider, &mut LogFields) -> Result<Response, Refused>,
 {
     let mut log = LogFields::default();
+    // GET only: a HEAD (a link checker, a prefetch) must not spend a state or
+    // write one.
     let result = match (req.method(), provider(ctx, name)) {
-        (Method::Get | Method::Head, Ok(p)) => {
+        (Method::Get, Ok(p)) => {
             log.provider = Some(p.name.clone());
             step(p, &mut log).await
         }
@@ -81,7 +83,12 @@ where
             reason: "method not allowed",
         }),
     };
-    finish(result, req.is_https(), &mut log).with_log(log)
+    let response = finish(result, req.is_https(), &mut log);
+    let response = match response.status {
+        405 => response.header("allow", "GET"),
+        _ => response,
+    };
+    response.with_log(log)
 }
 
 /// A failed upstream step as a page with a way back to the login form.
@@ -248,7 +255,15 @@ pub(in crate::endpoint) async fn callback<S: Store>(
         log.identity = Some(identity.key());
         let user = user_for(ctx, p, &identity, &key, again, log).await?;
         log.reason = Some("signed in through the provider");
-        issue_code(ctx, &ar, user).await
+        let https = req.is_https();
+        let spent = format!(
+            "{}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{}",
+            state_cookie(https),
+            if https { "; Secure" } else { "" }
+        );
+        Ok(issue_code(ctx, &ar, user)
+            .await?
+            .header("set-cookie", spent))
     })
     .await
 }
