@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 seconds=${1:-600}
-for target in form_decode basic_header redirect_match jwt_verify token_request; do
+for target in form_decode basic_header redirect_match jwt_verify token_request id_token; do
   echo "== $target for ${seconds}s"
   cargo +nightly fuzz run "$target" -- -max_total_time="$seconds" -print_final_stats=1 2>&1 \
     | grep -E '^(#[0-9]+.*DONE|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+== ERROR|SUMMARY|Done)' || true
