@@ -18,7 +18,9 @@ before(async () => {
   idp.authMethods = ['client_secret_basic', 'client_secret_post'];
   worker = await startWorker({
     vars: {
-      SIGN_IN_PROVIDERS: 'idp amazon',
+      SIGN_IN_PROVIDERS: 'idp amazon down',
+      // A provider nobody answers for: port 9 on this machine refuses connections.
+      DOWN_ISSUER: 'http://127.0.0.1:9', DOWN_CLIENT_ID: 'x', DOWN_CLIENT_SECRET: 'y',
       IDP_ISSUER: idp.base, IDP_CLIENT_ID: idp.clientId, IDP_CLIENT_SECRET: idp.clientSecret, IDP_LABEL: 'Stand-in IdP',
       AMAZON_CLIENT_ID: idp.clientId, AMAZON_CLIENT_SECRET: idp.clientSecret,
       AMAZON_AUTHORIZE_URL: `${idp.base}/authorize`, AMAZON_TOKEN_URL: `${idp.base}/token`,
@@ -181,6 +183,12 @@ for (const [mode, status] of [
   });
 }
 
+test('a provider that cannot be reached gets the try-again page, not a crash', async () => {
+  const r = await viaProvider('down');
+  assert.equal(r.status, 503);
+  assert.match(await r.text(), /Please try again[\s\S]*href="\/authorize\?response_type=code/);
+});
+
 test('each sign-in logs its provider and outcome, and no upstream secret', async () => {
   const deadline = Date.now() + 3000;
   while (!/"endpoint":"\/callback\/amazon"/.test(worker.logs()) && Date.now() < deadline) {
@@ -193,6 +201,8 @@ test('each sign-in logs its provider and outcome, and no upstream secret', async
   assert.ok(seen({ provider: 'idp', identity: 'idp:idp-subject-alice', reason: 'signed in through the provider', status: 302 }));
   assert.ok(seen({ provider: 'idp', reason: "the ID token's signature is wrong", status: 401 }));
   assert.ok(seen({ provider: 'idp', reason: 'the provider did not answer in time', status: 503 }));
+  const starts = worker.logs().split('\n').filter((l) => l.includes('"endpoint":"/signin/down"'));
+  assert.match(starts.join('\n'), /"reason":"the provider could not be reached"/);
   assert.ok(seen({ provider: 'amazon', identity: 'amazon:amzn1.account.a-stranger', reason: 'the identity is not on the allow-list' }),
     'what the operator needs to allow someone');
   for (const secret of [...idp.secrets, ...SECRETS_SEEN]) {
