@@ -39,10 +39,10 @@ fn state_cookie(https: bool) -> &'static str {
 }
 
 /// The PKCE verifier (RFC 7636 §4.1: 43 characters) or nonce of a `state`.
-fn derived(ctx_key: &[u8; 32], label: &[u8], state: &str) -> String {
+fn derived(key: &[u8; 32], label: &[u8], state: &str) -> String {
     let mut msg = label.to_vec();
     msg.extend_from_slice(state.as_bytes());
-    b64url(&hmac_sha256(ctx_key, &msg))
+    b64url(&hmac_sha256(key, &msg))
 }
 
 /// The provider a path names, or a 404 page.
