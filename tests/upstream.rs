@@ -309,3 +309,10 @@ fn a_finished_sign_in_clears_its_state_cookie() {
     assert_eq!(r.status, 302);
     assert_eq!(set_cookie(&r), "signin-state=");
 }
+
+#[test]
+fn an_issuer_written_with_a_trailing_slash_is_the_same_issuer() {
+    let s = Server::with_providers(&[]);
+    s.upstream.slash_issuer.set(true);
+    assert_eq!(linked_sub(&s, &sign_in(&s, "idp")), "user-1");
+}

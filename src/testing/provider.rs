@@ -52,6 +52,9 @@ pub struct StandIn {
     pub now: Cell<u64>,
     /// Every URL fetched, in order.
     pub fetched: RefCell<Vec<String>>,
+    /// Names its issuer with a trailing `/`, in discovery and ID tokens (as
+    /// some providers do).
+    pub slash_issuer: Cell<bool>,
     codes: RefCell<HashMap<String, Pending>>,
 }
 
@@ -63,12 +66,19 @@ impl Default for StandIn {
             kid: RefCell::new("k1".into()),
             now: Cell::new(0),
             fetched: RefCell::default(),
+            slash_issuer: Cell::new(false),
             codes: RefCell::default(),
         }
     }
 }
 
 impl StandIn {
+    /// The issuer as this provider writes it.
+    fn issuer(&self) -> String {
+        let slash = if self.slash_issuer.get() { "/" } else { "" };
+        format!("{IDP}{slash}")
+    }
+
     /// The provider's authorization endpoint, approving at once: the query of
     /// its redirect back to us (`code` and `state`).
     pub fn approve(&self, authorize_url: &str) -> String {
@@ -105,7 +115,7 @@ impl StandIn {
                                 "expires_in": 3600});
         if let Some(nonce) = p.nonce {
             let claims = json!({
-                "iss": IDP,
+                "iss": self.issuer(),
                 "aud": if mode == Misbehaviour::WrongAudience { "someone-else" } else { IDP_CLIENT_ID },
                 "sub": *self.subject.borrow(),
                 "name": "Alice Upstream",
@@ -156,7 +166,7 @@ impl Fetch for StandIn {
             ("/.well-known/openid-configuration", _) => Ok(answer(
                 200,
                 json!({
-                    "issuer": IDP,
+                    "issuer": self.issuer(),
                     "authorization_endpoint": format!("{IDP}/authorize"),
                     "token_endpoint": format!("{IDP}/token"),
                     "userinfo_endpoint": format!("{IDP}/userinfo"),

@@ -154,7 +154,10 @@ async fn discover(p: &Provider, out: &Outbound<'_>, now: u64) -> Result<Metadata
             .filter(|u| allowed_url(u))
             .map(str::to_owned)
     };
-    if doc.get("issuer").and_then(Value::as_str) != Some(issuer) {
+    // The configured issuer has no trailing `/`; some providers' do (their ID
+    // tokens then carry it too, so it is kept as they write it).
+    let named = doc.get("issuer").and_then(Value::as_str).unwrap_or_default();
+    if named.trim_end_matches('/') != issuer {
         return Err(Failure::Unavailable(
             "the provider's discovery document names another issuer",
         ));
@@ -166,7 +169,7 @@ async fn discover(p: &Provider, out: &Outbound<'_>, now: u64) -> Result<Metadata
             .is_none_or(|a| a.iter().any(|v| v == m))
     };
     let meta = Metadata {
-        issuer: Some(issuer.to_owned()),
+        issuer: Some(named.to_owned()),
         authorization_endpoint: field("authorization_endpoint").ok_or(bad)?,
         token_endpoint: field("token_endpoint").ok_or(bad)?,
         userinfo_endpoint: field("userinfo_endpoint"),
