@@ -22,6 +22,11 @@ use crate::{Config, Ctx};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
+// talc in place of the default dlmalloc: smaller code for the same job. The
+// Worker runs one request at a time per isolate thread (single-threaded wasm).
+#[global_allocator]
+static ALLOCATOR: talc::TalckWasm = unsafe { talc::TalckWasm::new_global() };
+
 /// The KV namespace binding in `wrangler.toml`.
 const KV_BINDING: &str = "OAUTH_KV";
 /// The Durable Object binding for grants (`GRANT_STORE = "DO"`).

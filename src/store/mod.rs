@@ -130,7 +130,25 @@ pub fn kv_expiration(at: u64, now: u64) -> u64 {
 /// Usernames are matched without regard to case or surrounding spaces, as people
 /// type them on phones; the admin command stores them in this form.
 pub fn normalize_username(username: &str) -> String {
-    username.trim().to_lowercase()
+    let username = username.trim();
+    if username.is_ascii() {
+        username.to_ascii_lowercase()
+    } else {
+        unicode_lowercase(username)
+    }
+}
+
+/// Unicode's full lowercase mapping. In the Worker it is the runtime's own
+/// `String.prototype.toLowerCase`, the same mapping (final sigma included),
+/// so the wasm carries no case tables (about 8 KB gzipped).
+#[cfg(target_arch = "wasm32")]
+fn unicode_lowercase(s: &str) -> String {
+    js_sys::JsString::from(s).to_lower_case().into()
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn unicode_lowercase(s: &str) -> String {
+    s.to_lowercase()
 }
 
 #[cfg(test)]

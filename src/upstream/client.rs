@@ -156,7 +156,10 @@ async fn discover(p: &Provider, out: &Outbound<'_>, now: u64) -> Result<Metadata
     };
     // The configured issuer has no trailing `/`; some providers' do (their ID
     // tokens then carry it too, so it is kept as they write it).
-    let named = doc.get("issuer").and_then(Value::as_str).unwrap_or_default();
+    let named = doc
+        .get("issuer")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if named.trim_end_matches('/') != issuer {
         return Err(Failure::Unavailable(
             "the provider's discovery document names another issuer",

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  startWorker, authorizeQuery, login, token, verifyJwt,
+  startWorker, authorizeQuery, login, token, verifyJwt, admin,
   REDIRECTS, VENDOR, CLIENT_ID, MACHINE_ID, SECRET,
 } from './harness.mjs';
 
@@ -191,6 +191,18 @@ test('the login page: inline error on bad credentials, cancel denies, framing fo
   assert.equal(loc.searchParams.get('error'), 'access_denied');
   assert.equal(loc.searchParams.get('state'), 'st ate/+&1');
   assert.equal(loc.searchParams.get('code'), null);
+});
+
+test('a non-ASCII username matches in any case, as admin stored it', async () => {
+  // admin lowercases with Rust's tables, the Worker with the runtime's: the same
+  // Unicode mapping, final sigma included.
+  const password = 'a long passphrase';
+  admin(worker.state, ['user', 'add', '--username', 'Ärger-ΟΔΥΣΣΕΥΣ', '--password-stdin'], password);
+  for (const typed of ['ärger-οδυσσευς', 'ÄRGER-ΟΔΥΣΣΕΥΣ', '  Ärger-Οδυσσευς ']) {
+    const r = await login(worker.base, authorizeQuery(), { username: typed, password });
+    assert.equal(r.status, 303, `${typed}: ${r.status}`);
+  }
+  assert.equal((await login(worker.base, authorizeQuery(), { username: 'arger-οδυσσευς', password })).status, 401);
 });
 
 test('malformed token requests: missing, repeated, oversized, wrong method or type', async () => {

@@ -303,7 +303,7 @@ async fn user_for<S: Store>(
     let derived_id = b64url(&hmac_sha256(key, id_key.as_bytes()));
     let user = UserRecord {
         id: UserId::new(&derived_id[..22]),
-        username: format!("{}-{}", p.name, &derived_id[22..34]).to_lowercase(),
+        username: format!("{}-{}", p.name, &derived_id[22..34]).to_ascii_lowercase(),
         display_name: identity
             .display_name
             .clone()
