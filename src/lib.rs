@@ -166,6 +166,14 @@ mod tests {
     }
 
     #[test]
+    fn turning_passwords_off_with_no_provider_is_reported() {
+        let off = Config::from_vars(|k| (k == "PASSWORD_SIGN_IN").then(|| "false".into()));
+        assert!(off.providers.errors[0].contains("nobody can sign in"));
+        let on = Config::from_vars(|_| None);
+        assert!(on.password_sign_in && on.providers.errors.is_empty());
+    }
+
+    #[test]
     fn a_previous_key_too_short_to_use_is_reported() {
         let with = |previous: &str| {
             let previous = previous.to_owned();
@@ -241,6 +249,13 @@ impl Config {
             successors: grant::Successors::new([]),
         };
         config.successors = grant::Successors::new(config.verification_keys());
+        if !config.password_sign_in && config.providers.list.is_empty() {
+            config.providers.errors.push(
+                "PASSWORD_SIGN_IN is false and no sign-in provider is usable, so nobody can \
+                 sign in: fix SIGN_IN_PROVIDERS (see the lines above) or remove PASSWORD_SIGN_IN"
+                    .into(),
+            );
+        }
         config
     }
 }

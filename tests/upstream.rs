@@ -316,3 +316,14 @@ fn an_issuer_written_with_a_trailing_slash_is_the_same_issuer() {
     s.upstream.slash_issuer.set(true);
     assert_eq!(linked_sub(&s, &sign_in(&s, "idp")), "user-1");
 }
+
+#[test]
+fn a_wrong_client_secret_at_the_provider_is_named_in_the_log() {
+    let s = Server::with_providers(&[("AMAZON_CLIENT_SECRET", "not-the-secret")]);
+    let r = sign_in(&s, "amazon");
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.log.reason,
+        Some("the provider refused our client id or secret")
+    );
+}

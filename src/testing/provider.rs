@@ -102,9 +102,11 @@ impl StandIn {
         let pending = form
             .get("code")
             .and_then(|c| self.codes.borrow_mut().remove(c));
+        if !secret_ok {
+            return answer(401, json!({"error": "invalid_client"}));
+        }
         let Some(p) = pending.filter(|p| {
-            secret_ok
-                && sha256_b64url(form.get("code_verifier").unwrap_or("")) == p.challenge
+            sha256_b64url(form.get("code_verifier").unwrap_or("")) == p.challenge
                 && form.get("redirect_uri") == Some(p.redirect_uri.as_str())
         }) else {
             return answer(400, json!({"error": "invalid_grant"}));

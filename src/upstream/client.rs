@@ -260,7 +260,14 @@ pub async fn sign_in(
     let answer = send(out, call, "the provider's token endpoint failed").await?;
     let tokens = json(&answer, "the provider's token answer is not JSON")?;
     // GitHub answers a refused code with 200 and an `error` field.
-    if answer.status != 200 || tokens.get("error").is_some() {
+    let error = tokens.get("error").and_then(Value::as_str);
+    if answer.status == 401 || error == Some("invalid_client") {
+        // The operator's to fix: the log says so (RFC 6749 §5.2).
+        return Err(Failure::Unverified(
+            "the provider refused our client id or secret",
+        ));
+    }
+    if answer.status != 200 || error.is_some() {
         return Err(Failure::Unverified("the provider refused the code"));
     }
     let access_token = tokens.get("access_token").and_then(Value::as_str);
