@@ -84,6 +84,23 @@ proptest! {
     }
 
     #[test]
+    fn upstream_requests(query in form(), cookie in "[ -~]{0,30}", which in 0u8..4, pending in any::<bool>()) {
+        let s = Server::with_providers(&[]);
+        let path = ["/signin/idp", "/signin/amazon", "/callback/idp", "/callback/amazon"][which as usize];
+        let (query, cookie) = if pending {
+            // A real sign-in under way, so a fuzzed code or error reaches the exchange.
+            let r = s.send(Request::new(Method::Get, &format!("/signin/idp?{}", auth_query(LAYLA, ""))));
+            let state = query_param(r.get_header("location").unwrap(), "state").unwrap();
+            (format!("state={state}&{query}"), set_cookie(&r))
+        } else {
+            (query, cookie)
+        };
+        let r = s.send(Request::new(Method::Get, &format!("{path}?{query}")).with_header("cookie", &cookie));
+        check(&r)?;
+        prop_assert!(r.status != 503, "the stand-in answers: {}", r.body_text());
+    }
+
+    #[test]
     fn any_path_method_and_bearer(path in "/[a-z/._-]{0,20}", bearer in "[ -~]{0,80}", m in 0u8..4) {
         let method = [Method::Get, Method::Post, Method::Head, Method::Other][m as usize];
         for s in both_stores() {
