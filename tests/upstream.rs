@@ -327,3 +327,27 @@ fn a_wrong_client_secret_at_the_provider_is_named_in_the_log() {
         Some("the provider refused our client id or secret")
     );
 }
+
+#[test]
+fn an_authorization_response_from_another_issuer_is_refused() {
+    // RFC 9207: a provider that names itself in the response must be ours.
+    let s = Server::with_providers(&[]);
+    let (url, cookie) = start(&s, "idp");
+    let back = s.upstream.approve(&url);
+    let r = callback(
+        &s,
+        "idp",
+        &format!("{back}&iss=https%3A%2F%2Fevil.example"),
+        &cookie,
+    );
+    assert_eq!(r.status, 401);
+    let (url, cookie) = start(&s, "idp");
+    let back = s.upstream.approve(&url);
+    let r = callback(
+        &s,
+        "idp",
+        &format!("{back}&iss=https%3A%2F%2Fidp.test"),
+        &cookie,
+    );
+    assert_eq!(r.status, 302, "{}", r.body_text());
+}

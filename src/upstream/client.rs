@@ -213,6 +213,9 @@ pub fn authorization_url(
 /// What the callback carries into the exchange.
 pub struct Callback<'a> {
     pub code: &'a str,
+    /// The `iss` of the authorization response, if the provider sends one
+    /// (RFC 9207): it must be the issuer we sent the browser to.
+    pub iss: Option<&'a str>,
     pub redirect_uri: &'a str,
     pub code_verifier: &'a str,
     pub nonce: &'a str,
@@ -226,6 +229,11 @@ pub async fn sign_in(
     cb: &Callback<'_>,
 ) -> Result<Identity, Failure> {
     let meta = metadata(p, out, cb.now).await?;
+    if cb.iss.is_some() && cb.iss != meta.issuer.as_deref() {
+        return Err(Failure::Unverified(
+            "the authorization response's iss is not the provider's issuer",
+        ));
+    }
     let mut form = vec![
         ("grant_type", "authorization_code"),
         ("code", cb.code),

@@ -245,6 +245,7 @@ pub(in crate::endpoint) async fn callback<S: Store>(
         let key = signing_key(ctx)?;
         let cb = Callback {
             code,
+            iss: params.get("iss"),
             redirect_uri: &callback_uri(req, ctx, p),
             code_verifier: &derived(&key, b"upstream-pkce", state),
             nonce: &derived(&key, b"upstream-nonce", state),
