@@ -351,3 +351,45 @@ fn an_authorization_response_from_another_issuer_is_refused() {
     );
     assert_eq!(r.status, 302, "{}", r.body_text());
 }
+
+#[test]
+fn the_presets_send_the_browser_to_the_real_providers() {
+    let s = Server::with_config(alexa_oauth::Config::from_vars(|k| {
+        let v = match k {
+            "SIGNING_KEY" => alexa_oauth::testing::KEY,
+            "SIGN_IN_PROVIDERS" => "amazon github google",
+            "AMAZON_CLIENT_ID" | "GITHUB_CLIENT_ID" | "GOOGLE_CLIENT_ID" => "id",
+            "AMAZON_CLIENT_SECRET" | "GITHUB_CLIENT_SECRET" | "GOOGLE_CLIENT_SECRET" => "secret",
+            _ => return None,
+        };
+        Some(v.to_owned())
+    }));
+    for (name, to, scope) in [
+        ("amazon", "https://www.amazon.com/ap/oa?", "profile"),
+        (
+            "github",
+            "https://github.com/login/oauth/authorize?",
+            "read:user",
+        ),
+    ] {
+        let r = s.send(Request::new(
+            Method::Get,
+            &format!("/signin/{name}?{}", auth_query(LAYLA, "")),
+        ));
+        let to_provider = r.get_header("location").unwrap();
+        assert!(to_provider.starts_with(to), "{to_provider}");
+        assert_eq!(query_param(to_provider, "scope").as_deref(), Some(scope));
+    }
+    // Google is found through discovery at accounts.google.com, which the
+    // stand-in does not answer: the retry page, and the URL it tried.
+    let r = s.send(Request::new(
+        Method::Get,
+        &format!("/signin/google?{}", auth_query(LAYLA, "")),
+    ));
+    assert_eq!(r.status, 503);
+    let fetched = s.upstream.fetched.borrow();
+    assert_eq!(
+        fetched.last().map(String::as_str),
+        Some("https://accounts.google.com/.well-known/openid-configuration")
+    );
+}
