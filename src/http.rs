@@ -1,6 +1,6 @@
 //! A plain description of an HTTP exchange, so the core never sees the runtime.
 //!
-//! The glue (`worker_glue.rs`) turns a Worker request into a [`Request`] and a
+//! The glue (`src/worker_glue/`) turns a Worker request into a [`Request`] and a
 //! [`Response`] back into a Worker response; tests build them directly.
 
 /// Largest request body read, in bytes. A larger body is refused with

@@ -50,7 +50,8 @@
 //! - [`crypto`]: randomness, token hashes, constant-time comparison.
 //! - [`form`]: form and query decoding.
 //! - `page`: the HTML pages, from `static/`.
-//! - `worker_glue` (wasm32 only): the Worker's entry point, KV, secrets, the clock.
+//! - `worker_glue/` (wasm32 only): the Worker's entry point, KV, secrets, the
+//!   clock, and the runtime's WebCrypto and `fetch` for the core.
 //! - `testing` (feature `testing`): the fixture shared by tests, benches and fuzz targets.
 //! - `src/bin/admin/`: the native `admin` command that writes clients and users.
 

@@ -135,7 +135,7 @@ pub async fn metadata(p: &Provider, out: &Outbound<'_>, now: u64) -> Result<Meta
 }
 
 /// OpenID Connect Discovery 1.0 §4: `<issuer>/.well-known/openid-configuration`,
-/// whose `issuer` must be the configured one exactly (§4.3).
+/// whose `issuer` must be the configured one (§4.3), a trailing `/` aside.
 async fn discover(p: &Provider, out: &Outbound<'_>, now: u64) -> Result<Metadata, Failure> {
     let cache: &ProviderCache = out.cache;
     if let Some(meta) = ProviderCache::get(&cache.discovery, &p.name, now) {

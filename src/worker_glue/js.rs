@@ -1,0 +1,243 @@
+//! What the core is handed from the runtime's JavaScript APIs, called through
+//! js_sys: the crate's typed wrappers go through serde-wasm-bindgen or its own
+//! request types, which cost wasm size for a few fields.
+
+use worker::{console_error, Env};
+
+use crate::password::{Derived, Pbkdf2};
+use crate::throttle::{Hit, Limit, LimitError, Limiter};
+use crate::upstream::{
+    Alg, Answer, Call, Checked, Fetch, FetchError, Fetched, Signatures, TIMEOUT_MS,
+};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+/// The Rate Limiting bindings (`[[ratelimits]]`, one per [`Limit`]) as the
+/// core's [`Limiter`].
+pub(super) struct RateLimits<'a>(pub(super) &'a Env);
+
+impl Limiter for RateLimits<'_> {
+    fn hit<'a>(&'a self, limit: Limit, key: &'a str, _now: u64) -> Hit<'a> {
+        Box::pin(async move {
+            let fail = |what: &str| {
+                let e = format!(
+                    "the [[ratelimits]] binding {} {what}: copy it from the project's wrangler.toml",
+                    limit.binding()
+                );
+                console_error!("{}", serde_json::json!({"level": "error", "config": e}));
+                LimitError(e)
+            };
+            // `binding.limit({ key })` through js_sys: the crate's wrapper goes
+            // through serde-wasm-bindgen, which costs wasm size for one field.
+            let binding = js_sys::Reflect::get(self.0, &JsValue::from_str(limit.binding()))
+                .ok()
+                .filter(|b| !b.is_undefined())
+                .ok_or_else(|| fail("is missing from wrangler.toml"))?;
+            let method: js_sys::Function =
+                js_sys::Reflect::get(&binding, &JsValue::from_str("limit"))
+                    .ok()
+                    .and_then(|m| m.dyn_into().ok())
+                    .ok_or_else(|| fail("is not a rate limiter"))?;
+            let options = js_sys::Object::new();
+            let _ =
+                js_sys::Reflect::set(&options, &JsValue::from_str("key"), &JsValue::from_str(key));
+            let promise = method
+                .call1(&binding, &options)
+                .map_err(|_| LimitError("the rate limiter refused the call".into()))?;
+            let outcome = JsFuture::from(js_sys::Promise::from(promise))
+                .await
+                .map_err(|_| LimitError("the rate limiter failed".into()))?;
+            let success = js_sys::Reflect::get(&outcome, &JsValue::from_str("success"))
+                .ok()
+                .and_then(|v| v.as_bool());
+            success.ok_or_else(|| LimitError("the rate limiter gave no answer".into()))
+        })
+    }
+}
+
+/// PBKDF2-HMAC-SHA256 through WebCrypto (`crypto.subtle.importKey` and
+/// `deriveBits`): the runtime's native code instead of the same loop in wasm.
+pub(super) struct WebCryptoPbkdf2;
+
+/// `crypto.subtle.<name>(...args)`, awaited.
+async fn subtle(name: &'static str, args: &js_sys::Array) -> Result<JsValue, String> {
+    let failed = |_| format!("WebCrypto {name} failed");
+    let get = |target: &JsValue, name: &str| js_sys::Reflect::get(target, &JsValue::from_str(name));
+    let crypto = get(&js_sys::global(), "crypto").map_err(failed)?;
+    let subtle = get(&crypto, "subtle").map_err(failed)?;
+    let f: js_sys::Function = get(&subtle, name)
+        .ok()
+        .and_then(|f| f.dyn_into().ok())
+        .ok_or_else(|| format!("WebCrypto: no {name}"))?;
+    let promise = f.apply(&subtle, args).map_err(failed)?;
+    JsFuture::from(js_sys::Promise::from(promise))
+        .await
+        .map_err(failed)
+}
+
+/// A plain JS object from name-value pairs.
+fn object(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o = js_sys::Object::new();
+    for (name, value) in pairs {
+        let _ = js_sys::Reflect::set(&o, &JsValue::from_str(name), value);
+    }
+    o.into()
+}
+
+impl Pbkdf2 for WebCryptoPbkdf2 {
+    fn derive<'a>(&'a self, password: &'a [u8], salt: &'a [u8], rounds: u32) -> Derived<'a> {
+        Box::pin(async move {
+            let usages = js_sys::Array::of1(&JsValue::from_str("deriveBits"));
+            let raw = js_sys::Uint8Array::from(password);
+            let import = js_sys::Array::of5(
+                &JsValue::from_str("raw"),
+                &raw,
+                &JsValue::from_str("PBKDF2"),
+                &JsValue::FALSE,
+                &usages,
+            );
+            let key = subtle("importKey", &import).await?;
+            let params = object(&[
+                ("name", JsValue::from_str("PBKDF2")),
+                ("hash", JsValue::from_str("SHA-256")),
+                ("salt", js_sys::Uint8Array::from(salt).into()),
+                ("iterations", JsValue::from(rounds)),
+            ]);
+            let derive = js_sys::Array::of3(&params, &key, &JsValue::from(256));
+            let bits = subtle("deriveBits", &derive).await?;
+            let bytes = js_sys::Uint8Array::new(&bits);
+            let mut out = [0u8; 32];
+            if bytes.length() != 32 {
+                return Err("WebCrypto PBKDF2: not 256 bits".into());
+            }
+            bytes.copy_to(&mut out);
+            Ok(out)
+        })
+    }
+}
+
+/// ID token signatures through WebCrypto: RS256 as RSASSA-PKCS1-v1_5, ES256 as
+/// ECDSA P-256 (whose raw `r || s` form is what a JWS carries).
+pub(super) struct WebCryptoSignatures;
+
+impl Signatures for WebCryptoSignatures {
+    fn verify<'a>(
+        &'a self,
+        alg: Alg,
+        jwk: &'a str,
+        signed: &'a [u8],
+        sig: &'a [u8],
+    ) -> Checked<'a> {
+        Box::pin(async move {
+            let jwk = js_sys::JSON::parse(jwk).map_err(|_| "the JWK is not JSON".to_owned())?;
+            let sha256 = JsValue::from_str("SHA-256");
+            let (import, verify) = match alg {
+                Alg::Rs256 => {
+                    let name = JsValue::from_str("RSASSA-PKCS1-v1_5");
+                    let import = object(&[("name", name.clone()), ("hash", sha256)]);
+                    (import, object(&[("name", name)]))
+                }
+                Alg::Es256 => {
+                    let name = JsValue::from_str("ECDSA");
+                    let curve = JsValue::from_str("P-256");
+                    let import = object(&[("name", name.clone()), ("namedCurve", curve)]);
+                    (import, object(&[("name", name), ("hash", sha256)]))
+                }
+            };
+            let usages = js_sys::Array::of1(&JsValue::from_str("verify"));
+            let args = js_sys::Array::of5(
+                &JsValue::from_str("jwk"),
+                &jwk,
+                &import,
+                &JsValue::FALSE,
+                &usages,
+            );
+            let key = subtle("importKey", &args).await?;
+            let args = js_sys::Array::of4(
+                &verify,
+                &key,
+                &js_sys::Uint8Array::from(sig),
+                &js_sys::Uint8Array::from(signed),
+            );
+            Ok(subtle("verify", &args).await?.as_bool() == Some(true))
+        })
+    }
+}
+
+/// Outbound HTTP through the runtime's `fetch`, abandoned after [`TIMEOUT_MS`]
+/// (the body included) by `AbortSignal.timeout`, with at most
+/// [`MAX_ANSWER_BYTES`] of answer kept. Called through js_sys rather than the
+/// crate's `Fetch`, `Request` and `Delay`, which cost about 20 KiB of wasm.
+pub(super) struct RuntimeFetch;
+
+/// The most of a provider's answer read: more is not an answer we expect.
+const MAX_ANSWER_BYTES: usize = 256 * 1024;
+
+impl Fetch for RuntimeFetch {
+    fn fetch(&self, call: Call) -> Fetched<'_> {
+        Box::pin(async move {
+            let get = |target: &JsValue, name: &str| {
+                js_sys::Reflect::get(target, &JsValue::from_str(name))
+                    .map_err(|_| FetchError::Failed)
+            };
+            let function = |target: &JsValue, name: &str| -> Result<js_sys::Function, FetchError> {
+                get(target, name)?
+                    .dyn_into()
+                    .map_err(|_| FetchError::Failed)
+            };
+            let global = js_sys::global();
+            let headers = js_sys::Object::new();
+            for (name, value) in &call.headers {
+                let _ = js_sys::Reflect::set(
+                    &headers,
+                    &JsValue::from_str(name),
+                    &JsValue::from_str(value),
+                );
+            }
+            let timeout = function(&get(&global, "AbortSignal")?, "timeout")?
+                .call1(&JsValue::NULL, &JsValue::from(TIMEOUT_MS as f64))
+                .map_err(|_| FetchError::Failed)?;
+            let init = object(&[
+                (
+                    "method",
+                    JsValue::from_str(if call.post { "POST" } else { "GET" }),
+                ),
+                ("headers", headers.into()),
+                (
+                    "body",
+                    call.body
+                        .as_deref()
+                        .map_or(JsValue::UNDEFINED, JsValue::from_str),
+                ),
+                ("signal", timeout),
+            ]);
+            // A rejection is a timeout when the signal says so (its reason is a
+            // TimeoutError), a failed connection otherwise.
+            let outcome = |e: JsValue| match get(&e, "name").ok().and_then(|n| n.as_string()) {
+                Some(n) if n == "TimeoutError" => FetchError::TimedOut,
+                _ => FetchError::Failed,
+            };
+            let promise = function(&global, "fetch")?
+                .call2(&global, &JsValue::from_str(&call.url), &init)
+                .map_err(|_| FetchError::Failed)?;
+            let res = JsFuture::from(js_sys::Promise::from(promise))
+                .await
+                .map_err(outcome)?;
+            let status = get(&res, "status")?.as_f64().unwrap_or(0.0) as u16;
+            let body = function(&res, "arrayBuffer")?
+                .call0(&res)
+                .map_err(|_| FetchError::Failed)?;
+            let body = JsFuture::from(js_sys::Promise::from(body))
+                .await
+                .map_err(outcome)?;
+            let body = js_sys::Uint8Array::new(&body);
+            if body.length() as usize > MAX_ANSWER_BYTES {
+                return Err(FetchError::Failed);
+            }
+            Ok(Answer {
+                status,
+                body: body.to_vec(),
+            })
+        })
+    }
+}

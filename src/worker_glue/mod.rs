@@ -1,0 +1,337 @@
+//! The only module that speaks to the Workers runtime: it turns a Worker request
+//! into the core's [`Request`], runs [`crate::handle`] with KV as the store, the
+//! runtime's clock and randomness and the configured secrets, and writes one JSON
+//! log line per request (read it with `wrangler tail`).
+//!
+//! - `mod.rs` (here): the entry point, the request and response, the
+//!   configuration, one log line per request.
+//! - `storage.rs`: KV, and in Durable Object mode the grant objects, as the
+//!   core's stores.
+//! - `js.rs`: what the core is handed from the runtime's JavaScript APIs: the
+//!   rate limiters, WebCrypto (PBKDF2, ID token signatures) and `fetch`.
+
+use std::rc::Rc;
+
+use worker::{console_error, console_log, event, Context, Date, Env, Headers};
+
+use crate::crypto::{random_string, OsRng};
+use crate::grant::RevocationCache;
+use crate::http::{Method, Request, Response, MAX_BODY_BYTES};
+use crate::store::ClientCache;
+use crate::upstream::ProviderCache;
+use crate::{Config, Ctx};
+
+mod js;
+mod storage;
+
+use js::{RateLimits, RuntimeFetch, WebCryptoPbkdf2, WebCryptoSignatures};
+use storage::Kv;
+
+// talc in place of the default dlmalloc: smaller code for the same job. The
+// Worker runs one request at a time per isolate thread (single-threaded wasm).
+#[global_allocator]
+static ALLOCATOR: talc::TalckWasm = unsafe { talc::TalckWasm::new_global() };
+
+/// The KV namespace binding in `wrangler.toml`.
+const KV_BINDING: &str = "OAUTH_KV";
+/// The Durable Object binding for grants (`GRANT_STORE = "DO"`).
+#[cfg(feature = "durable")]
+const GRANTS_BINDING: &str = "GRANTS";
+
+thread_local! {
+    // One copy per isolate, shared by the requests it serves; see `crate::grant`.
+    static REVOCATIONS: Rc<RevocationCache> = Default::default();
+    // Client records, per isolate; see `crate::store::ClientCache`.
+    static CLIENTS: std::cell::OnceCell<Rc<ClientCache>> = const { std::cell::OnceCell::new() };
+    // Providers' discovery documents and keys, per isolate.
+    static PROVIDERS: Rc<ProviderCache> = Default::default();
+}
+
+#[cfg(feature = "durable")]
+use {
+    crate::objects::ObjectStore,
+    storage::{Grants, Stubs},
+};
+
+fn method(m: worker::Method) -> Method {
+    match m {
+        worker::Method::Get => Method::Get,
+        worker::Method::Head => Method::Head,
+        worker::Method::Post => Method::Post,
+        _ => Method::Other,
+    }
+}
+
+/// Copies what the core needs out of the runtime's request. A body larger than
+/// [`MAX_BODY_BYTES`] is not read at all when its length is declared.
+async fn read_request(req: &mut worker::Request) -> worker::Result<Request> {
+    // The URL is split by hand rather than parsed with `url`: its IDNA tables
+    // would add tens of KiB to the wasm, and the runtime has already parsed it.
+    let url = req.inner().url();
+    let (origin, rest) = split_origin(&url);
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let path = path.split('#').next().unwrap_or("");
+    // Only the headers the core reads: each crossing into JS costs.
+    let mut headers = Vec::with_capacity(4);
+    for name in [
+        "authorization",
+        "content-type",
+        "cookie",
+        "cf-connecting-ip",
+    ] {
+        if let Some(value) = req.headers().get(name)? {
+            headers.push((name.to_owned(), value));
+        }
+    }
+    let declared = req
+        .headers()
+        .get("content-length")?
+        .and_then(|v| v.parse::<usize>().ok());
+    let body = if req.method() != worker::Method::Post {
+        Some(Vec::new())
+    } else if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        None
+    } else {
+        read_body(req).await?
+    };
+    Ok(Request {
+        method: Some(method(req.method())),
+        path: if path.is_empty() {
+            "/".to_owned()
+        } else {
+            path.to_owned()
+        },
+        query: query.split('#').next().unwrap_or("").to_owned(),
+        origin: origin.to_owned(),
+        headers,
+        body,
+    })
+}
+
+/// The body, kept up to [`MAX_BODY_BYTES`] and no further whatever the declared
+/// length (or its absence): `None` when it is longer. What follows the limit is
+/// read and dropped, up to [`DRAIN_BYTES`], rather than left unread: answering
+/// before the body is consumed made `wrangler dev` fail the next request.
+async fn read_body(req: &mut worker::Request) -> worker::Result<Option<Vec<u8>>> {
+    use futures_util::StreamExt;
+    let mut body = Vec::new();
+    let mut seen = 0usize;
+    let mut stream = req.stream()?;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        seen += chunk.len();
+        if seen <= MAX_BODY_BYTES {
+            body.extend_from_slice(&chunk);
+        } else if seen > DRAIN_BYTES {
+            break;
+        }
+    }
+    Ok((seen <= MAX_BODY_BYTES).then_some(body))
+}
+
+/// How much of an oversized body is read (and dropped) before giving up on it.
+const DRAIN_BYTES: usize = 1024 * 1024;
+
+/// `("https://host:port", "/path?query")` of an absolute URL from the runtime.
+fn split_origin(url: &str) -> (&str, &str) {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let path_at = url[after_scheme..]
+        .find('/')
+        .map_or(url.len(), |i| after_scheme + i);
+    url.split_at(path_at)
+}
+
+fn write_response(r: Response) -> worker::Result<worker::Response> {
+    let headers = Headers::new();
+    for (name, value) in &r.headers {
+        headers.append(name, value)?;
+    }
+    Ok(worker::Response::from_bytes(r.body)?
+        .with_status(r.status)
+        .with_headers(headers))
+}
+
+/// The configuration, read from the environment once per isolate: vars and
+/// secrets cannot change without a new deployment, which starts new isolates.
+fn config(env: &Env) -> Rc<Config> {
+    thread_local! {
+        static CONFIG: std::cell::OnceCell<Rc<Config>> = const { std::cell::OnceCell::new() };
+    }
+    CONFIG.with(|c| {
+        c.get_or_init(|| {
+            let config = Config::from_vars(|name| {
+                env.secret(name)
+                    .map(|s| s.to_string())
+                    .or_else(|_| env.var(name).map(|v| v.to_string()))
+                    .ok()
+            });
+            let problems = config.signing_key.as_ref().err().into_iter();
+            for e in problems.chain(config.previous_signing_key_error.iter()) {
+                console_error!("{}", serde_json::json!({"level": "error", "config": e.0}));
+            }
+            for e in &config.providers.errors {
+                console_error!("{}", serde_json::json!({"level": "error", "config": e}));
+            }
+            Rc::new(config)
+        })
+        .clone()
+    })
+}
+
+#[event(fetch)]
+async fn fetch(
+    mut req: worker::Request,
+    env: Env,
+    _ctx: Context,
+) -> worker::Result<worker::Response> {
+    let started = Date::now().as_millis();
+    let config = config(&env);
+    let request_id = req
+        .headers()
+        .get("cf-ray")?
+        .unwrap_or_else(|| random_string(&OsRng, 9));
+    let request = match read_request(&mut req).await {
+        Ok(r) => r,
+        Err(_) => {
+            let body = serde_json::json!({"error": "invalid_request", "error_description": "the request could not be read"});
+            return write_response(Response::json(400, &body));
+        }
+    };
+    // After the body: a slow upload must not make expiries computed from `now` stale.
+    let now = Date::now().as_millis() / 1000;
+    let revocations = REVOCATIONS.with(|r| r.clone());
+    let response = match env.kv(KV_BINDING) {
+        Ok(kv) => {
+            let kv = Kv { kv, now };
+            respond(&request, &env, &kv, &config, now, &revocations).await
+        }
+        Err(_) => config_error(
+            "the KV binding OAUTH_KV is missing from wrangler.toml",
+            "storage is not configured",
+        ),
+    };
+    if config.log_requests {
+        log_line(&request, &response, &request_id, started);
+    }
+    write_response(response)
+}
+
+fn config_error(log: &str, answer: &str) -> Response {
+    console_error!("{}", serde_json::json!({"level": "error", "config": log}));
+    Response::json(
+        500,
+        &serde_json::json!({"error": "server_error", "error_description": answer}),
+    )
+}
+
+/// Runs the core on KV, or on Durable Objects for grants when `GRANT_STORE=DO`.
+#[cfg(feature = "durable")]
+async fn respond(
+    request: &Request,
+    env: &Env,
+    kv: &Kv,
+    config: &Config,
+    now: u64,
+    revocations: &RevocationCache,
+) -> Response {
+    let objects = match config.durable_grants {
+        false => None,
+        true => match env.durable_object(GRANTS_BINDING) {
+            Ok(ns) => Some(Stubs(ns)),
+            Err(_) => {
+                return config_error(
+                    "GRANT_STORE is DO but the Durable Object binding GRANTS is missing: uncomment it and its migration in wrangler.toml",
+                    "grant storage is not configured",
+                )
+            }
+        },
+    };
+    let store = match &objects {
+        None => Grants::Kv(kv),
+        Some(objects) => Grants::Objects(ObjectStore { kv, objects }),
+    };
+    let ctx = Ctx {
+        store: &store,
+        config,
+        now,
+        rng: &OsRng,
+        revocations,
+        limiter: &RateLimits(env),
+        pbkdf2: &WebCryptoPbkdf2,
+        clients: &CLIENTS.with(|c| {
+            c.get_or_init(|| Rc::new(ClientCache::new(config.client_cache_seconds)))
+                .clone()
+        }),
+        upstream: crate::upstream::Outbound {
+            fetch: &RuntimeFetch,
+            signatures: &WebCryptoSignatures,
+            cache: &PROVIDERS.with(Rc::clone),
+        },
+    };
+    crate::handle(request, &ctx).await
+}
+
+/// Runs the core on KV. This build has no Durable Object support.
+#[cfg(not(feature = "durable"))]
+async fn respond(
+    request: &Request,
+    env: &Env,
+    kv: &Kv,
+    config: &Config,
+    now: u64,
+    revocations: &RevocationCache,
+) -> Response {
+    if config.durable_grants {
+        return config_error(
+            "GRANT_STORE is DO but this build has no Durable Object support: scripts/build.sh adds it when wrangler.toml says GRANT_STORE = \"DO\"; rebuild",
+            "grant storage is not configured",
+        );
+    }
+    let ctx = Ctx {
+        store: kv,
+        config,
+        now,
+        rng: &OsRng,
+        revocations,
+        limiter: &RateLimits(env),
+        pbkdf2: &WebCryptoPbkdf2,
+        clients: &CLIENTS.with(|c| {
+            c.get_or_init(|| Rc::new(ClientCache::new(config.client_cache_seconds)))
+                .clone()
+        }),
+        upstream: crate::upstream::Outbound {
+            fetch: &RuntimeFetch,
+            signatures: &WebCryptoSignatures,
+            cache: &PROVIDERS.with(Rc::clone),
+        },
+    };
+    crate::handle(request, &ctx).await
+}
+
+/// One line per request; the core's LogFields never hold a secret, and nothing
+/// else from the request is logged.
+fn log_line(request: &Request, response: &Response, request_id: &str, started: u64) {
+    let log = &response.log;
+    console_log!(
+        "{}",
+        serde_json::json!({
+            "request_id": request_id,
+            "method": match request.method() {
+                Method::Get => "GET",
+                Method::Head => "HEAD",
+                Method::Post => "POST",
+                Method::Other => "OTHER",
+            },
+            "endpoint": request.path.chars().take(64).collect::<String>(),
+            "status": response.status,
+            "client_id": log.client_id,
+            "grant_type": log.grant_type,
+            "provider": log.provider,
+            "identity": log.identity,
+            "outcome": if response.status < 400 { "ok" } else { "error" },
+            "error": log.error,
+            "reason": log.reason,
+            "duration_ms": Date::now().as_millis().saturating_sub(started),
+        })
+    );
+}

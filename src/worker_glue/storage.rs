@@ -1,0 +1,211 @@
+//! Workers KV as the core's store, and in Durable Object mode the grant
+//! objects and the store that routes to them.
+
+use worker::KvStore;
+
+use crate::store::{Store, StoreError};
+
+/// Workers KV as the core's [`Store`].
+pub(super) struct Kv {
+    pub(super) kv: KvStore,
+    /// Now, for KV expiries (see [`crate::store::kv_expiration`]).
+    pub(super) now: u64,
+}
+
+impl Store for Kv {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.kv
+            .get(key)
+            .text()
+            .await
+            .map_err(|e| StoreError(e.to_string()))
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        value: String,
+        expires_at: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let err = |e: worker::kv::KvError| StoreError(e.to_string());
+        // put_bytes, not put: the generic put pulls float formatting into the wasm.
+        let mut put = self.kv.put_bytes(key, value.as_bytes()).map_err(err)?;
+        if let Some(at) = expires_at {
+            put = put.expiration(crate::store::kv_expiration(at, self.now));
+        }
+        put.execute().await.map_err(err)
+    }
+}
+
+impl crate::grant::GrantStore for Kv {}
+
+#[cfg(feature = "durable")]
+mod durable {
+    use super::*;
+    use crate::objects::{self, ObjectStorage, ObjectStore, ObjectTransport};
+    use crate::types::GrantId;
+    use crate::worker_glue::config;
+    use wasm_bindgen::JsValue;
+    use worker::{durable_object, DurableObject, Env, ObjectNamespace, RequestInit, State};
+
+    /// One grant's Durable Object (see [`crate::objects`]): runs grant operations on
+    /// its own transactional storage, one event at a time.
+    #[durable_object(fetch)]
+    pub struct GrantObject {
+        state: State,
+        env: Env,
+    }
+
+    impl DurableObject for GrantObject {
+        fn new(state: State, env: Env) -> Self {
+            Self { state, env }
+        }
+
+        async fn fetch(&self, mut req: worker::Request) -> worker::Result<worker::Response> {
+            let op = req.text().await?;
+            let storage = DurableStorage(self.state.storage());
+            let storage = ObjectStorage(&storage);
+            // The same signing keys as the Worker, so both derive the same tokens.
+            let config = config(&self.env);
+            match objects::serve(&storage, config.successors(), &op).await {
+                Ok(answer) => worker::Response::ok(answer),
+                Err(e) => worker::Response::error(e.0, 503),
+            }
+        }
+    }
+
+    /// A Durable Object's storage as the core's [`Store`]. Expiry is left to the
+    /// records' own times (a code's object is small and keeps its spent code).
+    struct DurableStorage(worker::Storage);
+
+    // Raw string values, not the typed `get`/`put`: those go through
+    // serde-wasm-bindgen, which would add much to the wasm for plain strings.
+    impl Store for DurableStorage {
+        async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+            let found = self
+                .0
+                .get_multiple(vec![key])
+                .await
+                .map_err(|e| StoreError(e.to_string()))?;
+            Ok(found.get(&JsValue::from_str(key)).as_string())
+        }
+        async fn put(&self, key: &str, value: String, _: Option<u64>) -> Result<(), StoreError> {
+            let value = JsValue::from_str(&value);
+            self.0
+                .put_raw(key, value)
+                .await
+                .map_err(|e| StoreError(e.to_string()))
+        }
+    }
+
+    /// The store of either mode, chosen per request from `GRANT_STORE`. One type
+    /// for both, so the core is compiled once into the wasm rather than once per
+    /// store (which cost about 45 KiB gzip).
+    pub(in crate::worker_glue) enum Grants<'a> {
+        Kv(&'a Kv),
+        Objects(ObjectStore<'a, Kv, Stubs>),
+    }
+
+    macro_rules! either {
+        ($self:ident, $s:ident => $e:expr) => {
+            match $self {
+                Grants::Kv($s) => $e,
+                Grants::Objects($s) => $e,
+            }
+        };
+    }
+
+    impl Store for Grants<'_> {
+        async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+            either!(self, s => s.get(key).await)
+        }
+        async fn put(
+            &self,
+            key: &str,
+            value: String,
+            expires_at: Option<u64>,
+        ) -> Result<(), StoreError> {
+            either!(self, s => s.put(key, value, expires_at).await)
+        }
+        async fn put_code(
+            &self,
+            hash: &crate::crypto::TokenHash,
+            code: &crate::store::CodeRecord,
+        ) -> Result<(), StoreError> {
+            either!(self, s => s.put_code(hash, code).await)
+        }
+        async fn tombstone(
+            &self,
+            id: &GrantId,
+        ) -> Result<Option<crate::store::Tombstone>, StoreError> {
+            either!(self, s => s.tombstone(id).await)
+        }
+        async fn put_tombstone(
+            &self,
+            id: &GrantId,
+            t: &crate::store::Tombstone,
+        ) -> Result<(), StoreError> {
+            either!(self, s => s.put_tombstone(id, t).await)
+        }
+        async fn grant(
+            &self,
+            id: &GrantId,
+        ) -> Result<Option<crate::store::GrantRecord>, StoreError> {
+            either!(self, s => s.grant(id).await)
+        }
+        async fn put_grant(&self, grant: &crate::store::GrantRecord) -> Result<(), StoreError> {
+            either!(self, s => s.put_grant(grant).await)
+        }
+        async fn create_grant(&self, grant: &crate::store::GrantRecord) -> Result<(), StoreError> {
+            either!(self, s => s.create_grant(grant).await)
+        }
+    }
+
+    impl crate::grant::GrantStore for Grants<'_> {
+        async fn redeem_code(
+            &self,
+            k: &crate::grant::Successors,
+            r: &crate::grant::Redeem,
+        ) -> Result<Result<crate::store::GrantRecord, crate::grant::Refusal>, StoreError> {
+            either!(self, s => s.redeem_code(k, r).await)
+        }
+        async fn refresh_grant(
+            &self,
+            k: &crate::grant::Successors,
+            r: &crate::grant::Refresh,
+        ) -> Result<
+            Result<(crate::store::GrantRecord, crate::types::ScopeSet), crate::grant::Refusal>,
+            StoreError,
+        > {
+            either!(self, s => s.refresh_grant(k, r).await)
+        }
+    }
+
+    /// Reaches a grant's object through its Durable Object stub.
+    pub(in crate::worker_glue) struct Stubs(pub(in crate::worker_glue) ObjectNamespace);
+
+    impl ObjectTransport for Stubs {
+        async fn call(&self, grant: &GrantId, op: String) -> Result<String, StoreError> {
+            let err = |e: worker::Error| StoreError(e.to_string());
+            let stub = self
+                .0
+                .id_from_name(grant.as_str())
+                .and_then(|id| id.get_stub())
+                .map_err(err)?;
+            let mut init = RequestInit::new();
+            init.with_method(worker::Method::Post)
+                .with_body(Some(JsValue::from_str(&op)));
+            let req =
+                worker::Request::new_with_init("https://grant-object/", &init).map_err(err)?;
+            let mut res = stub.fetch_with_request(req).await.map_err(err)?;
+            let body = res.text().await.map_err(err)?;
+            if res.status_code() == 200 {
+                Ok(body)
+            } else {
+                Err(StoreError(body))
+            }
+        }
+    }
+}
+#[cfg(feature = "durable")]
+pub(super) use durable::{Grants, Stubs};
