@@ -11,14 +11,19 @@ import https from 'node:https';
 
 // wrangler dev closes idle keep-alive connections after a few seconds, and Node's
 // fetch can pick such a socket and fail before anything is sent ("other side
-// closed"). Tests that pause (the admin ones) would flake on that; retry it once.
+// closed"). Tests that pause (the admin ones, whose synchronous `admin` calls
+// block the event loop) would flake on that. Several pooled sockets can have
+// been closed meanwhile, and the pool learns of it only once the event loop
+// runs: so wait a moment and retry, a few times.
 const realFetch = globalThis.fetch;
 globalThis.fetch = async (url, init) => {
-  try {
-    return await realFetch(url, init);
-  } catch (e) {
-    if (e?.cause?.code === 'UND_ERR_SOCKET') return realFetch(url, init);
-    throw e;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await realFetch(url, init);
+    } catch (e) {
+      if (e?.cause?.code !== 'UND_ERR_SOCKET' || attempt === 4) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 };
 
