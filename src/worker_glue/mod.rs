@@ -15,7 +15,7 @@ use std::rc::Rc;
 use worker::{console_error, console_log, event, Context, Date, Env, Headers};
 
 use crate::crypto::{random_string, OsRng};
-use crate::grant::RevocationCache;
+use crate::grant::{GrantStore, RevocationCache};
 use crate::http::{Method, Request, Response, MAX_BODY_BYTES};
 use crate::store::ClientCache;
 use crate::upstream::ProviderCache;
@@ -250,25 +250,7 @@ async fn respond(
         None => Grants::Kv(kv),
         Some(objects) => Grants::Objects(ObjectStore { kv, objects }),
     };
-    let ctx = Ctx {
-        store: &store,
-        config,
-        now,
-        rng: &OsRng,
-        revocations,
-        limiter: &RateLimits(env),
-        pbkdf2: &WebCryptoPbkdf2,
-        clients: &CLIENTS.with(|c| {
-            c.get_or_init(|| Rc::new(ClientCache::new(config.client_cache_seconds)))
-                .clone()
-        }),
-        upstream: crate::upstream::Outbound {
-            fetch: &RuntimeFetch,
-            signatures: &WebCryptoSignatures,
-            cache: &PROVIDERS.with(Rc::clone),
-        },
-    };
-    crate::handle(request, &ctx).await
+    run(request, env, &store, config, now, revocations).await
 }
 
 /// Runs the core on KV. This build has no Durable Object support.
@@ -287,8 +269,20 @@ async fn respond(
             "grant storage is not configured",
         );
     }
+    run(request, env, kv, config, now, revocations).await
+}
+
+/// The core on `store`, with everything else the runtime hands it.
+async fn run<S: GrantStore>(
+    request: &Request,
+    env: &Env,
+    store: &S,
+    config: &Config,
+    now: u64,
+    revocations: &RevocationCache,
+) -> Response {
     let ctx = Ctx {
-        store: kv,
+        store,
         config,
         now,
         rng: &OsRng,
