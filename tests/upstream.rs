@@ -222,21 +222,9 @@ fn a_rotated_provider_key_is_fetched_once() {
     *s.upstream.kid.borrow_mut() = "k2".into();
     assert_eq!(sign_in(&s, "idp").status, 302);
     assert_eq!(sign_in(&s, "idp").status, 302);
-    let jwks = s
-        .upstream
-        .fetched
-        .borrow()
-        .iter()
-        .filter(|u| u.ends_with("/jwks"))
-        .count();
+    let jwks = s.upstream.fetches("/jwks");
     assert_eq!(jwks, 2, "the first sign-in, then the rotation");
-    let discovery = s
-        .upstream
-        .fetched
-        .borrow()
-        .iter()
-        .filter(|u| u.contains("openid-configuration"))
-        .count();
+    let discovery = s.upstream.fetches("openid-configuration");
     assert_eq!(discovery, 1, "cached per isolate");
 }
 

@@ -73,6 +73,15 @@ impl Default for StandIn {
 }
 
 impl StandIn {
+    /// How many fetched URLs contain `part`.
+    pub fn fetches(&self, part: &str) -> usize {
+        self.fetched
+            .borrow()
+            .iter()
+            .filter(|u| u.contains(part))
+            .count()
+    }
+
     /// The issuer as this provider writes it.
     fn issuer(&self) -> String {
         let slash = if self.slash_issuer.get() { "/" } else { "" };
