@@ -225,25 +225,34 @@ async function loginMs(s) {
 
 async function main() {
   console.log(`building the release Worker…`);
-  execFileSync('bash', [join(ROOT, 'scripts/build.sh')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env });
-  execFileSync('bash', [join(ROOT, 'scripts/build.sh')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env: { ...env, GRANT_STORE: 'DO', BUILD_DIR: 'build-do' } });
+  // The default build (what `wrangler deploy` ships as wrangler.toml stands),
+  // the one with sign-in through providers, and the Durable Object one.
+  const build = (extra) => execFileSync('bash', [join(ROOT, 'scripts/build.sh')], {
+    cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env: { ...env, SIGN_IN_PROVIDERS: '', GRANT_STORE: '', ...extra },
+  });
+  build({});
+  build({ SIGN_IN_PROVIDERS: 'corp', BUILD_DIR: 'build-up' });
+  build({ SIGN_IN_PROVIDERS: 'corp', GRANT_STORE: 'DO', BUILD_DIR: 'build-do' });
   execFileSync('cargo', ['build', '--quiet', '--bin', 'admin'], { cwd: ROOT, stdio: 'inherit' });
   const vars = opt.log ? {} : { LOG_REQUESTS: 'false' };
   const idp = await startProvider();
-  const ours = await startWorker({
+  const ours = await startWorker({ vars });
+  const oursUp = await startWorker({
+    upstream: true,
     vars: { ...vars, SIGN_IN_PROVIDERS: 'corp', CORP_ISSUER: idp.base, CORP_CLIENT_ID: idp.clientId, CORP_CLIENT_SECRET: idp.clientSecret },
   });
-  admin(ours.state, ['user', 'update', '--username', USERNAME, '--add-identity', `corp:${idp.subject}`]);
+  admin(oursUp.state, ['user', 'update', '--username', USERNAME, '--add-identity', `corp:${idp.subject}`]);
   const oursDo = await startWorker({ vars, durable: true });
   const theirs = await startCompare();
   try {
     const s = oursScenarios(ours.base);
+    const su = oursScenarios(oursUp.base);
     // One login at a time, unloaded: its time is nearly all PBKDF2.
     const pbkdf2 = await loginMs(s);
     // The same for a federated sign-in: our /signin and /callback steps, the
     // latter with its code exchange at the stand-in and the ID token check.
     const federated = [];
-    for (let i = 0; i < 9; i++) federated.push((await s.viaProvider()).signInMs);
+    for (let i = 0; i < 9; i++) federated.push((await su.viaProvider()).signInMs);
     federated.sort((x, y) => x - y);
     const federatedMs = federated[4];
     const rounds = Math.max(1, Number(opt.rounds));
@@ -265,7 +274,7 @@ async function main() {
     const sd = oursScenarios(oursDo.base);
     const fresh = async () => { const t = await sd.link(); return { rt: t.refresh_token, at: t.access_token }; };
     const d = [await drive('link', sd.link), await drive('refresh', sd.refresh, fresh)];
-    const viaProvider = await drive('provider', s.viaProvider);
+    const viaProvider = await drive('provider', su.viaProvider);
     const cores = cpus().length;
     const ceiling = cores / (pbkdf2 / 1000);
     const floorA = a.find((r) => r.scenario === 'floor').ops_per_s;
@@ -305,6 +314,7 @@ async function main() {
     console.log('written to target/bench.json');
   } finally {
     ours.stop();
+    oursUp.stop();
     oursDo.stop();
     theirs.stop();
     await idp.stop();

@@ -6,13 +6,14 @@ eval "$(bash scripts/setup.sh)"
 bash scripts/dev-vars.sh
 # BUILD_DIR: where the Worker goes (wrangler.toml's `main` reads build/).
 out=${BUILD_DIR:-build}
-# Durable Object support is compiled in only for Durable Object mode (from
-# wrangler.toml, or GRANT_STORE in the environment), keeping the default KV
-# build smaller; scripts/grant-store.sh applies the Worker's own rule.
+# Durable Object support and sign-in through providers are compiled in only
+# when the configuration uses them (scripts/features.sh has the rule).
 features=()
-if [ "$(bash scripts/grant-store.sh)" = DO ]; then
-  features=(--features durable)
+wanted=$(bash scripts/features.sh)
+if [ -n "$wanted" ]; then
+  features=(--features "$wanted")
 fi
+echo "build: $out/ with features: ${wanted:-none}" >&2
 "$WORKER_BUILD" --release --out-dir "$out" . "${features[@]}"
 # Drop the name and producer sections worker-build leaves in (about 100 KiB that
 # only a debugger reads) and optimise for size once more: every byte counts

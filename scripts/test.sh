@@ -10,8 +10,10 @@ bash scripts/setup-browser.sh
 echo "== the compiler's gates: format, clippy and rustdoc, here and in fuzz/"
 cargo fmt --all -- --check
 cargo clippy --quiet --all-targets -- -D warnings
-# The Worker's glue exists only for wasm32: lint it there too.
-cargo clippy --quiet --lib --target wasm32-unknown-unknown --features durable -- -D warnings
+# The Worker's glue exists only for wasm32: lint it there too, with every
+# feature and with none (the default build).
+cargo clippy --quiet --lib --target wasm32-unknown-unknown --features durable,upstream -- -D warnings
+cargo clippy --quiet --lib --target wasm32-unknown-unknown -- -D warnings
 RUSTDOCFLAGS=-Dwarnings cargo doc --quiet --no-deps
 (cd fuzz && cargo fmt -- --check && cargo clippy --quiet --all-targets -- -D warnings)
 
@@ -20,11 +22,14 @@ cargo test --quiet
 
 echo "== building the Worker and the admin command"
 cargo build --quiet --bin admin
-bash scripts/build.sh >/dev/null 2>&1 || bash scripts/build.sh
-# And the Durable Object build, for the DO-mode end-to-end tests.
-export GRANT_STORE=DO BUILD_DIR=build-do
-bash scripts/build.sh >/dev/null 2>&1 || bash scripts/build.sh
-unset GRANT_STORE BUILD_DIR
+# The default build (what wrangler.toml deploys as it stands), then one with
+# sign-in through providers, and the Durable Object build with it, for the
+# end-to-end tests of those (tests/e2e/harness.mjs picks one per Worker).
+(unset SIGN_IN_PROVIDERS GRANT_STORE; bash scripts/build.sh >/dev/null 2>&1 || bash scripts/build.sh)
+export SIGN_IN_PROVIDERS=e2e
+BUILD_DIR=build-up bash scripts/build.sh >/dev/null 2>&1 || BUILD_DIR=build-up bash scripts/build.sh
+GRANT_STORE=DO BUILD_DIR=build-do bash scripts/build.sh >/dev/null 2>&1 || GRANT_STORE=DO BUILD_DIR=build-do bash scripts/build.sh
+unset SIGN_IN_PROVIDERS
 
 echo "== end-to-end tests against wrangler dev"
 node --test --test-reporter=spec $(ls tests/e2e/*.test.mjs | grep -v load.test.mjs)

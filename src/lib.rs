@@ -293,6 +293,7 @@ pub struct Ctx<'a, S> {
     /// This isolate's copies of client records.
     pub clients: &'a store::ClientCache,
     /// Outbound HTTP and signature checks, for sign-in through providers.
+    #[cfg(feature = "upstream")]
     pub upstream: upstream::Outbound<'a>,
 }
 

@@ -65,6 +65,7 @@ pub(crate) fn error_page(status: u16, title: &str, detail: &str, https: bool) ->
 }
 
 /// An error page with a link back to the login form (`again`, a path of ours).
+#[cfg(feature = "upstream")]
 pub(crate) fn retry_page(
     status: u16,
     title: &str,

@@ -16,9 +16,13 @@ use crate::{page, Ctx};
 
 /// Routes one request to its endpoint.
 pub async fn handle<S: GrantStore>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
+    // Only a build with the `upstream` feature has these two routes, and with
+    // them sign-in through providers (the compiler drops the rest).
+    #[cfg(feature = "upstream")]
     if let Some(name) = req.path.strip_prefix("/signin/") {
         return authorize::upstream::start(req, ctx, name).await;
     }
+    #[cfg(feature = "upstream")]
     if let Some(name) = req.path.strip_prefix("/callback/") {
         return authorize::upstream::callback(req, ctx, name).await;
     }

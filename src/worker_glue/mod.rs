@@ -18,13 +18,14 @@ use crate::crypto::{random_string, OsRng};
 use crate::grant::{GrantStore, RevocationCache};
 use crate::http::{Method, Request, Response, MAX_BODY_BYTES};
 use crate::store::ClientCache;
-use crate::upstream::ProviderCache;
 use crate::{Config, Ctx};
 
 mod js;
 mod storage;
+#[cfg(feature = "upstream")]
+mod upstream;
 
-use js::{RateLimits, RuntimeFetch, WebCryptoPbkdf2, WebCryptoSignatures};
+use js::{RateLimits, WebCryptoPbkdf2};
 use storage::Kv;
 
 // talc in place of the default dlmalloc: smaller code for the same job. The
@@ -43,8 +44,6 @@ thread_local! {
     static REVOCATIONS: Rc<RevocationCache> = Default::default();
     // Client records, per isolate; see `crate::store::ClientCache`.
     static CLIENTS: std::cell::OnceCell<Rc<ClientCache>> = const { std::cell::OnceCell::new() };
-    // Providers' discovery documents and keys, per isolate.
-    static PROVIDERS: Rc<ProviderCache> = Default::default();
 }
 
 #[cfg(feature = "durable")]
@@ -281,6 +280,8 @@ async fn run<S: GrantStore>(
     now: u64,
     revocations: &RevocationCache,
 ) -> Response {
+    #[cfg(feature = "upstream")]
+    let providers = upstream::cache();
     let ctx = Ctx {
         store,
         config,
@@ -293,11 +294,8 @@ async fn run<S: GrantStore>(
             c.get_or_init(|| Rc::new(ClientCache::new(config.client_cache_seconds)))
                 .clone()
         }),
-        upstream: crate::upstream::Outbound {
-            fetch: &RuntimeFetch,
-            signatures: &WebCryptoSignatures,
-            cache: &PROVIDERS.with(Rc::clone),
-        },
+        #[cfg(feature = "upstream")]
+        upstream: upstream::outbound(&providers),
     };
     crate::handle(request, &ctx).await
 }

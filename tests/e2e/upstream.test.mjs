@@ -17,6 +17,7 @@ before(async () => {
   idp = await startProvider();
   idp.authMethods = ['client_secret_basic', 'client_secret_post'];
   worker = await startWorker({
+    upstream: true,
     vars: {
       SIGN_IN_PROVIDERS: 'idp amazon down',
       // A provider nobody answers for: port 9 on this machine refuses connections.
@@ -209,5 +210,36 @@ test('each sign-in logs its provider and outcome, and no upstream secret', async
     'what the operator needs to allow someone');
   for (const secret of [...idp.secrets, ...SECRETS_SEEN]) {
     assert.ok(!worker.logs().includes(secret), `a secret in the logs: ${secret.slice(0, 12)}…`);
+  }
+});
+
+test('the default build, without sign-in through providers, says how to rebuild and keeps password sign-in', async () => {
+  // build/ is what `wrangler deploy` makes of wrangler.toml as it stands: no
+  // SIGN_IN_PROVIDERS there, so no provider code in the wasm. Naming providers
+  // only at run time (here --var; in production the dashboard) must not break it.
+  const w = await startWorker({
+    vars: { SIGN_IN_PROVIDERS: 'idp', IDP_ISSUER: idp.base, IDP_CLIENT_ID: idp.clientId, IDP_CLIENT_SECRET: idp.clientSecret },
+  });
+  const main = worker;
+  try {
+    worker = w;
+    const page = await fetch(`${w.base}/authorize?${authorizeQuery()}`);
+    assert.equal(page.status, 200);
+    const html = await page.text();
+    assert.match(html, /name="password"/);
+    assert.doesNotMatch(html, /\/signin\//, 'no provider button');
+    const start = await fetch(`${w.base}/signin/idp?${authorizeQuery()}`, { redirect: 'manual' });
+    assert.equal(start.status, 404);
+    const callsBefore = idp.calls.length;
+    assert.ok((await whoIs(await login(w.base, authorizeQuery()))).sub, 'a password link works');
+    assert.equal(idp.calls.length, callsBefore, 'the provider is never called');
+    const deadline = Date.now() + 10_000;
+    while (!/built without sign-in through providers/.test(w.logs()) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.match(w.logs(), /\{"config":"SIGN_IN_PROVIDERS is set, but this Worker was built without sign-in through providers: [^"]*rebuild and deploy","level":"error"\}/);
+  } finally {
+    worker = main;
+    w.stop();
   }
 });

@@ -71,6 +71,7 @@ pub(super) enum Refused {
     Unavailable,
     /// A sign-in through an upstream provider failed: a page with a link back
     /// to the login form, which still holds the authorization request.
+    #[cfg(feature = "upstream")]
     SignInFailed {
         status: u16,
         title: &'static str,

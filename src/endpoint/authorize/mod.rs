@@ -25,6 +25,7 @@ use crate::types::{AuthorizationCode, ClientId, GrantId, Password};
 use crate::{Ctx, CODE_TTL};
 
 mod check;
+#[cfg(feature = "upstream")]
 pub(super) mod upstream;
 
 use check::{check, AuthRequest, Refused};
@@ -64,6 +65,7 @@ fn render(refused: Refused, https: bool, log: &mut LogFields) -> Response {
             )
             .header("retry-after", "2"),
         ),
+        #[cfg(feature = "upstream")]
         Refused::SignInFailed {
             status,
             title,
