@@ -62,7 +62,7 @@ pub async fn serve<S: Store>(
     op: &str,
 ) -> Result<String, StoreError> {
     let op: GrantOp =
-        serde_json::from_str(op).map_err(|e| StoreError(format!("bad grant op: {e}")))?;
+        serde_json::from_slice(op.as_bytes()).map_err(|e| StoreError(format!("bad grant op: {e}")))?;
     let json = match op {
         GrantOp::PutCode { hash, code } => to_json(&storage.put_code(&hash, &code).await?),
         GrantOp::Redeem(r) => to_json(&grant::redeem(storage, successors, &r).await?),
@@ -109,7 +109,7 @@ impl<K: Store, T: ObjectTransport> ObjectStore<'_, K, T> {
         op: GrantOp,
     ) -> Result<R, StoreError> {
         let answer = self.objects.call(grant, to_json(&op)).await?;
-        serde_json::from_str(&answer)
+        serde_json::from_slice(answer.as_bytes())
             .map_err(|e| StoreError(format!("bad answer from grant object: {e}")))
     }
 }

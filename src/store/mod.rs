@@ -102,7 +102,9 @@ pub async fn get_json<T: DeserializeOwned, S: Store + ?Sized>(
     match store.get(key).await? {
         None => Ok(None),
         // A record we cannot read is a store fault, not the caller's bad input.
-        Some(text) => serde_json::from_str(&text)
+        // `from_slice` as everywhere else: each reader type is a second copy of
+        // serde_json's parser in the wasm.
+        Some(text) => serde_json::from_slice(text.as_bytes())
             .map(Some)
             .map_err(|e| StoreError(format!("corrupt record at {key}: {e}"))),
     }
