@@ -3,6 +3,8 @@
 //! The glue (`src/worker_glue/`) turns a Worker request into a [`Request`] and a
 //! [`Response`] back into a Worker response; tests build them directly.
 
+use serde::Serialize;
+
 /// Largest request body read, in bytes. A larger body is refused with
 /// `invalid_request` (413) before it is parsed.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -99,6 +101,32 @@ pub struct Response {
     pub log: LogFields,
 }
 
+/// The body of an error answer: RFC 6749 §5.2 at the endpoints that
+/// authenticate clients, RFC 6750 §3 at `/userinfo`.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody<'a> {
+    pub error: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_description: Option<&'a str>,
+}
+
+impl<'a> ErrorBody<'a> {
+    pub fn new(error: &'a str, description: &'a str) -> Self {
+        Self {
+            error,
+            error_description: Some(description),
+        }
+    }
+
+    /// Just the code, as RFC 6750 §3.1 shows it for some errors.
+    pub fn code(error: &'a str) -> Self {
+        Self {
+            error,
+            error_description: None,
+        }
+    }
+}
+
 /// The fields of a request's log line that only the core knows.
 #[derive(Debug, Default, Clone)]
 pub struct LogFields {
@@ -151,9 +179,12 @@ impl Response {
             .map(|(_, v)| v.as_str())
     }
 
-    pub fn json(status: u16, body: &serde_json::Value) -> Self {
+    /// A JSON answer. Bodies are typed structs, not `serde_json::Value`: a
+    /// struct's fields say what the answer holds, and a map type of its own
+    /// costs the Worker's wasm several KiB.
+    pub fn json(status: u16, body: &impl Serialize) -> Self {
         let mut r = Self::new(status).header("content-type", "application/json");
-        r.body = body.to_string().into_bytes();
+        r.body = serde_json::to_vec(body).expect("answers serialise");
         r
     }
 

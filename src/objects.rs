@@ -61,8 +61,8 @@ pub async fn serve<S: Store>(
     successors: &Successors,
     op: &str,
 ) -> Result<String, StoreError> {
-    let op: GrantOp =
-        serde_json::from_slice(op.as_bytes()).map_err(|e| StoreError(format!("bad grant op: {e}")))?;
+    let op: GrantOp = serde_json::from_slice(op.as_bytes())
+        .map_err(|e| StoreError(format!("bad grant op: {e}")))?;
     let json = match op {
         GrantOp::PutCode { hash, code } => to_json(&storage.put_code(&hash, &code).await?),
         GrantOp::Redeem(r) => to_json(&grant::redeem(storage, successors, &r).await?),

@@ -5,7 +5,7 @@
 use crate::client_auth::{authenticate, extract};
 use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::form::{is_form_content_type, Params};
-use crate::http::{LogFields, Method, Request, Response};
+use crate::http::{ErrorBody, LogFields, Method, Request, Response};
 use std::rc::Rc;
 
 use crate::store::{ClientRecord, Store};
@@ -110,8 +110,7 @@ pub(super) fn error_response(rejection: Rejection, log: &mut LogFields) -> Respo
     let retry_after = rejection.retry_after;
     log.error = Some(err.code.as_str());
     log.reason = Some(err.description);
-    let body =
-        serde_json::json!({"error": err.code.as_str(), "error_description": err.description});
+    let body = ErrorBody::new(err.code.as_str(), err.description);
     let status = rejection.status.unwrap_or(err.code.token_status());
     let mut r = Response::json(status, &body)
         .header("cache-control", "no-store")

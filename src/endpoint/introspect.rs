@@ -3,7 +3,7 @@
 //! rather than bounded. A client learns only about its own tokens; everything
 //! else, unknown, expired or revoked, is `{"active": false}` (§2.2).
 
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use super::front::{self, Rejection};
 use crate::grant;
@@ -28,7 +28,7 @@ async fn introspect<S: Store>(
     req: &Request,
     ctx: &Ctx<'_, S>,
     log: &mut LogFields,
-) -> Result<Value, Rejection> {
+) -> Result<Introspection, Rejection> {
     let mut params = front::read_form(req, "the introspection endpoint accepts POST only")?;
     let client = front::authenticate_request(req, &mut params, ctx, log).await?;
     let token = params
@@ -37,17 +37,15 @@ async fn introspect<S: Store>(
             "token is missing",
         ))?;
     // token_type_hint is only a hint (§2.1); the token's shape says what it is.
-    Ok(match describe(&token, &client, ctx).await? {
-        Some(active) => active,
-        None => json!({"active": false}),
-    })
+    // Anything not described is inactive.
+    Ok(describe(&token, &client, ctx).await?.unwrap_or_default())
 }
 
 async fn describe<S: Store>(
     token: &str,
     client: &ClientRecord,
     ctx: &Ctx<'_, S>,
-) -> Result<Option<Value>, Rejection> {
+) -> Result<Option<Introspection>, Rejection> {
     if let Some(grant) =
         grant::find_by_refresh_token(ctx.store, ctx.config.successors(), token).await?
     {
@@ -58,18 +56,19 @@ async fn describe<S: Store>(
         if grant.client_id != client.client_id || expired {
             return Ok(None);
         }
-        let mut v = json!({
-            "active": true,
-            "token_type": "refresh_token",
-            "sub": grant.user_id,
-            "client_id": grant.client_id,
-            "scope": grant.scope,
-            "iat": grant.refreshed_at,
-        });
-        if let Some(ttl) = ctx.config.refresh_token_ttl {
-            v["exp"] = (grant.refreshed_at + ttl).into();
-        }
-        return Ok(Some(v));
+        return Ok(Some(Introspection {
+            active: true,
+            token_type: Some("refresh_token"),
+            sub: Some(grant.user_id.to_string()),
+            client_id: Some(grant.client_id.as_str().to_owned()),
+            scope: Some(grant.scope.to_string()),
+            iat: Some(grant.refreshed_at),
+            exp: ctx
+                .config
+                .refresh_token_ttl
+                .map(|ttl| grant.refreshed_at + ttl),
+            ..Introspection::default()
+        }));
     }
     let Ok(claims) = jwt::verify(token, &ctx.config.verification_keys(), ctx.now) else {
         return Ok(None);
@@ -87,15 +86,38 @@ async fn describe<S: Store>(
             return Ok(None);
         }
     }
-    Ok(Some(json!({
-        "active": true,
-        "token_type": "Bearer",
-        "sub": claims.sub,
-        "client_id": claims.client_id,
-        "scope": claims.scope,
-        "exp": claims.exp,
-        "iat": claims.iat,
-        "iss": claims.iss,
-        "jti": claims.jti,
-    })))
+    Ok(Some(Introspection {
+        active: true,
+        token_type: Some("Bearer"),
+        sub: Some(claims.sub),
+        client_id: Some(claims.client_id),
+        scope: Some(claims.scope),
+        exp: Some(claims.exp),
+        iat: Some(claims.iat),
+        iss: Some(claims.iss),
+        jti: Some(claims.jti),
+    }))
+}
+
+/// An introspection answer (RFC 7662 §2.2): `active`, and for an active token
+/// what it is. An inactive one says nothing else.
+#[derive(Debug, Default, Serialize)]
+struct Introspection {
+    active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exp: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iat: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iss: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jti: Option<String>,
 }

@@ -11,7 +11,7 @@ mod token;
 mod userinfo;
 
 use crate::grant::GrantStore;
-use crate::http::{Method, Request, Response};
+use crate::http::{ErrorBody, Method, Request, Response};
 use crate::{page, Ctx};
 
 /// Routes one request to its endpoint.
@@ -35,14 +35,25 @@ pub async fn handle<S: GrantStore>(req: &Request, ctx: &Ctx<'_, S>) -> Response 
         "/.well-known/oauth-authorization-server" => discovery::handle(req, ctx),
         "/static/login.css" => page::stylesheet(),
         "/demo/callback" if ctx.config.demo_callback => page::demo_callback(req),
-        "/" if req.method() == Method::Get => Response::json(
-            200,
-            &serde_json::json!({
-                "service": "alexa-oauth",
-                "authorization_endpoint": format!("{}/authorize", ctx.issuer(req)),
-                "token_endpoint": format!("{}/token", ctx.issuer(req)),
-            }),
-        ),
-        _ => Response::json(404, &serde_json::json!({"error": "not_found"})),
+        "/" if req.method() == Method::Get => {
+            let issuer = ctx.issuer(req);
+            Response::json(
+                200,
+                &Service {
+                    service: "alexa-oauth",
+                    authorization_endpoint: format!("{issuer}/authorize"),
+                    token_endpoint: format!("{issuer}/token"),
+                },
+            )
+        }
+        _ => Response::json(404, &ErrorBody::code("not_found")),
     }
+}
+
+/// `GET /`: what this is and where a skill's two endpoints are.
+#[derive(serde::Serialize)]
+struct Service {
+    service: &'static str,
+    authorization_endpoint: String,
+    token_endpoint: String,
 }

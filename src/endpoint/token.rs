@@ -4,7 +4,7 @@
 //! Every answer is JSON with `Cache-Control: no-store` (§5.1). Errors are the
 //! codes of §5.2; bad input is never a 5xx.
 
-use serde_json::json;
+use serde::Serialize;
 
 use super::front::{self, Rejection};
 use crate::crypto::{random_string, token_hash};
@@ -188,16 +188,26 @@ async fn end_access_tokens<S: GrantStore>(
     Ok(())
 }
 
+/// A successful token answer (RFC 6749 §5.1). `expires_in` is an integer:
+/// Alexa refuses anything else.
+#[derive(Serialize)]
+struct TokenAnswer<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+    expires_in: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<&'a str>,
+    scope: String,
+}
+
 fn success(issued: Issued) -> Response {
-    let mut body = json!({
-        "access_token": issued.access_token.secret(),
-        "token_type": "Bearer",
-        "expires_in": ACCESS_TOKEN_TTL,
-        "scope": issued.scope.to_string(),
-    });
-    if let Some(refresh) = issued.refresh_token {
-        body["refresh_token"] = refresh.secret().into();
-    }
+    let body = TokenAnswer {
+        access_token: issued.access_token.secret(),
+        token_type: "Bearer",
+        expires_in: ACCESS_TOKEN_TTL,
+        refresh_token: issued.refresh_token.as_ref().map(|r| r.secret()),
+        scope: issued.scope.to_string(),
+    };
     // §5.1: token answers must not be cached.
     Response::json(200, &body)
         .header("cache-control", "no-store")

@@ -8,10 +8,10 @@
 //! `error="invalid_token"` when a token was presented, and no error at all when
 //! none was (§3.1).
 
-use serde_json::json;
+use serde::Serialize;
 
 use crate::form::{is_form_content_type, Params};
-use crate::http::{LogFields, Method, Request, Response};
+use crate::http::{ErrorBody, LogFields, Method, Request, Response};
 use crate::jwt;
 use crate::store::Store;
 use crate::Ctx;
@@ -29,11 +29,7 @@ fn challenge(log: &mut LogFields, reason: &'static str) -> Response {
     log.error = Some("invalid_token");
     log.reason = Some(reason);
     let header = format!("{REALM}, error=\"invalid_token\", error_description=\"{reason}\"");
-    Response::json(
-        401,
-        &json!({"error": "invalid_token", "error_description": reason}),
-    )
-    .header("www-authenticate", header)
+    Response::json(401, &ErrorBody::new("invalid_token", reason)).header("www-authenticate", header)
 }
 
 /// RFC 6750 §2.1 (header) and §2.2 (form body); never more than one.
@@ -72,24 +68,22 @@ fn bearer_token(req: &Request) -> Result<Option<String>, &'static str> {
 async fn userinfo<S: Store>(req: &Request, ctx: &Ctx<'_, S>, log: &mut LogFields) -> Response {
     if !matches!(req.method(), Method::Get | Method::Head | Method::Post) {
         log.error = Some("invalid_request");
-        return Response::json(405, &json!({"error": "invalid_request"}))
+        return Response::json(405, &ErrorBody::code("invalid_request"))
             .header("allow", "GET, POST");
     }
     let token = match bearer_token(req) {
         Ok(Some(token)) => token,
         Ok(None) => {
             log.reason = Some("no token");
-            return Response::json(401, &json!({})).header("www-authenticate", REALM);
+            // RFC 6750 §3.1: no token at all gets a bare challenge, no error code.
+            return Response::json(401, &NoError {}).header("www-authenticate", REALM);
         }
         Err(reason) => {
             log.error = Some("invalid_request");
             log.reason = Some(reason);
             let header = format!("{REALM}, error=\"invalid_request\"");
-            return Response::json(
-                400,
-                &json!({"error": "invalid_request", "error_description": reason}),
-            )
-            .header("www-authenticate", header);
+            return Response::json(400, &ErrorBody::new("invalid_request", reason))
+                .header("www-authenticate", header);
         }
     };
     let claims = match jwt::verify(&token, &ctx.config.verification_keys(), ctx.now) {
@@ -107,12 +101,27 @@ async fn userinfo<S: Store>(req: &Request, ctx: &Ctx<'_, S>, log: &mut LogFields
         Ok(true) => return challenge(log, "the access token was revoked"),
         Err(_) => {
             log.error = Some("temporarily_unavailable");
-            return Response::json(503, &json!({"error": "temporarily_unavailable"}))
+            return Response::json(503, &ErrorBody::code("temporarily_unavailable"))
                 .header("retry-after", "2");
         }
     }
     Response::json(
         200,
-        &json!({"sub": claims.sub, "name": claims.name.unwrap_or_default()}),
+        &UserInfo {
+            sub: &claims.sub,
+            name: claims.name.as_deref().unwrap_or_default(),
+        },
     )
 }
+
+/// The answer about the token's user (OpenID Connect Core §5.3.2's `sub` and
+/// `name`): what the skill's backend turns a token into.
+#[derive(Serialize)]
+struct UserInfo<'a> {
+    sub: &'a str,
+    name: &'a str,
+}
+
+/// `{}`: a 401 for a request with no token says nothing more.
+#[derive(Serialize)]
+struct NoError {}

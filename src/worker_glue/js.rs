@@ -2,7 +2,7 @@
 //! js_sys: the crate's typed wrappers go through serde-wasm-bindgen or its own
 //! request types, which cost wasm size for a few fields.
 
-use worker::{console_error, Env};
+use worker::Env;
 
 use crate::password::{Derived, Pbkdf2};
 use crate::throttle::{Hit, Limit, LimitError, Limiter};
@@ -21,7 +21,7 @@ impl Limiter for RateLimits<'_> {
                     "the [[ratelimits]] binding {} {what}: copy it from the project's wrangler.toml",
                     limit.binding()
                 );
-                console_error!("{}", serde_json::json!({"level": "error", "config": e}));
+                super::log_config_error(&e);
                 LimitError(e)
             };
             // `binding.limit({ key })` through js_sys: the crate's wrapper goes

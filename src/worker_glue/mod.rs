@@ -12,11 +12,12 @@
 
 use std::rc::Rc;
 
+use serde::Serialize;
 use worker::{console_error, console_log, event, Context, Date, Env, Headers};
 
 use crate::crypto::{random_string, OsRng};
 use crate::grant::{GrantStore, RevocationCache};
-use crate::http::{Method, Request, Response, MAX_BODY_BYTES};
+use crate::http::{ErrorBody, Method, Request, Response, MAX_BODY_BYTES};
 use crate::store::ClientCache;
 use crate::{Config, Ctx};
 
@@ -166,10 +167,10 @@ fn config(env: &Env) -> Rc<Config> {
             });
             let problems = config.signing_key.as_ref().err().into_iter();
             for e in problems.chain(config.previous_signing_key_error.iter()) {
-                console_error!("{}", serde_json::json!({"level": "error", "config": e.0}));
+                log_config_error(e.0);
             }
             for e in &config.providers.errors {
-                console_error!("{}", serde_json::json!({"level": "error", "config": e}));
+                log_config_error(e);
             }
             Rc::new(config)
         })
@@ -192,7 +193,7 @@ async fn fetch(
     let request = match read_request(&mut req).await {
         Ok(r) => r,
         Err(_) => {
-            let body = serde_json::json!({"error": "invalid_request", "error_description": "the request could not be read"});
+            let body = ErrorBody::new("invalid_request", "the request could not be read");
             return write_response(Response::json(400, &body));
         }
     };
@@ -216,11 +217,22 @@ async fn fetch(
 }
 
 fn config_error(log: &str, answer: &str) -> Response {
-    console_error!("{}", serde_json::json!({"level": "error", "config": log}));
-    Response::json(
-        500,
-        &serde_json::json!({"error": "server_error", "error_description": answer}),
-    )
+    log_config_error(log);
+    Response::json(500, &ErrorBody::new("server_error", answer))
+}
+
+/// A configuration mistake's log line: `{"config": <what to fix>, "level": "error"}`.
+fn log_config_error(config: &str) {
+    #[derive(Serialize)]
+    struct Line<'a> {
+        config: &'a str,
+        level: &'static str,
+    }
+    let line = Line {
+        config,
+        level: "error",
+    };
+    console_error!("{}", serde_json::to_string(&line).unwrap_or_default());
 }
 
 /// Runs the core on KV, or on Durable Objects for grants when `GRANT_STORE=DO`.
@@ -301,29 +313,42 @@ async fn run<S: GrantStore>(
 }
 
 /// One line per request; the core's LogFields never hold a secret, and nothing
-/// else from the request is logged.
+/// else from the request is logged. Fields in this order, absent ones as `null`.
 fn log_line(request: &Request, response: &Response, request_id: &str, started: u64) {
+    #[derive(Serialize)]
+    struct Line<'a> {
+        client_id: Option<&'a str>,
+        duration_ms: u64,
+        endpoint: String,
+        error: Option<&'a str>,
+        grant_type: Option<&'a str>,
+        identity: Option<&'a str>,
+        method: &'static str,
+        outcome: &'static str,
+        provider: Option<&'a str>,
+        reason: Option<&'a str>,
+        request_id: &'a str,
+        status: u16,
+    }
     let log = &response.log;
-    console_log!(
-        "{}",
-        serde_json::json!({
-            "request_id": request_id,
-            "method": match request.method() {
-                Method::Get => "GET",
-                Method::Head => "HEAD",
-                Method::Post => "POST",
-                Method::Other => "OTHER",
-            },
-            "endpoint": request.path.chars().take(64).collect::<String>(),
-            "status": response.status,
-            "client_id": log.client_id,
-            "grant_type": log.grant_type,
-            "provider": log.provider,
-            "identity": log.identity,
-            "outcome": if response.status < 400 { "ok" } else { "error" },
-            "error": log.error,
-            "reason": log.reason,
-            "duration_ms": Date::now().as_millis().saturating_sub(started),
-        })
-    );
+    let line = Line {
+        client_id: log.client_id.as_deref(),
+        duration_ms: Date::now().as_millis().saturating_sub(started),
+        endpoint: request.path.chars().take(64).collect(),
+        error: log.error,
+        grant_type: log.grant_type.as_deref(),
+        identity: log.identity.as_deref(),
+        method: match request.method() {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Other => "OTHER",
+        },
+        outcome: if response.status < 400 { "ok" } else { "error" },
+        provider: log.provider.as_deref(),
+        reason: log.reason,
+        request_id,
+        status: response.status,
+    };
+    console_log!("{}", serde_json::to_string(&line).unwrap_or_default());
 }
