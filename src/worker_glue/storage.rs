@@ -1,24 +1,64 @@
 //! Workers KV as the core's store, and in Durable Object mode the grant
 //! objects and the store that routes to them.
 
-use worker::KvStore;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use worker::Env;
 
+use super::js::object;
 use crate::store::{Store, StoreError};
 
-/// Workers KV as the core's [`Store`].
+/// Workers KV as the core's [`Store`]: the binding's `get` and `put`, called
+/// through js_sys. The crate's `KvStore` sends its options through
+/// serde-wasm-bindgen and `serde_json::Value`, which cost wasm size for one
+/// number.
 pub(super) struct Kv {
-    pub(super) kv: KvStore,
+    namespace: JsValue,
+    get: js_sys::Function,
+    put: js_sys::Function,
     /// Now, for KV expiries (see [`crate::store::kv_expiration`]).
-    pub(super) now: u64,
+    now: u64,
+}
+
+impl Kv {
+    /// The KV namespace bound as `name`, if there is one.
+    pub(super) fn bound(env: &Env, name: &str, now: u64) -> Option<Self> {
+        let namespace = js_sys::Reflect::get(env, &JsValue::from_str(name)).ok()?;
+        let method = |name: &str| {
+            js_sys::Reflect::get(&namespace, &JsValue::from_str(name))
+                .ok()?
+                .dyn_into::<js_sys::Function>()
+                .ok()
+        };
+        Some(Self {
+            get: method("get")?,
+            put: method("put")?,
+            namespace,
+            now,
+        })
+    }
+}
+
+/// A failed KV call's message (a rejected promise carries an `Error`).
+fn kv_error(e: JsValue) -> StoreError {
+    let message = js_sys::Reflect::get(&e, &JsValue::from_str("message"))
+        .ok()
+        .and_then(|m| m.as_string())
+        .or_else(|| e.as_string())
+        .unwrap_or_default();
+    StoreError(format!("KV: {message}"))
 }
 
 impl Store for Kv {
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        self.kv
-            .get(key)
-            .text()
+        let promise = self
+            .get
+            .call1(&self.namespace, &JsValue::from_str(key))
+            .map_err(kv_error)?;
+        let value = JsFuture::from(js_sys::Promise::from(promise))
             .await
-            .map_err(|e| StoreError(e.to_string()))
+            .map_err(kv_error)?;
+        Ok(value.as_string())
     }
 
     async fn put(
@@ -27,13 +67,26 @@ impl Store for Kv {
         value: String,
         expires_at: Option<u64>,
     ) -> Result<(), StoreError> {
-        let err = |e: worker::kv::KvError| StoreError(e.to_string());
-        // put_bytes, not put: the generic put pulls float formatting into the wasm.
-        let mut put = self.kv.put_bytes(key, value.as_bytes()).map_err(err)?;
-        if let Some(at) = expires_at {
-            put = put.expiration(crate::store::kv_expiration(at, self.now));
-        }
-        put.execute().await.map_err(err)
+        let options = match expires_at {
+            Some(at) => object(&[(
+                "expiration",
+                JsValue::from(crate::store::kv_expiration(at, self.now) as f64),
+            )]),
+            None => JsValue::UNDEFINED,
+        };
+        let promise = self
+            .put
+            .call3(
+                &self.namespace,
+                &JsValue::from_str(key),
+                &JsValue::from_str(&value),
+                &options,
+            )
+            .map_err(kv_error)?;
+        JsFuture::from(js_sys::Promise::from(promise))
+            .await
+            .map(drop)
+            .map_err(kv_error)
     }
 }
 
