@@ -1,7 +1,6 @@
 //! Revocation tombstones and the per-isolate cache of their lookups.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 
 use super::join;
 use crate::store::{GrantRecord, Store, StoreError, Tombstone};
@@ -28,11 +27,13 @@ pub(super) async fn grant_and_revoked<S: Store + ?Sized>(
         (g, revoked)
     }))
 }
-/// An isolate's cache of tombstone lookups: grant id → (looked up at, revoked).
+/// An isolate's cache of tombstone lookups: grant id, looked up at, revoked.
 #[derive(Default)]
 pub struct RevocationCache {
-    // Never borrowed across an `.await`: concurrent requests share the isolate.
-    seen: RefCell<BTreeMap<String, (u64, bool)>>,
+    // Sorted by grant id, for binary search: a map type of its own would cost
+    // the wasm several KiB. Never borrowed across an `.await`: concurrent
+    // requests share the isolate.
+    seen: RefCell<Vec<(String, u64, bool)>>,
 }
 
 impl RevocationCache {
@@ -46,7 +47,10 @@ impl RevocationCache {
         gid: &str,
         now: u64,
     ) -> Result<bool, StoreError> {
-        let cached = self.seen.borrow().get(gid).copied();
+        let cached = {
+            let seen = self.seen.borrow();
+            Self::find(&seen, gid).ok().map(|i| (seen[i].1, seen[i].2))
+        };
         match cached {
             Some((_, true)) => return Ok(true),
             Some((at, false)) if now < at + REVOCATION_CACHE_SECONDS => return Ok(false),
@@ -61,16 +65,29 @@ impl RevocationCache {
         }
     }
 
+    fn find(seen: &[(String, u64, bool)], gid: &str) -> Result<usize, usize> {
+        seen.binary_search_by(|(g, _, _)| g.as_str().cmp(gid))
+    }
+
+    /// Records a lookup. A revocation stays: a lookup that started before it and
+    /// ends after it cannot make the grant look live again.
     fn remember(&self, gid: &str, now: u64, revoked: bool) {
         let mut seen = self.seen.borrow_mut();
         if seen.len() >= REVOCATION_CACHE_ENTRIES {
             // Forget expired lookups, then everything if that was not enough.
-            seen.retain(|_, (at, revoked)| *revoked || now < *at + REVOCATION_CACHE_SECONDS);
+            seen.retain(|(_, at, revoked)| *revoked || now < *at + REVOCATION_CACHE_SECONDS);
             if seen.len() >= REVOCATION_CACHE_ENTRIES {
                 seen.clear();
             }
         }
-        seen.insert(gid.to_owned(), (now, revoked));
+        match Self::find(&seen, gid) {
+            Ok(i) => {
+                let entry = &mut seen[i];
+                entry.1 = now;
+                entry.2 |= revoked;
+            }
+            Err(i) => seen.insert(i, (gid.to_owned(), now, revoked)),
+        }
     }
 }
 
@@ -91,4 +108,61 @@ pub async fn revoke<S: Store + ?Sized>(
     }
     cache.remember(gid.as_str(), now, true);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+    use pollster::block_on;
+
+    #[test]
+    fn lookups_are_trusted_for_the_bound_and_a_revocation_for_good() {
+        let store = MemoryStore::default();
+        let cache = RevocationCache::default();
+        let (a, b) = (GrantId::new("a"), GrantId::new("b"));
+        assert!(!block_on(cache.is_revoked(&store, "a", 100)).unwrap());
+        assert!(!block_on(cache.is_revoked(&store, "b", 100)).unwrap());
+        block_on(store.put_tombstone(&a, &Tombstone { revoked_at: 101 })).unwrap();
+        assert!(
+            !block_on(cache.is_revoked(&store, "a", 101)).unwrap(),
+            "within the bound the lookup is trusted"
+        );
+        assert!(block_on(cache.is_revoked(&store, "a", 100 + REVOCATION_CACHE_SECONDS)).unwrap());
+        // A lookup that read no tombstone before the revocation and reports
+        // after it does not undo what the cache learnt.
+        cache.remember("a", 200, false);
+        assert!(block_on(cache.is_revoked(&store, "a", 200)).unwrap());
+        block_on(revoke(&store, &cache, &b, 102)).unwrap();
+        assert!(
+            block_on(cache.is_revoked(&store, "b", 102)).unwrap(),
+            "at once here"
+        );
+    }
+
+    #[test]
+    fn many_grants_stay_sorted_and_findable() {
+        let cache = RevocationCache::default();
+        for i in (0..500).rev() {
+            cache.remember(&format!("g{i:03}"), 1, i % 7 == 0);
+        }
+        let seen = cache.seen.borrow();
+        assert!(seen.windows(2).all(|w| w[0].0 < w[1].0));
+        for i in 0..500 {
+            let at = RevocationCache::find(&seen, &format!("g{i:03}")).unwrap();
+            assert_eq!(seen[at].2, i % 7 == 0);
+        }
+    }
+
+    #[test]
+    fn a_full_cache_forgets_expired_lookups_and_keeps_revocations() {
+        let cache = RevocationCache::default();
+        for i in 0..REVOCATION_CACHE_ENTRIES {
+            cache.remember(&format!("g{i:05}"), 1, i == 3);
+        }
+        cache.remember("new", 1 + REVOCATION_CACHE_SECONDS, false);
+        let seen = cache.seen.borrow();
+        assert_eq!(seen.len(), 2, "the revoked one and the new one");
+        assert!(RevocationCache::find(&seen, "g00003").is_ok());
+    }
 }
