@@ -76,9 +76,10 @@ function probe(base) {
  * `https: true` serves it with wrangler's self-signed certificate; `vars` are
  * passed as `--var NAME:VALUE`; `durable: true` keeps grants in Durable Objects
  * (a build with sign-in through providers too); `upstream: true` runs the KV
- * build with sign-in through providers, where the default build has none.
+ * build with sign-in through providers, where the default build has none;
+ * `main` runs another build's `index.js` (bench/profile.mjs).
  */
-export async function startWorker({ https: useHttps = false, vars = {}, durable = false, upstream = false } = {}) {
+export async function startWorker({ https: useHttps = false, vars = {}, durable = false, upstream = false, main } = {}) {
   const state = mkdtempSync(join(tmpdir(), 'alexa-oauth-e2e-'));
   admin(state, ['client', 'add', '--id', CLIENT_ID, '--name', 'E2E Skill', '--alexa', VENDOR,
     '--scope', 'smart_home profile', '--secret-stdin'], SECRET);
@@ -96,7 +97,7 @@ export async function startWorker({ https: useHttps = false, vars = {}, durable 
   const config = join(configDir, 'wrangler.toml');
   writeFileSync(config, readFileSync(join(ROOT, 'wrangler.toml'), 'utf8')
     .replace(/^\[build\][\s\S]*?(?=^\[)/m, '')
-    .replace(/^main = .*$/m, `main = ${JSON.stringify(join(ROOT, `${durable ? 'build-do' : upstream ? 'build-up' : 'build'}/index.js`))}`)
+    .replace(/^main = .*$/m, `main = ${JSON.stringify(join(ROOT, main ?? `${durable ? 'build-do' : upstream ? 'build-up' : 'build'}/index.js`))}`)
     // Durable Object mode: the binding and migration wrangler.toml has commented out.
     .replace(/^GRANT_STORE = .*$/m, `GRANT_STORE = "${durable ? 'DO' : 'KV'}"`)
     .replace(/^# (\[\[durable_objects\.bindings\]\]|name = "GRANTS"|class_name = "GrantObject"|\[\[migrations\]\]|tag = "v1"|new_sqlite_classes = .*)$/gm, durable ? '$1' : '# $1'));
