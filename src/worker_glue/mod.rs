@@ -8,7 +8,14 @@
 //! - `storage.rs`: KV, and in Durable Object mode the grant objects, as the
 //!   core's stores.
 //! - `js.rs`: what the core is handed from the runtime's JavaScript APIs: the
-//!   rate limiters, WebCrypto (PBKDF2, ID token signatures) and `fetch`.
+//!   rate limiters and WebCrypto PBKDF2.
+//! - `upstream.rs` (feature `upstream`): `fetch` and WebCrypto signature checks
+//!   for sign-in through providers.
+//!
+//! The runtime's request, response and bindings are reached through web_sys and
+//! js_sys rather than the `worker` crate's typed wrappers: those cost wasm size
+//! and per-request work (see `bench/README.md`). The crate still provides the
+//! entry point, `Env`, the clock, logging and the Durable Object class.
 
 use std::rc::Rc;
 
