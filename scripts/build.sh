@@ -13,7 +13,26 @@ wanted=$(bash scripts/features.sh)
 if [ -n "$wanted" ]; then
   features=(--features "$wanted")
 fi
+# What the build is made of. A build of the same inputs is kept as it is:
+# `wrangler dev` runs this command twice at every start (for its entry, then
+# again when its file watcher is ready), and the second would redo
+# wasm-bindgen and wasm-opt for nothing.
+inputs=$(
+  {
+    echo "features: $wanted; RUSTFLAGS: ${RUSTFLAGS:-}"
+    rustc --version
+    cat scripts/build.sh scripts/setup.sh
+    find src static -type f -print0 | sort -z | xargs -0 sha256sum
+    sha256sum Cargo.toml Cargo.lock askama.toml
+  } | sha256sum | cut -d' ' -f1
+)
+if [ -f "$out/.inputs" ] && [ "$(cat "$out/.inputs")" = "$inputs" ] \
+  && [ -f "$out/index.js" ] && [ -f "$out/index_bg.wasm" ]; then
+  echo "build: $out/ is current (same sources, features and tools)" >&2
+  exit 0
+fi
 echo "build: $out/ with features: ${wanted:-none}" >&2
+rm -f "$out/.inputs"
 "$WORKER_BUILD" --release --out-dir "$out" . "${features[@]}"
 # Drop the name and producer sections worker-build leaves in (about 100 KiB that
 # only a debugger reads) and optimise for size once more: every byte counts
@@ -22,3 +41,4 @@ echo "build: $out/ with features: ${wanted:-none}" >&2
 # beside the file and renamed, so a running `wrangler dev` never loads half a module.
 "$WASM_OPT_BIN" "$out/index_bg.wasm" -o "$out/index_bg.stripped.wasm" -Oz --strip-debug --strip-producers
 mv "$out/index_bg.stripped.wasm" "$out/index_bg.wasm"
+echo "$inputs" > "$out/.inputs"
