@@ -17,6 +17,28 @@ pub enum Method {
     Other,
 }
 
+impl Method {
+    /// From the request line's method, which is case-sensitive (RFC 9110 §9.1).
+    pub fn from_name(name: &str) -> Self {
+        match name {
+            "GET" => Self::Get,
+            "HEAD" => Self::Head,
+            "POST" => Self::Post,
+            _ => Self::Other,
+        }
+    }
+
+    /// The name a log line shows; `OTHER` for every method we do not serve.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Head => "HEAD",
+            Self::Post => "POST",
+            Self::Other => "OTHER",
+        }
+    }
+}
+
 /// What the core needs of a request. Its `Debug` shows no header value and no
 /// body: both can hold secrets.
 #[derive(Default, Clone)]

@@ -92,12 +92,7 @@ async fn read_request(req: &web_sys::Request) -> Result<Request, JsValue> {
     let declared = all
         .get("content-length")?
         .and_then(|v| v.parse::<usize>().ok());
-    let method = match req.method().as_str() {
-        "GET" => Method::Get,
-        "HEAD" => Method::Head,
-        "POST" => Method::Post,
-        _ => Method::Other,
-    };
+    let method = Method::from_name(&req.method());
     let body = if method != Method::Post {
         Some(Vec::new())
     } else if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
@@ -367,12 +362,7 @@ fn log_line(request: &Request, response: &Response, request_id: &str, started: u
         error: log.error,
         grant_type: log.grant_type.as_deref(),
         identity: log.identity.as_deref(),
-        method: match request.method() {
-            Method::Get => "GET",
-            Method::Head => "HEAD",
-            Method::Post => "POST",
-            Method::Other => "OTHER",
-        },
+        method: request.method().name(),
         outcome: if response.status < 400 { "ok" } else { "error" },
         provider: log.provider.as_deref(),
         reason: log.reason,
