@@ -26,27 +26,16 @@ impl Limiter for RateLimits<'_> {
             };
             // `binding.limit({ key })` through js_sys: the crate's wrapper goes
             // through serde-wasm-bindgen, which costs wasm size for one field.
-            let binding = js_sys::Reflect::get(self.0, &JsValue::from_str(limit.binding()))
-                .ok()
-                .filter(|b| !b.is_undefined())
+            let binding = property(self.0, limit.binding())
                 .ok_or_else(|| fail("is missing from wrangler.toml"))?;
-            let method: js_sys::Function =
-                js_sys::Reflect::get(&binding, &JsValue::from_str("limit"))
-                    .ok()
-                    .and_then(|m| m.dyn_into().ok())
-                    .ok_or_else(|| fail("is not a rate limiter"))?;
-            let options = js_sys::Object::new();
-            let _ =
-                js_sys::Reflect::set(&options, &JsValue::from_str("key"), &JsValue::from_str(key));
-            let promise = method
-                .call1(&binding, &options)
+            let limiter = method(&binding, "limit").ok_or_else(|| fail("is not a rate limiter"))?;
+            let promise = limiter
+                .call1(&binding, &object(&[("key", JsValue::from_str(key))]))
                 .map_err(|_| LimitError("the rate limiter refused the call".into()))?;
-            let outcome = JsFuture::from(js_sys::Promise::from(promise))
+            let outcome = settled(promise)
                 .await
                 .map_err(|_| LimitError("the rate limiter failed".into()))?;
-            let success = js_sys::Reflect::get(&outcome, &JsValue::from_str("success"))
-                .ok()
-                .and_then(|v| v.as_bool());
+            let success = property(&outcome, "success").and_then(|v| v.as_bool());
             success.ok_or_else(|| LimitError("the rate limiter gave no answer".into()))
         })
     }
@@ -58,18 +47,30 @@ pub(super) struct WebCryptoPbkdf2;
 
 /// `crypto.subtle.<name>(...args)`, awaited.
 pub(super) async fn subtle(name: &'static str, args: &js_sys::Array) -> Result<JsValue, String> {
-    let failed = |_| format!("WebCrypto {name} failed");
-    let get = |target: &JsValue, name: &str| js_sys::Reflect::get(target, &JsValue::from_str(name));
-    let crypto = get(&js_sys::global(), "crypto").map_err(failed)?;
-    let subtle = get(&crypto, "subtle").map_err(failed)?;
-    let f: js_sys::Function = get(&subtle, name)
+    let failed = || format!("WebCrypto {name} failed");
+    let subtle = property(&js_sys::global(), "crypto")
+        .and_then(|crypto| property(&crypto, "subtle"))
+        .ok_or_else(failed)?;
+    let f = method(&subtle, name).ok_or_else(|| format!("WebCrypto: no {name}"))?;
+    let promise = f.apply(&subtle, args).map_err(|_| failed())?;
+    settled(promise).await.map_err(|_| failed())
+}
+
+/// `target[name]`; `None` when it is absent (undefined) or cannot be read.
+pub(super) fn property(target: &JsValue, name: &str) -> Option<JsValue> {
+    js_sys::Reflect::get(target, &JsValue::from_str(name))
         .ok()
-        .and_then(|f| f.dyn_into().ok())
-        .ok_or_else(|| format!("WebCrypto: no {name}"))?;
-    let promise = f.apply(&subtle, args).map_err(failed)?;
-    JsFuture::from(js_sys::Promise::from(promise))
-        .await
-        .map_err(failed)
+        .filter(|v| !v.is_undefined())
+}
+
+/// `target[name]` if it is a function.
+pub(super) fn method(target: &JsValue, name: &str) -> Option<js_sys::Function> {
+    property(target, name)?.dyn_into().ok()
+}
+
+/// A promise the runtime handed back, awaited: its value, or why it was rejected.
+pub(super) async fn settled(promise: JsValue) -> Result<JsValue, JsValue> {
+    JsFuture::from(js_sys::Promise::from(promise)).await
 }
 
 /// A plain JS object from name-value pairs.

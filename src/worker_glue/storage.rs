@@ -1,11 +1,10 @@
 //! Workers KV as the core's store, and in Durable Object mode the grant
 //! objects and the store that routes to them.
 
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen::JsValue;
 use worker::Env;
 
-use super::js::object;
+use super::js::{method, object, property, settled};
 use crate::store::{Store, StoreError};
 
 /// Workers KV as the core's [`Store`]: the binding's `get` and `put`, called
@@ -23,16 +22,10 @@ pub(super) struct Kv {
 impl Kv {
     /// The KV namespace bound as `name`, if there is one.
     pub(super) fn bound(env: &Env, name: &str, now: u64) -> Option<Self> {
-        let namespace = js_sys::Reflect::get(env, &JsValue::from_str(name)).ok()?;
-        let method = |name: &str| {
-            js_sys::Reflect::get(&namespace, &JsValue::from_str(name))
-                .ok()?
-                .dyn_into::<js_sys::Function>()
-                .ok()
-        };
+        let namespace = property(env, name)?;
         Some(Self {
-            get: method("get")?,
-            put: method("put")?,
+            get: method(&namespace, "get")?,
+            put: method(&namespace, "put")?,
             namespace,
             now,
         })
@@ -41,8 +34,7 @@ impl Kv {
 
 /// A failed KV call's message (a rejected promise carries an `Error`).
 fn kv_error(e: JsValue) -> StoreError {
-    let message = js_sys::Reflect::get(&e, &JsValue::from_str("message"))
-        .ok()
+    let message = property(&e, "message")
         .and_then(|m| m.as_string())
         .or_else(|| e.as_string())
         .unwrap_or_default();
@@ -55,10 +47,7 @@ impl Store for Kv {
             .get
             .call1(&self.namespace, &JsValue::from_str(key))
             .map_err(kv_error)?;
-        let value = JsFuture::from(js_sys::Promise::from(promise))
-            .await
-            .map_err(kv_error)?;
-        Ok(value.as_string())
+        Ok(settled(promise).await.map_err(kv_error)?.as_string())
     }
 
     async fn put(
@@ -83,10 +72,7 @@ impl Store for Kv {
                 &options,
             )
             .map_err(kv_error)?;
-        JsFuture::from(js_sys::Promise::from(promise))
-            .await
-            .map(drop)
-            .map_err(kv_error)
+        settled(promise).await.map(drop).map_err(kv_error)
     }
 }
 

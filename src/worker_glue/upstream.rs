@@ -4,10 +4,9 @@
 
 use std::rc::Rc;
 
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen::JsValue;
 
-use super::js::{object, subtle};
+use super::js::{method, object, property, settled, subtle};
 use crate::upstream::{
     Alg, Answer, Call, Checked, Fetch, FetchError, Fetched, Outbound, ProviderCache, Signatures,
     TIMEOUT_MS,
@@ -93,15 +92,7 @@ const MAX_ANSWER_BYTES: usize = 256 * 1024;
 impl Fetch for RuntimeFetch {
     fn fetch(&self, call: Call) -> Fetched<'_> {
         Box::pin(async move {
-            let get = |target: &JsValue, name: &str| {
-                js_sys::Reflect::get(target, &JsValue::from_str(name))
-                    .map_err(|_| FetchError::Failed)
-            };
-            let function = |target: &JsValue, name: &str| -> Result<js_sys::Function, FetchError> {
-                get(target, name)?
-                    .dyn_into()
-                    .map_err(|_| FetchError::Failed)
-            };
+            const FAILED: FetchError = FetchError::Failed;
             let global = js_sys::global();
             let headers = js_sys::Object::new();
             for (name, value) in &call.headers {
@@ -111,9 +102,11 @@ impl Fetch for RuntimeFetch {
                     &JsValue::from_str(value),
                 );
             }
-            let timeout = function(&get(&global, "AbortSignal")?, "timeout")?
+            let timeout = property(&global, "AbortSignal")
+                .and_then(|signal| method(&signal, "timeout"))
+                .ok_or(FAILED)?
                 .call1(&JsValue::NULL, &JsValue::from(TIMEOUT_MS as f64))
-                .map_err(|_| FetchError::Failed)?;
+                .map_err(|_| FAILED)?;
             let init = object(&[
                 (
                     "method",
@@ -130,26 +123,25 @@ impl Fetch for RuntimeFetch {
             ]);
             // A rejection is a timeout when the signal says so (its reason is a
             // TimeoutError), a failed connection otherwise.
-            let outcome = |e: JsValue| match get(&e, "name").ok().and_then(|n| n.as_string()) {
+            let outcome = |e: JsValue| match property(&e, "name").and_then(|n| n.as_string()) {
                 Some(n) if n == "TimeoutError" => FetchError::TimedOut,
-                _ => FetchError::Failed,
+                _ => FAILED,
             };
-            let promise = function(&global, "fetch")?
+            let promise = method(&global, "fetch")
+                .ok_or(FAILED)?
                 .call2(&global, &JsValue::from_str(&call.url), &init)
-                .map_err(|_| FetchError::Failed)?;
-            let res = JsFuture::from(js_sys::Promise::from(promise))
-                .await
-                .map_err(outcome)?;
-            let status = get(&res, "status")?.as_f64().unwrap_or(0.0) as u16;
-            let body = function(&res, "arrayBuffer")?
+                .map_err(|_| FAILED)?;
+            let res = settled(promise).await.map_err(outcome)?;
+            let status = property(&res, "status")
+                .and_then(|s| s.as_f64())
+                .unwrap_or(0.0) as u16;
+            let body = method(&res, "arrayBuffer")
+                .ok_or(FAILED)?
                 .call0(&res)
-                .map_err(|_| FetchError::Failed)?;
-            let body = JsFuture::from(js_sys::Promise::from(body))
-                .await
-                .map_err(outcome)?;
-            let body = js_sys::Uint8Array::new(&body);
+                .map_err(|_| FAILED)?;
+            let body = js_sys::Uint8Array::new(&settled(body).await.map_err(outcome)?);
             if body.length() as usize > MAX_ANSWER_BYTES {
-                return Err(FetchError::Failed);
+                return Err(FAILED);
             }
             Ok(Answer {
                 status,
