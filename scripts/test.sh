@@ -25,11 +25,11 @@ cargo build --quiet --bin admin
 # The default build (what wrangler.toml deploys as it stands), then one with
 # sign-in through providers, and the Durable Object build with it, for the
 # end-to-end tests of those (tests/e2e/harness.mjs picks one per Worker).
-(unset SIGN_IN_PROVIDERS GRANT_STORE; bash scripts/build.sh >/dev/null 2>&1 || bash scripts/build.sh)
-export SIGN_IN_PROVIDERS=e2e
-BUILD_DIR=build-up bash scripts/build.sh >/dev/null 2>&1 || BUILD_DIR=build-up bash scripts/build.sh
-GRANT_STORE=DO BUILD_DIR=build-do bash scripts/build.sh >/dev/null 2>&1 || GRANT_STORE=DO BUILD_DIR=build-do bash scripts/build.sh
-unset SIGN_IN_PROVIDERS
+# Quiet when it works; run again for its output when it does not.
+build() { bash scripts/build.sh >/dev/null 2>&1 || bash scripts/build.sh; }
+(unset SIGN_IN_PROVIDERS GRANT_STORE; build)
+SIGN_IN_PROVIDERS=e2e BUILD_DIR=build-up build
+SIGN_IN_PROVIDERS=e2e GRANT_STORE=DO BUILD_DIR=build-do build
 
 echo "== end-to-end tests against wrangler dev"
 node --test --test-reporter=spec $(ls tests/e2e/*.test.mjs | grep -v load.test.mjs)
