@@ -104,15 +104,12 @@ export async function startWorker({ https: useHttps = false, vars = {}, durable 
 
   const port = await freePort();
   const inspector = await freePort();
-  // A dev registry of its own: every wrangler dev shares ~/.wrangler/registry
-  // by default, and a second Worker of the same name registering there was seen
-  // to restart the first mid-request under load (the DO load test, once).
   const child = spawn(join(ROOT, 'node_modules/.bin/wrangler'), [
     'dev', '--config', config, '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector),
     '--persist-to', state, '--var', `SIGNING_KEY:${SIGNING_KEY}`, '--var', `SIGNING_KEY_PREVIOUS:${PREVIOUS_KEY}`, '--show-interactive-dev-session=false',
     ...(useHttps ? ['--local-protocol', 'https'] : []),
     ...Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
-  ], { cwd: ROOT, env: { ...env, WRANGLER_REGISTRY_PATH: join(configDir, 'registry') }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  ], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   child.stdout.on('data', (d) => { output += d; });
   child.stderr.on('data', (d) => { output += d; });
