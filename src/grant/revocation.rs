@@ -2,7 +2,6 @@
 
 use std::cell::RefCell;
 
-use super::join;
 use crate::store::{GrantRecord, Store, StoreError, Tombstone};
 use crate::types::GrantId;
 
@@ -20,9 +19,8 @@ pub(super) async fn grant_and_revoked<S: Store + ?Sized>(
     store: &S,
     id: &GrantId,
 ) -> Result<Option<(GrantRecord, bool)>, StoreError> {
-    let (grant, tombstone) = join(store.grant(id), store.tombstone(id)).await;
-    let tombstone = tombstone?;
-    Ok(grant?.map(|g| {
+    let (grant, tombstone) = store.grant_and_tombstone(id).await?;
+    Ok(grant.map(|g| {
         let revoked = g.revoked_at.is_some() || tombstone.is_some();
         (g, revoked)
     }))

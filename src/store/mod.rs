@@ -80,6 +80,15 @@ pub trait Store {
     async fn put_tombstone(&self, id: &GrantId, t: &Tombstone) -> Result<(), StoreError> {
         put_json(self, &keys::revoked(id), t, None).await
     }
+    /// A grant and its tombstone, read at once (every refresh needs both).
+    /// Workers KV overrides this with one bulk read of both keys.
+    async fn grant_and_tombstone(
+        &self,
+        id: &GrantId,
+    ) -> Result<(Option<GrantRecord>, Option<Tombstone>), StoreError> {
+        let (grant, tombstone) = crate::grant::join(self.grant(id), self.tombstone(id)).await;
+        Ok((grant?, tombstone?))
+    }
     /// Stores a new grant and its entries in the user's and the client's
     /// index (what `admin` lists to end them).
     async fn create_grant(&self, grant: &GrantRecord) -> Result<(), StoreError> {
@@ -99,7 +108,15 @@ pub async fn get_json<T: DeserializeOwned, S: Store + ?Sized>(
     store: &S,
     key: &str,
 ) -> Result<Option<T>, StoreError> {
-    match store.get(key).await? {
+    from_json(key, store.get(key).await?)
+}
+
+/// The record stored at `key`, from its JSON text if there is one.
+pub fn from_json<T: DeserializeOwned>(
+    key: &str,
+    text: Option<String>,
+) -> Result<Option<T>, StoreError> {
+    match text {
         None => Ok(None),
         // A record we cannot read is a store fault, not the caller's bad input.
         // `from_slice` as everywhere else: each reader type is a second copy of

@@ -1,11 +1,12 @@
 //! Workers KV as the core's store, and in Durable Object mode the grant
 //! objects and the store that routes to them.
 
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use worker::Env;
 
 use super::js::{method, object, property, settled};
-use crate::store::{Store, StoreError};
+use crate::store::{from_json, keys, GrantRecord, Store, StoreError, Tombstone};
+use crate::types::GrantId;
 
 /// Workers KV as the core's [`Store`]: the binding's `get` and `put`, called
 /// through js_sys. The crate's `KvStore` sends its options through
@@ -74,6 +75,23 @@ impl Store for Kv {
             .map_err(kv_error)?;
         settled(promise).await.map(drop).map_err(kv_error)
     }
+
+    /// Both keys in one bulk `get`: one binding call and one KV read
+    /// operation, where two `get`s cost two of each.
+    async fn grant_and_tombstone(
+        &self,
+        id: &GrantId,
+    ) -> Result<(Option<GrantRecord>, Option<Tombstone>), StoreError> {
+        let (grant, revoked) = (keys::grant(id), keys::revoked(id));
+        let both = js_sys::Array::of2(&JsValue::from_str(&grant), &JsValue::from_str(&revoked));
+        let promise = self.get.call1(&self.namespace, &both).map_err(kv_error)?;
+        let found: js_sys::Map = settled(promise).await.map_err(kv_error)?.unchecked_into();
+        let text = |key: &str| found.get(&JsValue::from_str(key)).as_string();
+        Ok((
+            from_json(&grant, text(&grant))?,
+            from_json(&revoked, text(&revoked))?,
+        ))
+    }
 }
 
 impl crate::grant::GrantStore for Kv {}
@@ -82,7 +100,6 @@ impl crate::grant::GrantStore for Kv {}
 mod durable {
     use super::*;
     use crate::objects::{self, ObjectStorage, ObjectStore, ObjectTransport};
-    use crate::types::GrantId;
     use crate::worker_glue::config;
     use wasm_bindgen::JsValue;
     use worker::{durable_object, DurableObject, Env, ObjectNamespace, RequestInit, State};
@@ -173,29 +190,25 @@ mod durable {
         ) -> Result<(), StoreError> {
             either!(self, s => s.put_code(hash, code).await)
         }
-        async fn tombstone(
-            &self,
-            id: &GrantId,
-        ) -> Result<Option<crate::store::Tombstone>, StoreError> {
+        async fn tombstone(&self, id: &GrantId) -> Result<Option<Tombstone>, StoreError> {
             either!(self, s => s.tombstone(id).await)
         }
-        async fn put_tombstone(
-            &self,
-            id: &GrantId,
-            t: &crate::store::Tombstone,
-        ) -> Result<(), StoreError> {
+        async fn put_tombstone(&self, id: &GrantId, t: &Tombstone) -> Result<(), StoreError> {
             either!(self, s => s.put_tombstone(id, t).await)
         }
-        async fn grant(
-            &self,
-            id: &GrantId,
-        ) -> Result<Option<crate::store::GrantRecord>, StoreError> {
+        async fn grant(&self, id: &GrantId) -> Result<Option<GrantRecord>, StoreError> {
             either!(self, s => s.grant(id).await)
         }
-        async fn put_grant(&self, grant: &crate::store::GrantRecord) -> Result<(), StoreError> {
+        async fn grant_and_tombstone(
+            &self,
+            id: &GrantId,
+        ) -> Result<(Option<GrantRecord>, Option<Tombstone>), StoreError> {
+            either!(self, s => s.grant_and_tombstone(id).await)
+        }
+        async fn put_grant(&self, grant: &GrantRecord) -> Result<(), StoreError> {
             either!(self, s => s.put_grant(grant).await)
         }
-        async fn create_grant(&self, grant: &crate::store::GrantRecord) -> Result<(), StoreError> {
+        async fn create_grant(&self, grant: &GrantRecord) -> Result<(), StoreError> {
             either!(self, s => s.create_grant(grant).await)
         }
     }
@@ -205,17 +218,15 @@ mod durable {
             &self,
             k: &crate::grant::Successors,
             r: &crate::grant::Redeem,
-        ) -> Result<Result<crate::store::GrantRecord, crate::grant::Refusal>, StoreError> {
+        ) -> Result<Result<GrantRecord, crate::grant::Refusal>, StoreError> {
             either!(self, s => s.redeem_code(k, r).await)
         }
         async fn refresh_grant(
             &self,
             k: &crate::grant::Successors,
             r: &crate::grant::Refresh,
-        ) -> Result<
-            Result<(crate::store::GrantRecord, crate::types::ScopeSet), crate::grant::Refusal>,
-            StoreError,
-        > {
+        ) -> Result<Result<(GrantRecord, crate::types::ScopeSet), crate::grant::Refusal>, StoreError>
+        {
             either!(self, s => s.refresh_grant(k, r).await)
         }
     }
