@@ -213,10 +213,6 @@ async fn fetch(
 ) -> worker::Result<web_sys::Response> {
     let started = Date::now().as_millis();
     let config = config(&env);
-    let request_id = req
-        .headers()
-        .get("cf-ray")?
-        .unwrap_or_else(|| random_string(&OsRng, 9));
     let request = match read_request(&req).await {
         Ok(r) => r,
         Err(_) => {
@@ -235,6 +231,10 @@ async fn fetch(
         ),
     };
     if config.log_requests {
+        let request_id = req
+            .headers()
+            .get("cf-ray")?
+            .unwrap_or_else(|| random_string(&OsRng, 9));
         log_line(&request, &response, &request_id, started);
     }
     write_response(response)
