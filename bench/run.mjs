@@ -10,6 +10,9 @@
 //   refresh   refresh-token chains, one per concurrent client
 //   validate  an access token checked by the resource (/userinfo; /api/ there)
 //   floor     a trivial route of the same Worker: the runtime's ceiling here
+//   refresh floor  a route in the comparison Worker that does only what a
+//             rotating refresh must do on KV (one bulk read, one write, the
+//             answer), with no checks and no crypto: KV's ceiling for refresh
 //
 // Prints ops/s, p50, p99 and errors per scenario, with ratios to the comparison
 // and to the floor, and writes the same to target/bench.json. All traffic goes to
@@ -202,6 +205,10 @@ function compareScenarios({ base, client }) {
     },
     validate: async (state) => { expect(await request(base, 'GET', '/api/me', { headers: { authorization: `Bearer ${state.at}` } }), 200); },
     floor: async () => { expect(await request(base, 'GET', '/floor'), 200); },
+    refreshFloor: async (state) => {
+      const body = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: state.rt });
+      expect(await request(base, 'POST', '/refresh-floor', { headers: { ...FORM, authorization: auth }, body: body.toString() }), 200);
+    },
   };
 }
 
@@ -259,9 +266,12 @@ async function main() {
     console.log(`driving each scenario for ${SECONDS} s at concurrency ${CONCURRENCY} (127.0.0.1 only), ${rounds} round(s)…`);
     const as = [];
     const bs = [];
+    const floors = [];
     for (let i = 0; i < rounds; i++) {
       as.push(await runAll(s));
-      bs.push(await runAll(compareScenarios(theirs)));
+      const t = compareScenarios(theirs);
+      bs.push(await runAll(t));
+      floors.push([await drive('refresh floor', t.refreshFloor, async (k) => ({ rt: `floor${k}.x` }))]);
     }
     // Per scenario, the round with the median rate.
     const median = (runs) => runs[0].map((_, k) => {
@@ -270,6 +280,7 @@ async function main() {
     });
     const a = median(as);
     const b = median(bs);
+    const [refreshFloor] = median(floors);
     // Durable Object mode: the scenarios that touch grant state.
     const sd = oursScenarios(oursDo.base);
     const fresh = async () => { const t = await sd.link(); return { rt: t.refresh_token, at: t.access_token }; };
@@ -294,6 +305,12 @@ async function main() {
       console.log(`${r.scenario.padEnd(9)} | ${f(o.ops_per_s).padStart(10)} ${f(o.p50_ms, 1).padStart(8)} ${f(o.p99_ms, 1).padStart(8)} ${String(o.errors).padStart(4)} | ${f(t.ops_per_s).padStart(28)} ${f(t.p50_ms, 1).padStart(8)} ${f(t.p99_ms, 1).padStart(8)} ${String(t.errors).padStart(4)} | ${f(r.ratio_to_workers_oauth_provider, 2).padStart(11)} ${f(r.ratio_to_floor, 2).padStart(11)} ${f(r.theirs_ratio_to_floor, 2).padStart(13)}`);
     }
     const link = a.find((r) => r.scenario === 'link').ops_per_s;
+    const refreshA = a.find((r) => r.scenario === 'refresh').ops_per_s;
+    const refreshB = b.find((r) => r.scenario === 'refresh').ops_per_s;
+    console.log(`\nrefresh floor (JavaScript, one bulk KV read + one KV write + the answer; no checks, no crypto) | `
+      + `${f(refreshFloor.ops_per_s)} ops/s, p50 ${f(refreshFloor.p50_ms, 1)} ms, ${refreshFloor.errors} errors; `
+      + `our refresh is ${f(refreshA / refreshFloor.ops_per_s, 2)}× it, workers-oauth-provider's ${f(refreshB / refreshFloor.ops_per_s, 2)}×; `
+      + `the most a rotating refresh on KV can be here is ${f(refreshFloor.ops_per_s / refreshB, 2)}× workers-oauth-provider`);
     console.log('\nmode            | link ops/s   p50 ms   p99 ms  err | refresh ops/s   p50 ms   p99 ms  err');
     for (const [mode, rs] of [['KV (default)', a], ['Durable Object', d]]) {
       const l = rs.find((r) => r.scenario === 'link');
@@ -308,7 +325,7 @@ async function main() {
       + `one isolate's ceiling (wrangler dev runs the Worker on one thread) 1 ÷ that = ${f(single, 1)} links/s; `
       + `link reaches ${f(100 * link / ceiling)}% of the first, ${f(100 * link / single)}% of the second`);
     console.log(`request log lines: ${opt.log ? 'on' : 'off (--log turns them on)'}`);
-    const report = { seconds: SECONDS, concurrency: CONCURRENCY, cores, log_lines: opt.log, pbkdf2_ms: pbkdf2, federated_sign_in_ms: federatedMs, link_via_provider: viaProvider, link_ceiling_per_s: ceiling, link_single_isolate_ceiling_per_s: single, rows, durable_object_mode: d };
+    const report = { seconds: SECONDS, concurrency: CONCURRENCY, cores, log_lines: opt.log, pbkdf2_ms: pbkdf2, federated_sign_in_ms: federatedMs, link_via_provider: viaProvider, link_ceiling_per_s: ceiling, link_single_isolate_ceiling_per_s: single, refresh_floor: refreshFloor, rows, durable_object_mode: d };
     mkdirSync(join(ROOT, 'target'), { recursive: true });
     writeFileSync(join(ROOT, 'target/bench.json'), JSON.stringify(report, null, 2));
     console.log('written to target/bench.json');
