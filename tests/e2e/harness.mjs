@@ -43,7 +43,10 @@ const seen = (...values) => values.filter((v) => v && v.length >= 8).forEach((v)
 /** Configured as SIGNING_KEY_PREVIOUS: verifies, never signs. */
 export const PREVIOUS_KEY = randomBytes(48).toString('base64url');
 
-const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
+// No config watching: no test edits a Worker's wrangler.toml while it runs, and
+// a reload under load answers the requests in flight with a 503 ("Your worker
+// restarted mid-request").
+const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_CI_DISABLE_CONFIG_WATCHING: 'true' };
 
 function freePort() {
   return new Promise((ok, fail) => {

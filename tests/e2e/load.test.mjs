@@ -2,16 +2,13 @@
 // concurrent clients against wrangler dev. Zero 5xx, no grant lost or
 // duplicated, every code works exactly once, every final refresh token works.
 // Bounded in count; all traffic stays on 127.0.0.1.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startWorker, authorizeQuery, login, token, REDIRECTS } from './harness.mjs';
 
 const LINKS = 500;
 const REFRESHES_PER_LINK = 10;
 const CONCURRENCY = 16;
-
-const workers = [];
-after(() => workers.forEach((w) => w.stop()));
 
 /** Runs `job(i)` for i in [0, n) with at most CONCURRENCY at once. */
 async function pool(n, job) {
@@ -27,8 +24,20 @@ async function pool(n, job) {
 }
 
 for (const mode of (process.env.LOAD_MODES || 'KV,DO').split(',')) test(`${mode} mode: ${LINKS} links and ${LINKS * REFRESHES_PER_LINK} refreshes at concurrency ${CONCURRENCY}, nothing lost`, { timeout: 600_000 }, async () => {
+  // One Worker at a time: each is stopped before the next mode starts.
   const worker = await startWorker({ durable: mode === 'DO' });
-  workers.push(worker);
+  try {
+    await load(mode, worker);
+  } catch (e) {
+    // What wrangler dev said, so that a failure here explains itself.
+    e.message += `\n--- wrangler dev's output, last 3,000 characters:\n${worker.logs().slice(-3000)}`;
+    throw e;
+  } finally {
+    worker.stop();
+  }
+});
+
+async function load(mode, worker) {
   const statuses = new Map();
   const count = (s) => statuses.set(s, (statuses.get(s) || 0) + 1);
   const started = Date.now();
@@ -83,4 +92,4 @@ for (const mode of (process.env.LOAD_MODES || 'KV,DO').split(',')) test(`${mode}
   const secs = (ms) => (ms / 1000).toFixed(1);
   console.log(`# load (${mode}): ${LINKS} links in ${secs(linked - started)} s (${(LINKS / ((linked - started) / 1000)).toFixed(0)}/s), `
     + `${LINKS * REFRESHES_PER_LINK} refreshes in ${secs(refreshed - linked)} s (${(LINKS * REFRESHES_PER_LINK / ((refreshed - linked) / 1000)).toFixed(0)}/s)`);
-});
+}
