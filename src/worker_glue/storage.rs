@@ -76,8 +76,8 @@ impl Store for Kv {
         settled(promise).await.map(drop).map_err(kv_error)
     }
 
-    /// Both keys in one bulk `get`: one binding call and one KV read
-    /// operation, where two `get`s cost two of each.
+    /// Both keys in one bulk `get`: one binding call and one round trip where
+    /// two `get`s cost two of each (KV still bills a read per key).
     async fn grant_and_tombstone(
         &self,
         id: &GrantId,
