@@ -21,7 +21,6 @@ use std::rc::Rc;
 
 use serde::Serialize;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 use worker::worker_sys::web_sys;
 use worker::{console_error, console_log, event, Context, Date, Env};
 
@@ -36,7 +35,7 @@ mod storage;
 #[cfg(feature = "upstream")]
 mod upstream;
 
-use js::{RateLimits, WebCryptoPbkdf2};
+use js::{settled, RateLimits, WebCryptoPbkdf2};
 use storage::Kv;
 
 // talc in place of the default dlmalloc: smaller code for the same job. The
@@ -122,7 +121,7 @@ async fn read_request(req: &web_sys::Request) -> Result<Request, JsValue> {
 /// the body is consumed made `wrangler dev` fail the next request.
 async fn read_body(req: &web_sys::Request, declared: bool) -> Result<Option<Vec<u8>>, JsValue> {
     if declared {
-        let bytes = js_sys::Uint8Array::new(&JsFuture::from(req.array_buffer()?).await?);
+        let bytes = js_sys::Uint8Array::new(&settled(req.array_buffer()?.into()).await?);
         return Ok((bytes.length() as usize <= MAX_BODY_BYTES).then(|| bytes.to_vec()));
     }
     let Some(stream) = req.body() else {
@@ -133,7 +132,7 @@ async fn read_body(req: &web_sys::Request, declared: bool) -> Result<Option<Vec<
     let mut body = Vec::new();
     let mut seen = 0usize;
     loop {
-        let chunk = JsFuture::from(reader.read()).await?;
+        let chunk = settled(reader.read().into()).await?;
         if js_sys::Reflect::get(&chunk, &done)?.is_truthy() {
             break;
         }
