@@ -185,6 +185,34 @@ test('no record goes on wrangler\'s command line', async () => {
   }
 });
 
+test('a local store locked by the running Worker (SQLITE_BUSY) is tried again, a few times', async () => {
+  const { mkdtempSync, readFileSync, writeFileSync, chmodSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'admin-busy-'));
+  try {
+    // A wrangler that fails as a locked SQLite file makes it fail, the first
+    // $FAILS times it is called, then runs the real one.
+    const busy = join(dir, 'wrangler');
+    writeFileSync(busy, `#!/bin/sh
+n=$(cat ${join(dir, 'calls')} 2>/dev/null || echo 0); n=$((n + 1)); echo $n > ${join(dir, 'calls')}
+if [ "$n" -le "$FAILS" ]; then echo "workerd/util/sqlite.c++: SQLite failed; database is locked: SQLITE_BUSY" >&2; exit 1; fi
+exec ${join(ROOT, 'node_modules/.bin/wrangler')} "$@"
+`);
+    chmodSync(busy, 0o755);
+    const calls = () => Number(readFileSync(join(dir, 'calls'), 'utf8'));
+    const ok = run(['user', 'add', '--username', 'erin', '--password-stdin'], 'busy ' + randomBytes(8).toString('hex'), { WRANGLER: busy, FAILS: '2' });
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.ok(calls() > 3, 'the two busy answers were tried again');
+    writeFileSync(join(dir, 'calls'), '0');
+    const gone = run(['user', 'list'], '', { WRANGLER: busy, FAILS: '99' });
+    assert.notEqual(gone.status, 0, 'a lock that stays is an error');
+    assert.match(gone.stderr, /SQLITE_BUSY/);
+    assert.equal(calls(), 5, 'five tries, then the error');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('admin, the build and the Worker decide Durable Object mode by one rule', async () => {
   const { mkdtempSync, writeFileSync, mkdirSync, symlinkSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');

@@ -63,7 +63,25 @@ impl Kv {
 
     /// Runs `wrangler kv key <args>` and returns its stdout. Its output is shown
     /// only on failure (it echoes the values it writes).
+    ///
+    /// Local state is a SQLite file that a running `wrangler dev` also writes;
+    /// when it holds the lock, wrangler fails with SQLITE_BUSY having done
+    /// nothing, so the call is tried again a few times before that is an error.
     fn run(&self, args: &[&str]) -> Result<String, String> {
+        const TRIES: u64 = 5;
+        let mut attempt = 1;
+        loop {
+            match self.run_once(args) {
+                Err(e) if attempt < TRIES && e.contains("SQLITE_BUSY") => {
+                    std::thread::sleep(std::time::Duration::from_millis(200 * attempt));
+                    attempt += 1;
+                }
+                done => return done,
+            }
+        }
+    }
+
+    fn run_once(&self, args: &[&str]) -> Result<String, String> {
         let mut cmd = Command::new(&self.program[0]);
         cmd.args(&self.program[1..])
             .args(["kv", "key"])
