@@ -85,8 +85,13 @@ use crypto::Rng;
 use http::Request;
 use jwt::SigningKey;
 
-/// Access tokens live one hour, as Alexa expects (`expires_in: 3600`).
+/// Access tokens live one hour by default (`expires_in: 3600`);
+/// `ACCESS_TOKEN_TTL` sets another life within [`ACCESS_TOKEN_TTL_RANGE`].
 pub const ACCESS_TOKEN_TTL: u64 = 3600;
+/// The lives `ACCESS_TOKEN_TTL` may set: Amazon requires at least 6 minutes;
+/// a day is as long as a revocation may wait for a skill that checks tokens
+/// offline.
+pub const ACCESS_TOKEN_TTL_RANGE: std::ops::RangeInclusive<u64> = 360..=86_400;
 /// Authorization codes live five minutes (RFC 6749 §4.1.2 recommends at most ten).
 pub const CODE_TTL: u64 = 300;
 
@@ -104,8 +109,13 @@ pub struct Config {
     pub previous_signing_key_error: Option<ConfigError>,
     /// `SCOPES_SUPPORTED`, space separated, for the discovery document.
     pub scopes_supported: Option<String>,
-    /// `REFRESH_TOKEN_TTL` in seconds; unset or `0` means refresh tokens never expire.
+    /// `REFRESH_TOKEN_TTL` in seconds of disuse; unset or `0` means refresh
+    /// tokens never expire.
     pub refresh_token_ttl: Option<u64>,
+    /// `ACCESS_TOKEN_TTL` in seconds (default [`ACCESS_TOKEN_TTL`]).
+    pub access_token_ttl: u64,
+    /// Set when `ACCESS_TOKEN_TTL` is set but unusable: logged with its fix.
+    pub access_token_ttl_error: Option<ConfigError>,
     /// `DEMO_CALLBACK=true` serves `/demo/callback`, a page that shows the code, for
     /// trying a link in a browser during local development.
     pub demo_callback: bool,
@@ -228,7 +238,24 @@ impl Config {
                  signed with it fail. Set the whole previous key: \
                  `npx wrangler secret put SIGNING_KEY_PREVIOUS < current-key.txt`.",
             ));
+        let access_token_ttl = var("ACCESS_TOKEN_TTL")
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| {
+                s.trim()
+                    .parse()
+                    .ok()
+                    .filter(|n| ACCESS_TOKEN_TTL_RANGE.contains(n))
+                    .ok_or(ConfigError(
+                        "ACCESS_TOKEN_TTL must be a whole number of seconds from 360 (Amazon's \
+                         minimum) to 86400, so the default 3600 is used. Fix it in wrangler.toml.",
+                    ))
+            });
         let mut config = Self {
+            access_token_ttl: match &access_token_ttl {
+                Some(Ok(ttl)) => *ttl,
+                _ => ACCESS_TOKEN_TTL,
+            },
+            access_token_ttl_error: access_token_ttl.and_then(Result::err),
             previous_signing_key,
             previous_signing_key_error,
             scopes_supported: var("SCOPES_SUPPORTED").filter(|s| !s.trim().is_empty()),

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::crypto::TokenHash;
 use crate::grant::{self, GrantStore, Redeem, Refresh, Refusal, Successors};
 use crate::store::{CodeRecord, GrantRecord, Store, StoreError, Tombstone};
-use crate::types::{GrantId, ScopeSet};
+use crate::types::GrantId;
 
 /// A request to a grant's object.
 #[derive(Debug, Serialize, Deserialize)]
@@ -51,7 +51,7 @@ pub enum GrantOp {
 }
 
 type Redeemed = Result<GrantRecord, Refusal>;
-type Refreshed = Result<(GrantRecord, ScopeSet), Refusal>;
+type Refreshed = Result<grant::Refreshed, Refusal>;
 
 /// Runs one request inside a grant's object, on that object's storage; the
 /// answer is JSON. Called by the Worker's Durable Object class, which derives

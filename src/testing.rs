@@ -12,7 +12,9 @@ use crate::grant::{GrantStore, RevocationCache, Successors};
 use crate::http::{Method, Request, Response};
 use crate::objects::{self, ObjectStorage, ObjectStore, ObjectTransport};
 use crate::password::hash_password;
-use crate::store::{keys, put_json, ClientRecord, GrantType, MemoryStore, UserRecord};
+use crate::store::{
+    keys, put_json, ClientRecord, GrantType, MemoryStore, RefreshRotation, UserRecord,
+};
 use crate::store::{ClientCache, Store, StoreError};
 use crate::throttle::MemoryLimiter;
 use crate::types::GrantId;
@@ -269,6 +271,9 @@ impl Server {
             grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
             created_at: T0,
             grants_since: None,
+            // The rotation rules are what most suites exercise; the tests of
+            // the default policy set `Never` (`Server::set_rotation`).
+            refresh_rotation: RefreshRotation::Always,
         };
         let mut machine = client.clone();
         machine.client_id = ClientId::new("machine");
@@ -301,6 +306,32 @@ impl Server {
             None,
         ))
         .unwrap();
+    }
+
+    /// Sets the Alexa client's refresh policy, as `admin client update
+    /// --refresh-rotation` does.
+    pub fn set_rotation(&self, rotation: RefreshRotation) {
+        self.edit_client("alexa", |c| c.refresh_rotation = rotation);
+    }
+
+    /// Storage operations so far, in KV and in every grant object:
+    /// (reads, writes).
+    pub fn operations(&self) -> (usize, usize) {
+        let mut ops = self.store.operations();
+        if let Some(objects) = &self.objects {
+            for store in objects.0.borrow().values() {
+                let (r, w) = store.operations();
+                ops = (ops.0 + r, ops.1 + w);
+            }
+        }
+        ops
+    }
+
+    /// Writes made while `f` runs, in KV and in every grant object.
+    pub fn writes_during<T>(&self, f: impl FnOnce() -> T) -> (T, usize) {
+        let before = self.operations().1;
+        let out = f();
+        (out, self.operations().1 - before)
     }
 
     /// Changes a stored client record, as `admin client update` would.

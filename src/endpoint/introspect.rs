@@ -49,11 +49,18 @@ async fn describe<S: Store>(
     if let Some(grant) =
         grant::find_by_refresh_token(ctx.store, ctx.config.successors(), token).await?
     {
-        let expired = ctx
-            .config
-            .refresh_token_ttl
-            .is_some_and(|ttl| ctx.now >= grant.refreshed_at.saturating_add(ttl));
-        if grant.client_id != client.client_id || expired {
+        // The rule `/token` applies to a refresh, so the two never disagree.
+        let ttl = ctx.config.refresh_token_ttl;
+        let live = grant::is_live(
+            &grant,
+            false,
+            &client.client_id,
+            client.grants_since,
+            ttl,
+            client.rotation(),
+            ctx.now,
+        );
+        if !live {
             return Ok(None);
         }
         return Ok(Some(Introspection {
@@ -63,10 +70,7 @@ async fn describe<S: Store>(
             client_id: Some(grant.client_id.as_str().to_owned()),
             scope: Some(grant.scope.to_string()),
             iat: Some(grant.refreshed_at),
-            exp: ctx
-                .config
-                .refresh_token_ttl
-                .map(|ttl| grant.refreshed_at + ttl),
+            exp: ttl.map(|ttl| grant.refreshed_at + ttl),
             ..Introspection::default()
         }));
     }
@@ -79,10 +83,21 @@ async fn describe<S: Store>(
     if let Some(gid) = &claims.gid {
         // Read, not cached: introspection is the authoritative answer.
         let gid = crate::types::GrantId::new(gid.as_str());
-        let grant = ctx.store.grant(&gid).await?;
-        if grant.is_none_or(|g| g.revoked_at.is_some())
-            || ctx.store.tombstone(&gid).await?.is_some()
-        {
+        let (grant, tombstone) = ctx.store.grant_and_tombstone(&gid).await?;
+        let revoked = tombstone.is_some() || grant.as_ref().is_some_and(|g| g.revoked_at.is_some());
+        let live = grant.is_some_and(|g| {
+            let rotation = client.rotation();
+            grant::is_live(
+                &g,
+                revoked,
+                &client.client_id,
+                client.grants_since,
+                None,
+                rotation,
+                ctx.now,
+            )
+        });
+        if !live {
             return Ok(None);
         }
     }

@@ -11,13 +11,13 @@ use crate::crypto::{random_string, token_hash};
 use crate::error::{ErrorCode, OAuthError};
 use crate::form::Params;
 use crate::grant::GrantStore;
-use crate::grant::{self, Refusal};
+use crate::grant::{self, Handout, Refusal};
 use crate::http::{LogFields, Request, Response};
 use crate::jwt::{self, Claims};
 use crate::pkce;
 use crate::store::{GrantRecord, GrantType};
 use crate::types::{AccessToken, CodeVerifier, GrantId, RefreshToken, ScopeSet};
-use crate::{Ctx, ACCESS_TOKEN_TTL};
+use crate::Ctx;
 
 /// What a successful grant hands back (§5.1).
 struct Issued {
@@ -30,7 +30,7 @@ struct Issued {
 pub(super) async fn handle<S: GrantStore>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
     let mut log = LogFields::default();
     let response = match grant(req, ctx, &mut log).await {
-        Ok(issued) => success(issued),
+        Ok(issued) => success(issued, ctx.config.access_token_ttl),
         Err(rejection) => front::error_response(rejection, &mut log),
     };
     response.with_log(log)
@@ -70,7 +70,7 @@ async fn grant<S: GrantStore>(
             client_id: client.client_id.to_string(),
             scope: scope.to_string(),
             iat: ctx.now,
-            exp: ctx.now + ACCESS_TOKEN_TTL,
+            exp: ctx.now + ctx.config.access_token_ttl,
             jti: random_string(ctx.rng, 16),
             gid: grant.map(|g| g.id.to_string()),
             name: grant
@@ -128,8 +128,9 @@ async fn grant<S: GrantStore>(
                 now: ctx.now,
                 ttl: ctx.config.refresh_token_ttl,
                 client_grants_since: client.grants_since,
+                rotation: client.rotation(),
             };
-            let (grant, scope) = match ctx.store.refresh_grant(successors, &request).await? {
+            let done = match ctx.store.refresh_grant(successors, &request).await? {
                 Ok(done) => done,
                 Err(refusal) => {
                     if refusal == Refusal::ReusedRefresh {
@@ -140,11 +141,17 @@ async fn grant<S: GrantStore>(
                     return Err(refusal.error().into());
                 }
             };
-            let refresh = grant::current_refresh_token(successors, &grant, None).ok_or(NO_KEY)?;
+            log.reason = Some(done.path.reason());
+            let grant = &done.grant;
+            let refresh = match done.handout {
+                Handout::Presented => Some(RefreshToken::new(presented.to_owned())),
+                Handout::Current => grant::current_refresh_token(successors, grant, None),
+                Handout::Successor => successors.next(&grant.id, &request.presented_hash),
+            };
             Ok(Issued {
-                access_token: access(grant.user_id.as_str(), &scope, Some(&grant)),
-                refresh_token: Some(refresh),
-                scope,
+                access_token: access(grant.user_id.as_str(), &done.scope, Some(grant)),
+                refresh_token: Some(refresh.ok_or(NO_KEY)?),
+                scope: done.scope,
             })
         }
         GrantType::ClientCredentials => {
@@ -200,11 +207,11 @@ struct TokenAnswer<'a> {
     scope: String,
 }
 
-fn success(issued: Issued) -> Response {
+fn success(issued: Issued, expires_in: u64) -> Response {
     let body = TokenAnswer {
         access_token: issued.access_token.secret(),
         token_type: "Bearer",
-        expires_in: ACCESS_TOKEN_TTL,
+        expires_in,
         refresh_token: issued.refresh_token.as_ref().map(|r| r.secret()),
         scope: issued.scope.to_string(),
     };

@@ -5,11 +5,13 @@
 use serde::{Deserialize, Serialize};
 
 use super::revocation::grant_and_revoked;
-use super::rotation::{current_refresh_token, match_refresh, rotate, RefreshMatch, Successors};
+use super::rotation::{
+    current_refresh_token, match_refresh, rotate, RefreshMatch, Successors, SUCCESSOR_STEPS,
+};
 use crate::crypto::TokenHash;
 use crate::error::OAuthError;
 use crate::pkce::{self, VerifierS256};
-use crate::store::{CodeRecord, GrantRecord, Store, StoreError, Tombstone};
+use crate::store::{CodeRecord, GrantRecord, RefreshRotation, Store, StoreError, Tombstone};
 use crate::types::{ClientId, GrantId, ScopeSet};
 
 /// Why a code exchange or a refresh was refused. Serialisable, because in
@@ -177,35 +179,146 @@ pub struct Refresh {
     /// The client's `grants_since`: older grants belonged to a removed client.
     #[serde(default)]
     pub client_grants_since: Option<u64>,
+    /// The client's refresh policy.
+    #[serde(default)]
+    pub rotation: RefreshRotation,
+}
+
+/// Which refresh token a successful refresh hands out. The decision is made
+/// next to the stored grant, which (in Durable Object mode) never sees the
+/// presented token itself, only its hash; the token endpoint holds the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Handout {
+    /// The presented token: it stays the grant's token (no rotation, or a
+    /// rotation whose successor would fall outside the window after a failed
+    /// write).
+    Presented,
+    /// The grant's current token, derived again from its previous one: a retry
+    /// with the previous token after a lost answer.
+    Current,
+    /// The successor of the presented token: a rotation.
+    Successor,
+}
+
+/// How a refresh went, for the log line: each path has a reason of its own,
+/// so that a second holder of a token shows in the logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RefreshPath {
+    /// The grant's token under `never`: nothing written.
+    Kept,
+    /// The grant's token under `never`, and the day's last use recorded
+    /// (only with `REFRESH_TOKEN_TTL`).
+    KeptAndRecorded,
+    /// Rotated, and the grant written.
+    Rotated,
+    /// Rotated, but the write failed: the successor is handed out anyway,
+    /// and accepted as "ahead" next time.
+    RotatedUnwritten,
+    /// A token ahead of the stored one (a stale copy, or an earlier unwritten
+    /// rotation), moved on.
+    CaughtUp,
+    /// The previous token: the current one handed out again.
+    Retry,
+}
+
+impl RefreshPath {
+    /// The log line's reason.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Kept => "refresh token kept (rotation never): nothing written",
+            Self::KeptAndRecorded => "refresh token kept (rotation never); the day's last use recorded",
+            Self::Rotated => "refresh token rotated",
+            Self::RotatedUnwritten => {
+                "refresh token rotated, but the grant write failed: the successor is accepted next time"
+            }
+            Self::CaughtUp => "a refresh token ahead of the stored one: rotated from it",
+            Self::Retry => {
+                "the previous refresh token: the current one handed out again (a retry, or a second holder)"
+            }
+        }
+    }
+}
+
+/// A successful refresh: the grant, the scope to issue, and which refresh
+/// token to hand out.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Refreshed {
+    pub grant: GrantRecord,
+    pub scope: ScopeSet,
+    pub handout: Handout,
+    pub path: RefreshPath,
+}
+
+/// A `never` grant records its last use at most this often, and only when
+/// `REFRESH_TOKEN_TTL` is set: one write per grant per day at most.
+pub const LAST_USE_INTERVAL: u64 = 86_400;
+
+/// Whether a grant may still be used by `client` at `now`: the one rule that
+/// `/token` (refresh) and `/introspect` both apply. A grant is dead when it is
+/// revoked, belongs to another client, predates its client's `grants_since`
+/// (an earlier client of that id was removed), or has been idle longer than
+/// `REFRESH_TOKEN_TTL`. A `never` grant's last use is recorded at most once
+/// per [`LAST_USE_INTERVAL`], so its idle time is counted from the recorded
+/// use plus that interval: it never expires sooner than the TTL after its
+/// real last use.
+pub fn is_live(
+    grant: &GrantRecord,
+    revoked: bool,
+    client: &ClientId,
+    client_grants_since: Option<u64>,
+    ttl: Option<u64>,
+    rotation: RefreshRotation,
+    now: u64,
+) -> bool {
+    let slack = match rotation {
+        RefreshRotation::Never => LAST_USE_INTERVAL,
+        RefreshRotation::Always => 0,
+    };
+    !revoked
+        && grant.client_id == *client
+        && client_grants_since.is_none_or(|since| grant.created_at >= since)
+        && ttl.is_none_or(|ttl| now < grant.refreshed_at.saturating_add(ttl).saturating_add(slack))
 }
 
 /// The whole refresh against one store: check the token against the grant and
-/// its tombstone, rotate, write. Returns the grant as written (its current
-/// token is the one to hand out, see [`current_refresh_token`]) and the scope
-/// to issue. A retry with the previous token writes nothing.
+/// its tombstone, then act on the client's policy.
+///
+/// - `never`: the presented token stays the grant's token; nothing is written
+///   (except, with a TTL, the last use once a day).
+/// - `always`: rotate to the successor and write the grant. If that write
+///   fails, the successor is handed out all the same: it is one step ahead of
+///   the stored token, which the successor window accepts next time.
+///
+/// Under either policy the previous token gives back the current one and
+/// writes nothing, and a retired token revokes the grant. Under `always`, a
+/// well-formed token of this grant, presented by its own client, that matches
+/// nothing at all also revokes it (RFC 9700 §4.14.2): its holder was
+/// overtaken, however many refreshes ago.
 pub async fn refresh<S: Store + ?Sized>(
     store: &S,
     successors: &Successors,
     r: &Refresh,
-) -> Result<Result<(GrantRecord, ScopeSet), Refusal>, StoreError> {
+) -> Result<Result<Refreshed, Refusal>, StoreError> {
     let Some((mut grant, revoked)) = grant_and_revoked(store, &r.grant_id).await? else {
         return Ok(Err(Refusal::InvalidRefresh));
     };
-    if revoked
-        || grant.client_id != r.client_id
-        || r.client_grants_since
-            .is_some_and(|since| grant.created_at < since)
-    {
-        return Ok(Err(Refusal::InvalidRefresh));
-    }
-    if r.ttl
-        .is_some_and(|ttl| r.now >= grant.refreshed_at.saturating_add(ttl))
-    {
+    let live = is_live(
+        &grant,
+        revoked,
+        &r.client_id,
+        r.client_grants_since,
+        r.ttl,
+        r.rotation,
+        r.now,
+    );
+    if !live {
         return Ok(Err(Refusal::InvalidRefresh));
     }
     let matched = match match_refresh(&grant, successors, &r.presented_hash) {
-        None => return Ok(Err(Refusal::InvalidRefresh)),
-        Some(RefreshMatch::Retired) => {
+        None if r.rotation == RefreshRotation::Never => {
+            return Ok(Err(Refusal::InvalidRefresh));
+        }
+        None | Some(RefreshMatch::Retired) => {
             store
                 .put_tombstone(&grant.id, &Tombstone { revoked_at: r.now })
                 .await?;
@@ -216,17 +329,54 @@ pub async fn refresh<S: Store + ?Sized>(
     let Some(scope) = grant.scope.narrowed_to(r.scope.as_ref()) else {
         return Ok(Err(Refusal::InvalidScope));
     };
+    let done = |grant, handout, path| {
+        Ok(Ok(Refreshed {
+            grant,
+            scope,
+            handout,
+            path,
+        }))
+    };
     if matched == RefreshMatch::Previous {
-        // The current token again, if it can still be derived (it cannot only
-        // after two key rotations since it was issued).
-        return Ok(match current_refresh_token(successors, &grant, None) {
-            Some(_) => Ok((grant, scope)),
-            None => Err(Refusal::InvalidRefresh),
-        });
+        if current_refresh_token(successors, &grant, None).is_some() {
+            return done(grant, Handout::Current, RefreshPath::Retry);
+        }
+        // The current token cannot be derived again: it was drawn at random
+        // by a version before derived tokens (or derived under a key since
+        // rotated out twice). The client holds the previous one.
+        if r.rotation == RefreshRotation::Never {
+            return done(grant, Handout::Presented, RefreshPath::Retry);
+        }
     }
+    if r.rotation == RefreshRotation::Never {
+        let path = if r.ttl.is_some() && r.now >= grant.refreshed_at + LAST_USE_INTERVAL {
+            grant.refreshed_at = r.now;
+            // A failed write only leaves the last use unrecorded until the
+            // next refresh; the refresh itself succeeds.
+            match store.put_grant(&grant).await {
+                Ok(()) => RefreshPath::KeptAndRecorded,
+                Err(_) => RefreshPath::Kept,
+            }
+        } else {
+            RefreshPath::Kept
+        };
+        return done(grant, Handout::Presented, path);
+    }
+    // Whether the successor, if its write fails, is still found next time
+    // from the stored token: within the window ahead of it.
+    let (path, findable) = match &matched {
+        RefreshMatch::Ahead(chain) => (RefreshPath::CaughtUp, chain.len() < SUCCESSOR_STEPS),
+        RefreshMatch::Previous => (RefreshPath::Rotated, false),
+        _ => (RefreshPath::Rotated, true),
+    };
     if rotate(&mut grant, successors, matched, r.now).is_none() {
         return Err(StoreError("no signing key to derive refresh tokens".into()));
     }
-    store.put_grant(&grant).await?;
-    Ok(Ok((grant, scope)))
+    match store.put_grant(&grant).await {
+        Ok(()) => done(grant, Handout::Successor, path),
+        // The successor stays findable while it is within the window;
+        // beyond it, the presented token (already ahead) is handed out again.
+        Err(_) if findable => done(grant, Handout::Successor, RefreshPath::RotatedUnwritten),
+        Err(_) => done(grant, Handout::Presented, RefreshPath::RotatedUnwritten),
+    }
 }

@@ -40,7 +40,10 @@ mod exchange;
 mod revocation;
 mod rotation;
 
-pub use exchange::{redeem, refresh, Redeem, Refresh, Refusal};
+pub use exchange::{
+    is_live, redeem, refresh, Handout, Redeem, Refresh, RefreshPath, Refreshed, Refusal,
+    LAST_USE_INTERVAL,
+};
 pub use revocation::{revoke, RevocationCache, REVOCATION_CACHE_SECONDS};
 pub use rotation::{current_refresh_token, Successors, RETIRED_KEPT, SUCCESSOR_STEPS};
 
@@ -50,7 +53,7 @@ use std::task::Poll;
 
 use crate::crypto::token_hash;
 use crate::store::{GrantRecord, Store, StoreError};
-use crate::types::{GrantId, ScopeSet};
+use crate::types::GrantId;
 
 /// Grant ids are 16 random bytes in unpadded base64url.
 pub fn is_grant_id(s: &str) -> bool {
@@ -139,7 +142,7 @@ pub trait GrantStore: Store {
         &self,
         successors: &Successors,
         r: &Refresh,
-    ) -> Result<Result<(GrantRecord, ScopeSet), Refusal>, StoreError> {
+    ) -> Result<Result<Refreshed, Refusal>, StoreError> {
         refresh(self, successors, r).await
     }
 }

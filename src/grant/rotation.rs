@@ -154,7 +154,19 @@ pub(super) fn rotate(
             retire(grant, retired);
             presented
         }
-        RefreshMatch::Previous | RefreshMatch::Retired => return Some(()),
+        // Only when the current token cannot be derived again (drawn at random
+        // by a version before derived tokens): the client holds the previous
+        // one, so the chain goes on from it and the current one is retired.
+        RefreshMatch::Previous => {
+            let presented = grant.previous_refresh_hash.clone()?;
+            let current = grant.refresh_hash.clone();
+            retire(grant, vec![current]);
+            let next = successors.next(&grant.id, &presented)?;
+            grant.refresh_hash = token_hash(next.secret());
+            grant.refreshed_at = now;
+            return Some(());
+        }
+        RefreshMatch::Retired => return Some(()),
     };
     let next = successors.next(&grant.id, &presented)?;
     if let Some(old) = grant.previous_refresh_hash.replace(presented) {

@@ -13,6 +13,11 @@ pub struct MemoryStore {
     map: RefCell<BTreeMap<String, String>>,
     /// Operations left before every later one fails (see [`MemoryStore::fail_after`]).
     ops_left: Cell<usize>,
+    /// Whether writes fail while reads succeed (see [`MemoryStore::fail_writes`]).
+    fail_writes: Cell<bool>,
+    /// Reads and writes so far (a bulk read counts each key, as KV bills it).
+    reads: Cell<usize>,
+    writes: Cell<usize>,
 }
 
 impl Default for MemoryStore {
@@ -20,6 +25,9 @@ impl Default for MemoryStore {
         Self {
             map: RefCell::default(),
             ops_left: Cell::new(usize::MAX),
+            fail_writes: Cell::new(false),
+            reads: Cell::new(0),
+            writes: Cell::new(0),
         }
     }
 }
@@ -29,6 +37,17 @@ impl MemoryStore {
     /// KV outage or rate limit would. `usize::MAX` ends the fault.
     pub fn fail_after(&self, n: usize) {
         self.ops_left.set(n);
+    }
+
+    /// Makes every write fail while reads still succeed, as KV does past the
+    /// day's write quota or with two writes to one key in a second (429).
+    pub fn fail_writes(&self, on: bool) {
+        self.fail_writes.set(on);
+    }
+
+    /// Reads and writes so far, successful or not: (reads, writes).
+    pub fn operations(&self) -> (usize, usize) {
+        (self.reads.get(), self.writes.get())
     }
 
     fn operation(&self) -> Result<(), StoreError> {
@@ -60,11 +79,16 @@ impl MemoryStore {
 
 impl Store for MemoryStore {
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.reads.set(self.reads.get() + 1);
         self.operation()?;
         Ok(self.map.borrow().get(key).cloned())
     }
     async fn put(&self, key: &str, value: String, _: Option<u64>) -> Result<(), StoreError> {
+        self.writes.set(self.writes.get() + 1);
         self.operation()?;
+        if self.fail_writes.get() {
+            return Err(StoreError("injected write failure (KV 429)".into()));
+        }
         self.map.borrow_mut().insert(key.to_owned(), value);
         Ok(())
     }

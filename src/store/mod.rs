@@ -18,8 +18,8 @@ mod records;
 pub use cache::ClientCache;
 pub use memory::MemoryStore;
 pub use records::{
-    ClientRecord, ClientRemoval, CodeRecord, GrantRecord, GrantType, IdentityLink, SignInState,
-    Tombstone, UserRecord,
+    ClientRecord, ClientRemoval, CodeRecord, GrantRecord, GrantType, IdentityLink, RefreshRotation,
+    SignInState, Tombstone, UserRecord,
 };
 
 use serde::{de::DeserializeOwned, Serialize};

@@ -59,11 +59,60 @@ pub struct ClientRecord {
     /// same id that `admin client remove` removed: they never come back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grants_since: Option<u64>,
+    /// What a refresh does with the refresh token (`--refresh-rotation`);
+    /// records written before the setting existed read as the default.
+    #[serde(default)]
+    pub refresh_rotation: RefreshRotation,
 }
 
 impl ClientRecord {
     pub fn allows(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)
+    }
+
+    /// The refresh policy that applies: the registered one, except that a
+    /// client without a secret always rotates (RFC 9700 §2.2.2 requires
+    /// rotation or sender-constraining for public clients).
+    pub fn rotation(&self) -> RefreshRotation {
+        if self.secret_hash.is_empty() {
+            RefreshRotation::Always
+        } else {
+            self.refresh_rotation
+        }
+    }
+}
+
+/// What a refresh does with the refresh token, per client.
+///
+/// RFC 9700 §2.2.2 requires rotation only for public clients: a confidential
+/// client's refresh token is already bound to its secret (RFC 6749 §6). Every
+/// Alexa skill is confidential, and a refresh that rotates must write the
+/// grant, which the Free plan allows 1,000 times a day and any one key once a
+/// second. So `Never` is the default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefreshRotation {
+    /// The grant keeps one refresh token for its life; a refresh writes nothing.
+    #[default]
+    Never,
+    /// Each refresh hands out a new token, derived from the one presented
+    /// (see [`crate::grant`]), and writes the grant.
+    Always,
+}
+
+impl RefreshRotation {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "never" => Some(Self::Never),
+            "always" => Some(Self::Always),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Never => "never",
+            Self::Always => "always",
+        }
     }
 }
 

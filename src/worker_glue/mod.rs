@@ -192,7 +192,10 @@ fn config(env: &Env) -> Rc<Config> {
                     .ok()
             });
             let problems = config.signing_key.as_ref().err().into_iter();
-            for e in problems.chain(config.previous_signing_key_error.iter()) {
+            let problems = problems
+                .chain(config.previous_signing_key_error.iter())
+                .chain(config.access_token_ttl_error.iter());
+            for e in problems {
                 log_config_error(e.0);
             }
             for e in &config.providers.errors {

@@ -225,8 +225,7 @@ mod durable {
             &self,
             k: &crate::grant::Successors,
             r: &crate::grant::Refresh,
-        ) -> Result<Result<(GrantRecord, crate::types::ScopeSet), crate::grant::Refusal>, StoreError>
-        {
+        ) -> Result<Result<crate::grant::Refreshed, crate::grant::Refusal>, StoreError> {
             either!(self, s => s.refresh_grant(k, r).await)
         }
     }

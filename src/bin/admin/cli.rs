@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use alexa_oauth::store::RefreshRotation;
 use clap::{Args, Parser, Subcommand};
 
 const EXAMPLES: &str = "\
@@ -173,6 +174,15 @@ pub(crate) struct ClientAdd {
     /// With --force: give the client a new secret, ending the old one at once.
     #[arg(long, requires = "force")]
     pub(crate) new_secret: bool,
+    /// never (the default: a refresh keeps the refresh token and writes
+    /// nothing) or always (a new refresh token at every refresh, one KV write
+    /// each). With --force, unset keeps the replaced client's policy.
+    #[arg(long, value_name = "never|always", value_parser = parse_rotation)]
+    pub(crate) refresh_rotation: Option<RefreshRotation>,
+}
+
+fn parse_rotation(s: &str) -> Result<RefreshRotation, String> {
+    RefreshRotation::parse(s).ok_or_else(|| "use never or always".into())
 }
 
 #[derive(Args)]
@@ -197,6 +207,10 @@ pub(crate) struct ClientUpdate {
     /// Replace the grant types, comma separated.
     #[arg(long)]
     pub(crate) grant_types: Option<String>,
+    /// never or always (see `client add`). Linked users keep working either
+    /// way.
+    #[arg(long, value_name = "never|always", value_parser = parse_rotation)]
+    pub(crate) refresh_rotation: Option<RefreshRotation>,
 }
 
 #[derive(Args)]

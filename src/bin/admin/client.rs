@@ -2,7 +2,7 @@
 
 use alexa_oauth::crypto::{hash_client_secret, OsRng};
 use alexa_oauth::registration;
-use alexa_oauth::store::{keys, ClientRecord, ClientRemoval, GrantType};
+use alexa_oauth::store::{keys, ClientRecord, ClientRemoval, GrantType, RefreshRotation};
 use alexa_oauth::types::{ClientId, GrantId, RedirectUri, ScopeSet};
 
 use crate::cli::{ClientAdd, ClientUpdate};
@@ -90,6 +90,7 @@ pub(crate) fn add(kv: &Kv, args: ClientAdd) -> Result<(), String> {
         created_at: now(),
         // Grants of a removed client of this id never come back.
         grants_since: removed.map(|r| r.removed_at + 1),
+        refresh_rotation: args.refresh_rotation.unwrap_or_default(),
     };
     check_complete(&record)?;
     let new_secret = match keep {
@@ -99,6 +100,9 @@ pub(crate) fn add(kv: &Kv, args: ClientAdd) -> Result<(), String> {
             record.previous_secret_expires_at = old.previous_secret_expires_at;
             record.created_at = old.created_at;
             record.grants_since = old.grants_since;
+            if args.refresh_rotation.is_none() {
+                record.refresh_rotation = old.refresh_rotation;
+            }
             None
         }
         None => {
@@ -126,7 +130,20 @@ pub(crate) fn add(kv: &Kv, args: ClientAdd) -> Result<(), String> {
         out!("  redirect_uri:  {uri}");
     }
     out!("  scope:         {}", record.scope);
+    out!("  refresh:       {}", rotation(&record));
     Ok(())
+}
+
+/// The refresh policy in words, for `add`, `update`, `list` and `show`.
+fn rotation(c: &ClientRecord) -> &'static str {
+    match c.rotation() {
+        RefreshRotation::Never => {
+            "rotation never (the refresh token stays; a refresh writes nothing)"
+        }
+        RefreshRotation::Always => {
+            "rotation always (a new refresh token each time; one KV write each)"
+        }
+    }
 }
 
 pub(crate) fn update(kv: &Kv, args: ClientUpdate) -> Result<(), String> {
@@ -155,6 +172,9 @@ pub(crate) fn update(kv: &Kv, args: ClientUpdate) -> Result<(), String> {
     if let Some(grant_types) = &args.grant_types {
         c.grant_types = parse_grant_types(grant_types)?;
     }
+    if let Some(rotation) = args.refresh_rotation {
+        c.refresh_rotation = rotation;
+    }
     check_complete(&c)?;
     put(kv, &keys::client(&c.client_id), &c)?;
     out!("Client {:?} updated; its secret is unchanged.", args.id);
@@ -162,6 +182,7 @@ pub(crate) fn update(kv: &Kv, args: ClientUpdate) -> Result<(), String> {
         out!("  redirect_uri:  {uri}");
     }
     out!("  scope:         {}", c.scope);
+    out!("  refresh:       {}", rotation(&c));
     Ok(())
 }
 
@@ -172,12 +193,13 @@ pub(crate) fn list(kv: &Kv) -> Result<(), String> {
         };
         let grants: Vec<_> = c.grant_types.iter().map(|g| g.as_str()).collect();
         out!(
-            "{}\t{}\tscope={}\tgrants={}\tredirect_uris={}",
+            "{}\t{}\tscope={}\tgrants={}\tredirect_uris={}\trefresh_rotation={}",
             c.client_id,
             c.name,
             c.scope,
             grants.join(","),
-            c.redirect_uris.len()
+            c.redirect_uris.len(),
+            c.rotation().as_str()
         );
     }
     Ok(())
@@ -194,6 +216,7 @@ pub(crate) fn show(kv: &Kv, id: &str) -> Result<(), String> {
     out!("scope:        {}", c.scope);
     let grants: Vec<_> = c.grant_types.iter().map(|g| g.as_str()).collect();
     out!("grant_types:  {}", grants.join(","));
+    out!("refresh:      {}", rotation(&c));
     for uri in &c.redirect_uris {
         out!("redirect_uri: {uri}");
     }
