@@ -1,6 +1,7 @@
-// Grants that never strand a user, in both store modes under wrangler dev:
-// concurrent and repeated refreshes, raced codes, copies of the previous
-// token, and revocations racing refreshes.
+// Grants that never strand a user, in both store modes under wrangler dev,
+// for a client that rotates refresh tokens (--refresh-rotation always; the
+// default policy is in refresh.test.mjs): concurrent and repeated refreshes,
+// raced codes, copies of the previous token, and revocations racing refreshes.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -10,7 +11,7 @@ import { startWorker, authorizeQuery, login, token, REDIRECTS, CLIENT_ID, SECRET
 for (const durable of [false, true]) {
   describe(durable ? 'Durable Object mode' : 'KV mode', () => {
     let worker;
-    before(async () => { worker = await startWorker({ durable }); });
+    before(async () => { worker = await startWorker({ durable, rotation: 'always' }); });
     after(() => worker?.stop());
 
     const refresh = (rt) => token(worker.base, { grant_type: 'refresh_token', refresh_token: rt });

@@ -80,12 +80,14 @@ function probe(base) {
  * passed as `--var NAME:VALUE`; `durable: true` keeps grants in Durable Objects
  * (a build with sign-in through providers too); `upstream: true` runs the KV
  * build with sign-in through providers, where the default build has none;
- * `main` runs another build's `index.js` (bench/profile.mjs).
+ * `main` runs another build's `index.js` (bench/profile.mjs); `rotation`
+ * ('never' or 'always') is the Alexa client's refresh policy, left to
+ * admin's default when unset.
  */
-export async function startWorker({ https: useHttps = false, vars = {}, durable = false, upstream = false, main } = {}) {
+export async function startWorker({ https: useHttps = false, vars = {}, durable = false, upstream = false, main, rotation } = {}) {
   const state = mkdtempSync(join(tmpdir(), 'alexa-oauth-e2e-'));
   admin(state, ['client', 'add', '--id', CLIENT_ID, '--name', 'E2E Skill', '--alexa', VENDOR,
-    '--scope', 'smart_home profile', '--secret-stdin'], SECRET);
+    '--scope', 'smart_home profile', '--secret-stdin', ...(rotation ? ['--refresh-rotation', rotation] : [])], SECRET);
   admin(state, ['client', 'add', '--id', MACHINE_ID, '--name', 'Machine', '--scope', 'metrics',
     '--grant-types', 'client_credentials,refresh_token', '--secret-stdin'], SECRET);
   admin(state, ['user', 'add', '--username', USERNAME, '--display-name', 'Alice', '--password-stdin'], PASSWORD);

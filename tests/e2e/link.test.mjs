@@ -81,28 +81,28 @@ test('PKCE S256: the right verifier links, a wrong or missing one does not', asy
   assert.equal(loc.searchParams.get('state'), 'st ate/+&1');
 });
 
-test('refresh rotates, and a retry with the previous refresh token still works', async () => {
+test('refresh keeps the refresh token (rotation never, the default), and a retry works', async () => {
   const redirect = REDIRECTS[0];
   const linked = await token(worker.base, { grant_type: 'authorization_code', code: await code(redirect), redirect_uri: redirect });
   const rt1 = linked.json.refresh_token;
   const r2 = await token(worker.base, { grant_type: 'refresh_token', refresh_token: rt1 }, { auth: 'basic' });
   assert.equal(r2.status, 200, JSON.stringify(r2.json));
   assert.equal(r2.json.expires_in, 3600);
-  assert.notEqual(r2.json.refresh_token, rt1);
+  assert.equal(r2.json.refresh_token, rt1);
+  assert.notEqual(r2.json.access_token, linked.json.access_token);
   assert.equal(verifyJwt(r2.json.access_token).claims.sub, verifyJwt(linked.json.access_token).claims.sub);
-  // The answer to that refresh was lost: Alexa retries with rt1.
+  // The answer to that refresh was lost: Alexa retries with the same token.
   const r3 = await token(worker.base, { grant_type: 'refresh_token', refresh_token: rt1 });
   assert.equal(r3.status, 200, JSON.stringify(r3.json));
+  assert.equal(r3.json.refresh_token, rt1);
   // Narrowing the scope on refresh is allowed; widening it is not.
-  const narrow = await token(worker.base, { grant_type: 'refresh_token', refresh_token: r3.json.refresh_token, scope: 'smart_home' });
+  const narrow = await token(worker.base, { grant_type: 'refresh_token', refresh_token: rt1, scope: 'smart_home' });
   assert.equal(narrow.status, 200, JSON.stringify(narrow.json));
-  expectError(await token(worker.base, { grant_type: 'refresh_token', refresh_token: narrow.json.refresh_token, scope: 'smart_home admin' }), 400, 'invalid_scope');
+  expectError(await token(worker.base, { grant_type: 'refresh_token', refresh_token: rt1, scope: 'smart_home admin' }), 400, 'invalid_scope');
   // A refresh token of this client is refused for another client.
-  expectError(await token(worker.base, { grant_type: 'refresh_token', refresh_token: narrow.json.refresh_token }, { id: MACHINE_ID }), 400, 'invalid_grant');
-  // r3's token was used, so rt1 is retired: presenting it again means a copy
-  // leaked, and the whole family is revoked (RFC 9700 §4.14), the newest included.
-  expectError(await token(worker.base, { grant_type: 'refresh_token', refresh_token: rt1 }), 400, 'invalid_grant');
-  expectError(await token(worker.base, { grant_type: 'refresh_token', refresh_token: narrow.json.refresh_token }), 400, 'invalid_grant');
+  expectError(await token(worker.base, { grant_type: 'refresh_token', refresh_token: rt1 }, { id: MACHINE_ID }), 400, 'invalid_grant');
+  // And still works for its own.
+  assert.equal((await token(worker.base, { grant_type: 'refresh_token', refresh_token: rt1 })).status, 200);
 });
 
 test('client_credentials for a client allowed that grant, with no refresh token', async () => {

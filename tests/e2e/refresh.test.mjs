@@ -1,0 +1,102 @@
+// The refresh policy under wrangler dev, in both store modes. The default,
+// rotation never: 50 refreshes in a row and 16 at once all return the same
+// refresh token and leave the persisted state (local KV and the Durable
+// Objects' storage) byte for byte as it was. A client switched to always
+// rotates, and a token reused after 2, 10 or 40 refreshes revokes the grant.
+import { test, before, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { startWorker, authorizeQuery, login, token, admin, REDIRECTS, CLIENT_ID } from './harness.mjs';
+
+/**
+ * Every persisted file under the state folder and a hash of its bytes. SQLite's
+ * shared-memory index (`-shm`) changes on reads, so it is left out; its
+ * write-ahead log (`-wal`) and databases, and KV's value blobs, are in.
+ */
+function snapshot(dir) {
+  const files = new Map();
+  const walk = (d) => {
+    for (const name of readdirSync(d)) {
+      const path = join(d, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else if (!name.endsWith('-shm')) files.set(relative(dir, path), createHash('sha256').update(readFileSync(path)).digest('hex'));
+    }
+  };
+  walk(dir);
+  return files;
+}
+
+function changed(before, after) {
+  const names = new Set([...before.keys(), ...after.keys()]);
+  return [...names].filter((n) => before.get(n) !== after.get(n));
+}
+
+for (const durable of [false, true]) {
+  describe(durable ? 'Durable Object mode' : 'KV mode', () => {
+    let worker;
+    // Client records read every time, so a policy change applies at once.
+    before(async () => { worker = await startWorker({ durable, vars: { CLIENT_CACHE_SECONDS: '0' } }); });
+    after(() => worker?.stop());
+
+    const refresh = (rt) => token(worker.base, { grant_type: 'refresh_token', refresh_token: rt });
+    async function next(rt) {
+      const r = await refresh(rt);
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      return r.json.refresh_token;
+    }
+    async function link() {
+      const r = await login(worker.base, authorizeQuery());
+      assert.equal(r.status, 303, await r.text());
+      const code = new URL(r.headers.get('location')).searchParams.get('code');
+      const t = await token(worker.base, { grant_type: 'authorization_code', code, redirect_uri: REDIRECTS[0] });
+      assert.equal(t.status, 200, JSON.stringify(t.json));
+      return t.json.refresh_token;
+    }
+    const policy = (rotation) => admin(worker.state, ['client', 'update', '--id', CLIENT_ID, '--refresh-rotation', rotation]);
+
+    test('rotation never: 50 refreshes in a row and 16 at once keep the token and write nothing', async () => {
+      const rt = await link();
+      // Let the link's own writes settle on disk.
+      await new Promise((r) => setTimeout(r, 500));
+      const before = snapshot(worker.state);
+      for (let i = 0; i < 50; i++) assert.equal(await next(rt), rt, `refresh ${i + 1}`);
+      const answers = await Promise.all(Array.from({ length: 16 }, () => refresh(rt)));
+      assert.deepEqual(answers.map((a) => a.status), Array(16).fill(200), JSON.stringify(answers.map((a) => a.json)));
+      assert.deepEqual(new Set(answers.map((a) => a.json.refresh_token)), new Set([rt]));
+      await new Promise((r) => setTimeout(r, 500));
+      assert.deepEqual(changed(before, snapshot(worker.state)), [], 'nothing persisted was rewritten');
+
+      // The comparison sees a write: the same token under always rotates.
+      assert.match(policy('always'), /rotation always/);
+      await new Promise((r) => setTimeout(r, 500));
+      const switched = snapshot(worker.state);
+      const rotated = await next(rt);
+      assert.notEqual(rotated, rt);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.notDeepEqual(changed(switched, snapshot(worker.state)), [], 'a rotation is seen as a write');
+      assert.equal(await next(rt), rotated, 'the previous token is a retry');
+      assert.match(policy('never'), /rotation never/);
+      assert.equal(await next(rotated), rotated, 'back to never: the current token stays');
+    });
+
+    test('rotation always: a token reused after 2, 10 or 40 refreshes revokes the grant for both chains', async () => {
+      policy('always');
+      try {
+        for (const depth of [2, 10, 40]) {
+          const holder = await link();
+          let thief = holder;
+          for (let i = 0; i < depth; i++) thief = await next(thief);
+          const reused = await refresh(holder);
+          assert.equal(reused.status, 400, `depth ${depth}`);
+          assert.equal(reused.json.error, 'invalid_grant');
+          assert.match(reused.json.error_description, /revoked/, `depth ${depth}`);
+          assert.equal((await refresh(thief)).status, 400, `depth ${depth}: the other chain ends too`);
+        }
+      } finally {
+        policy('never');
+      }
+    });
+  });
+}
