@@ -15,7 +15,9 @@
 //             answer), with no checks and no crypto: KV's ceiling for refresh
 //
 // Prints ops/s, p50, p99 and errors per scenario, with ratios to the comparison
-// and to the floor, and writes the same to target/bench.json. All traffic goes to
+// and to the floor, and the KV reads and writes each operation makes (both
+// Workers' bindings wrapped in a counter), and writes the same to
+// target/bench.json. All traffic goes to
 // 127.0.0.1 and stops by itself.
 //
 //   npm run bench -- [--seconds 10] [--concurrency 16] [--rounds 1] [--log]
@@ -222,6 +224,26 @@ async function runAll(s) {
   ];
 }
 
+/**
+ * KV calls per operation, as the Worker's wrapped binding counted them
+ * (bench/kv-count.mjs, bench/compare/worker.js): `n` of each, one at a time,
+ * after one warm-up, so a per-isolate cache (our client records) is warm as it
+ * is in production between Alexa's requests.
+ */
+async function kvPerOp(base, s, n = 10) {
+  const counts = async () => JSON.parse(expect(await request(base, 'GET', '/__kv-counts'), 200).body);
+  const t = await s.link();
+  const state = { rt: t.refresh_token, at: t.access_token };
+  const per = async (op) => {
+    await op();
+    await counts();
+    for (let i = 0; i < n; i++) await op();
+    const c = await counts();
+    return Object.fromEntries(Object.entries(c).map(([k, v]) => [k, v / n]));
+  };
+  return { link: await per(() => s.link()), refresh: await per(() => s.refresh(state)), validate: await per(() => s.validate(state)) };
+}
+
 /** The median time of an unloaded login POST: PBKDF2 is nearly all of it. */
 async function loginMs(s) {
   const times = [];
@@ -250,8 +272,12 @@ async function main() {
   });
   admin(oursUp.state, ['user', 'update', '--username', USERNAME, '--add-identity', `corp:${idp.subject}`]);
   const oursDo = await startWorker({ vars, durable: true });
+  const oursCounted = await startWorker({ vars, main: 'bench/kv-count.mjs' });
   const theirs = await startCompare();
   try {
+    // KV calls per operation first, on quiet Workers.
+    const kv = { ours: await kvPerOp(oursCounted.base, oursScenarios(oursCounted.base)), theirs: await kvPerOp(theirs.base, compareScenarios(theirs)) };
+    oursCounted.stop();
     const s = oursScenarios(ours.base);
     const su = oursScenarios(oursUp.base);
     // One login at a time, unloaded: its time is nearly all PBKDF2.
@@ -324,12 +350,18 @@ async function main() {
     console.log(`\nlogin (PBKDF2) in the Worker: ${f(pbkdf2, 1)} ms unloaded; ceiling ${cores} cores ÷ that = ${f(ceiling, 1)} links/s, `
       + `one isolate's ceiling (wrangler dev runs the Worker on one thread) 1 ÷ that = ${f(single, 1)} links/s; `
       + `link reaches ${f(100 * link / ceiling)}% of the first, ${f(100 * link / single)}% of the second`);
+    console.log('\nKV per operation (counted at the binding; a bulk get counts a read per key) | ours reads writes | workers-oauth-provider reads writes');
+    for (const op of ['link', 'refresh', 'validate']) {
+      const o = kv.ours[op], t = kv.theirs[op];
+      console.log(`${op.padEnd(9)} | ${f(o.reads, 1).padStart(10)} ${f(o.writes, 1).padStart(6)} | ${f(t.reads, 1).padStart(27)} ${f(t.writes, 1).padStart(6)}`);
+    }
     console.log(`request log lines: ${opt.log ? 'on' : 'off (--log turns them on)'}`);
-    const report = { seconds: SECONDS, concurrency: CONCURRENCY, cores, log_lines: opt.log, pbkdf2_ms: pbkdf2, federated_sign_in_ms: federatedMs, link_via_provider: viaProvider, link_ceiling_per_s: ceiling, link_single_isolate_ceiling_per_s: single, refresh_floor: refreshFloor, rows, durable_object_mode: d };
+    const report = { kv_per_operation: kv, seconds: SECONDS, concurrency: CONCURRENCY, cores, log_lines: opt.log, pbkdf2_ms: pbkdf2, federated_sign_in_ms: federatedMs, link_via_provider: viaProvider, link_ceiling_per_s: ceiling, link_single_isolate_ceiling_per_s: single, refresh_floor: refreshFloor, rows, durable_object_mode: d };
     mkdirSync(join(ROOT, 'target'), { recursive: true });
     writeFileSync(join(ROOT, 'target/bench.json'), JSON.stringify(report, null, 2));
     console.log('written to target/bench.json');
   } finally {
+    oursCounted.stop();
     ours.stop();
     oursUp.stop();
     oursDo.stop();
