@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import http from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { startWorker, admin, ROOT, CLIENT_ID, SECRET, USERNAME, PASSWORD, REDIRECTS } from '../tests/e2e/harness.mjs';
+import { startWorker, admin, formOf, unescapeHtml, ROOT, CLIENT_ID, SECRET, USERNAME, PASSWORD, REDIRECTS } from '../tests/e2e/harness.mjs';
 import { startProvider } from '../tests/e2e/provider.mjs';
 
 const { values: opt } = parseArgs({
@@ -111,7 +111,7 @@ function oursScenarios(base) {
     const q = new URLSearchParams({ response_type: 'code', client_id: CLIENT_ID, redirect_uri: redirect, state: 's', scope: 'smart_home', code_challenge: challenge, code_challenge_method: 'S256' });
     const page = expect(await request(base, 'GET', `/authorize?${q}`), 200);
     const form = new URLSearchParams();
-    for (const m of page.body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) form.append(m[1], m[2].replaceAll('&amp;', '&'));
+    for (const m of formOf(page.body, '/authorize').matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) form.append(m[1], m[2].replaceAll('&amp;', '&'));
     form.append('username', USERNAME);
     form.append('password', PASSWORD);
     form.append('action', 'login');
@@ -139,11 +139,14 @@ function oursScenarios(base) {
     const q = new URLSearchParams({ response_type: 'code', client_id: CLIENT_ID, redirect_uri: redirect, state: 's', scope: 'smart_home', code_challenge: challenge, code_challenge_method: 'S256' });
     const ip = { 'cf-connecting-ip': `10.${(links >> 16) & 255}.${(links >> 8) & 255}.${links++ & 255}` };
     const page = expect(await request(base, 'GET', `/authorize?${q}`, { headers: ip }), 200);
-    const href = page.body.match(/href="(\/signin\/corp\?[^"]+)"/)[1].replaceAll('&amp;', '&').replaceAll('&#38;', '&');
+    // The provider button: a form of its own carrying the page's CSRF token.
+    const csrf = String(page.headers['set-cookie']).split(';')[0];
+    const form = new URLSearchParams();
+    for (const m of formOf(page.body, '/signin/corp').matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) form.append(m[1], unescapeHtml(m[2]));
     let t0 = performance.now();
-    const start = expect(await request(base, 'GET', href, { headers: ip }), 302);
+    const start = expect(await request(base, 'POST', '/signin/corp', { headers: { ...ip, ...FORM, cookie: csrf }, body: form.toString() }), 303);
     let signInMs = performance.now() - t0;
-    const cookie = String(start.headers['set-cookie']).split(';')[0];
+    const cookie = `${csrf}; ${String(start.headers['set-cookie']).split(';')[0]}`;
     const atIdp = new URL(start.headers.location);
     const back = new URL(expect(await request(atIdp.origin, 'GET', atIdp.pathname + atIdp.search), 302).headers.location);
     t0 = performance.now();

@@ -139,7 +139,8 @@ async function login(step, redirect, extra = {}) {
   if (page.status !== 200) { report('FAIL', step, `login page answered ${page.status}`); return null; }
   const cookie = String(page.headers['set-cookie'] || '').split(';')[0];
   const fields = new URLSearchParams();
-  for (const m of page.body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
+  const login = page.body.slice(page.body.indexOf('action="/authorize"'));
+  for (const m of login.slice(0, login.indexOf('</form>')).matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
     fields.append(m[1], m[2].replaceAll('&quot;', '"').replaceAll('&#39;', "'").replaceAll('&lt;', '<').replaceAll('&gt;', '>').replaceAll('&amp;', '&'));
   }
   fields.append('username', opt.username);

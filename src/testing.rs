@@ -28,8 +28,8 @@ use serde_json::Value;
 mod helpers;
 mod provider;
 pub use helpers::{
-    auth_query, check_answer, exchange, hidden_fields, query_param, set_cookie, unescape_html,
-    urlenc, RFC_ERRORS,
+    auth_query, check_answer, exchange, form_fields, hidden_fields, query_param, set_cookie,
+    unescape_html, urlenc, RFC_ERRORS,
 };
 pub use provider::{Misbehaviour, StandIn, IDP, IDP_CLIENT_ID, IDP_CLIENT_SECRET};
 
@@ -474,6 +474,38 @@ impl Server {
                 .with_body(form.finish()),
             Some(&cookie),
         )
+    }
+
+    /// The login page, then its button for `provider`, pressed as a browser
+    /// at `ip` would: the start's answer, and the cookies the browser then
+    /// holds (the login form's nonce, and the pending sign-in if one was set).
+    pub fn provider_start(&self, provider: &str, ip: &str) -> (Response, String) {
+        let page = self.send(
+            Request::new(
+                Method::Get,
+                &format!("/authorize?{}", auth_query(LAYLA, "")),
+            )
+            .with_header("cf-connecting-ip", ip),
+        );
+        assert_eq!(page.status, 200, "{}", page.body_text());
+        let nonce = set_cookie(&page);
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        let action = format!("/signin/{provider}");
+        for (name, value) in form_fields(page.body_text(), &action) {
+            form.append_pair(&name, &value);
+        }
+        let r = self.send(
+            Request::new(Method::Post, &action)
+                .with_header("content-type", "application/x-www-form-urlencoded")
+                .with_header("cf-connecting-ip", ip)
+                .with_header("cookie", &nonce)
+                .with_body(form.finish()),
+        );
+        let cookies = match r.get_header("set-cookie") {
+            Some(_) => format!("{nonce}; {}", set_cookie(&r)),
+            None => nonce,
+        };
+        (r, cookies)
     }
 
     /// A whole login, returning the code.

@@ -89,9 +89,9 @@ proptest! {
         let path = ["/signin/idp", "/signin/amazon", "/callback/idp", "/callback/amazon"][which as usize];
         let (query, cookie) = if pending {
             // A real sign-in under way, so a fuzzed code or error reaches the exchange.
-            let r = s.send(Request::new(Method::Get, &format!("/signin/idp?{}", auth_query(LAYLA, ""))));
+            let (r, cookies) = s.provider_start("idp", "192.0.2.1");
             let state = query_param(r.get_header("location").unwrap(), "state").unwrap();
-            (format!("state={state}&{query}"), set_cookie(&r))
+            (format!("state={state}&{query}"), cookies)
         } else {
             (query, cookie)
         };

@@ -4,25 +4,16 @@
 
 use alexa_oauth::http::{Method, Request, Response};
 use alexa_oauth::testing::{
-    auth_query, exchange, query_param, set_cookie, unescape_html, Misbehaviour, Server, IDP,
-    IDP_CLIENT_ID, IDP_CLIENT_SECRET, LAYLA,
+    auth_query, exchange, query_param, set_cookie, Misbehaviour, Server, IDP, IDP_CLIENT_ID,
+    IDP_CLIENT_SECRET, LAYLA,
 };
 
-/// The login page's link for `provider`, followed: (the provider's
-/// authorization URL, the state cookie).
+/// The login page's button for `provider`, pressed: (the provider's
+/// authorization URL, the browser's cookies).
 fn start(s: &Server, provider: &str) -> (String, String) {
-    let page = s.send(Request::new(
-        Method::Get,
-        &format!("/authorize?{}", auth_query(LAYLA, "")),
-    ));
-    assert_eq!(page.status, 200);
-    let html = page.body_text();
-    let marker = format!("href=\"/signin/{provider}?");
-    let at = html.find(&marker).expect("a provider button") + "href=\"".len();
-    let href = unescape_html(html[at..].split('"').next().unwrap());
-    let r = s.send(Request::new(Method::Get, &href));
-    assert_eq!(r.status, 302, "{}", r.body_text());
-    (r.get_header("location").unwrap().to_owned(), set_cookie(&r))
+    let (r, cookies) = s.provider_start(provider, "192.0.2.9");
+    assert_eq!(r.status, 303, "{}", r.body_text());
+    (r.get_header("location").unwrap().to_owned(), cookies)
 }
 
 fn callback(s: &Server, provider: &str, query: &str, cookie: &str) -> Response {
@@ -137,10 +128,7 @@ fn a_provider_that_does_not_answer_gets_a_try_again_page() {
     let s = Server::with_providers(&[]);
     s.upstream.mode.set(Misbehaviour::Slow);
     // Discovery times out: the button leads to the retry page, not the provider.
-    let page = s.send(Request::new(
-        Method::Get,
-        &format!("/signin/idp?{}", auth_query(LAYLA, "")),
-    ));
+    let (page, _) = s.provider_start("idp", "192.0.2.9");
     assert_eq!(page.status, 503);
     assert!(page.body_text().contains("Back to sign-in"));
     s.upstream.mode.set(Misbehaviour::None);
@@ -185,8 +173,26 @@ fn a_state_must_be_this_browsers_and_is_single_use() {
     );
     let r = callback(&s, "idp", &back, &cookie);
     assert_eq!(r.status, 302, "the tampered tries did not spend it");
+    assert_eq!(
+        set_cookie(&r),
+        "signin-state=",
+        "spent: the browser drops it"
+    );
+    // A replay with the old cookie meets the provider's single-use code.
     let again = callback(&s, "idp", &back, &cookie);
-    assert_eq!(again.status, 400, "single use");
+    assert!(code_of(&again).is_none(), "single use: {}", again.status);
+    // Another browser's cookies: its own nonce does not open this one's state.
+    let (url, cookie) = start(&s, "idp");
+    let (_, other) = start(&s, "idp");
+    let theirs = other.split("; ").next().unwrap();
+    let mine = cookie.split("; ").nth(1).unwrap();
+    let r = callback(
+        &s,
+        "idp",
+        &s.upstream.approve(&url),
+        &format!("{theirs}; {mine}"),
+    );
+    assert_eq!(r.status, 400, "bound to the browser that started it");
     // Ten minutes later a state is dead.
     let (url, cookie) = start(&s, "idp");
     s.now.set(s.now.get() + 601);
@@ -255,6 +261,8 @@ fn an_unknown_provider_or_method_is_a_page_not_a_crash() {
         let r = s.send(Request::new(method, "/callback/idp"));
         assert_eq!((r.status, r.get_header("allow")), (405, Some("GET")));
     }
+    let r = s.send(Request::new(Method::Head, "/signin/idp"));
+    assert_eq!((r.status, r.get_header("allow")), (405, Some("GET, POST")));
     let r = s.send(Request::new(Method::Get, "/signin/idp?client_id=unknown"));
     assert_eq!(r.status, 400, "the request is checked before leaving");
 }
@@ -262,32 +270,69 @@ fn an_unknown_provider_or_method_is_a_page_not_a_crash() {
 #[test]
 fn each_start_counts_against_the_per_address_limit() {
     let s = Server::with_providers(&[]);
-    let from = |ip: &str| {
-        s.send(
-            Request::new(
-                Method::Get,
-                &format!("/signin/idp?{}", auth_query(LAYLA, "")),
-            )
-            .with_header("cf-connecting-ip", ip),
-        )
-    };
-    let statuses: Vec<u16> = (0..21).map(|_| from("192.0.2.1").status).collect();
-    assert!(statuses[..20].iter().all(|&s| s == 302), "{statuses:?}");
+    let statuses: Vec<u16> = (0..21)
+        .map(|_| s.provider_start("idp", "192.0.2.1").0.status)
+        .collect();
+    assert!(statuses[..20].iter().all(|&s| s == 303), "{statuses:?}");
+    assert_eq!(statuses[20], 429, "bounded per address");
     assert_eq!(
-        statuses[20], 429,
-        "each start writes KV: bounded per address"
-    );
-    assert_eq!(
-        from("192.0.2.2").status,
-        302,
+        s.provider_start("idp", "192.0.2.2").0.status,
+        303,
         "another address is not held up"
     );
-    let stored = s
-        .dump()
-        .iter()
-        .filter(|(k, _)| k.starts_with("signin:"))
-        .count();
-    assert_eq!(stored, 21, "nothing written for the refused start");
+}
+
+#[test]
+fn a_thousand_starts_write_nothing() {
+    let s = Server::with_providers(&[]);
+    let (statuses, writes) = s.writes_during(|| {
+        (0..1000)
+            .map(|i| {
+                let ip = format!("198.51.{}.{}", i / 250, i % 250);
+                s.provider_start("idp", &ip).0.status
+            })
+            .collect::<Vec<_>>()
+    });
+    assert!(statuses.iter().all(|&st| st == 303), "{statuses:?}");
+    assert_eq!(writes, 0, "a start is carried by the browser, not stored");
+}
+
+#[test]
+fn a_start_that_is_not_from_our_login_page_reaches_no_provider() {
+    let s = Server::with_providers(&[]);
+    let query = auth_query(LAYLA, "");
+    // A link on another site, followed in a fresh browser.
+    let link = s.send(Request::new(Method::Get, &format!("/signin/idp?{query}")));
+    assert_eq!(link.status, 200, "{}", link.body_text());
+    assert!(link.body_text().contains("name=\"csrf\""), "our login page");
+    // A form on another site: the Alexa request, with or without a token,
+    // but not this browser's.
+    let (_, theirs) = s.provider_start("idp", "192.0.2.7");
+    for (body, cookie) in [
+        (query.clone(), None),
+        (
+            format!("{query}&csrf=9999999999.AAAA"),
+            Some("login-csrf=AAAAAAAAAAAAAAAAAAAAAA"),
+        ),
+        (
+            format!("{query}&csrf=9999999999.AAAA"),
+            Some(theirs.split("; ").next().unwrap()),
+        ),
+    ] {
+        let mut req = Request::new(Method::Post, "/signin/idp")
+            .with_header("content-type", "application/x-www-form-urlencoded")
+            .with_body(body);
+        if let Some(c) = cookie {
+            req = req.with_header("cookie", c);
+        }
+        let r = s.send(req);
+        assert_eq!(r.status, 403, "{}", r.body_text());
+        assert!(r.get_header("location").is_none());
+        assert!(r.body_text().contains("This sign-in form has expired"));
+    }
+    // One real start above, from the login page; none of the others went as
+    // far as looking the provider up.
+    assert_eq!(s.upstream.fetches("openid-configuration"), 1);
 }
 
 #[test]
@@ -360,20 +405,14 @@ fn the_presets_send_the_browser_to_the_real_providers() {
             "read:user",
         ),
     ] {
-        let r = s.send(Request::new(
-            Method::Get,
-            &format!("/signin/{name}?{}", auth_query(LAYLA, "")),
-        ));
+        let (r, _) = s.provider_start(name, "192.0.2.3");
         let to_provider = r.get_header("location").unwrap();
         assert!(to_provider.starts_with(to), "{to_provider}");
         assert_eq!(query_param(to_provider, "scope").as_deref(), Some(scope));
     }
     // Google is found through discovery at accounts.google.com, which the
     // stand-in does not answer: the retry page, and the URL it tried.
-    let r = s.send(Request::new(
-        Method::Get,
-        &format!("/signin/google?{}", auth_query(LAYLA, "")),
-    ));
+    let (r, _) = s.provider_start("google", "192.0.2.3");
     assert_eq!(r.status, 503);
     let fetched = s.upstream.fetched.borrow();
     assert_eq!(

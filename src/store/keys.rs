@@ -1,7 +1,8 @@
 //! Every KV key the server reads or writes, built here and nowhere else.
 //!
 //! One namespace, JSON values. (Attempt counters are not in KV: see
-//! [`crate::throttle`].)
+//! [`crate::throttle`]; a sign-in through a provider under way is carried by
+//! the browser in a sealed cookie, not stored.)
 //!
 //! | key                              | value                     | written by                     | expires               |
 //! |----------------------------------|---------------------------|--------------------------------|-----------------------|
@@ -9,7 +10,6 @@
 //! | `clientremoved:<client id>`      | [`ClientRemoval`]         | `admin client remove`          | never                 |
 //! | `user:<username>`                | [`UserRecord`]            | `admin user add`               | never                 |
 //! | `identity:<provider>:<subject>` | [`IdentityLink`]        | `admin user add/update`, first sign-in with `AUTO_CREATE` | never |
-//! | `signin:<sha256 of state>`       | [`SignInState`]           | `/signin/<provider>`           | 10 min                |
 //! | `code:<sha256 of code>`          | [`CodeRecord`]            | `/authorize` (login)           | with the code (5 min) |
 //! | `grant:<grant id>`               | [`GrantRecord`]           | `/token`                       | never                 |
 //! | `revoked:<grant id>`             | [`Tombstone`]             | every revocation               | never                 |
@@ -28,7 +28,6 @@
 //! [`GrantRecord`]: super::GrantRecord
 //! [`Tombstone`]: super::Tombstone
 //! [`IdentityLink`]: super::IdentityLink
-//! [`SignInState`]: super::SignInState
 
 use crate::crypto::TokenHash;
 use crate::types::{ClientId, GrantId, UserId};
@@ -46,10 +45,6 @@ pub fn user(username: &str) -> String {
 /// `<provider>:<subject>`.
 pub fn identity(identity: &str) -> String {
     format!("identity:{identity}")
-}
-/// An upstream sign-in under way, by the hash of its `state`.
-pub fn sign_in(state: &TokenHash) -> String {
-    format!("signin:{}", state.as_str())
 }
 pub fn code(hash: &TokenHash) -> String {
     format!("code:{}", hash.as_str())

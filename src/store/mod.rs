@@ -19,7 +19,7 @@ pub use cache::ClientCache;
 pub use memory::MemoryStore;
 pub use records::{
     ClientRecord, ClientRemoval, CodeRecord, GrantRecord, GrantType, IdentityLink, RefreshRotation,
-    SignInState, Tombstone, UserRecord,
+    Tombstone, UserRecord,
 };
 
 use serde::{de::DeserializeOwned, Serialize};

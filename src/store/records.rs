@@ -150,18 +150,6 @@ pub struct IdentityLink {
     pub username: String,
 }
 
-/// An upstream sign-in under way, under `signin:<sha256 of its state>`: which
-/// provider, and the authorization request it will answer. Single use.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SignInState {
-    pub provider: String,
-    /// The query of the pending `/authorize` request, checked again on return.
-    pub request: String,
-    pub expires_at: u64,
-    #[serde(default)]
-    pub used: bool,
-}
-
 /// An authorization code, stored under the hash of the code.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CodeRecord {

@@ -59,7 +59,18 @@ pub fn auth_query(redirect: &str, extra: &str) -> String {
 }
 
 pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
-    html.split("<input type=\"hidden\" ")
+    form_fields(html, "/authorize")
+}
+
+/// The hidden fields of the page's form that posts to `action` (each provider
+/// button is a form of its own, with the same fields).
+pub fn form_fields(html: &str, action: &str) -> Vec<(String, String)> {
+    let at = html
+        .find(&format!("action=\"{action}\""))
+        .unwrap_or_else(|| panic!("no form posting to {action}"));
+    let form = &html[at..];
+    let form = &form[..form.find("</form>").unwrap_or(form.len())];
+    form.split("<input type=\"hidden\" ")
         .skip(1)
         .map(|chunk| {
             let name = chunk

@@ -123,10 +123,10 @@ test('the page works with JavaScript disabled', { skip }, async () => {
 test('signing in through the provider button at phone size lands with code and state', { skip }, async () => {
   const context = await browser.newContext(PHONE);
   const { page, dialogs } = await open(context, REDIRECTS[2]);
-  const button = page.getByRole('link', { name: 'Sign in with Corp SSO' });
+  const button = page.getByRole('button', { name: 'Sign in with Corp SSO' });
   const box = await button.boundingBox();
   assert.ok(box.height >= 44 && box.width >= 300, `a thumb-sized button (${box.width}x${box.height})`);
-  const url = await landing(page, 'alexa.amazon.co.jp', 'a.provider');
+  const url = await landing(page, 'alexa.amazon.co.jp', 'button.provider');
   assert.equal(url.searchParams.get('state'), STATE);
   assert.match(url.searchParams.get('code'), /^[\w-]+\.[\w-]+$/);
   assert.deepEqual(dialogs, []);
@@ -142,12 +142,12 @@ test('a provider failure and a person who is not allowed get pages with a way ba
     set();
     try {
       const { page } = await open(context);
-      await page.click('a.provider');
+      await page.click('button.provider');
       await page.waitForSelector('a.button');
       await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
       assert.match(await page.textContent('main'), /Please try again|not allowed to link here/);
       await page.click('a.button');
-      await page.waitForSelector('a.provider');
+      await page.waitForSelector('button.provider');
       assert.match(page.url(), /\/authorize\?response_type=code/, 'back at the login form for the same request');
     } finally {
       unset();

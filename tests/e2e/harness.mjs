@@ -158,7 +158,7 @@ export async function login(base, query, { username = USERNAME, password = PASSW
   const html = await page.text();
   seen(cookie.split('=')[1], password);
   const form = new URLSearchParams();
-  for (const m of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
+  for (const m of formOf(html, '/authorize').matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
     form.append(m[1], unescapeHtml(m[2]));
   }
   seen(form.get('csrf'));
@@ -172,6 +172,14 @@ export async function login(base, query, { username = USERNAME, password = PASSW
   const location = r.headers.get('location');
   if (location) seen(new URL(location).searchParams.get('code'));
   return r;
+}
+
+/** The part of a page that is the form posting to `action` (each provider button is a form of its own). */
+export function formOf(html, action) {
+  const at = html.indexOf(`action="${action}"`);
+  if (at < 0) throw new Error(`no form posting to ${action}`);
+  const form = html.slice(at);
+  return form.slice(0, form.indexOf('</form>'));
 }
 
 export function unescapeHtml(s) {

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startWorker, authorizeQuery, login, token, admin, someAddress, unescapeHtml,
+  startWorker, authorizeQuery, login, token, admin, someAddress, unescapeHtml, formOf,
   REDIRECTS, USERNAME, SECRETS_SEEN,
 } from './harness.mjs';
 import { startProvider } from './provider.mjs';
@@ -46,12 +46,19 @@ async function viaProvider(name, { query = authorizeQuery(), tamper } = {}) {
   const page = await fetch(`${worker.base}/authorize?${query}`, { headers: { 'cf-connecting-ip': ip } });
   assert.equal(page.status, 200);
   const html = await page.text();
-  const href = html.match(new RegExp(`href="(/signin/${name}\\?[^"]+)"`));
-  assert.ok(href, `a ${name} button on the login page`);
-  const start = await fetch(worker.base + unescapeHtml(href[1]), { redirect: 'manual', headers: { 'cf-connecting-ip': ip } });
-  if (start.status !== 302) return start;
-  const cookie = start.headers.get('set-cookie').split(';')[0];
-  SECRETS_SEEN.add(cookie.split('=')[1]);
+  const csrf = page.headers.get('set-cookie').split(';')[0];
+  // The button: a form of its own, with the page's hidden fields and CSRF token.
+  const form = new URLSearchParams();
+  for (const m of formOf(html, `/signin/${name}`).matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) form.append(m[1], unescapeHtml(m[2]));
+  SECRETS_SEEN.add(csrf.split('=')[1]);
+  SECRETS_SEEN.add(form.get('csrf'));
+  const start = await fetch(`${worker.base}/signin/${name}`, {
+    method: 'POST', redirect: 'manual', body: form.toString(),
+    headers: { 'cf-connecting-ip': ip, 'content-type': 'application/x-www-form-urlencoded', cookie: csrf },
+  });
+  if (start.status !== 303) return start;
+  const cookie = `${csrf}; ${start.headers.get('set-cookie').split(';')[0]}`;
+  SECRETS_SEEN.add(start.headers.get('set-cookie').split(';')[0].split('=')[1]);
   const atIdp = await fetch(start.headers.get('location'), { redirect: 'manual' });
   assert.equal(atIdp.status, 302);
   let back = atIdp.headers.get('location');
@@ -59,6 +66,24 @@ async function viaProvider(name, { query = authorizeQuery(), tamper } = {}) {
   if (tamper) back = tamper(back);
   return fetch(back, { redirect: 'manual', headers: { cookie, 'cf-connecting-ip': ip } });
 }
+
+test('a sign-in through a provider starts only from our login page: another site\'s link or form reaches no provider', async () => {
+  const before = idp.calls.length;
+  // A fresh browser: no cookie of ours. A link another site shows...
+  const link = await fetch(`${worker.base}/signin/idp?${authorizeQuery()}`, { redirect: 'manual', headers: { 'cf-connecting-ip': someAddress() } });
+  assert.equal(link.status, 200);
+  assert.match(await link.text(), /name="csrf"/, 'our login page for the same request');
+  // ...and a form another site posts, with the Alexa request and no token.
+  const form = new URLSearchParams(authorizeQuery());
+  const post = await fetch(`${worker.base}/signin/idp`, {
+    method: 'POST', redirect: 'manual', body: form.toString(),
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'cf-connecting-ip': someAddress() },
+  });
+  assert.equal(post.status, 403);
+  assert.match(await post.text(), /This sign-in form has expired/);
+  assert.equal(post.headers.get('location'), null);
+  assert.deepEqual(idp.calls.slice(before), [], 'the provider was never reached');
+});
 
 /** The code an answer carries to Alexa, if any. */
 function codeOf(r) {

@@ -47,6 +47,35 @@ impl AuthRequest {
             self.code_challenge.clone().unwrap_or_default(),
         ]
     }
+
+    /// The request's parameters as the login page carries them in hidden
+    /// fields, and a provider sign-in carries them to its callback.
+    pub(super) fn pairs(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = vec![
+            ("response_type", "code".to_owned()),
+            ("client_id", self.client.client_id.to_string()),
+            ("scope", self.scope.to_string()),
+        ];
+        if self.redirect_given {
+            pairs.push(("redirect_uri", self.redirect.as_str().to_owned()));
+        }
+        if let Some(state) = &self.state {
+            pairs.push(("state", state.clone()));
+        }
+        if let Some(challenge) = &self.code_challenge {
+            pairs.push(("code_challenge", challenge.clone()));
+            pairs.push(("code_challenge_method", "S256".to_owned()));
+        }
+        pairs
+    }
+
+    /// [`Self::pairs`] as a query string.
+    #[cfg(feature = "upstream")]
+    pub(super) fn query(&self) -> String {
+        let pairs = self.pairs();
+        let pairs: Vec<(&str, &str)> = pairs.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        crate::form::encode_pairs(&pairs)
+    }
 }
 
 /// Why a request gets no code, and how that may be answered (§4.1.2.1).

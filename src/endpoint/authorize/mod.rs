@@ -14,7 +14,7 @@
 use crate::crypto::{random_string, token_hash};
 use crate::csrf;
 use crate::error::{ErrorCode, OAuthError};
-use crate::form::{append_query, encode_pairs, is_form_content_type, Params};
+use crate::form::{append_query, is_form_content_type, Params};
 use crate::http::{LogFields, Method, Request, Response};
 use crate::page::{self, render_login, Login};
 use crate::password::{verify_dummy, verify_password, Verdict};
@@ -25,6 +25,8 @@ use crate::types::{AuthorizationCode, ClientId, GrantId, Password};
 use crate::{Ctx, CODE_TTL};
 
 mod check;
+#[cfg(feature = "upstream")]
+mod sign_in_state;
 #[cfg(feature = "upstream")]
 pub(super) mod upstream;
 
@@ -149,12 +151,8 @@ fn unreadable(e: OAuthError) -> Refused {
     )
 }
 
-/// The form submission: sign in, or cancel.
-async fn post<S: Store>(
-    req: &Request,
-    ctx: &Ctx<'_, S>,
-    log: &mut LogFields,
-) -> Result<Response, Refused> {
+/// A posted form's parameters: a url-encoded body of at most 16 KiB.
+fn form_params(req: &Request) -> Result<Params, Refused> {
     let Some(body) = req.body.as_deref() else {
         return Err(Refused::Page {
             status: 413,
@@ -169,8 +167,19 @@ async fn post<S: Store>(
             "the form must be application/x-www-form-urlencoded",
         )));
     }
-    let mut params = Params::parse(body).map_err(unreadable)?;
-    let ar = validate(&params, ctx, log).await?;
+    Params::parse(body).map_err(unreadable)
+}
+
+/// Whether a posted login form carries the CSRF token made for this
+/// browser's cookie and this exact request (see [`crate::csrf`]): what every
+/// action of the login page (a password sign-in, a cancel, a provider
+/// button) must show before it does anything.
+fn form_is_ours<S>(
+    req: &Request,
+    ctx: &Ctx<'_, S>,
+    params: &Params,
+    ar: &AuthRequest,
+) -> Result<bool, Refused> {
     let key = ctx
         .config
         .signing_key
@@ -179,18 +188,46 @@ async fn post<S: Store>(
     let csrf_key = key.derive(b"login-form-csrf");
     let fields = ar.csrf_fields();
     let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
-    let csrf_ok = match (
-        req.cookie(csrf::cookie_name(req.is_https())),
-        params.get("csrf"),
-    ) {
-        (Some(nonce), Some(token)) => csrf::check(&csrf_key, nonce, token, &fields, ctx.now),
-        _ => false,
-    };
-    if !csrf_ok {
-        log.reason = Some("login form CSRF check failed");
-        let msg = "This sign-in form has expired. Please sign in again.";
-        return login_page(req, ctx, &ar, Some(msg), "", 403);
+    Ok(
+        match (
+            req.cookie(csrf::cookie_name(req.is_https())),
+            params.get("csrf"),
+        ) {
+            (Some(nonce), Some(token)) => csrf::check(&csrf_key, nonce, token, &fields, ctx.now),
+            _ => false,
+        },
+    )
+}
+
+/// The login page again, for a form whose CSRF check failed.
+fn form_expired<S>(
+    req: &Request,
+    ctx: &Ctx<'_, S>,
+    ar: &AuthRequest,
+    log: &mut LogFields,
+) -> Result<Response, Refused> {
+    log.reason = Some("login form CSRF check failed");
+    let msg = "This sign-in form has expired. Please sign in again.";
+    login_page(req, ctx, ar, Some(msg), "", 403)
+}
+
+/// The form submission: sign in, or cancel.
+async fn post<S: Store>(
+    req: &Request,
+    ctx: &Ctx<'_, S>,
+    log: &mut LogFields,
+) -> Result<Response, Refused> {
+    let mut params = form_params(req)?;
+    let ar = validate(&params, ctx, log).await?;
+    if !form_is_ours(req, ctx, &params, &ar)? {
+        return form_expired(req, ctx, &ar, log);
     }
+    let key = ctx
+        .config
+        .signing_key
+        .as_ref()
+        .map_err(|_| Refused::NotConfigured)?;
+    let csrf_key = key.derive(b"login-form-csrf");
     if params.get("action") == Some("cancel") {
         let e = OAuthError::new(ErrorCode::AccessDenied, "the user cancelled the request");
         return Err(Refused::to_client(&ar, e));
@@ -394,27 +431,13 @@ fn login_page<S>(
         .map(str::to_owned)
         .unwrap_or_else(|| random_string(ctx.rng, 16));
     let exp = ctx.now + FORM_TTL;
-    let mut hidden = vec![
-        ("response_type", "code".to_owned()),
-        ("client_id", ar.client.client_id.to_string()),
-        ("scope", ar.scope.to_string()),
-    ];
-    if ar.redirect_given {
-        hidden.push(("redirect_uri", ar.redirect.as_str().to_owned()));
-    }
-    if let Some(state) = &ar.state {
-        hidden.push(("state", state.clone()));
-    }
-    if let Some(challenge) = &ar.code_challenge {
-        hidden.push(("code_challenge", challenge.clone()));
-        hidden.push(("code_challenge_method", "S256".to_owned()));
-    }
-    // The provider links carry the same request, as a query.
-    let request: Vec<(&str, &str)> = hidden.iter().map(|(n, v)| (*n, v.as_str())).collect();
-    let request = encode_pairs(&request);
+    let mut hidden = ar.pairs();
+    // Each provider button is a form of its own that posts the same hidden
+    // fields, CSRF token included, to `/signin/<provider>`: a sign-in through
+    // a provider starts only from this page.
     let providers = ctx.config.providers.list.iter();
     let providers = providers
-        .map(|p| (format!("/signin/{}?{request}", p.name), p.label.as_str()))
+        .map(|p| (format!("/signin/{}", p.name), p.label.as_str()))
         .collect();
     let fields = ar.csrf_fields();
     let fields: Vec<&str> = fields.iter().map(String::as_str).collect();

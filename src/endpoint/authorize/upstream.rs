@@ -1,11 +1,15 @@
 //! Sign-in through an upstream provider, as two steps of `/authorize`:
 //!
-//! 1. `GET /signin/<provider>?<the authorization request>` (a button on the
-//!    login page) checks the request, stores a single-use [`SignInState`] for
-//!    10 minutes under the hash of a random `state`, puts that `state` in a
-//!    cookie, and sends the browser to the provider.
+//! 1. `POST /signin/<provider>` (a button on the login page, a form of its own
+//!    carrying the page's hidden fields) checks the request and the login
+//!    form's CSRF token, so a sign-in through a provider starts only from our
+//!    own page in this browser. It then puts the pending sign-in in a cookie
+//!    sealed for this browser ([`sign_in_state`](super::sign_in_state)), for
+//!    10 minutes, and sends the browser to the provider. It writes nothing.
+//!    A `GET` (an old link, or another site's) shows the login page for the
+//!    same request and never leaves for the provider.
 //! 2. `GET /callback/<provider>?code&state` (the provider's redirect) accepts
-//!    only the `state` this browser's cookie holds, spends its record, checks
+//!    only the `state` this browser's cookie holds, clears the cookie, checks
 //!    the authorization request again, exchanges the code
 //!    ([`crate::upstream::client`]), and issues our code to a user whom the
 //!    operator allowed that identity to sign in as.
@@ -13,18 +17,23 @@
 //! The PKCE verifier and the OpenID Connect `nonce` are HMACs of the `state`
 //! under a key derived from `SIGNING_KEY`, so nothing secret is stored.
 
-use crate::crypto::{b64url, ct_eq, hmac_sha256, sha256_b64url, token_hash};
+use crate::crypto::{b64url, ct_eq, hmac_sha256, sha256_b64url};
+use crate::csrf;
 use crate::error::ErrorCode;
 use crate::form::Params;
 use crate::http::{LogFields, Method, Request, Response};
-use crate::store::{get_json, keys, put_json, SignInState, Store, UserRecord};
+use crate::store::{keys, put_json, Store, UserRecord};
 use crate::throttle::{self, Limit};
 use crate::types::UserId;
 use crate::upstream::client::{self, Callback};
 use crate::upstream::{Failure, Identity, Provider};
 use crate::Ctx;
 
-use super::{finish, issue_code, login_page, unreadable, validate, Refused};
+use super::sign_in_state::{self, PendingSignIn};
+use super::{
+    finish, form_expired, form_is_ours, form_params, issue_code, login_page, unreadable, validate,
+    Refused,
+};
 
 /// How long an upstream sign-in may take, from the button to the callback.
 const STATE_TTL: u64 = 10 * 60;
@@ -56,38 +65,48 @@ fn provider<'c, S>(ctx: &'c Ctx<'_, S>, name: &str) -> Result<&'c Provider, Refu
     })
 }
 
-/// Runs one step with the shared log fields and error pages.
+/// Runs one step with the shared log fields and error pages. `allowed` is
+/// the one method the step takes besides GET (`/signin/…` takes POST), or
+/// GET only: a HEAD (a link checker, a prefetch) must not start or spend a
+/// sign-in.
 async fn answer<'c, S: Store, F>(
     req: &'c Request,
     ctx: &'c Ctx<'c, S>,
     name: &str,
+    post: bool,
     step: F,
 ) -> Response
 where
     F: AsyncFnOnce(&'c Provider, &mut LogFields) -> Result<Response, Refused>,
 {
     let mut log = LogFields::default();
-    // GET only: a HEAD (a link checker, a prefetch) must not spend a state or
-    // write one.
-    let result = match (req.method(), provider(ctx, name)) {
-        (Method::Get, Ok(p)) => {
+    let allowed = match req.method() {
+        Method::Get => true,
+        Method::Post => post,
+        _ => false,
+    };
+    let result = match (allowed, provider(ctx, name)) {
+        (true, Ok(p)) => {
             log.provider = Some(p.name.clone());
             step(p, &mut log).await
         }
         (_, Err(refused)) => Err(refused),
-        (_, Ok(_)) => Err(Refused::Page {
+        (false, Ok(_)) => Err(Refused::Page {
             status: 405,
             title: "Method not allowed",
-            detail: "This address takes GET only.",
+            detail: "This address does not take that method.",
             error: ErrorCode::InvalidRequest,
             reason: "method not allowed",
         }),
     };
-    let response = finish(result, req.is_https(), &mut log);
-    let response = match response.status {
-        405 => response.header("allow", "GET"),
-        _ => response,
-    };
+    let mut response = finish(result, req.is_https(), &mut log);
+    if response.status == 405 {
+        response = response.header("allow", if post { "GET, POST" } else { "GET" });
+    }
+    // RFC 9700 §4.12, as for the login form: after a form post, 303.
+    if req.method() == Method::Post && response.status == 302 {
+        response.status = 303;
+    }
     response.with_log(log)
 }
 
@@ -124,57 +143,91 @@ fn failed(p: &Provider, f: Failure, again: String, log: &mut LogFields) -> Refus
     }
 }
 
-/// `GET /signin/<provider>`.
+/// `POST /signin/<provider>` from the login page; a `GET` shows that page.
 pub(in crate::endpoint) async fn start<S: Store>(
     req: &Request,
     ctx: &Ctx<'_, S>,
     name: &str,
 ) -> Response {
-    answer(req, ctx, name, async |p: &Provider, log: &mut LogFields| {
-        let params = Params::parse(req.query.as_bytes()).map_err(unreadable)?;
-        let ar = validate(&params, ctx, log).await?;
-        let again = format!("/authorize?{}", req.query);
-        // Each start writes a KV record: the per-address sign-in limit bounds that.
-        let allowed = ctx
-            .limiter
-            .hit(Limit::LoginAddress, &throttle::address(req), ctx.now)
-            .await;
-        if !allowed.map_err(|_| Refused::Unavailable)? {
-            log.reason = Some("too many sign-ins from this address");
-            let msg = "Too many sign-ins from here. Try again in a minute.";
-            return login_page(req, ctx, &ar, Some(msg), "", 429);
-        }
-        let key = signing_key(ctx)?;
-        let meta = client::metadata(p, &ctx.upstream, ctx.now).await;
-        let meta = meta.map_err(|f| failed(p, f, again.clone(), log))?;
-        let state = crate::crypto::random_string(ctx.rng, 24);
-        let record = SignInState {
-            provider: p.name.clone(),
-            request: req.query.clone(),
-            expires_at: ctx.now + STATE_TTL,
-            used: false,
-        };
-        let at = keys::sign_in(&token_hash(&state));
-        put_json(ctx.store, &at, &record, Some(record.expires_at))
-            .await
-            .map_err(|_| Refused::Unavailable)?;
-        let url = client::authorization_url(
-            p,
-            &meta,
-            &callback_uri(req, ctx, p),
-            &state,
-            &sha256_b64url(&derived(&key, b"upstream-pkce", &state)),
-            &derived(&key, b"upstream-nonce", &state),
-        );
-        let https = req.is_https();
-        let cookie = format!(
-            "{}={state}; Path=/; Max-Age={STATE_TTL}; HttpOnly; SameSite=Lax{}",
-            state_cookie(https),
-            if https { "; Secure" } else { "" },
-        );
-        Ok(Response::redirect(url).header("set-cookie", cookie))
-    })
+    answer(
+        req,
+        ctx,
+        name,
+        true,
+        async |p: &Provider, log: &mut LogFields| {
+            if req.method() == Method::Get {
+                // Not from our page: the login page for the same request, whose
+                // button starts the sign-in. Nothing leaves for the provider.
+                let params = Params::parse(req.query.as_bytes()).map_err(unreadable)?;
+                let ar = validate(&params, ctx, log).await?;
+                log.reason = Some("a sign-in through a provider starts from the login page");
+                return login_page(req, ctx, &ar, None, "", 200);
+            }
+            let params = form_params(req)?;
+            let ar = validate(&params, ctx, log).await?;
+            if !form_is_ours(req, ctx, &params, &ar)? {
+                return form_expired(req, ctx, &ar, log);
+            }
+            // Holds back an address that starts sign-ins in a loop (each costs a
+            // provider metadata lookup and a redirect), as it does password tries.
+            let allowed = ctx
+                .limiter
+                .hit(Limit::LoginAddress, &throttle::address(req), ctx.now)
+                .await;
+            if !allowed.map_err(|_| Refused::Unavailable)? {
+                log.reason = Some("too many sign-ins from this address");
+                let msg = "Too many sign-ins from here. Try again in a minute.";
+                return login_page(req, ctx, &ar, Some(msg), "", 429);
+            }
+            // The request as the login page carries it, checked again on return.
+            let request = ar.query();
+            let again = format!("/authorize?{request}");
+            let key = signing_key(ctx)?;
+            let meta = client::metadata(p, &ctx.upstream, ctx.now).await;
+            let meta = meta.map_err(|f| failed(p, f, again.clone(), log))?;
+            let state = crate::crypto::random_string(ctx.rng, 24);
+            let https = req.is_https();
+            // `form_is_ours` found the browser's nonce cookie.
+            let nonce = req.cookie(csrf::cookie_name(https)).unwrap_or_default();
+            let pending = PendingSignIn {
+                provider: p.name.clone(),
+                request,
+                expires_at: ctx.now + STATE_TTL,
+                state: state.clone(),
+            };
+            let sealed = sign_in_state::seal(&state_key(ctx)?, nonce, &pending);
+            if sealed.len() > sign_in_state::MAX_COOKIE {
+                return Err(Refused::page(
+                    "This link request is too long",
+                    "Its state is too long to carry through a sign-in with a provider.",
+                    "the pending request is too long for a cookie",
+                ));
+            }
+            let url = client::authorization_url(
+                p,
+                &meta,
+                &callback_uri(req, ctx, p),
+                &state,
+                &sha256_b64url(&derived(&key, b"upstream-pkce", &state)),
+                &derived(&key, b"upstream-nonce", &state),
+            );
+            let cookie = format!(
+                "{}={sealed}; Path=/; Max-Age={STATE_TTL}; HttpOnly; SameSite=Lax{}",
+                state_cookie(https),
+                if https { "; Secure" } else { "" },
+            );
+            Ok(Response::redirect(url).header("set-cookie", cookie))
+        },
+    )
     .await
+}
+
+/// The key that seals the pending sign-in cookie.
+fn state_key<S>(ctx: &Ctx<'_, S>) -> Result<[u8; 32], Refused> {
+    let key = ctx.config.signing_key.as_ref();
+    Ok(key
+        .map_err(|_| Refused::NotConfigured)?
+        .derive(b"upstream-sign-in-state"))
 }
 
 fn signing_key<S>(ctx: &Ctx<'_, S>) -> Result<[u8; 32], Refused> {
@@ -195,77 +248,78 @@ pub(in crate::endpoint) async fn callback<S: Store>(
     ctx: &Ctx<'_, S>,
     name: &str,
 ) -> Response {
-    answer(req, ctx, name, async |p: &Provider, log: &mut LogFields| {
-        let params = Params::parse(req.query.as_bytes()).map_err(unreadable)?;
-        let stale = |reason| Refused::Page {
-            status: 400,
-            title: "This sign-in has expired",
-            detail: "It was not started in this browser, was already used, or took longer \
+    answer(
+        req,
+        ctx,
+        name,
+        false,
+        async |p: &Provider, log: &mut LogFields| {
+            let params = Params::parse(req.query.as_bytes()).map_err(unreadable)?;
+            let stale = |reason| Refused::Page {
+                status: 400,
+                title: "This sign-in has expired",
+                detail: "It was not started in this browser, was already used, or took longer \
                          than 10 minutes. Go back to the Alexa app and link again.",
-            error: ErrorCode::InvalidRequest,
-            reason,
-        };
-        // The browser binding: the `state` must be the one this browser's
-        // cookie holds (RFC 9700 §4.7.1), so nobody can finish another's sign-in.
-        let state = params.get("state").unwrap_or("");
-        let cookie = req.cookie(state_cookie(req.is_https())).unwrap_or("");
-        if state.is_empty() || !ct_eq(state.as_bytes(), cookie.as_bytes()) {
-            return Err(stale("the state is not this browser's"));
-        }
-        let at = keys::sign_in(&token_hash(state));
-        let record: Option<SignInState> = get_json(ctx.store, &at)
-            .await
-            .map_err(|_| Refused::Unavailable)?;
-        let Some(mut record) = record else {
-            return Err(stale("no such sign-in state"));
-        };
-        if record.used || record.expires_at <= ctx.now || record.provider != p.name {
-            return Err(stale(
-                "the sign-in state was used, expired or is another provider's",
-            ));
-        }
-        record.used = true;
-        put_json(ctx.store, &at, &record, Some(record.expires_at))
-            .await
-            .map_err(|_| Refused::Unavailable)?;
-        let again = format!("/authorize?{}", record.request);
-        let pending = Params::parse(record.request.as_bytes()).map_err(unreadable)?;
-        let ar = validate(&pending, ctx, log).await?;
-        if let Some(error) = params.get("error") {
-            log.reason = Some(match error {
-                "access_denied" => "the person declined at the provider",
-                _ => "the provider answered with an error",
-            });
-            let msg = format!("Signing in with {} did not complete.", p.label);
-            return login_page(req, ctx, &ar, Some(&msg), "", 403);
-        }
-        let Some(code) = params.get("code") else {
-            return Err(stale("the provider sent no code"));
-        };
-        let key = signing_key(ctx)?;
-        let cb = Callback {
-            code,
-            iss: params.get("iss"),
-            redirect_uri: &callback_uri(req, ctx, p),
-            code_verifier: &derived(&key, b"upstream-pkce", state),
-            nonce: &derived(&key, b"upstream-nonce", state),
-            now: ctx.now,
-        };
-        let identity = client::sign_in(p, &ctx.upstream, &cb).await;
-        let identity = identity.map_err(|f| failed(p, f, again.clone(), log))?;
-        log.identity = Some(identity.key());
-        let user = user_for(ctx, p, &identity, &key, again, log).await?;
-        log.reason = Some("signed in through the provider");
-        let https = req.is_https();
-        let spent = format!(
-            "{}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{}",
-            state_cookie(https),
-            if https { "; Secure" } else { "" }
-        );
-        Ok(issue_code(ctx, &ar, user)
-            .await?
-            .header("set-cookie", spent))
-    })
+                error: ErrorCode::InvalidRequest,
+                reason,
+            };
+            // The browser binding: the pending sign-in must be sealed for this
+            // browser, and its `state` must be the one that came back (RFC 9700
+            // §4.7.1), so nobody can finish another's sign-in.
+            let https = req.is_https();
+            let nonce = req.cookie(csrf::cookie_name(https)).unwrap_or("");
+            let sealed = req.cookie(state_cookie(https)).unwrap_or("");
+            let record = sign_in_state::open(&state_key(ctx)?, nonce, sealed, ctx.now);
+            let Some(record) = record else {
+                return Err(stale("no pending sign-in in this browser, or it expired"));
+            };
+            let state = params.get("state").unwrap_or("");
+            if !ct_eq(state.as_bytes(), record.state.as_bytes()) {
+                return Err(stale("the state is not this browser's"));
+            }
+            if record.provider != p.name {
+                return Err(stale("the pending sign-in is another provider's"));
+            }
+            let again = format!("/authorize?{}", record.request);
+            let pending = Params::parse(record.request.as_bytes()).map_err(unreadable)?;
+            let ar = validate(&pending, ctx, log).await?;
+            if let Some(error) = params.get("error") {
+                log.reason = Some(match error {
+                    "access_denied" => "the person declined at the provider",
+                    _ => "the provider answered with an error",
+                });
+                let msg = format!("Signing in with {} did not complete.", p.label);
+                return login_page(req, ctx, &ar, Some(&msg), "", 403);
+            }
+            let Some(code) = params.get("code") else {
+                return Err(stale("the provider sent no code"));
+            };
+            let key = signing_key(ctx)?;
+            let cb = Callback {
+                code,
+                iss: params.get("iss"),
+                redirect_uri: &callback_uri(req, ctx, p),
+                code_verifier: &derived(&key, b"upstream-pkce", state),
+                nonce: &derived(&key, b"upstream-nonce", state),
+                now: ctx.now,
+            };
+            let identity = client::sign_in(p, &ctx.upstream, &cb).await;
+            let identity = identity.map_err(|f| failed(p, f, again.clone(), log))?;
+            log.identity = Some(identity.key());
+            let user = user_for(ctx, p, &identity, &key, again, log).await?;
+            if log.reason.is_none() {
+                log.reason = Some("signed in through the provider");
+            }
+            let spent = format!(
+                "{}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{}",
+                state_cookie(https),
+                if https { "; Secure" } else { "" }
+            );
+            Ok(issue_code(ctx, &ar, user)
+                .await?
+                .header("set-cookie", spent))
+        },
+    )
     .await
 }
 
@@ -301,7 +355,7 @@ async fn user_for<S: Store>(
     }
     // Open sign-up. The id and username are derived from the identity, so two
     // first sign-ins at once write the same records.
-    let derived_id = b64url(&hmac_sha256(key, id_key.as_bytes()));
+    let derived_id = derived(key, b"upstream-user-id", &id_key);
     let user = UserRecord {
         id: UserId::new(&derived_id[..22]),
         username: format!("{}-{}", p.name, &derived_id[22..34]).to_ascii_lowercase(),

@@ -1,0 +1,111 @@
+//! The state of a sign-in through a provider, between `/signin/<provider>`
+//! and `/callback/<provider>`, carried by the browser in a cookie rather than
+//! stored: a start writes nothing, so nobody can spend the KV write quota by
+//! starting sign-ins.
+//!
+//! The cookie is `<payload>.<mac>`: the payload (base64url JSON) names the
+//! provider, the pending authorization request, the expiry and the `state`
+//! sent to the provider; the MAC is an HMAC under a sub-key of `SIGNING_KEY`
+//! over the payload and the browser's login-form nonce cookie, so the cookie
+//! works only in the browser whose login page started the sign-in, only
+//! unchanged, and only until it expires. The callback clears it; a replayed
+//! callback also meets the provider's own single-use code.
+
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::{b64url, b64url_decode, ct_eq, hmac_sha256};
+
+/// A sign-in under way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct PendingSignIn {
+    /// The provider's name.
+    #[serde(rename = "p")]
+    pub provider: String,
+    /// The pending `/authorize` request, as a query; checked again on return.
+    #[serde(rename = "r")]
+    pub request: String,
+    /// Unix seconds.
+    #[serde(rename = "e")]
+    pub expires_at: u64,
+    /// The `state` sent to the provider, which must come back with the code.
+    #[serde(rename = "s")]
+    pub state: String,
+}
+
+/// Browsers keep cookies of about 4 KiB; a larger one would be dropped
+/// silently and the sign-in would fail at the callback instead of here.
+pub(super) const MAX_COOKIE: usize = 3_800;
+
+fn mac(key: &[u8; 32], nonce: &str, payload: &str) -> String {
+    let mut msg = (nonce.len() as u32).to_be_bytes().to_vec();
+    msg.extend_from_slice(nonce.as_bytes());
+    msg.extend_from_slice(payload.as_bytes());
+    b64url(&hmac_sha256(key, &msg))
+}
+
+/// The cookie value for `pending`, bound to the browser's `nonce`.
+pub(super) fn seal(key: &[u8; 32], nonce: &str, pending: &PendingSignIn) -> String {
+    let json = serde_json::to_vec(pending).expect("a pending sign-in serialises");
+    let payload = b64url(&json);
+    let mac = mac(key, nonce, &payload);
+    format!("{payload}.{mac}")
+}
+
+/// The pending sign-in a cookie carries, if it was sealed for this browser's
+/// `nonce`, unchanged, and has not expired.
+pub(super) fn open(key: &[u8; 32], nonce: &str, cookie: &str, now: u64) -> Option<PendingSignIn> {
+    let (payload, given) = cookie.rsplit_once('.')?;
+    if !ct_eq(mac(key, nonce, payload).as_bytes(), given.as_bytes()) {
+        return None;
+    }
+    let json = b64url_decode(payload)?;
+    let pending: PendingSignIn = serde_json::from_slice(&json).ok()?;
+    (pending.expires_at > now).then_some(pending)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending() -> PendingSignIn {
+        PendingSignIn {
+            provider: "idp".into(),
+            request: "response_type=code&client_id=alexa".into(),
+            expires_at: 1_600,
+            state: "s".repeat(32),
+        }
+    }
+
+    #[test]
+    fn a_cookie_opens_only_unchanged_in_its_browser_before_its_expiry() {
+        let key = [7; 32];
+        let cookie = seal(&key, "nonce-a", &pending());
+        assert_eq!(open(&key, "nonce-a", &cookie, 1_000), Some(pending()));
+        assert_eq!(
+            open(&key, "nonce-b", &cookie, 1_000),
+            None,
+            "another browser"
+        );
+        assert_eq!(
+            open(&[8; 32], "nonce-a", &cookie, 1_000),
+            None,
+            "another key"
+        );
+        assert_eq!(open(&key, "nonce-a", &cookie, 1_600), None, "expired");
+        let mut other = pending();
+        other.provider = "amazon".into();
+        let forged = format!(
+            "{}.{}",
+            seal(&key, "x", &other).split('.').next().unwrap(),
+            cookie.split('.').nth(1).unwrap()
+        );
+        assert_eq!(
+            open(&key, "nonce-a", &forged, 1_000),
+            None,
+            "a changed payload"
+        );
+        for junk in ["", ".", "abc", "a.b.c"] {
+            assert_eq!(open(&key, "nonce-a", junk, 1_000), None, "{junk:?}");
+        }
+    }
+}
