@@ -81,13 +81,43 @@ impl Signatures for WebCryptoSignatures {
 }
 
 /// Outbound HTTP through the runtime's `fetch`, abandoned after [`TIMEOUT_MS`]
-/// (the body included) by `AbortSignal.timeout`, with at most
-/// [`MAX_ANSWER_BYTES`] of answer kept. Called through js_sys rather than the
+/// (the body included) by `AbortSignal.timeout`, and given up as soon as its
+/// answer passes [`MAX_ANSWER_BYTES`]. Called through js_sys rather than the
 /// crate's `Fetch`, `Request` and `Delay`, which cost about 20 KiB of wasm.
 struct RuntimeFetch;
 
 /// The most of a provider's answer read: more is not an answer we expect.
 const MAX_ANSWER_BYTES: usize = 256 * 1024;
+
+/// An answer's body, read chunk by chunk and given up (`None`, the rest of
+/// the stream cancelled) as soon as it passes [`MAX_ANSWER_BYTES`]: a
+/// provider that sends more never makes the isolate hold it.
+async fn read_capped(res: &JsValue) -> Result<Option<Vec<u8>>, JsValue> {
+    let Some(stream) = property(res, "body").filter(|b| !b.is_null()) else {
+        return Ok(Some(Vec::new()));
+    };
+    let reader = method(&stream, "getReader")
+        .ok_or(JsValue::NULL)?
+        .call0(&stream)?;
+    let read = method(&reader, "read").ok_or(JsValue::NULL)?;
+    let mut body = Vec::new();
+    loop {
+        let chunk = settled(read.call0(&reader)?).await?;
+        if property(&chunk, "done").is_some_and(|d| d.is_truthy()) {
+            return Ok(Some(body));
+        }
+        let bytes = js_sys::Uint8Array::new(&property(&chunk, "value").unwrap_or_default());
+        if body.len() + bytes.length() as usize > MAX_ANSWER_BYTES {
+            if let Some(cancel) = method(&reader, "cancel") {
+                let _ = cancel.call0(&reader);
+            }
+            return Ok(None);
+        }
+        let at = body.len();
+        body.resize(at + bytes.length() as usize, 0);
+        bytes.copy_to(&mut body[at..]);
+    }
+}
 
 impl Fetch for RuntimeFetch {
     fn fetch(&self, call: Call) -> Fetched<'_> {
@@ -135,18 +165,8 @@ impl Fetch for RuntimeFetch {
             let status = property(&res, "status")
                 .and_then(|s| s.as_f64())
                 .unwrap_or(0.0) as u16;
-            let body = method(&res, "arrayBuffer")
-                .ok_or(FAILED)?
-                .call0(&res)
-                .map_err(|_| FAILED)?;
-            let body = js_sys::Uint8Array::new(&settled(body).await.map_err(outcome)?);
-            if body.length() as usize > MAX_ANSWER_BYTES {
-                return Err(FAILED);
-            }
-            Ok(Answer {
-                status,
-                body: body.to_vec(),
-            })
+            let body = read_capped(&res).await.map_err(outcome)?.ok_or(FAILED)?;
+            Ok(Answer { status, body })
         })
     }
 }

@@ -102,6 +102,14 @@ export async function startProvider({ clientId = 'worker-at-idp', clientSecret =
       const form = new URLSearchParams(await readBody(req));
       if (p.mode === 'slow') await new Promise((r) => setTimeout(r, 7000));
       if (p.mode === 'token_500') return json(res, 500, { error: 'server_error' });
+      if (p.mode === 'endless') {
+        // An answer that never ends: 64 KiB every 100 ms, until the Worker hangs up.
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('{"padding":"');
+        const timer = setInterval(() => res.write('x'.repeat(65536)), 100);
+        res.on('close', () => clearInterval(timer));
+        return undefined;
+      }
       let id = form.get('client_id');
       let secret = form.get('client_secret');
       const basic = req.headers.authorization?.match(/^Basic (.+)$/);

@@ -209,6 +209,18 @@ for (const [mode, status] of [
   });
 }
 
+test('an answer that never ends is given up at 256 KiB, long before the timeout', async () => {
+  idp.mode = 'endless';
+  try {
+    const started = Date.now();
+    const r = await viaProvider('idp');
+    assert.equal(r.status, 503, await r.text());
+    assert.ok(Date.now() - started < 3000, `given up after ${Date.now() - started} ms, not at the 5 s timeout`);
+  } finally {
+    idp.mode = 'ok';
+  }
+});
+
 test('a provider that cannot be reached gets the try-again page, not a crash', async () => {
   const r = await viaProvider('down');
   assert.equal(r.status, 503);
