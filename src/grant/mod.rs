@@ -1,9 +1,16 @@
-//! Grants after they exist: refresh-token rotation, revocation, and telling a
-//! resource server quickly whether a grant has been revoked.
+//! Grants after they exist: the refresh policy of each client, refresh-token
+//! rotation, revocation, and telling a resource server quickly whether a grant
+//! has been revoked.
+//!
+//! # The refresh policy
+//! A client registered with rotation `never` (the default) keeps one refresh
+//! token per grant: a refresh checks the grant ([`is_live`]) and writes
+//! nothing. Rotation `always` follows the rules below. See [`refresh`].
 //!
 //! # Rotation that never strands the holder
-//! Alexa unlinks an account after one failed refresh, so every way two requests
-//! can meet must leave the holder with a working token:
+//! A refused refresh can end a link (we infer; Amazon does not say whether
+//! Alexa retries), so every way two requests can meet must leave the holder
+//! with a working token:
 //!
 //! - **Successors are derived, not drawn.** The refresh token that follows a code
 //!   or a refresh token is `HMAC(k, hash of its predecessor)`, with `k` a sub-key
@@ -12,8 +19,9 @@
 //!   same grant state, whichever writes last.
 //! - **The previous token gives back the current one** and changes nothing: a
 //!   client whose answer was lost retries and gets what it missed.
-//! - **A token two or more generations old revokes the family** (RFC 9700
-//!   §4.14.2): its holder has provably been overtaken.
+//! - **Any other token of the grant revokes the family** (RFC 9700 §4.14.2):
+//!   one two or more generations old, or one that matches nothing at all,
+//!   shows that its holder was overtaken, however long ago.
 //! - **A stale copy of the grant still accepts what followed it.** A KV location
 //!   that has not yet seen the last rotations (or a late write that put an older
 //!   state back) accepts a token up to [`SUCCESSOR_STEPS`] successors ahead of

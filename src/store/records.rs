@@ -185,11 +185,12 @@ pub struct GrantRecord {
     pub created_at: u64,
     /// Hash of the newest refresh token.
     pub refresh_hash: TokenHash,
-    /// Hash of the refresh token it replaced. It stays valid until the newest one is
-    /// used, so a client whose refresh answer was lost can retry (Alexa unlinks the
-    /// account after one failed refresh).
+    /// Hash of the refresh token it replaced (rotation `always`). It stays valid
+    /// until the newest one is used, so a client whose refresh answer was lost
+    /// can retry.
     pub previous_refresh_hash: Option<TokenHash>,
-    /// When the newest refresh token was issued (for the optional refresh TTL).
+    /// When the grant was last used, for the optional refresh TTL: each
+    /// rotation, or (rotation `never`) at most once a day.
     pub refreshed_at: u64,
     /// Hashes of refresh tokens the client has provably moved past (it used their
     /// successor). Presenting one again means a copy leaked: the grant is revoked
