@@ -76,6 +76,7 @@ fn code_exchange(b: Bencher) {
             expires_at: T0 + 300,
             grant_id: GrantId::new(gid),
             used: false,
+            client_generation: 0,
         };
         block_on(s.store.put_code(&token_hash(&code), &record)).unwrap();
         code

@@ -36,8 +36,9 @@ struct Message<'a> {
     detail: &'a str,
     code: Option<&'a str>,
     state: &'a str,
-    /// A "Back to sign-in" link.
+    /// A link onward: "Back to sign-in" unless `onward` names it.
     again: Option<&'a str>,
+    onward: Option<&'a str>,
 }
 
 /// Renders a template. Writing into a `String` fails only if a value's
@@ -60,6 +61,7 @@ pub(crate) fn error_page(status: u16, title: &str, detail: &str, https: bool) ->
         code: None,
         state: "",
         again: None,
+        onward: None,
     };
     Response::html(status, render(&page), https)
 }
@@ -79,8 +81,30 @@ pub(crate) fn retry_page(
         code: None,
         state: "",
         again: Some(again),
+        onward: None,
     };
     Response::html(status, render(&page), https)
+}
+
+/// A page whose one button leads on to `to`, named `label`: a link, where a
+/// redirect would be refused by the login page's `form-action`.
+#[cfg(feature = "upstream")]
+pub(crate) fn onward_page(
+    title: &str,
+    detail: &str,
+    to: &str,
+    label: &str,
+    https: bool,
+) -> Response {
+    let page = Message {
+        title,
+        detail,
+        code: None,
+        state: "",
+        again: Some(to),
+        onward: Some(label),
+    };
+    Response::html(200, render(&page), https)
 }
 
 pub(crate) fn stylesheet() -> Response {
@@ -111,6 +135,7 @@ pub(crate) fn demo_callback(req: &Request) -> Response {
         code: params.get("code"),
         state: params.get("state").unwrap_or(""),
         again: None,
+        onward: None,
     };
     Response::html(200, render(&page), req.is_https())
 }

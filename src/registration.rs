@@ -3,7 +3,7 @@
 //! (a registered redirect URI is an absolute http(s) URL, a client id needs no
 //! encoding).
 
-use crate::store::normalize_username;
+use crate::store::{normalize_username, ClientRecord, ClientRemoval, GrantType};
 use crate::types::{ClientId, ClientSecret, Password, RedirectUri};
 
 /// Characters that need no encoding anywhere (RFC 3986 §2.3). Client ids and
@@ -113,6 +113,62 @@ pub fn alexa_redirect_uris(vendor_id: &str) -> Result<[RedirectUri; 3], &'static
     .map(|host| RedirectUri::new(format!("https://{host}/api/skill/link/{vendor_id}"))))
 }
 
+/// A client record is complete when an `authorization_code` client has a
+/// redirect URI to send its codes to.
+pub fn check_complete(c: &ClientRecord) -> Result<(), &'static str> {
+    if c.allows(GrantType::AuthorizationCode) && c.redirect_uris.is_empty() {
+        return Err(
+            "an authorization_code client needs a redirect URI (--alexa VENDOR_ID or a URI)",
+        );
+    }
+    Ok(())
+}
+
+/// What `admin client add` writes for `new` (a record with everything the
+/// command was given, and no secret yet). Returns the record and whether it
+/// still needs a secret.
+///
+/// - **Replacing** (`existing`, with `--force`): the client keeps its secret
+///   (and a rotation's grace), its creation time, its generation and its
+///   refresh policy unless `policy_given`, unless a new secret is asked for
+///   (`new_secret`): every linked user's refresh would otherwise fail.
+/// - **Adding again after a removal** (`removed`): the next generation, so the
+///   removed client's grants, and any a cached copy of it made after the
+///   removal, never come back. No clock is compared.
+pub fn client_to_add(
+    mut new: ClientRecord,
+    existing: Option<ClientRecord>,
+    removed: Option<ClientRemoval>,
+    new_secret: bool,
+    policy_given: bool,
+) -> Result<(ClientRecord, bool), &'static str> {
+    check_complete(&new)?;
+    if let Some(removed) = removed {
+        new.generation = removed.generation.saturating_add(1);
+    }
+    let Some(old) = existing.filter(|_| !new_secret) else {
+        return Ok((new, true));
+    };
+    new.secret_hash = old.secret_hash;
+    new.previous_secret_hash = old.previous_secret_hash;
+    new.previous_secret_expires_at = old.previous_secret_expires_at;
+    new.created_at = old.created_at;
+    new.grants_since = old.grants_since;
+    new.generation = old.generation;
+    if !policy_given {
+        new.refresh_rotation = old.refresh_rotation;
+    }
+    Ok((new, false))
+}
+
+/// The trace `admin client remove` leaves, from the record it removes.
+pub fn removal_of(client: &ClientRecord, now: u64) -> ClientRemoval {
+    ClientRemoval {
+        removed_at: now,
+        generation: client.generation,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,5 +210,66 @@ mod tests {
             "https://alexa.amazon.co.jp/api/skill/link/M2AAAAAAAAAAAA"
         );
         assert!(alexa_redirect_uris("M2/../x").is_err());
+    }
+
+    fn record(id: &str) -> ClientRecord {
+        ClientRecord {
+            client_id: ClientId::new(id),
+            name: "n".into(),
+            secret_hash: String::new(),
+            previous_secret_hash: None,
+            previous_secret_expires_at: None,
+            redirect_uris: vec![RedirectUri::new(
+                "https://layla.amazon.com/api/skill/link/M2",
+            )],
+            scope: crate::types::ScopeSet::parse("a").unwrap(),
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            created_at: 100,
+            grants_since: None,
+            refresh_rotation: Default::default(),
+            generation: 0,
+        }
+    }
+
+    #[test]
+    fn a_replaced_client_keeps_its_secret_generation_and_policy_unless_asked() {
+        use crate::store::RefreshRotation::{Always, Never};
+        let mut old = record("a");
+        old.secret_hash = "old-hash".into();
+        old.generation = 3;
+        old.refresh_rotation = Always;
+        let (kept, needs_secret) =
+            client_to_add(record("a"), Some(old.clone()), None, false, false).unwrap();
+        assert!(!needs_secret);
+        assert_eq!(kept.secret_hash, "old-hash");
+        assert_eq!((kept.generation, kept.refresh_rotation), (3, Always));
+        let (policy, _) = client_to_add(record("a"), Some(old.clone()), None, false, true).unwrap();
+        assert_eq!(policy.refresh_rotation, Never, "the policy given wins");
+        let (fresh, needs_secret) =
+            client_to_add(record("a"), Some(old), None, true, false).unwrap();
+        assert!(needs_secret && fresh.secret_hash.is_empty());
+    }
+
+    #[test]
+    fn a_client_added_again_after_a_removal_is_the_next_generation_whatever_the_clocks() {
+        let mut removed_one = record("a");
+        removed_one.generation = 4;
+        // The admin machine's clock far ahead of, or behind, the Worker's:
+        // no time is compared, only generations.
+        for now in [0, u64::MAX / 2] {
+            let removal = removal_of(&removed_one, now);
+            let (again, _) = client_to_add(record("a"), None, Some(removal), false, false).unwrap();
+            assert_eq!(again.generation, 5);
+            assert_eq!(again.grants_since, None);
+        }
+    }
+
+    #[test]
+    fn an_authorization_code_client_needs_a_redirect_uri() {
+        let mut c = record("a");
+        c.redirect_uris.clear();
+        assert!(client_to_add(c.clone(), None, None, false, false).is_err());
+        c.grant_types = vec![GrantType::ClientCredentials];
+        assert!(check_complete(&c).is_ok());
     }
 }

@@ -274,6 +274,7 @@ impl Server {
             // The rotation rules are what most suites exercise; the tests of
             // the default policy set `Never` (`Server::set_rotation`).
             refresh_rotation: RefreshRotation::Always,
+            generation: 0,
         };
         let mut machine = client.clone();
         machine.client_id = ClientId::new("machine");

@@ -239,6 +239,7 @@ fn grant_from_before_derived_tokens(s: &Server) -> (String, String) {
         refreshed_at: T0,
         retired_refresh_hashes: vec![],
         revoked_at: None,
+        client_generation: 0,
     };
     match &s.objects {
         None => block_on(put_json(&s.store, &keys::grant(&grant.id), &grant, None)).unwrap(),

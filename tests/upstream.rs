@@ -420,3 +420,30 @@ fn the_presets_send_the_browser_to_the_real_providers() {
         Some("https://accounts.google.com/.well-known/openid-configuration")
     );
 }
+
+#[test]
+fn the_login_page_lets_its_provider_forms_lead_to_the_providers() {
+    // A form's redirect is governed by the page's `form-action`: without the
+    // provider's origin there, a browser stops at our 303.
+    let s = Server::with_providers(&[]);
+    let page = s.send(Request::new(
+        Method::Get,
+        &format!("/authorize?{}", auth_query(LAYLA, "")),
+    ));
+    let csp = page.get_header("content-security-policy").unwrap();
+    let form_action = csp
+        .split(';')
+        .find(|d| d.trim().starts_with("form-action"))
+        .unwrap();
+    for origin in [
+        "'self'",
+        "https://layla.amazon.com",
+        IDP,
+        "https://idp.test",
+    ] {
+        assert!(form_action.contains(origin), "{origin} in {form_action}");
+    }
+    let (r, _) = s.provider_start("idp", "192.0.2.4");
+    let to = r.get_header("location").unwrap();
+    assert!(form_action.contains(to.split("/authorize").next().unwrap()));
+}

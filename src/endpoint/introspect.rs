@@ -51,15 +51,7 @@ async fn describe<S: Store>(
     {
         // The rule `/token` applies to a refresh, so the two never disagree.
         let ttl = ctx.config.refresh_token_ttl;
-        let live = grant::is_live(
-            &grant,
-            false,
-            &client.client_id,
-            client.grants_since,
-            ttl,
-            client.rotation(),
-            ctx.now,
-        );
+        let live = grant::is_live(&grant, false, &client.view(), ttl, ctx.now);
         if !live {
             return Ok(None);
         }
@@ -85,18 +77,8 @@ async fn describe<S: Store>(
         let gid = crate::types::GrantId::new(gid.as_str());
         let (grant, tombstone) = ctx.store.grant_and_tombstone(&gid).await?;
         let revoked = tombstone.is_some() || grant.as_ref().is_some_and(|g| g.revoked_at.is_some());
-        let live = grant.is_some_and(|g| {
-            let rotation = client.rotation();
-            grant::is_live(
-                &g,
-                revoked,
-                &client.client_id,
-                client.grants_since,
-                None,
-                rotation,
-                ctx.now,
-            )
-        });
+        let live =
+            grant.is_some_and(|g| grant::is_live(&g, revoked, &client.view(), None, ctx.now));
         if !live {
             return Ok(None);
         }

@@ -15,7 +15,7 @@ use crate::grant::{self, Handout, Refusal};
 use crate::http::{LogFields, Request, Response};
 use crate::jwt::{self, Claims};
 use crate::pkce;
-use crate::store::{GrantRecord, GrantType};
+use crate::store::{keys, GrantRecord, GrantType};
 use crate::types::{AccessToken, CodeVerifier, GrantId, RefreshToken, ScopeSet};
 use crate::Ctx;
 
@@ -105,6 +105,16 @@ async fn grant<S: GrantStore>(
                     return Err(refusal.error().into());
                 }
             };
+            // A user removed since the code was issued: the removal's sweep
+            // may have run before this grant existed, so end it here. A read
+            // that fails must not fail the exchange (the code is spent now,
+            // and the retry would be a replay); the removal's second sweep
+            // ends such a grant instead.
+            let removed = keys::user_removed(&grant.user_id);
+            if let Ok(Some(_)) = ctx.store.get(&removed).await {
+                end_access_tokens(ctx, &grant.id).await?;
+                return Err(Refusal::UserRemoved.error().into());
+            }
             let refresh = grant::current_refresh_token(successors, &grant, Some(&redeem.code_hash))
                 .ok_or(NO_KEY)?;
             Ok(Issued {
@@ -123,12 +133,10 @@ async fn grant<S: GrantStore>(
             let request = grant::Refresh {
                 grant_id,
                 presented_hash: token_hash(presented),
-                client_id: client.client_id.clone(),
+                client: client.view(),
                 scope,
                 now: ctx.now,
                 ttl: ctx.config.refresh_token_ttl,
-                client_grants_since: client.grants_since,
-                rotation: client.rotation(),
             };
             let done = match ctx.store.refresh_grant(successors, &request).await? {
                 Ok(done) => done,

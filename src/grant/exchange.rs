@@ -11,7 +11,9 @@ use super::rotation::{
 use crate::crypto::TokenHash;
 use crate::error::OAuthError;
 use crate::pkce::{self, VerifierS256};
-use crate::store::{CodeRecord, GrantRecord, RefreshRotation, Store, StoreError, Tombstone};
+use crate::store::{
+    ClientView, CodeRecord, GrantRecord, RefreshRotation, Store, StoreError, Tombstone,
+};
 use crate::types::{ClientId, GrantId, ScopeSet};
 
 /// Why a code exchange or a refresh was refused. Serialisable, because in
@@ -31,6 +33,8 @@ pub enum Refusal {
     InvalidRefresh,
     /// A retired refresh token came back: the grant is now revoked (RFC 9700 §4.14.2).
     ReusedRefresh,
+    /// The code's user was removed (`admin user remove`): its grant is revoked.
+    UserRemoved,
     InvalidScope,
 }
 
@@ -67,6 +71,7 @@ impl Refusal {
             ReusedRefresh => OAuthError::invalid_grant(
                 "a refresh token was reused after it was replaced; the grant is revoked",
             ),
+            UserRemoved => OAuthError::invalid_grant("the code's user no longer exists"),
             InvalidScope => OAuthError::invalid_scope(
                 "the requested scope is malformed or exceeds what was granted",
             ),
@@ -160,6 +165,7 @@ pub async fn redeem<S: Store + ?Sized>(
         refreshed_at: r.now,
         retired_refresh_hashes: Vec::new(),
         revoked_at: None,
+        client_generation: code.client_generation,
     };
     store.create_grant(&grant).await?;
     store.spend_code(&r.code_hash, code).await?;
@@ -171,17 +177,12 @@ pub async fn redeem<S: Store + ?Sized>(
 pub struct Refresh {
     pub grant_id: GrantId,
     pub presented_hash: TokenHash,
-    pub client_id: ClientId,
+    /// The authenticated client, as its grants see it.
+    pub client: ClientView,
     /// A narrower scope asked for; must be within the grant's.
     pub scope: Option<ScopeSet>,
     pub now: u64,
     pub ttl: Option<u64>,
-    /// The client's `grants_since`: older grants belonged to a removed client.
-    #[serde(default)]
-    pub client_grants_since: Option<u64>,
-    /// The client's refresh policy.
-    #[serde(default)]
-    pub rotation: RefreshRotation,
 }
 
 /// Which refresh token a successful refresh hands out. The decision is made
@@ -255,28 +256,30 @@ pub const LAST_USE_INTERVAL: u64 = 86_400;
 
 /// Whether a grant may still be used by `client` at `now`: the one rule that
 /// `/token` (refresh) and `/introspect` both apply. A grant is dead when it is
-/// revoked, belongs to another client, predates its client's `grants_since`
-/// (an earlier client of that id was removed), or has been idle longer than
-/// `REFRESH_TOKEN_TTL`. A `never` grant's last use is recorded at most once
-/// per [`LAST_USE_INTERVAL`], so its idle time is counted from the recorded
-/// use plus that interval: it never expires sooner than the TTL after its
-/// real last use.
+/// revoked, belongs to another client, or to an earlier life of this client
+/// id (removed and added again: another generation, or for clients re-added
+/// by older versions, a grant older than `grants_since`), or has been idle
+/// longer than `REFRESH_TOKEN_TTL`. A `never` grant's last use is recorded at
+/// most once per [`LAST_USE_INTERVAL`], so its idle time is counted from the
+/// recorded use plus that interval: it never expires sooner than the TTL
+/// after its real last use.
 pub fn is_live(
     grant: &GrantRecord,
     revoked: bool,
-    client: &ClientId,
-    client_grants_since: Option<u64>,
+    client: &ClientView,
     ttl: Option<u64>,
-    rotation: RefreshRotation,
     now: u64,
 ) -> bool {
-    let slack = match rotation {
+    let slack = match client.rotation {
         RefreshRotation::Never => LAST_USE_INTERVAL,
         RefreshRotation::Always => 0,
     };
     !revoked
-        && grant.client_id == *client
-        && client_grants_since.is_none_or(|since| grant.created_at >= since)
+        && grant.client_id == client.id
+        && grant.client_generation == client.generation
+        && client
+            .grants_since
+            .is_none_or(|since| grant.created_at >= since)
         && ttl.is_none_or(|ttl| now < grant.refreshed_at.saturating_add(ttl).saturating_add(slack))
 }
 
@@ -302,20 +305,11 @@ pub async fn refresh<S: Store + ?Sized>(
     let Some((mut grant, revoked)) = grant_and_revoked(store, &r.grant_id).await? else {
         return Ok(Err(Refusal::InvalidRefresh));
     };
-    let live = is_live(
-        &grant,
-        revoked,
-        &r.client_id,
-        r.client_grants_since,
-        r.ttl,
-        r.rotation,
-        r.now,
-    );
-    if !live {
+    if !is_live(&grant, revoked, &r.client, r.ttl, r.now) {
         return Ok(Err(Refusal::InvalidRefresh));
     }
     let matched = match match_refresh(&grant, successors, &r.presented_hash) {
-        None if r.rotation == RefreshRotation::Never => {
+        None if r.client.rotation == RefreshRotation::Never => {
             return Ok(Err(Refusal::InvalidRefresh));
         }
         None | Some(RefreshMatch::Retired) => {
@@ -344,11 +338,11 @@ pub async fn refresh<S: Store + ?Sized>(
         // The current token cannot be derived again: it was drawn at random
         // by a version before derived tokens (or derived under a key since
         // rotated out twice). The client holds the previous one.
-        if r.rotation == RefreshRotation::Never {
+        if r.client.rotation == RefreshRotation::Never {
             return done(grant, Handout::Presented, RefreshPath::Retry);
         }
     }
-    if r.rotation == RefreshRotation::Never {
+    if r.client.rotation == RefreshRotation::Never {
         let path = if r.ttl.is_some() && r.now >= grant.refreshed_at + LAST_USE_INTERVAL {
             grant.refreshed_at = r.now;
             // A failed write only leaves the last use unrecorded until the

@@ -45,6 +45,7 @@
 //! isolate per `REVOCATION_CACHE_SECONDS`.
 
 mod exchange;
+mod removal;
 mod revocation;
 mod rotation;
 
@@ -52,6 +53,7 @@ pub use exchange::{
     is_live, redeem, refresh, Handout, Redeem, Refresh, RefreshPath, Refreshed, Refusal,
     LAST_USE_INTERVAL,
 };
+pub use removal::remove_user;
 pub use revocation::{revoke, RevocationCache, REVOCATION_CACHE_SECONDS};
 pub use rotation::{current_refresh_token, Successors, RETIRED_KEPT, SUCCESSOR_STEPS};
 

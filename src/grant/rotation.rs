@@ -226,6 +226,7 @@ mod tests {
             refreshed_at: 0,
             retired_refresh_hashes: vec![],
             revoked_at: None,
+            client_generation: 0,
         };
         (g, first.secret().to_owned())
     }

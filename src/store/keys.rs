@@ -9,6 +9,7 @@
 //! | `client:<client id>`             | [`ClientRecord`]          | `admin client add/update`      | never                 |
 //! | `clientremoved:<client id>`      | [`ClientRemoval`]         | `admin client remove`          | never                 |
 //! | `user:<username>`                | [`UserRecord`]            | `admin user add`               | never                 |
+//! | `userremoved:<user id>`          | [`UserRemoval`]           | `admin user remove`            | never                 |
 //! | `identity:<provider>:<subject>` | [`IdentityLink`]        | `admin user add/update`, first sign-in with `AUTO_CREATE` | never |
 //! | `code:<sha256 of code>`          | [`CodeRecord`]            | `/authorize` (login)           | with the code (5 min) |
 //! | `grant:<grant id>`               | [`GrantRecord`]           | `/token`                       | never                 |
@@ -24,6 +25,7 @@
 //! [`ClientRecord`]: super::ClientRecord
 //! [`UserRecord`]: super::UserRecord
 //! [`ClientRemoval`]: super::ClientRemoval
+//! [`UserRemoval`]: super::UserRemoval
 //! [`CodeRecord`]: super::CodeRecord
 //! [`GrantRecord`]: super::GrantRecord
 //! [`Tombstone`]: super::Tombstone
@@ -40,6 +42,10 @@ pub fn client_removed(id: &ClientId) -> String {
 }
 pub fn user(username: &str) -> String {
     format!("user:{username}")
+}
+/// A removed user's trace, by the user's id (`sub`).
+pub fn user_removed(user: &UserId) -> String {
+    format!("userremoved:{user}")
 }
 /// An upstream identity's entry in the allow-list; `identity` is
 /// `<provider>:<subject>`.

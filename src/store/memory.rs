@@ -3,7 +3,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
-use super::Store;
+use super::{Keys, Store};
 use crate::error::StoreError;
 
 /// An in-memory store for tests. Expiry is not enforced here; the core checks
@@ -90,6 +90,24 @@ impl Store for MemoryStore {
             return Err(StoreError("injected write failure (KV 429)".into()));
         }
         self.map.borrow_mut().insert(key.to_owned(), value);
+        Ok(())
+    }
+}
+
+impl Keys for MemoryStore {
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.operation()?;
+        let map = self.map.borrow();
+        Ok(map
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect())
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.writes.set(self.writes.get() + 1);
+        self.operation()?;
+        self.map.borrow_mut().remove(key);
         Ok(())
     }
 }

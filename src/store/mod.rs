@@ -18,8 +18,8 @@ mod records;
 pub use cache::ClientCache;
 pub use memory::MemoryStore;
 pub use records::{
-    ClientRecord, ClientRemoval, CodeRecord, GrantRecord, GrantType, IdentityLink, RefreshRotation,
-    Tombstone, UserRecord,
+    ClientRecord, ClientRemoval, ClientView, CodeRecord, GrantRecord, GrantType, IdentityLink,
+    RefreshRotation, Tombstone, UserRecord, UserRemoval,
 };
 
 use serde::{de::DeserializeOwned, Serialize};
@@ -102,6 +102,15 @@ pub trait Store {
         let client = keys::client_grant(&grant.client_id, &grant.id);
         self.put(&client, String::new(), None).await
     }
+}
+
+/// A store whose keys can be listed and deleted: what `admin` has (through
+/// wrangler) and the Worker does not need.
+#[allow(async_fn_in_trait)]
+pub trait Keys: Store {
+    /// The keys that start with `prefix`.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
 }
 
 pub async fn get_json<T: DeserializeOwned, S: Store + ?Sized>(

@@ -63,11 +63,31 @@ pub struct ClientRecord {
     /// records written before the setting existed read as the default.
     #[serde(default)]
     pub refresh_rotation: RefreshRotation,
+    /// Which life of this client id this is: `admin client add` after an
+    /// `admin client remove` makes the next one. A grant works only for the
+    /// generation it was made under, so a removed client's grants never come
+    /// back, whatever the clocks say.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub generation: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl ClientRecord {
     pub fn allows(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)
+    }
+
+    /// What a grant's liveness needs of its client.
+    pub fn view(&self) -> ClientView {
+        ClientView {
+            id: self.client_id.clone(),
+            generation: self.generation,
+            grants_since: self.grants_since,
+            rotation: self.rotation(),
+        }
     }
 
     /// The refresh policy that applies: the registered one, except that a
@@ -80,6 +100,19 @@ impl ClientRecord {
             self.refresh_rotation
         }
     }
+}
+
+/// The part of a client record a grant's liveness depends on (see
+/// [`crate::grant::is_live`]); sent to a grant's Durable Object with a refresh.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientView {
+    pub id: ClientId,
+    /// The client's [`ClientRecord::generation`].
+    pub generation: u32,
+    /// Set by versions before generations on a client added again after a
+    /// removal: grants created before it belonged to the removed one.
+    pub grants_since: Option<u64>,
+    pub rotation: RefreshRotation,
 }
 
 /// What a refresh does with the refresh token, per client.
@@ -120,6 +153,16 @@ impl RefreshRotation {
 /// added again under that id gets `grants_since` from it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientRemoval {
+    pub removed_at: u64,
+    /// The removed client's generation; the next one gets this plus one.
+    #[serde(default)]
+    pub generation: u32,
+}
+
+/// The trace `admin user remove` leaves under `userremoved:<sub>`: a code of
+/// that user redeemed afterwards is refused and its grant revoked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRemoval {
     pub removed_at: u64,
 }
 
@@ -171,6 +214,9 @@ pub struct CodeRecord {
     /// Set on first redemption; a second redemption is a replay.
     #[serde(default)]
     pub used: bool,
+    /// The client's generation when the code was issued.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub client_generation: u32,
 }
 
 /// One link between a user and a client, and the state of its refresh tokens.
@@ -200,6 +246,10 @@ pub struct GrantRecord {
     /// Set by versions before tombstones; still honoured, never written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<u64>,
+    /// The client's generation when the grant was made: it works only while
+    /// the client record has the same one.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub client_generation: u32,
 }
 
 /// A grant's revocation, kept apart from the grant record so that no refresh

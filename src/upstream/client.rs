@@ -97,13 +97,27 @@ fn json(a: &Answer, what: &'static str) -> Result<Value, Failure> {
         .ok_or(Failure::Unavailable(what))
 }
 
+const AMAZON_AUTHORIZE: &str = "https://www.amazon.com/ap/oa";
+const GITHUB_AUTHORIZE: &str = "https://github.com/login/oauth/authorize";
+
+/// Where the provider's authorization endpoint is expected, known without a
+/// discovery lookup: the operator's override, the preset's, or (OpenID
+/// Connect) the issuer. The login page lets its forms lead there.
+pub fn expected_authorization_url(p: &Provider) -> Option<&str> {
+    p.authorize_url.as_deref().or(match p.kind {
+        Kind::Amazon => Some(AMAZON_AUTHORIZE),
+        Kind::GitHub => Some(GITHUB_AUTHORIZE),
+        Kind::Oidc => p.issuer.as_deref(),
+    })
+}
+
 /// The provider's endpoints: its preset, or its discovery document (cached per
 /// isolate), then the operator's overrides.
 pub async fn metadata(p: &Provider, out: &Outbound<'_>, now: u64) -> Result<Metadata, Failure> {
     let mut meta = match p.kind {
         Kind::Amazon => Metadata {
             issuer: None,
-            authorization_endpoint: "https://www.amazon.com/ap/oa".into(),
+            authorization_endpoint: AMAZON_AUTHORIZE.into(),
             token_endpoint: "https://api.amazon.com/auth/o2/token".into(),
             userinfo_endpoint: Some("https://api.amazon.com/user/profile".into()),
             jwks_uri: None,
@@ -111,7 +125,7 @@ pub async fn metadata(p: &Provider, out: &Outbound<'_>, now: u64) -> Result<Meta
         },
         Kind::GitHub => Metadata {
             issuer: None,
-            authorization_endpoint: "https://github.com/login/oauth/authorize".into(),
+            authorization_endpoint: GITHUB_AUTHORIZE.into(),
             token_endpoint: "https://github.com/login/oauth/access_token".into(),
             userinfo_endpoint: Some("https://api.github.com/user".into()),
             jwks_uri: None,

@@ -120,10 +120,14 @@ pub(crate) enum UserCmd {
         #[arg(long)]
         username: String,
     },
-    /// Remove a user and end all of their grants.
+    /// Remove a user and end all of their grants, including any a code
+    /// exchange racing the command makes: the grants are swept twice, SETTLE
+    /// seconds apart (KV's propagation delay: 70 with --remote, 0 locally).
     Remove {
         #[arg(long)]
         username: String,
+        #[arg(long, value_name = "SECONDS")]
+        settle: Option<u64>,
     },
 }
 

@@ -51,15 +51,6 @@ fn add_redirects(
     Ok(())
 }
 
-fn check_complete(c: &ClientRecord) -> Result<(), String> {
-    if c.allows(GrantType::AuthorizationCode) && c.redirect_uris.is_empty() {
-        return Err(
-            "an authorization_code client needs a redirect URI (--alexa VENDOR_ID or a URI)".into(),
-        );
-    }
-    Ok(())
-}
-
 pub(crate) fn add(kv: &Kv, args: ClientAdd) -> Result<(), String> {
     let client_id = registration::client_id(&args.id).map_err(|e| format!("--id: {e}"))?;
     let scope = parse_scope(&args.scope)?;
@@ -74,11 +65,8 @@ pub(crate) fn add(kv: &Kv, args: ClientAdd) -> Result<(), String> {
             args.id
         ));
     }
-    // A replaced client keeps its secret unless a new one is asked for: every
-    // linked user's refresh would otherwise fail with invalid_client.
-    let keep = existing.filter(|_| !args.new_secret && !args.secret_stdin);
     let removed: Option<ClientRemoval> = get(kv, &keys::client_removed(&client_id))?;
-    let mut record = ClientRecord {
+    let record = ClientRecord {
         client_id,
         name: args.name,
         secret_hash: String::new(),
@@ -88,28 +76,20 @@ pub(crate) fn add(kv: &Kv, args: ClientAdd) -> Result<(), String> {
         scope,
         grant_types,
         created_at: now(),
-        // Grants of a removed client of this id never come back.
-        grants_since: removed.map(|r| r.removed_at + 1),
+        grants_since: None,
         refresh_rotation: args.refresh_rotation.unwrap_or_default(),
+        generation: 0,
     };
-    check_complete(&record)?;
-    let new_secret = match keep {
-        Some(old) => {
-            record.secret_hash = old.secret_hash;
-            record.previous_secret_hash = old.previous_secret_hash;
-            record.previous_secret_expires_at = old.previous_secret_expires_at;
-            record.created_at = old.created_at;
-            record.grants_since = old.grants_since;
-            if args.refresh_rotation.is_none() {
-                record.refresh_rotation = old.refresh_rotation;
-            }
-            None
-        }
-        None => {
-            let (secret, generated) = new_client_secret(args.secret_stdin)?;
-            record.secret_hash = hash_client_secret(&OsRng, &secret);
-            Some((secret, generated))
-        }
+    let new_secret_asked = args.new_secret || args.secret_stdin;
+    let policy_given = args.refresh_rotation.is_some();
+    let (mut record, needs_secret) =
+        registration::client_to_add(record, existing, removed, new_secret_asked, policy_given)?;
+    let new_secret = if needs_secret {
+        let (secret, generated) = new_client_secret(args.secret_stdin)?;
+        record.secret_hash = hash_client_secret(&OsRng, &secret);
+        Some((secret, generated))
+    } else {
+        None
     };
     put(kv, &key, &record)?;
     out!(
@@ -175,7 +155,7 @@ pub(crate) fn update(kv: &Kv, args: ClientUpdate) -> Result<(), String> {
     if let Some(rotation) = args.refresh_rotation {
         c.refresh_rotation = rotation;
     }
-    check_complete(&c)?;
+    registration::check_complete(&c)?;
     put(kv, &keys::client(&c.client_id), &c)?;
     out!("Client {:?} updated; its secret is unchanged.", args.id);
     for uri in &c.redirect_uris {
@@ -231,7 +211,7 @@ pub(crate) fn remove(kv: &Kv, id: &str) -> Result<(), String> {
     let c = load(kv, id)?;
     // The trace first: if anything below fails, a re-added client still
     // refuses the old grants.
-    let removal = ClientRemoval { removed_at: now() };
+    let removal = registration::removal_of(&c, now());
     put(kv, &keys::client_removed(&c.client_id), &removal)?;
     let mut ended = 0;
     for key in kv.list(&keys::client_grants_prefix(&c.client_id))? {

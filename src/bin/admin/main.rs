@@ -63,7 +63,10 @@ fn main() -> std::process::ExitCode {
         Command1::User(UserCmd::Update(a)) => user::update(&kv, a),
         Command1::User(UserCmd::List) => user::list(&kv),
         Command1::User(UserCmd::Passwd { username }) => user::passwd(&kv, &username),
-        Command1::User(UserCmd::Remove { username }) => user::remove(&kv, &username),
+        Command1::User(UserCmd::Remove { username, settle }) => {
+            let settle = settle.unwrap_or(if cli.remote { 70 } else { 0 });
+            user::remove(&kv, &username, settle)
+        }
         Command1::Grant(GrantCmd::List { user }) => grant::list(&kv, &user),
         Command1::Grant(GrantCmd::Revoke { id }) => grant::revoke_by_id(&kv, &id),
         Command1::GrantStore => Ok(()),

@@ -3,12 +3,11 @@
 use alexa_oauth::crypto::{random_string, OsRng};
 use alexa_oauth::password::hash_password;
 use alexa_oauth::registration;
-use alexa_oauth::store::{keys, normalize_username, GrantRecord, IdentityLink, Store, UserRecord};
+use alexa_oauth::store::{keys, normalize_username, GrantRecord, IdentityLink, UserRecord};
 use alexa_oauth::types::{GrantId, UserId};
 use pollster::block_on;
 
 use crate::cli::{UserAdd, UserUpdate};
-use crate::grant::revoke;
 use crate::io::{now, read_password};
 use crate::wrangler::{get, put, Kv};
 
@@ -176,21 +175,18 @@ pub(crate) fn user_grants(kv: &Kv, user: &UserId) -> Result<Vec<GrantRecord>, St
     Ok(grants)
 }
 
-pub(crate) fn remove(kv: &Kv, username: &str) -> Result<(), String> {
+pub(crate) fn remove(kv: &Kv, username: &str, settle: u64) -> Result<(), String> {
     let user = load_user(kv, username)?;
-    // Tombstones in KV end grants in both modes; the index is read, not the
-    // records (in Durable Object mode those are out of reach).
-    let mut ended = 0;
-    for gid in user_grant_ids(kv, &user.id)? {
-        if block_on(kv.tombstone(&gid)).map_err(|e| e.0)?.is_none() {
-            revoke(kv, &gid)?;
-            ended += 1;
+    // Through the core (see `grant::remove_user`): tombstones in KV end
+    // grants in both modes; the index is read, not the records.
+    let wait = async || {
+        if settle > 0 {
+            out!("Waiting {settle} s for KV to settle, then sweeping again…");
+            std::thread::sleep(std::time::Duration::from_secs(settle));
         }
-    }
-    kv.delete(&keys::user(&user.username))?;
-    for identity in &user.identities {
-        kv.delete(&keys::identity(identity))?;
-    }
+    };
+    let ended =
+        block_on(alexa_oauth::grant::remove_user(kv, &user, now(), wait)).map_err(|e| e.0)?;
     out!("User {:?} removed; {ended} grant(s) ended.", user.username);
     Ok(())
 }

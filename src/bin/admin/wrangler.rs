@@ -191,3 +191,12 @@ impl Drop for ValueFile {
         let _ = std::fs::remove_file(&self.path);
     }
 }
+
+impl alexa_oauth::store::Keys for Kv {
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        Self::list(self, prefix).map_err(StoreError)
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        Self::delete(self, key).map_err(StoreError)
+    }
+}

@@ -333,6 +333,7 @@ async fn issue_code<S: Store>(
         expires_at: ctx.now + CODE_TTL,
         grant_id,
         used: false,
+        client_generation: ar.client.generation,
     };
     ctx.store
         .put_code(&token_hash(code.secret()), &record)
@@ -455,6 +456,15 @@ fn login_page<S>(
     let mut r = Response::html(status, body, https);
     if let Some(origin) = origin_of(ar.redirect.as_str()) {
         r = r.allow_form_target(origin);
+    }
+    // Each provider button's form is answered with a redirect to the
+    // provider, which `form-action` governs too.
+    #[cfg(feature = "upstream")]
+    for p in &ctx.config.providers.list {
+        let url = crate::upstream::client::expected_authorization_url(p);
+        if let Some(origin) = url.and_then(origin_of) {
+            r = r.allow_form_target(origin);
+        }
     }
     if existing.is_none() {
         let secure = if https { "; Secure" } else { "" };

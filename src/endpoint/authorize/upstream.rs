@@ -216,7 +216,17 @@ pub(in crate::endpoint) async fn start<S: Store>(
                 state_cookie(https),
                 if https { "; Secure" } else { "" },
             );
-            Ok(Response::redirect(url).header("set-cookie", cookie))
+            // The login page's `form-action` allows the origin it expected; a
+            // discovered endpoint elsewhere is reached by a link instead.
+            let expected = client::expected_authorization_url(p).and_then(super::origin_of);
+            let answer = if super::origin_of(&meta.authorization_endpoint) == expected {
+                Response::redirect(url)
+            } else {
+                let label = format!("Continue to {}", p.label);
+                let detail = format!("Sign in with {} to link your account.", p.label);
+                crate::page::onward_page(&label, &detail, &url, &label, https)
+            };
+            Ok(answer.header("set-cookie", cookie))
         },
     )
     .await

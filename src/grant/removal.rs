@@ -1,0 +1,51 @@
+//! Removing a user so that none of their grants ever works again.
+//!
+//! KV has no transactions, so a code exchange can race the removal: it may
+//! have read the user's state before the removal began and write its grant
+//! (and the grant's index entry) after the sweep listed the index. Two things
+//! close that:
+//! - the removal first writes a trace, `userremoved:<sub>`, which the token
+//!   endpoint reads after every code exchange: a grant made for a removed user
+//!   is revoked at once and the exchange refused, so a code issued before the
+//!   removal and redeemed after it gives nothing;
+//! - the sweep runs twice, the second time after `settle` (long enough for the
+//!   trace and the index to be seen everywhere: KV's propagation delay), which
+//!   catches an exchange that read the store before the trace existed.
+
+use super::revocation::{revoke, RevocationCache};
+use crate::store::{keys, put_json, Keys, StoreError, UserRecord, UserRemoval};
+use crate::types::GrantId;
+
+/// Removes `user` and ends every grant of theirs (see the module doc);
+/// `settle` waits between the two sweeps. Returns how many grants it ended.
+pub async fn remove_user<S: Keys>(
+    store: &S,
+    user: &UserRecord,
+    now: u64,
+    settle: impl AsyncFnOnce(),
+) -> Result<usize, StoreError> {
+    let trace = UserRemoval { removed_at: now };
+    put_json(store, &keys::user_removed(&user.id), &trace, None).await?;
+    store.delete(&keys::user(&user.username)).await?;
+    for identity in &user.identities {
+        store.delete(&keys::identity(identity)).await?;
+    }
+    let mut ended = sweep(store, user, now).await?;
+    settle().await;
+    ended += sweep(store, user, now).await?;
+    Ok(ended)
+}
+
+/// Writes the tombstone of each grant in the user's index that has none.
+async fn sweep<S: Keys>(store: &S, user: &UserRecord, now: u64) -> Result<usize, StoreError> {
+    let cache = RevocationCache::default();
+    let mut ended = 0;
+    for key in store.list(&keys::user_grants_prefix(&user.id)).await? {
+        let gid = GrantId::new(key.rsplit(':').next().unwrap_or_default());
+        if store.tombstone(&gid).await?.is_none() {
+            revoke(store, &cache, &gid, now).await?;
+            ended += 1;
+        }
+    }
+    Ok(ended)
+}

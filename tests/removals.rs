@@ -1,0 +1,118 @@
+//! Removals that are final, natively on both grant stores: after `admin user
+//! remove` no grant of the user works, including one from a code issued
+//! before it and one a racing exchange wrote; a client removed and added again
+//! never brings back a grant of its earlier life, including one a cached copy
+//! made after the removal, whatever the admin machine's clock says.
+
+use alexa_oauth::grant::remove_user;
+use alexa_oauth::registration::{client_to_add, removal_of};
+use alexa_oauth::store::{keys, put_json, Keys, Store, UserRemoval};
+use alexa_oauth::testing::*;
+use alexa_oauth::types::ClientId;
+use pollster::block_on;
+
+fn refresh_status(s: &Server, rt: &str) -> u16 {
+    s.token(
+        &format!("grant_type=refresh_token&refresh_token={rt}"),
+        false,
+    )
+    .0
+}
+
+fn user_removal_ends_every_grant_even_from_earlier_codes_and_racing_exchanges() {
+    let s = Server::new();
+    let (_, linked) = s.link();
+    let early_code = s.code("");
+    let racing_code = s.code("");
+    let alice = block_on(s.store.user("alice")).unwrap().unwrap();
+    let trace = keys::user_removed(&alice.id);
+    let mut racing_rt = None;
+    let ended = block_on(remove_user(&s.store, &alice, s.now.get(), async || {
+        // An exchange that read the store before the trace existed: it writes
+        // its grant after the first sweep. The second sweep must end it.
+        let saved = block_on(s.store.get(&trace)).unwrap().unwrap();
+        block_on(s.store.delete(&trace)).unwrap();
+        let (status, t) = s.token(&exchange(&racing_code), false);
+        assert_eq!(status, 200, "{t}");
+        racing_rt = Some(t["refresh_token"].as_str().unwrap().to_owned());
+        block_on(s.store.put(&trace, saved, None)).unwrap();
+    }))
+    .unwrap();
+    assert_eq!(ended, 2, "the linked grant, then the racing one");
+    let racing_rt = racing_rt.unwrap();
+    // The code issued before the removal, redeemed after it.
+    let (status, e) = s.token(&exchange(&early_code), false);
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{e}"
+    );
+    // A day later, nothing of the user's works.
+    s.now.set(s.now.get() + 86_400);
+    for rt in [&linked, &racing_rt] {
+        assert_eq!(refresh_status(&s, rt), 400);
+    }
+    let login = s.login(&auth_query(LAYLA, ""), "alice", "correct horse", "login");
+    assert_eq!(login.status, 401, "the user is gone");
+}
+
+fn a_code_of_a_removed_user_gives_no_grant() {
+    let s = Server::new();
+    let code = s.code("");
+    let alice = block_on(s.store.user("alice")).unwrap().unwrap();
+    let trace = UserRemoval {
+        removed_at: s.now.get(),
+    };
+    block_on(put_json(
+        &s.store,
+        &keys::user_removed(&alice.id),
+        &trace,
+        None,
+    ))
+    .unwrap();
+    let (status, e) = s.token(&exchange(&code), false);
+    assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")));
+}
+
+fn a_client_added_again_never_brings_back_a_grant_of_its_earlier_life() {
+    // With the client cache on: the Worker keeps its copy of the client for
+    // 30 s after the removal, and a link made then must not come back either.
+    let s = Server::new();
+    let (_, before) = s.link();
+    let id = ClientId::new("alexa");
+    let old = block_on(s.store.client(&id)).unwrap().unwrap();
+    // `admin client remove`, with the admin machine's clock a day fast.
+    let removal = removal_of(&old, s.now.get() + 86_400);
+    block_on(put_json(
+        &s.store,
+        &keys::client_removed(&id),
+        &removal,
+        None,
+    ))
+    .unwrap();
+    block_on(s.store.delete(&keys::client(&id))).unwrap();
+    let (_, in_window) = s.link();
+    // `admin client add` again, the admin's clock now a day slow.
+    let mut fresh = old.clone();
+    fresh.created_at = s.now.get() - 86_400;
+    fresh.generation = 0;
+    let (again, _) = client_to_add(fresh, None, Some(removal), false, false).unwrap();
+    assert_eq!(again.generation, old.generation + 1);
+    s.put_client(&again);
+    s.now.set(s.now.get() + 31);
+    for rt in [&before, &in_window] {
+        assert_eq!(refresh_status(&s, rt), 400, "a grant of the removed client");
+    }
+    let (_, after) = s.link();
+    assert_eq!(
+        refresh_status(&s, &after),
+        200,
+        "the new client links as usual"
+    );
+}
+
+alexa_oauth::on_both_stores!(
+    user_removal_ends_every_grant_even_from_earlier_codes_and_racing_exchanges,
+    a_code_of_a_removed_user_gives_no_grant,
+    a_client_added_again_never_brings_back_a_grant_of_its_earlier_life,
+);
