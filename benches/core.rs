@@ -6,7 +6,8 @@ use alexa_oauth::crypto::{token_hash, TestRng};
 use alexa_oauth::http::{Method, Request};
 use alexa_oauth::jwt::{self, Claims, SigningKey};
 use alexa_oauth::password::{hash_password, verify_password, RustPbkdf2, Verdict, ITERATIONS};
-use alexa_oauth::store::{CodeRecord, Store};
+use alexa_oauth::grant::GrantStore;
+use alexa_oauth::store::CodeRecord;
 use alexa_oauth::testing::*;
 use alexa_oauth::types::{ClientId, GrantId, Password, RedirectUri, ScopeSet, UserId};
 use divan::{black_box, Bencher};
@@ -78,7 +79,7 @@ fn code_exchange(b: Bencher) {
             used: false,
             client_generation: 0,
         };
-        block_on(s.store.put_code(&token_hash(&code), &record)).unwrap();
+        block_on(s.store.store_code(&token_hash(&code), &record)).unwrap();
         code
     })
     .bench_local_values(|code| {

@@ -64,7 +64,6 @@ pub mod form;
 pub mod grant;
 pub mod http;
 pub mod jwt;
-pub mod objects;
 mod page;
 pub mod password;
 pub mod pkce;

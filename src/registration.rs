@@ -3,7 +3,7 @@
 //! (a registered redirect URI is an absolute http(s) URL, a client id needs no
 //! encoding).
 
-use crate::store::{normalize_username, ClientRecord, ClientRemoval, GrantType};
+use crate::store::{ClientRecord, ClientRemoval, GrantType};
 use crate::types::{ClientId, ClientSecret, Password, RedirectUri};
 
 /// Characters that need no encoding anywhere (RFC 3986 §2.3). Client ids and
@@ -111,6 +111,30 @@ pub fn alexa_redirect_uris(vendor_id: &str) -> Result<[RedirectUri; 3], &'static
         "alexa.amazon.co.jp",
     ]
     .map(|host| RedirectUri::new(format!("https://{host}/api/skill/link/{vendor_id}"))))
+}
+
+/// Usernames are matched without regard to case or surrounding spaces, as people
+/// type them on phones; the admin command stores them in this form.
+pub fn normalize_username(username: &str) -> String {
+    let username = username.trim();
+    if username.is_ascii() {
+        username.to_ascii_lowercase()
+    } else {
+        unicode_lowercase(username)
+    }
+}
+
+/// Unicode's full lowercase mapping. In the Worker it is the runtime's own
+/// `String.prototype.toLowerCase`, the same mapping (final sigma included),
+/// so the wasm carries no case tables (about 8 KB gzipped).
+#[cfg(target_arch = "wasm32")]
+fn unicode_lowercase(s: &str) -> String {
+    js_sys::JsString::from(s).to_lower_case().into()
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn unicode_lowercase(s: &str) -> String {
+    s.to_lowercase()
 }
 
 /// A client record is complete when an `authorization_code` client has a

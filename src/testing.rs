@@ -8,14 +8,14 @@
 //! per store.
 
 use crate::crypto::{hash_client_secret, TestRng};
+use crate::grant::durable::{self, DurableGrants, ObjectTransport};
 use crate::grant::{GrantStore, RevocationCache, Successors};
 use crate::http::{Method, Request, Response};
-use crate::objects::{self, ObjectStorage, ObjectStore, ObjectTransport};
 use crate::password::hash_password;
 use crate::store::{
     keys, put_json, ClientRecord, GrantType, MemoryStore, RefreshRotation, UserRecord,
 };
-use crate::store::{ClientCache, Store, StoreError};
+use crate::store::{ClientCache, Records, StoreError};
 use crate::throttle::MemoryLimiter;
 use crate::types::GrantId;
 use crate::types::{ClientId, ClientSecret, Password, RedirectUri, ScopeSet, UserId};
@@ -121,7 +121,7 @@ pub struct Server {
 }
 
 /// Grant objects in memory: one store per grant id, each op run by
-/// `objects::serve` as a Durable Object would (one at a time), with the
+/// `grant::durable::serve` as a Durable Object would (one at a time), with the
 /// successor keys the Worker's objects derive from the same `SIGNING_KEY`.
 pub struct LocalObjects(
     pub std::cell::RefCell<std::collections::BTreeMap<String, std::rc::Rc<MemoryStore>>>,
@@ -145,7 +145,7 @@ impl ObjectTransport for LocalObjects {
             .entry(grant.to_string())
             .or_default()
             .clone();
-        objects::serve(&ObjectStorage(&*store), &self.1, &op).await
+        durable::serve(&*store, &self.1, &op).await
     }
 }
 
@@ -353,7 +353,7 @@ impl Server {
         match &self.objects {
             None => self.send_with(&self.store, revocations, req),
             Some(objects) => {
-                let store = ObjectStore {
+                let store = DurableGrants {
                     kv: &self.store,
                     objects,
                 };

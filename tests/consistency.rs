@@ -17,7 +17,7 @@
 
 use std::cell::{Cell, RefCell};
 
-use alexa_oauth::grant::{GrantStore, RevocationCache};
+use alexa_oauth::grant::{kv::HoldsGrants, RevocationCache};
 use alexa_oauth::http::{Method, Request, Response};
 use alexa_oauth::store::{ClientCache, Store, StoreError};
 use alexa_oauth::testing::*;
@@ -62,7 +62,7 @@ impl Store for Location<'_> {
     }
 }
 
-impl GrantStore for Location<'_> {}
+impl HoldsGrants for Location<'_> {}
 
 /// Two locations over one namespace, seeded from the common test server.
 struct World {

@@ -3,7 +3,7 @@
 
 use alexa_oauth::http::{Method, Request};
 use alexa_oauth::jwt::{self, SigningKey};
-use alexa_oauth::store::Store;
+use alexa_oauth::store::Records;
 use alexa_oauth::testing::*;
 use alexa_oauth::types::ClientId;
 use alexa_oauth::Config;

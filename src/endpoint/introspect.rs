@@ -7,13 +7,14 @@ use serde::Serialize;
 
 use super::front::{self, Rejection};
 use crate::grant;
+use crate::grant::GrantStore;
 use crate::http::{LogFields, Request, Response};
 use crate::jwt;
-use crate::store::{ClientRecord, Store};
+use crate::store::ClientRecord;
 use crate::Ctx;
 
 /// Handles `POST /introspect`.
-pub(super) async fn handle<S: Store>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
+pub(super) async fn handle<S: GrantStore>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
     let mut log = LogFields::default();
     let response = match introspect(req, ctx, &mut log).await {
         Ok(body) => Response::json(200, &body)
@@ -24,7 +25,7 @@ pub(super) async fn handle<S: Store>(req: &Request, ctx: &Ctx<'_, S>) -> Respons
     response.with_log(log)
 }
 
-async fn introspect<S: Store>(
+async fn introspect<S: GrantStore>(
     req: &Request,
     ctx: &Ctx<'_, S>,
     log: &mut LogFields,
@@ -41,7 +42,7 @@ async fn introspect<S: Store>(
     Ok(describe(&token, &client, ctx).await?.unwrap_or_default())
 }
 
-async fn describe<S: Store>(
+async fn describe<S: GrantStore>(
     token: &str,
     client: &ClientRecord,
     ctx: &Ctx<'_, S>,
@@ -75,10 +76,9 @@ async fn describe<S: Store>(
     if let Some(gid) = &claims.gid {
         // Read, not cached: introspection is the authoritative answer.
         let gid = crate::types::GrantId::new(gid.as_str());
-        let (grant, tombstone) = ctx.store.grant_and_tombstone(&gid).await?;
-        let revoked = tombstone.is_some() || grant.as_ref().is_some_and(|g| g.revoked_at.is_some());
-        let live =
-            grant.is_some_and(|g| grant::is_live(&g, revoked, &client.view(), None, ctx.now));
+        let grant = ctx.store.grant_with_revocation(&gid).await?;
+        let live = grant
+            .is_some_and(|(g, revoked)| grant::is_live(&g, revoked, &client.view(), None, ctx.now));
         if !live {
             return Ok(None);
         }

@@ -10,14 +10,15 @@
 use super::front::{self, Rejection};
 use crate::error::OAuthError;
 use crate::grant;
+use crate::grant::GrantStore;
 use crate::http::{LogFields, Request, Response};
 use crate::jwt;
-use crate::store::Store;
+
 use crate::types::GrantId;
 use crate::Ctx;
 
 /// Handles `POST /revoke`.
-pub(super) async fn handle<S: Store>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
+pub(super) async fn handle<S: GrantStore>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
     let mut log = LogFields::default();
     let response = match revoke(req, ctx, &mut log).await {
         Ok(()) => Response::new(200).header("cache-control", "no-store"),
@@ -26,7 +27,7 @@ pub(super) async fn handle<S: Store>(req: &Request, ctx: &Ctx<'_, S>) -> Respons
     response.with_log(log)
 }
 
-async fn revoke<S: Store>(
+async fn revoke<S: GrantStore>(
     req: &Request,
     ctx: &Ctx<'_, S>,
     log: &mut LogFields,

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::revocation::grant_and_revoked;
+use super::records::{self, grant_and_tombstone, put_grant};
 use super::rotation::{
     current_refresh_token, match_refresh, rotate, RefreshMatch, Successors, SUCCESSOR_STEPS,
 };
@@ -12,7 +12,7 @@ use crate::crypto::TokenHash;
 use crate::error::OAuthError;
 use crate::pkce::{self, VerifierS256};
 use crate::store::{
-    ClientView, CodeRecord, GrantRecord, RefreshRotation, Store, StoreError, Tombstone,
+    ClientView, CodeRecord, GrantRecord, Records, RefreshRotation, Store, StoreError, Tombstone,
 };
 use crate::types::{ClientId, GrantId, ScopeSet};
 
@@ -121,19 +121,34 @@ fn check_code(code: &CodeRecord, r: &Redeem) -> Result<(), Refusal> {
     }
 }
 
+/// Where a new grant's index entries (what `admin` lists to end a user's or a
+/// client's grants) are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Indexing {
+    /// In the same store, first: before the grant and before the code is
+    /// spent, so that a redemption retried after any failed write finds the
+    /// code unspent and writes all of them again (KV mode).
+    WithGrant,
+    /// By the caller, after the redemption: a grant's Durable Object holds no
+    /// index; its caller writes the entries in KV.
+    ByCaller,
+}
+
 /// The whole code exchange against one store: check the code and what it is
-/// bound to, write the grant, then spend the code. The grant goes first so that
-/// if either write fails, the client's retry with the same code finds it unspent
-/// and writes the same grant again. The grant's first refresh token is the
-/// successor of the code, so every redemption that gets through (two at once on
-/// KV, or a retry) writes the same record and hands out the same token. A
+/// bound to, write the grant (after its index entries, per `indexing`), then
+/// spend the code. The writes go in that order so that if any fails, the
+/// client's retry with the same code finds it unspent and writes the same
+/// records again. The grant's first refresh token is the successor of the
+/// code, so every redemption that gets through (two at once on KV, or a
+/// retry) writes the same record and hands out the same token. A
 /// transactional store runs this inside its transaction.
 pub async fn redeem<S: Store + ?Sized>(
     store: &S,
     successors: &Successors,
     r: &Redeem,
+    indexing: Indexing,
 ) -> Result<Result<GrantRecord, Refusal>, StoreError> {
-    let Some(code) = store.code(&r.code_hash).await? else {
+    let Some(code) = records::code(store, &r.code_hash).await? else {
         return Ok(Err(Refusal::UnknownCode));
     };
     if code.grant_id != r.grant_id {
@@ -167,8 +182,11 @@ pub async fn redeem<S: Store + ?Sized>(
         revoked_at: None,
         client_generation: code.client_generation,
     };
-    store.create_grant(&grant).await?;
-    store.spend_code(&r.code_hash, code).await?;
+    if indexing == Indexing::WithGrant {
+        records::index_grant(store, &grant).await?;
+    }
+    put_grant(store, &grant).await?;
+    records::spend_code(store, &r.code_hash, code).await?;
     Ok(Ok(grant))
 }
 
@@ -302,9 +320,12 @@ pub async fn refresh<S: Store + ?Sized>(
     successors: &Successors,
     r: &Refresh,
 ) -> Result<Result<Refreshed, Refusal>, StoreError> {
-    let Some((mut grant, revoked)) = grant_and_revoked(store, &r.grant_id).await? else {
+    let (grant, tombstone) = grant_and_tombstone(store, &r.grant_id).await?;
+    let Some(mut grant) = grant else {
         return Ok(Err(Refusal::InvalidRefresh));
     };
+    // Records from before tombstones carry their revocation themselves.
+    let revoked = tombstone.is_some() || grant.revoked_at.is_some();
     if !is_live(&grant, revoked, &r.client, r.ttl, r.now) {
         return Ok(Err(Refusal::InvalidRefresh));
     }
@@ -347,7 +368,7 @@ pub async fn refresh<S: Store + ?Sized>(
             grant.refreshed_at = r.now;
             // A failed write only leaves the last use unrecorded until the
             // next refresh; the refresh itself succeeds.
-            match store.put_grant(&grant).await {
+            match put_grant(store, &grant).await {
                 Ok(()) => RefreshPath::KeptAndRecorded,
                 Err(_) => RefreshPath::Kept,
             }
@@ -366,7 +387,7 @@ pub async fn refresh<S: Store + ?Sized>(
     if rotate(&mut grant, successors, matched, r.now).is_none() {
         return Err(StoreError("no signing key to derive refresh tokens".into()));
     }
-    match store.put_grant(&grant).await {
+    match put_grant(store, &grant).await {
         Ok(()) => done(grant, Handout::Successor, path),
         // The successor stays findable while it is within the window;
         // beyond it, the presented token (already ahead) is handed out again.

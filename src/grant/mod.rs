@@ -32,7 +32,7 @@
 //!
 //! # Revocations that stick
 //! A revocation is its own record, a tombstone under `revoked:<grant id>`
-//! ([`Tombstone`](crate::store::Tombstone)), written once and never rewritten by a refresh. A refresh
+//! ([`crate::store::Tombstone`]), written once and never rewritten by a refresh. A refresh
 //! writes the grant record back, but cannot undo a tombstone; two revocations
 //! at once write two keys and lose nothing.
 //!
@@ -44,25 +44,24 @@
 //! propagation delay (up to 60 s). The cost is one KV read per grant per
 //! isolate per `REVOCATION_CACHE_SECONDS`.
 
+pub mod durable;
 mod exchange;
+pub mod kv;
+mod records;
 mod removal;
 mod revocation;
 mod rotation;
 
 pub use exchange::{
-    is_live, redeem, refresh, Handout, Redeem, Refresh, RefreshPath, Refreshed, Refusal,
+    is_live, redeem, refresh, Handout, Indexing, Redeem, Refresh, RefreshPath, Refreshed, Refusal,
     LAST_USE_INTERVAL,
 };
 pub use removal::remove_user;
 pub use revocation::{revoke, RevocationCache, REVOCATION_CACHE_SECONDS};
 pub use rotation::{current_refresh_token, Successors, RETIRED_KEPT, SUCCESSOR_STEPS};
 
-use std::future::{poll_fn, Future};
-use std::pin::pin;
-use std::task::Poll;
-
-use crate::crypto::token_hash;
-use crate::store::{GrantRecord, Store, StoreError};
+use crate::crypto::{token_hash, TokenHash};
+use crate::store::{CodeRecord, GrantRecord, Store, StoreError, Tombstone};
 use crate::types::GrantId;
 
 /// Grant ids are 16 random bytes in unpadded base64url.
@@ -88,7 +87,7 @@ pub fn code_grant(code: &str) -> Option<GrantId> {
 /// Finds the live grant of a refresh token: one that exists, is not revoked, and
 /// of which this is the current, the previous or a successor token (not a
 /// retired one). Changes nothing.
-pub async fn find_by_refresh_token<S: Store>(
+pub async fn find_by_refresh_token<S: GrantStore>(
     store: &S,
     successors: &Successors,
     token: &str,
@@ -96,7 +95,7 @@ pub async fn find_by_refresh_token<S: Store>(
     let Some(gid) = refresh_token_grant(token) else {
         return Ok(None);
     };
-    let Some((grant, false)) = revocation::grant_and_revoked(store, &gid).await? else {
+    let Some((grant, false)) = store.grant_with_revocation(&gid).await? else {
         return Ok(None);
     };
     Ok(
@@ -107,54 +106,34 @@ pub async fn find_by_refresh_token<S: Store>(
     )
 }
 
-/// Runs two futures at once and gives both outputs: what `futures::join!` does,
-/// in a few lines instead of a dependency.
-pub(crate) async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
-    let (mut a, mut b) = (pin!(a), pin!(b));
-    let (mut out_a, mut out_b) = (None, None);
-    poll_fn(|cx| {
-        if out_a.is_none() {
-            if let Poll::Ready(v) = a.as_mut().poll(cx) {
-                out_a = Some(v);
-            }
-        }
-        if out_b.is_none() {
-            if let Poll::Ready(v) = b.as_mut().poll(cx) {
-                out_b = Some(v);
-            }
-        }
-        match (out_a.take(), out_b.take()) {
-            (Some(x), Some(y)) => Poll::Ready((x, y)),
-            (x, y) => {
-                (out_a, out_b) = (x, y);
-                Poll::Pending
-            }
-        }
-    })
-    .await
-}
-
-/// The grant decisions a store runs. The defaults run them as read-then-write
-/// steps on the store itself; the Durable Object store runs them inside the
-/// grant's object, where they are atomic.
+/// Where grant state lives: the one seam between the grant modes, whose
+/// methods are exactly the operations whose home differs. Two
+/// implementations: [`kv`] (every store that holds grant state itself: Workers
+/// KV, the memory store, `admin`'s) and [`durable::DurableGrants`] (each grant
+/// in its Durable Object). Everything else a store holds is the same in both
+/// modes and is read through [`crate::store::Records`].
 #[allow(async_fn_in_trait)] // Futures stay on one thread in the Worker and in tests.
 pub trait GrantStore: Store {
+    /// Stores a new code, where its grant will live.
+    async fn store_code(&self, hash: &TokenHash, code: &CodeRecord) -> Result<(), StoreError>;
+    /// A grant, and whether it is revoked (a tombstone, or a record from
+    /// before tombstones that says so).
+    async fn grant_with_revocation(
+        &self,
+        id: &GrantId,
+    ) -> Result<Option<(GrantRecord, bool)>, StoreError>;
     /// The code exchange (see [`redeem`]).
     async fn redeem_code(
         &self,
         successors: &Successors,
         r: &Redeem,
-    ) -> Result<Result<GrantRecord, Refusal>, StoreError> {
-        redeem(self, successors, r).await
-    }
+    ) -> Result<Result<GrantRecord, Refusal>, StoreError>;
     /// A refresh (see [`refresh`]).
     async fn refresh_grant(
         &self,
         successors: &Successors,
         r: &Refresh,
-    ) -> Result<Result<Refreshed, Refusal>, StoreError> {
-        refresh(self, successors, r).await
-    }
+    ) -> Result<Result<Refreshed, Refusal>, StoreError>;
+    /// Writes a grant's tombstone where every refresh and `/userinfo` sees it.
+    async fn revoke_grant(&self, id: &GrantId, t: &Tombstone) -> Result<(), StoreError>;
 }
-
-impl GrantStore for crate::store::MemoryStore {}

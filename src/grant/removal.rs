@@ -13,12 +13,13 @@
 //!   catches an exchange that read the store before the trace existed.
 
 use super::revocation::{revoke, RevocationCache};
-use crate::store::{keys, put_json, Keys, StoreError, UserRecord, UserRemoval};
+use super::GrantStore;
+use crate::store::{keys, put_json, Keys, Records, StoreError, UserRecord, UserRemoval};
 use crate::types::GrantId;
 
 /// Removes `user` and ends every grant of theirs (see the module doc);
 /// `settle` waits between the two sweeps. Returns how many grants it ended.
-pub async fn remove_user<S: Keys>(
+pub async fn remove_user<S: Keys + GrantStore>(
     store: &S,
     user: &UserRecord,
     now: u64,
@@ -37,7 +38,11 @@ pub async fn remove_user<S: Keys>(
 }
 
 /// Writes the tombstone of each grant in the user's index that has none.
-async fn sweep<S: Keys>(store: &S, user: &UserRecord, now: u64) -> Result<usize, StoreError> {
+async fn sweep<S: Keys + GrantStore>(
+    store: &S,
+    user: &UserRecord,
+    now: u64,
+) -> Result<usize, StoreError> {
     let cache = RevocationCache::default();
     let mut ended = 0;
     for key in store.list(&keys::user_grants_prefix(&user.id)).await? {

@@ -2,7 +2,8 @@
 
 use std::cell::RefCell;
 
-use crate::store::{GrantRecord, Store, StoreError, Tombstone};
+use super::GrantStore;
+use crate::store::{Records, Store, StoreError, Tombstone};
 use crate::types::GrantId;
 
 /// How long an isolate trusts a tombstone lookup that found none.
@@ -12,19 +13,6 @@ pub const REVOCATION_CACHE_SECONDS: u64 = 30;
 /// the oldest lookups.
 const REVOCATION_CACHE_ENTRIES: usize = 4096;
 
-/// A grant and whether it is revoked: a tombstone exists, or (for records
-/// written before tombstones) the record itself says so. Both are read at once:
-/// one round trip, not two.
-pub(super) async fn grant_and_revoked<S: Store + ?Sized>(
-    store: &S,
-    id: &GrantId,
-) -> Result<Option<(GrantRecord, bool)>, StoreError> {
-    let (grant, tombstone) = store.grant_and_tombstone(id).await?;
-    Ok(grant.map(|g| {
-        let revoked = g.revoked_at.is_some() || tombstone.is_some();
-        (g, revoked)
-    }))
-}
 /// An isolate's cache of tombstone lookups: grant id, looked up at, revoked.
 #[derive(Default)]
 pub struct RevocationCache {
@@ -93,7 +81,7 @@ impl RevocationCache {
 /// it is). Its refresh tokens stop at once; its access tokens as described in
 /// the module doc. Needs no grant record, so it also works where the record is
 /// out of reach (Durable Object mode from `admin`).
-pub async fn revoke<S: Store + ?Sized>(
+pub async fn revoke<S: GrantStore + ?Sized>(
     store: &S,
     cache: &RevocationCache,
     gid: &GrantId,
@@ -101,7 +89,7 @@ pub async fn revoke<S: Store + ?Sized>(
 ) -> Result<(), StoreError> {
     if store.tombstone(gid).await?.is_none() {
         store
-            .put_tombstone(gid, &Tombstone { revoked_at: now })
+            .revoke_grant(gid, &Tombstone { revoked_at: now })
             .await?;
     }
     cache.remember(gid.as_str(), now, true);

@@ -12,7 +12,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::{ClientRecord, Store};
+use super::{ClientRecord, Records, Store};
 use crate::error::StoreError;
 use crate::types::ClientId;
 

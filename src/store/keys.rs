@@ -20,7 +20,7 @@
 //! Codes and refresh tokens appear only as SHA-256 hashes. Both are
 //! `<grant id>.<secret>`, so a refresh reads exactly one grant. In Durable
 //! Object mode the `code:`, `grant:` and `revoked:` records of a grant also live
-//! in the grant's object (see [`crate::objects`]).
+//! in the grant's object (see [`crate::grant::durable`]).
 //!
 //! [`ClientRecord`]: super::ClientRecord
 //! [`UserRecord`]: super::UserRecord

@@ -111,3 +111,6 @@ impl Keys for MemoryStore {
         Ok(())
     }
 }
+
+/// The memory store holds grant state itself, as Workers KV does.
+impl crate::grant::kv::HoldsGrants for MemoryStore {}

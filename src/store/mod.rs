@@ -2,20 +2,31 @@
 //!
 //! Every key is built in [`keys`], whose doc is the key table.
 //!
+//! [`Store`] has the primitives only (get, put, a bulk get), which each store
+//! implements. The records that live in KV in both grant modes (clients,
+//! users, identities, tombstones) are read and written through [`Records`],
+//! which every store has and none can override. Grant state (codes and
+//! grants), whose home depends on the mode, is reached only through
+//! [`crate::grant::GrantStore`].
+//!
 //! # Consistency
-//! The Workers KV store is eventually consistent and has no compare-and-set.
-//! The default methods below are read-then-write, so two requests at once can
-//! both read the same state and both write. [`crate::grant`] makes every such
-//! pair write the same thing (derived refresh tokens), keeps revocations out of
-//! the grant record (tombstones), and accepts what a stale copy has not seen
-//! yet; see `tests/interleavings/` and `tests/consistency.rs`.
+//! The Workers KV store is eventually consistent and has no compare-and-set,
+//! so two requests at once can both read the same state and both write.
+//! [`crate::grant`] makes every such pair write the same thing (derived
+//! refresh tokens), keeps revocations out of the grant record (tombstones),
+//! and accepts what a stale copy has not seen yet; see `tests/interleavings/`
+//! and `tests/consistency.rs`.
 
 mod cache;
+mod join;
 pub mod keys;
+#[cfg(any(test, feature = "testing"))]
 mod memory;
 mod records;
 
 pub use cache::ClientCache;
+pub(crate) use join::join;
+#[cfg(any(test, feature = "testing"))]
 pub use memory::MemoryStore;
 pub use records::{
     ClientRecord, ClientRemoval, ClientView, CodeRecord, GrantRecord, GrantType, IdentityLink,
@@ -24,12 +35,10 @@ pub use records::{
 
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::crypto::TokenHash;
 pub use crate::error::StoreError;
 use crate::types::{ClientId, GrantId};
 
-/// A key-value store with typed accessors. Implementors provide `get` and `put`;
-/// the rest has read-then-write defaults that a transactional store may override.
+/// A key-value store: the primitives each store implements.
 #[allow(async_fn_in_trait)] // Futures stay on one thread in the Worker and in tests.
 pub trait Store {
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError>;
@@ -40,7 +49,23 @@ pub trait Store {
         value: String,
         expires_at: Option<u64>,
     ) -> Result<(), StoreError>;
+    /// Two keys read at once. By default two gets side by side; Workers KV
+    /// makes it one bulk read (one call and one round trip; KV still bills a
+    /// read per key).
+    async fn get_two(
+        &self,
+        a: &str,
+        b: &str,
+    ) -> Result<(Option<String>, Option<String>), StoreError> {
+        let (a, b) = join(self.get(a), self.get(b)).await;
+        Ok((a?, b?))
+    }
+}
 
+/// The records every store holds the same way, in both grant modes. A
+/// blanket implementation: no store can override one.
+#[allow(async_fn_in_trait)]
+pub trait Records: Store {
     async fn client(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
         get_json(self, &keys::client(id)).await
     }
@@ -57,52 +82,16 @@ pub trait Store {
         let user = self.user(&link.username).await?;
         Ok(user.filter(|u| u.identities.iter().any(|i| i == identity)))
     }
-    async fn put_code(&self, hash: &TokenHash, code: &CodeRecord) -> Result<(), StoreError> {
-        put_json(self, &keys::code(hash), code, Some(code.expires_at)).await
-    }
-    async fn code(&self, hash: &TokenHash) -> Result<Option<CodeRecord>, StoreError> {
-        get_json(self, &keys::code(hash)).await
-    }
-    /// Marks a code used; a later redemption is then a replay.
-    async fn spend_code(&self, hash: &TokenHash, mut code: CodeRecord) -> Result<(), StoreError> {
-        code.used = true;
-        put_json(self, &keys::code(hash), &code, Some(code.expires_at)).await
-    }
-    async fn grant(&self, id: &GrantId) -> Result<Option<GrantRecord>, StoreError> {
-        get_json(self, &keys::grant(id)).await
-    }
-    async fn put_grant(&self, grant: &GrantRecord) -> Result<(), StoreError> {
-        put_json(self, &keys::grant(&grant.id), grant, None).await
-    }
+    /// A grant's revocation, in KV (see [`crate::grant`]).
     async fn tombstone(&self, id: &GrantId) -> Result<Option<Tombstone>, StoreError> {
         get_json(self, &keys::revoked(id)).await
     }
     async fn put_tombstone(&self, id: &GrantId, t: &Tombstone) -> Result<(), StoreError> {
         put_json(self, &keys::revoked(id), t, None).await
     }
-    /// A grant and its tombstone, read at once (every refresh needs both).
-    /// Workers KV overrides this with one bulk read of both keys.
-    async fn grant_and_tombstone(
-        &self,
-        id: &GrantId,
-    ) -> Result<(Option<GrantRecord>, Option<Tombstone>), StoreError> {
-        let (grant, tombstone) = crate::grant::join(self.grant(id), self.tombstone(id)).await;
-        Ok((grant?, tombstone?))
-    }
-    /// Stores a new grant and its entries in the user's and the client's
-    /// index (what `admin` lists to end them).
-    async fn create_grant(&self, grant: &GrantRecord) -> Result<(), StoreError> {
-        self.index_grant(grant).await?;
-        self.put_grant(grant).await
-    }
-    /// The index entries of a new grant.
-    async fn index_grant(&self, grant: &GrantRecord) -> Result<(), StoreError> {
-        let user = keys::user_grant(&grant.user_id, &grant.id);
-        self.put(&user, String::new(), None).await?;
-        let client = keys::client_grant(&grant.client_id, &grant.id);
-        self.put(&client, String::new(), None).await
-    }
 }
+
+impl<S: Store + ?Sized> Records for S {}
 
 /// A store whose keys can be listed and deleted: what `admin` has (through
 /// wrangler) and the Worker does not need.
@@ -153,30 +142,6 @@ pub async fn put_json<T: Serialize, S: Store + ?Sized>(
 /// request's body was read.
 pub fn kv_expiration(at: u64, now: u64) -> u64 {
     at.max(now + 61)
-}
-
-/// Usernames are matched without regard to case or surrounding spaces, as people
-/// type them on phones; the admin command stores them in this form.
-pub fn normalize_username(username: &str) -> String {
-    let username = username.trim();
-    if username.is_ascii() {
-        username.to_ascii_lowercase()
-    } else {
-        unicode_lowercase(username)
-    }
-}
-
-/// Unicode's full lowercase mapping. In the Worker it is the runtime's own
-/// `String.prototype.toLowerCase`, the same mapping (final sigma included),
-/// so the wasm carries no case tables (about 8 KB gzipped).
-#[cfg(target_arch = "wasm32")]
-fn unicode_lowercase(s: &str) -> String {
-    js_sys::JsString::from(s).to_lower_case().into()
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-fn unicode_lowercase(s: &str) -> String {
-    s.to_lowercase()
 }
 
 #[cfg(test)]

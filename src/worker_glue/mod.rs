@@ -58,7 +58,7 @@ thread_local! {
 
 #[cfg(feature = "durable")]
 use {
-    crate::objects::ObjectStore,
+    crate::grant::durable::DurableGrants,
     storage::{Grants, Stubs},
 };
 
@@ -285,7 +285,7 @@ async fn respond(
     };
     let store = match &objects {
         None => Grants::Kv(kv),
-        Some(objects) => Grants::Objects(ObjectStore { kv, objects }),
+        Some(objects) => Grants::Objects(DurableGrants { kv, objects }),
     };
     run(request, env, &store, config, now, revocations).await
 }

@@ -5,8 +5,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use worker::Env;
 
 use super::js::{method, object, property, settled};
-use crate::store::{from_json, keys, GrantRecord, Store, StoreError, Tombstone};
-use crate::types::GrantId;
+use crate::store::{Store, StoreError};
 
 /// Workers KV as the core's [`Store`]: the binding's `get` and `put`, called
 /// through js_sys. The crate's `KvStore` sends its options through
@@ -78,34 +77,36 @@ impl Store for Kv {
 
     /// Both keys in one bulk `get`: one binding call and one round trip where
     /// two `get`s cost two of each (KV still bills a read per key).
-    async fn grant_and_tombstone(
+    async fn get_two(
         &self,
-        id: &GrantId,
-    ) -> Result<(Option<GrantRecord>, Option<Tombstone>), StoreError> {
-        let (grant, revoked) = (keys::grant(id), keys::revoked(id));
-        let both = js_sys::Array::of2(&JsValue::from_str(&grant), &JsValue::from_str(&revoked));
+        a: &str,
+        b: &str,
+    ) -> Result<(Option<String>, Option<String>), StoreError> {
+        let both = js_sys::Array::of2(&JsValue::from_str(a), &JsValue::from_str(b));
         let promise = self.get.call1(&self.namespace, &both).map_err(kv_error)?;
         let found: js_sys::Map = settled(promise).await.map_err(kv_error)?.unchecked_into();
         let text = |key: &str| found.get(&JsValue::from_str(key)).as_string();
-        Ok((
-            from_json(&grant, text(&grant))?,
-            from_json(&revoked, text(&revoked))?,
-        ))
+        Ok((text(a), text(b)))
     }
 }
 
-impl crate::grant::GrantStore for Kv {}
+/// KV mode: codes and grants are KV records.
+impl crate::grant::kv::HoldsGrants for Kv {}
 
 #[cfg(feature = "durable")]
 mod durable {
     use super::*;
-    use crate::objects::{self, ObjectStorage, ObjectStore, ObjectTransport};
+    use crate::crypto::TokenHash;
+    use crate::grant::durable::{self, DurableGrants, ObjectTransport};
+    use crate::grant::{GrantStore, Redeem, Refresh, Refreshed, Refusal, Successors};
+    use crate::store::{CodeRecord, GrantRecord, Tombstone};
+    use crate::types::GrantId;
     use crate::worker_glue::config;
     use wasm_bindgen::JsValue;
     use worker::{durable_object, DurableObject, Env, ObjectNamespace, RequestInit, State};
 
-    /// One grant's Durable Object (see [`crate::objects`]): runs grant operations on
-    /// its own transactional storage, one event at a time.
+    /// One grant's Durable Object (see [`crate::grant::durable`]): runs grant
+    /// operations on its own transactional storage, one event at a time.
     #[durable_object(fetch)]
     pub struct GrantObject {
         state: State,
@@ -120,10 +121,9 @@ mod durable {
         async fn fetch(&self, mut req: worker::Request) -> worker::Result<worker::Response> {
             let op = req.text().await?;
             let storage = DurableStorage(self.state.storage());
-            let storage = ObjectStorage(&storage);
             // The same signing keys as the Worker, so both derive the same tokens.
             let config = config(&self.env);
-            match objects::serve(&storage, config.successors(), &op).await {
+            match durable::serve(&storage, config.successors(), &op).await {
                 Ok(answer) => worker::Response::ok(answer),
                 Err(e) => worker::Response::error(e.0, 503),
             }
@@ -156,10 +156,11 @@ mod durable {
 
     /// The store of either mode, chosen per request from `GRANT_STORE`. One type
     /// for both, so the core is compiled once into the wasm rather than once per
-    /// store (which cost about 45 KiB gzip).
+    /// store (which cost about 45 KiB gzip). Every method of both traits is
+    /// required, so the compiler checks that each is forwarded.
     pub(in crate::worker_glue) enum Grants<'a> {
         Kv(&'a Kv),
-        Objects(ObjectStore<'a, Kv, Stubs>),
+        Objects(DurableGrants<'a, Kv, Stubs>),
     }
 
     macro_rules! either {
@@ -183,50 +184,41 @@ mod durable {
         ) -> Result<(), StoreError> {
             either!(self, s => s.put(key, value, expires_at).await)
         }
-        async fn put_code(
+        async fn get_two(
             &self,
-            hash: &crate::crypto::TokenHash,
-            code: &crate::store::CodeRecord,
-        ) -> Result<(), StoreError> {
-            either!(self, s => s.put_code(hash, code).await)
-        }
-        async fn tombstone(&self, id: &GrantId) -> Result<Option<Tombstone>, StoreError> {
-            either!(self, s => s.tombstone(id).await)
-        }
-        async fn put_tombstone(&self, id: &GrantId, t: &Tombstone) -> Result<(), StoreError> {
-            either!(self, s => s.put_tombstone(id, t).await)
-        }
-        async fn grant(&self, id: &GrantId) -> Result<Option<GrantRecord>, StoreError> {
-            either!(self, s => s.grant(id).await)
-        }
-        async fn grant_and_tombstone(
-            &self,
-            id: &GrantId,
-        ) -> Result<(Option<GrantRecord>, Option<Tombstone>), StoreError> {
-            either!(self, s => s.grant_and_tombstone(id).await)
-        }
-        async fn put_grant(&self, grant: &GrantRecord) -> Result<(), StoreError> {
-            either!(self, s => s.put_grant(grant).await)
-        }
-        async fn create_grant(&self, grant: &GrantRecord) -> Result<(), StoreError> {
-            either!(self, s => s.create_grant(grant).await)
+            a: &str,
+            b: &str,
+        ) -> Result<(Option<String>, Option<String>), StoreError> {
+            either!(self, s => s.get_two(a, b).await)
         }
     }
 
-    impl crate::grant::GrantStore for Grants<'_> {
+    impl GrantStore for Grants<'_> {
+        async fn store_code(&self, hash: &TokenHash, code: &CodeRecord) -> Result<(), StoreError> {
+            either!(self, s => s.store_code(hash, code).await)
+        }
+        async fn grant_with_revocation(
+            &self,
+            id: &GrantId,
+        ) -> Result<Option<(GrantRecord, bool)>, StoreError> {
+            either!(self, s => s.grant_with_revocation(id).await)
+        }
         async fn redeem_code(
             &self,
-            k: &crate::grant::Successors,
-            r: &crate::grant::Redeem,
-        ) -> Result<Result<GrantRecord, crate::grant::Refusal>, StoreError> {
+            k: &Successors,
+            r: &Redeem,
+        ) -> Result<Result<GrantRecord, Refusal>, StoreError> {
             either!(self, s => s.redeem_code(k, r).await)
         }
         async fn refresh_grant(
             &self,
-            k: &crate::grant::Successors,
-            r: &crate::grant::Refresh,
-        ) -> Result<Result<crate::grant::Refreshed, crate::grant::Refusal>, StoreError> {
+            k: &Successors,
+            r: &Refresh,
+        ) -> Result<Result<Refreshed, Refusal>, StoreError> {
             either!(self, s => s.refresh_grant(k, r).await)
+        }
+        async fn revoke_grant(&self, id: &GrantId, t: &Tombstone) -> Result<(), StoreError> {
+            either!(self, s => s.revoke_grant(id, t).await)
         }
     }
 

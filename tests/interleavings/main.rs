@@ -12,9 +12,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
+use alexa_oauth::grant::durable::DurableGrants;
 use alexa_oauth::grant::RevocationCache;
 use alexa_oauth::http::{Method, Request, Response};
-use alexa_oauth::objects::ObjectStore;
 use alexa_oauth::store::{MemoryStore, Store};
 use alexa_oauth::testing::*;
 
@@ -84,7 +84,7 @@ impl<'a> World<'a> {
         match &self.objects {
             None => block_on(handle(&req, &self.ctx(&self.kv, &cache))),
             Some(objects) => {
-                let store = ObjectStore {
+                let store = DurableGrants {
                     kv: &self.kv,
                     objects,
                 };
@@ -116,15 +116,15 @@ impl<'a> World<'a> {
                 })
             })
             .collect();
-        let stores: Vec<Option<ObjectStore<Gated, GatedObjects>>> = objects
+        let stores: Vec<Option<DurableGrants<Gated, GatedObjects>>> = objects
             .iter()
             .zip(&gated)
-            .map(|(o, kv)| o.as_ref().map(|objects| ObjectStore { kv, objects }))
+            .map(|(o, kv)| o.as_ref().map(|objects| DurableGrants { kv, objects }))
             .collect();
         let kv_ctxs: Vec<Ctx<Gated>> = (0..reqs.len())
             .map(|i| self.ctx(&gated[i], &caches[i]))
             .collect();
-        let object_ctxs: Vec<Option<Ctx<ObjectStore<Gated, GatedObjects>>>> = (0..reqs.len())
+        let object_ctxs: Vec<Option<Ctx<DurableGrants<Gated, GatedObjects>>>> = (0..reqs.len())
             .map(|i| stores[i].as_ref().map(|s| self.ctx(s, &caches[i])))
             .collect();
         let mut futures: Vec<Pin<Box<dyn Future<Output = Response> + '_>>> = Vec::new();

@@ -6,8 +6,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use alexa_oauth::grant::GrantStore;
-use alexa_oauth::objects::ObjectTransport;
+use alexa_oauth::grant::durable::ObjectTransport;
+use alexa_oauth::grant::kv::HoldsGrants;
 use alexa_oauth::store::{MemoryStore, Store, StoreError};
 use alexa_oauth::testing::LocalObjects;
 use alexa_oauth::types::GrantId;
@@ -80,7 +80,7 @@ impl Store for Gated<'_> {
     }
 }
 
-impl GrantStore for Gated<'_> {}
+impl HoldsGrants for Gated<'_> {}
 
 pub(crate) struct GatedObjects<'a> {
     pub(crate) objects: &'a LocalObjects,

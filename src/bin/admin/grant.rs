@@ -1,7 +1,7 @@
 //! `admin grant …`: list a user's grants and end one.
 
 use alexa_oauth::grant::{self, RevocationCache};
-use alexa_oauth::store::{keys, GrantRecord, Store};
+use alexa_oauth::store::{keys, GrantRecord, Records};
 use alexa_oauth::types::GrantId;
 use pollster::block_on;
 

@@ -3,7 +3,8 @@
 use alexa_oauth::crypto::{random_string, OsRng};
 use alexa_oauth::password::hash_password;
 use alexa_oauth::registration;
-use alexa_oauth::store::{keys, normalize_username, GrantRecord, IdentityLink, UserRecord};
+use alexa_oauth::registration::normalize_username;
+use alexa_oauth::store::{keys, GrantRecord, IdentityLink, UserRecord};
 use alexa_oauth::types::{GrantId, UserId};
 use pollster::block_on;
 

@@ -200,3 +200,7 @@ impl alexa_oauth::store::Keys for Kv {
         Self::delete(self, key).map_err(StoreError)
     }
 }
+
+/// Grant state through wrangler is KV's (in Durable Object mode `admin`
+/// writes only tombstones, which every refresh reads in KV).
+impl alexa_oauth::grant::kv::HoldsGrants for Kv {}

@@ -15,11 +15,13 @@ use crate::crypto::{random_string, token_hash};
 use crate::csrf;
 use crate::error::{ErrorCode, OAuthError};
 use crate::form::{append_query, is_form_content_type, Params};
+use crate::grant::GrantStore;
 use crate::http::{LogFields, Method, Request, Response};
 use crate::page::{self, render_login, Login};
 use crate::password::{verify_dummy, verify_password, Verdict};
 use crate::registration;
-use crate::store::{normalize_username, CodeRecord, Store, UserRecord};
+use crate::registration::normalize_username;
+use crate::store::{CodeRecord, Records, UserRecord};
 use crate::throttle::{self, Limit};
 use crate::types::{AuthorizationCode, ClientId, GrantId, Password};
 use crate::{Ctx, CODE_TTL};
@@ -105,7 +107,7 @@ fn finish(answer: Result<Response, Refused>, https: bool, log: &mut LogFields) -
 }
 
 /// Handles `/authorize`.
-pub(super) async fn handle<S: Store>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
+pub(super) async fn handle<S: GrantStore>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
     let https = req.is_https();
     let mut log = LogFields::default();
     let answer = match req.method() {
@@ -133,7 +135,7 @@ pub(super) async fn handle<S: Store>(req: &Request, ctx: &Ctx<'_, S>) -> Respons
 }
 
 /// `GET /authorize`: the login form for a good request.
-async fn show<S: Store>(
+async fn show<S: GrantStore>(
     req: &Request,
     ctx: &Ctx<'_, S>,
     log: &mut LogFields,
@@ -212,7 +214,7 @@ fn form_expired<S>(
 }
 
 /// The form submission: sign in, or cancel.
-async fn post<S: Store>(
+async fn post<S: GrantStore>(
     req: &Request,
     ctx: &Ctx<'_, S>,
     log: &mut LogFields,
@@ -313,7 +315,7 @@ async fn post<S: Store>(
 
 /// The end of every sign-in: a code for `user`, sent to the client's
 /// registered redirect URI with the unchanged `state`.
-async fn issue_code<S: Store>(
+async fn issue_code<S: GrantStore>(
     ctx: &Ctx<'_, S>,
     ar: &AuthRequest,
     user: UserRecord,
@@ -336,7 +338,7 @@ async fn issue_code<S: Store>(
         client_generation: ar.client.generation,
     };
     ctx.store
-        .put_code(&token_hash(code.secret()), &record)
+        .store_code(&token_hash(code.secret()), &record)
         .await
         .map_err(|_| Refused::Unavailable)?;
     let mut pairs = vec![("code", code.secret())];
@@ -350,7 +352,7 @@ async fn issue_code<S: Store>(
 }
 
 /// Loads the client, then checks the request against it.
-async fn validate<S: Store>(
+async fn validate<S: GrantStore>(
     params: &Params,
     ctx: &Ctx<'_, S>,
     log: &mut LogFields,

@@ -21,8 +21,9 @@ use crate::crypto::{b64url, ct_eq, hmac_sha256, sha256_b64url};
 use crate::csrf;
 use crate::error::ErrorCode;
 use crate::form::Params;
+use crate::grant::GrantStore;
 use crate::http::{LogFields, Method, Request, Response};
-use crate::store::{keys, put_json, Store, UserRecord};
+use crate::store::{keys, put_json, Records, Store, UserRecord};
 use crate::throttle::{self, Limit};
 use crate::types::UserId;
 use crate::upstream::client::{self, Callback};
@@ -144,7 +145,7 @@ fn failed(p: &Provider, f: Failure, again: String, log: &mut LogFields) -> Refus
 }
 
 /// `POST /signin/<provider>` from the login page; a `GET` shows that page.
-pub(in crate::endpoint) async fn start<S: Store>(
+pub(in crate::endpoint) async fn start<S: GrantStore>(
     req: &Request,
     ctx: &Ctx<'_, S>,
     name: &str,
@@ -253,7 +254,7 @@ fn callback_uri<S>(req: &Request, ctx: &Ctx<'_, S>, p: &Provider) -> String {
 }
 
 /// `GET /callback/<provider>`.
-pub(in crate::endpoint) async fn callback<S: Store>(
+pub(in crate::endpoint) async fn callback<S: GrantStore>(
     req: &Request,
     ctx: &Ctx<'_, S>,
     name: &str,
@@ -335,7 +336,7 @@ pub(in crate::endpoint) async fn callback<S: Store>(
 
 /// The user an identity may sign in as: from the operator's allow-list, or new
 /// when the provider has `AUTO_CREATE`.
-async fn user_for<S: Store>(
+async fn user_for<S: GrantStore>(
     ctx: &Ctx<'_, S>,
     p: &Provider,
     identity: &Identity,

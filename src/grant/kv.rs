@@ -1,0 +1,48 @@
+//! KV mode: a store that holds grant state itself runs the grant operations
+//! as read-then-write steps on its own keys ([`super::redeem`],
+//! [`super::refresh`]). Workers KV, the memory store of the tests and
+//! `admin`'s store through wrangler are such stores.
+
+use super::records::{grant_and_tombstone, put_code};
+use super::{GrantStore, Indexing, Redeem, Refresh, Refreshed, Refusal, Successors};
+use crate::crypto::TokenHash;
+use crate::store::{CodeRecord, GrantRecord, Records, Store, StoreError, Tombstone};
+use crate::types::GrantId;
+
+/// A store that keeps codes and grants under its own keys (see
+/// [`crate::store::keys`]); it is a [`GrantStore`] by the implementation
+/// below.
+pub trait HoldsGrants: Store {}
+
+impl<S: HoldsGrants + ?Sized> GrantStore for S {
+    async fn store_code(&self, hash: &TokenHash, code: &CodeRecord) -> Result<(), StoreError> {
+        put_code(self, hash, code).await
+    }
+    async fn grant_with_revocation(
+        &self,
+        id: &GrantId,
+    ) -> Result<Option<(GrantRecord, bool)>, StoreError> {
+        let (grant, tombstone) = grant_and_tombstone(self, id).await?;
+        Ok(grant.map(|g| {
+            let revoked = g.revoked_at.is_some() || tombstone.is_some();
+            (g, revoked)
+        }))
+    }
+    async fn redeem_code(
+        &self,
+        successors: &Successors,
+        r: &Redeem,
+    ) -> Result<Result<GrantRecord, Refusal>, StoreError> {
+        super::redeem(self, successors, r, Indexing::WithGrant).await
+    }
+    async fn refresh_grant(
+        &self,
+        successors: &Successors,
+        r: &Refresh,
+    ) -> Result<Result<Refreshed, Refusal>, StoreError> {
+        super::refresh(self, successors, r).await
+    }
+    async fn revoke_grant(&self, id: &GrantId, t: &Tombstone) -> Result<(), StoreError> {
+        self.put_tombstone(id, t).await
+    }
+}

@@ -1,0 +1,63 @@
+//! Grant state, read and written as records: codes, grants and their index
+//! entries. Private to `grant`: in Durable Object mode this state lives in the
+//! grant's object, so everything else reaches it only through
+//! [`GrantStore`](super::GrantStore), never by reading a store directly.
+
+use crate::crypto::TokenHash;
+use crate::store::{from_json, get_json, keys, put_json, CodeRecord, GrantRecord, Store};
+use crate::store::{StoreError, Tombstone};
+use crate::types::GrantId;
+
+pub(super) async fn code<S: Store + ?Sized>(
+    store: &S,
+    hash: &TokenHash,
+) -> Result<Option<CodeRecord>, StoreError> {
+    get_json(store, &keys::code(hash)).await
+}
+
+pub(super) async fn put_code<S: Store + ?Sized>(
+    store: &S,
+    hash: &TokenHash,
+    code: &CodeRecord,
+) -> Result<(), StoreError> {
+    put_json(store, &keys::code(hash), code, Some(code.expires_at)).await
+}
+
+/// Marks a code used; a later redemption is then a replay.
+pub(super) async fn spend_code<S: Store + ?Sized>(
+    store: &S,
+    hash: &TokenHash,
+    mut code: CodeRecord,
+) -> Result<(), StoreError> {
+    code.used = true;
+    put_code(store, hash, &code).await
+}
+
+pub(super) async fn put_grant<S: Store + ?Sized>(
+    store: &S,
+    grant: &GrantRecord,
+) -> Result<(), StoreError> {
+    put_json(store, &keys::grant(&grant.id), grant, None).await
+}
+
+/// A grant and its tombstone, read at once (every refresh needs both).
+pub(super) async fn grant_and_tombstone<S: Store + ?Sized>(
+    store: &S,
+    id: &GrantId,
+) -> Result<(Option<GrantRecord>, Option<Tombstone>), StoreError> {
+    let (grant, revoked) = (keys::grant(id), keys::revoked(id));
+    let (g, t) = store.get_two(&grant, &revoked).await?;
+    Ok((from_json(&grant, g)?, from_json(&revoked, t)?))
+}
+
+/// The index entries of a new grant, in the user's and the client's index
+/// (what `admin` lists to end them).
+pub(super) async fn index_grant<S: Store + ?Sized>(
+    store: &S,
+    grant: &GrantRecord,
+) -> Result<(), StoreError> {
+    let user = keys::user_grant(&grant.user_id, &grant.id);
+    store.put(&user, String::new(), None).await?;
+    let client = keys::client_grant(&grant.client_id, &grant.id);
+    store.put(&client, String::new(), None).await
+}
