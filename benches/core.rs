@@ -3,10 +3,10 @@
 //! and a refresh on the in-memory store, and a PBKDF2 verify.
 
 use alexa_oauth::crypto::{token_hash, TestRng};
+use alexa_oauth::grant::GrantStore;
 use alexa_oauth::http::{Method, Request};
 use alexa_oauth::jwt::{self, Claims, SigningKey};
 use alexa_oauth::password::{hash_password, verify_password, RustPbkdf2, Verdict, ITERATIONS};
-use alexa_oauth::grant::GrantStore;
 use alexa_oauth::store::CodeRecord;
 use alexa_oauth::testing::*;
 use alexa_oauth::types::{ClientId, GrantId, Password, RedirectUri, ScopeSet, UserId};

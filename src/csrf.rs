@@ -9,16 +9,9 @@
 
 use crate::crypto::{b64url, ct_eq, hmac_sha256};
 
-/// The nonce cookie's name. `__Host-` binds it to this exact origin, but
-/// browsers accept that prefix only with `Secure`, so plain-HTTP local
-/// development uses a plain name.
-pub(crate) fn cookie_name(https: bool) -> &'static str {
-    if https {
-        "__Host-login-csrf"
-    } else {
-        "login-csrf"
-    }
-}
+/// The nonce cookie's name (see [`crate::http::Cookie`] for its prefix over
+/// https).
+pub(crate) const COOKIE: &str = "login-csrf";
 
 /// Whether a cookie value has the shape of a nonce we set (16 random bytes,
 /// unpadded base64url), so a browser's existing nonce can be kept.
@@ -68,13 +61,7 @@ pub(crate) fn check(key: &[u8], nonce: &str, token: &str, request: &[&str], now:
 
 /// The device cookie: set after a successful sign-in, it exempts this browser
 /// from the per-username attempt limit for that user (see [`crate::throttle`]).
-pub(crate) fn device_cookie_name(https: bool) -> &'static str {
-    if https {
-        "__Host-login-device"
-    } else {
-        "login-device"
-    }
-}
+pub(crate) const DEVICE_COOKIE: &str = "login-device";
 
 /// How long a device cookie is honoured: a year.
 pub(crate) const DEVICE_TTL: u64 = 365 * 24 * 3600;
@@ -140,6 +127,5 @@ mod tests {
         assert!(is_nonce(NONCE));
         assert!(!is_nonce("short"));
         assert!(!is_nonce("AAAAAAAAAAAAAAAAAAAAA="));
-        assert_eq!(cookie_name(true), "__Host-login-csrf");
     }
 }

@@ -103,13 +103,50 @@ impl Request {
     pub fn is_https(&self) -> bool {
         self.origin.starts_with("https://")
     }
-    /// The value of one cookie, if the request carries it.
+    /// The value of one of our cookies (see [`Cookie`]), if the request
+    /// carries it: `name` is given without its `__Host-` prefix.
     pub fn cookie(&self, name: &str) -> Option<&str> {
+        let https = self.is_https();
         self.header("cookie")?
             .split(';')
             .filter_map(|c| c.trim().split_once('='))
-            .find(|(n, _)| *n == name)
+            .find(|(n, _)| Cookie::is_named(n, name, https))
             .map(|(_, v)| v)
+    }
+}
+
+/// One of our cookies, and the one place their rule is kept: always
+/// `HttpOnly`, `SameSite=Lax` and `Path=/`; over https also `Secure`, with the
+/// name prefixed `__Host-`, which binds the cookie to this exact origin (and
+/// which browsers accept only with `Secure`, `Path=/` and no `Domain`, so
+/// plain-http local development uses the bare name).
+#[derive(Debug)]
+pub struct Cookie<'a> {
+    pub name: &'static str,
+    pub value: &'a str,
+    /// Seconds; 0 clears the cookie.
+    pub max_age: u64,
+}
+
+impl Cookie<'_> {
+    fn is_named(sent: &str, name: &str, https: bool) -> bool {
+        match sent.strip_prefix("__Host-") {
+            Some(bare) => https && bare == name,
+            None => !https && sent == name,
+        }
+    }
+
+    /// The `Set-Cookie` value for an answer to `req`.
+    pub fn for_request(&self, req: &Request) -> String {
+        let (prefix, secure) = if req.is_https() {
+            ("__Host-", "; Secure")
+        } else {
+            ("", "")
+        };
+        format!(
+            "{prefix}{}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+            self.name, self.value, self.max_age
+        )
     }
 }
 
@@ -166,8 +203,9 @@ pub struct LogFields {
 }
 
 /// Headers every HTML page carries: no framing, no sniffing, no referrer (codes
-/// travel in URLs), and a CSP that allows only our own stylesheet.
-const HTML_SECURITY_HEADERS: [(&str, &str); 5] = [
+/// travel in URLs), and a CSP that allows only our own stylesheet. (`no-store`
+/// and HSTS are the router's, for every answer.)
+const HTML_SECURITY_HEADERS: [(&str, &str); 4] = [
     (
         "content-security-policy",
         "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -175,7 +213,6 @@ const HTML_SECURITY_HEADERS: [(&str, &str); 5] = [
     ("x-frame-options", "DENY"),
     ("x-content-type-options", "nosniff"),
     ("referrer-policy", "no-referrer"),
-    ("cache-control", "no-store"),
 ];
 
 impl Response {
@@ -211,13 +248,10 @@ impl Response {
     }
 
     /// An HTML page with the security headers every page of ours carries.
-    pub fn html(status: u16, body: String, https: bool) -> Self {
+    pub fn html(status: u16, body: String) -> Self {
         let mut r = Self::new(status).header("content-type", "text/html; charset=utf-8");
         for (name, value) in HTML_SECURITY_HEADERS {
             r = r.header(name, value);
-        }
-        if https {
-            r = r.header("strict-transport-security", "max-age=31536000");
         }
         r.body = body.into_bytes();
         r
@@ -227,8 +261,26 @@ impl Response {
     pub fn redirect(location: String) -> Self {
         Self::new(302)
             .header("location", location)
-            .header("cache-control", "no-store")
             .header("referrer-policy", "no-referrer")
+    }
+
+    /// Sets one of our cookies (see [`Cookie`]) for an answer to `req`.
+    pub fn set_cookie(self, req: &Request, cookie: Cookie<'_>) -> Self {
+        self.header("set-cookie", cookie.for_request(req))
+    }
+
+    /// What every answer gets, added once by the router: `Cache-Control:
+    /// no-store` unless the answer chose its own caching (the stylesheet,
+    /// discovery), since tokens, codes and pages for one person must not be
+    /// cached (RFC 6749 §5.1); and over https, HSTS.
+    pub fn with_common_headers(mut self, req: &Request) -> Self {
+        if self.get_header("cache-control").is_none() {
+            self = self.header("cache-control", "no-store");
+        }
+        if req.is_https() {
+            self = self.header("strict-transport-security", "max-age=31536000");
+        }
+        self
     }
 
     /// Lets the page's form lead to `origin`: browsers apply CSP `form-action` to
@@ -253,5 +305,39 @@ impl Response {
 
     pub fn body_text(&self) -> &str {
         std::str::from_utf8(&self.body).unwrap_or("")
+    }
+}
+
+#[cfg(test)]
+mod cookie_tests {
+    use super::{Cookie, Method, Request};
+
+    fn at(origin: &str, cookie: &str) -> Request {
+        let mut r = Request::new(Method::Get, "/").with_header("cookie", cookie);
+        r.origin = origin.to_owned();
+        r
+    }
+
+    #[test]
+    fn the_host_prefix_goes_with_secure_and_https_only() {
+        let c = Cookie {
+            name: "login-csrf",
+            value: "v",
+            max_age: 60,
+        };
+        let https = at("https://auth.example", "");
+        assert_eq!(
+            c.for_request(&https),
+            "__Host-login-csrf=v; Path=/; Max-Age=60; HttpOnly; SameSite=Lax; Secure"
+        );
+        let http = at("http://localhost:8787", "");
+        assert_eq!(
+            c.for_request(&http),
+            "login-csrf=v; Path=/; Max-Age=60; HttpOnly; SameSite=Lax"
+        );
+        // Read back only under the name this scheme sets.
+        let both = "login-csrf=plain; __Host-login-csrf=host";
+        assert_eq!(at("https://a", both).cookie("login-csrf"), Some("host"));
+        assert_eq!(at("http://a", both).cookie("login-csrf"), Some("plain"));
     }
 }

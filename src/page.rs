@@ -54,7 +54,7 @@ pub(crate) fn render_login(login: &Login<'_>) -> String {
 
 /// A short HTML page that explains an error to a person. Used where redirecting
 /// back to the client would be unsafe (unknown client or redirect URI).
-pub(crate) fn error_page(status: u16, title: &str, detail: &str, https: bool) -> Response {
+pub(crate) fn error_page(status: u16, title: &str, detail: &str) -> Response {
     let page = Message {
         title,
         detail,
@@ -63,18 +63,12 @@ pub(crate) fn error_page(status: u16, title: &str, detail: &str, https: bool) ->
         again: None,
         onward: None,
     };
-    Response::html(status, render(&page), https)
+    Response::html(status, render(&page))
 }
 
 /// An error page with a link back to the login form (`again`, a path of ours).
 #[cfg(feature = "upstream")]
-pub(crate) fn retry_page(
-    status: u16,
-    title: &str,
-    detail: &str,
-    again: &str,
-    https: bool,
-) -> Response {
+pub(crate) fn retry_page(status: u16, title: &str, detail: &str, again: &str) -> Response {
     let page = Message {
         title,
         detail,
@@ -83,19 +77,13 @@ pub(crate) fn retry_page(
         again: Some(again),
         onward: None,
     };
-    Response::html(status, render(&page), https)
+    Response::html(status, render(&page))
 }
 
 /// A page whose one button leads on to `to`, named `label`: a link, where a
 /// redirect would be refused by the login page's `form-action`.
 #[cfg(feature = "upstream")]
-pub(crate) fn onward_page(
-    title: &str,
-    detail: &str,
-    to: &str,
-    label: &str,
-    https: bool,
-) -> Response {
+pub(crate) fn onward_page(title: &str, detail: &str, to: &str, label: &str) -> Response {
     let page = Message {
         title,
         detail,
@@ -104,7 +92,7 @@ pub(crate) fn onward_page(
         again: Some(to),
         onward: Some(label),
     };
-    Response::html(200, render(&page), https)
+    Response::html(200, render(&page))
 }
 
 pub(crate) fn stylesheet() -> Response {
@@ -137,7 +125,7 @@ pub(crate) fn demo_callback(req: &Request) -> Response {
         again: None,
         onward: None,
     };
-    Response::html(200, render(&page), req.is_https())
+    Response::html(200, render(&page))
 }
 
 #[cfg(test)]
@@ -159,7 +147,7 @@ mod tests {
         assert!(!html.contains("<script>"), "{html}");
         assert!(!html.contains("\"'&"), "{html}");
         assert!(html.contains("&#60;script&#62;"), "{html}");
-        let page = error_page(400, evil, evil, false);
+        let page = error_page(400, evil, evil);
         assert!(!page.body_text().contains("<script>"));
     }
 

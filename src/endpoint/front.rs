@@ -112,9 +112,7 @@ pub(super) fn error_response(rejection: Rejection, log: &mut LogFields) -> Respo
     log.reason = Some(err.description);
     let body = ErrorBody::new(err.code.as_str(), err.description);
     let status = rejection.status.unwrap_or(err.code.token_status());
-    let mut r = Response::json(status, &body)
-        .header("cache-control", "no-store")
-        .header("pragma", "no-cache");
+    let mut r = Response::json(status, &body).header("pragma", "no-cache");
     if let Some(wait) = retry_after {
         r = r.header("retry-after", wait.to_string());
     }

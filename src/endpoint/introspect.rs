@@ -17,9 +17,7 @@ use crate::Ctx;
 pub(super) async fn handle<S: GrantStore>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
     let mut log = LogFields::default();
     let response = match introspect(req, ctx, &mut log).await {
-        Ok(body) => Response::json(200, &body)
-            .header("cache-control", "no-store")
-            .header("pragma", "no-cache"),
+        Ok(body) => Response::json(200, &body).header("pragma", "no-cache"),
         Err(rejection) => front::error_response(rejection, &mut log),
     };
     response.with_log(log)

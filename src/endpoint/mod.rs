@@ -14,8 +14,13 @@ use crate::grant::GrantStore;
 use crate::http::{ErrorBody, Method, Request, Response};
 use crate::{page, Ctx};
 
-/// Routes one request to its endpoint.
+/// Routes one request to its endpoint, and adds the headers every answer
+/// gets ([`Response::with_common_headers`]).
 pub async fn handle<S: GrantStore>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
+    route(req, ctx).await.with_common_headers(req)
+}
+
+async fn route<S: GrantStore>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
     // Only a build with the `upstream` feature has these two routes, and with
     // them sign-in through providers (the compiler drops the rest).
     #[cfg(feature = "upstream")]

@@ -21,7 +21,7 @@ use crate::Ctx;
 pub(super) async fn handle<S: GrantStore>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
     let mut log = LogFields::default();
     let response = match revoke(req, ctx, &mut log).await {
-        Ok(()) => Response::new(200).header("cache-control", "no-store"),
+        Ok(()) => Response::new(200),
         Err(rejection) => front::error_response(rejection, &mut log),
     };
     response.with_log(log)

@@ -224,7 +224,5 @@ fn success(issued: Issued, expires_in: u64) -> Response {
         scope: issued.scope.to_string(),
     };
     // §5.1: token answers must not be cached.
-    Response::json(200, &body)
-        .header("cache-control", "no-store")
-        .header("pragma", "no-cache")
+    Response::json(200, &body).header("pragma", "no-cache")
 }

@@ -22,7 +22,7 @@ const REALM: &str = "Bearer realm=\"userinfo\"";
 pub(super) async fn handle<S: Store>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
     let mut log = LogFields::default();
     let response = userinfo(req, ctx, &mut log).await;
-    response.header("cache-control", "no-store").with_log(log)
+    response.with_log(log)
 }
 
 fn challenge(log: &mut LogFields, reason: &'static str) -> Response {

@@ -14,6 +14,10 @@ use crate::types::GrantId;
 /// below.
 pub trait HoldsGrants: Store {}
 
+/// The memory store of the tests holds grant state itself, as Workers KV does.
+#[cfg(any(test, feature = "testing"))]
+impl HoldsGrants for crate::store::MemoryStore {}
+
 impl<S: HoldsGrants + ?Sized> GrantStore for S {
     async fn store_code(&self, hash: &TokenHash, code: &CodeRecord) -> Result<(), StoreError> {
         put_code(self, hash, code).await

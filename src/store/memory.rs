@@ -111,6 +111,3 @@ impl Keys for MemoryStore {
         Ok(())
     }
 }
-
-/// The memory store holds grant state itself, as Workers KV does.
-impl crate::grant::kv::HoldsGrants for MemoryStore {}

@@ -29,13 +29,15 @@ pub(crate) use join::join;
 #[cfg(any(test, feature = "testing"))]
 pub use memory::MemoryStore;
 pub use records::{
-    ClientRecord, ClientRemoval, ClientView, CodeRecord, GrantRecord, GrantType, IdentityLink,
+    ClientRecord, ClientRemoval, ClientView, CodeRecord, GrantRecord, IdentityLink,
     RefreshRotation, Tombstone, UserRecord, UserRemoval,
 };
 
 use serde::{de::DeserializeOwned, Serialize};
 
 pub use crate::error::StoreError;
+/// The grant types live with the other protocol values, in [`crate::types`].
+pub use crate::types::GrantType;
 use crate::types::{ClientId, GrantId};
 
 /// A key-value store: the primitives each store implements.

@@ -1,9 +1,12 @@
 //! The authorization endpoint (RFC 6749 §3.1, §4.1.1-§4.1.2): the login page, and
 //! a code for the client once the user has signed in.
 //!
-//! `GET /authorize` checks the request and shows the login form. The form posts
-//! back to `POST /authorize` with the same request in hidden fields, which is
-//! checked again in full, so nothing the browser sends is trusted.
+//! The spine: `GET /authorize` checks the request ([`check`]) and shows the
+//! login page; the person signs in by one of two methods side by side, a
+//! password (`POST /authorize`, [`password`]) or a provider (`upstream`); both
+//! end in [`issue_code`]. Every step checks the request again in full from
+//! what the browser sends (hidden fields, or the sealed pending sign-in), so
+//! nothing the browser sends is trusted.
 //!
 //! The check ([`check`]) is pure and says how a refusal may be answered
 //! ([`Refused`]): a page while the client or redirect URI is in doubt (§4.1.2.1,
@@ -16,17 +19,15 @@ use crate::csrf;
 use crate::error::{ErrorCode, OAuthError};
 use crate::form::{append_query, is_form_content_type, Params};
 use crate::grant::GrantStore;
-use crate::http::{LogFields, Method, Request, Response};
+use crate::http::{Cookie, LogFields, Method, Request, Response};
 use crate::page::{self, render_login, Login};
-use crate::password::{verify_dummy, verify_password, Verdict};
 use crate::registration;
-use crate::registration::normalize_username;
-use crate::store::{CodeRecord, Records, UserRecord};
-use crate::throttle::{self, Limit};
-use crate::types::{AuthorizationCode, ClientId, GrantId, Password};
+use crate::store::{CodeRecord, UserRecord};
+use crate::types::{AuthorizationCode, ClientId, GrantId};
 use crate::{Ctx, CODE_TTL};
 
 mod check;
+mod password;
 #[cfg(feature = "upstream")]
 mod sign_in_state;
 #[cfg(feature = "upstream")]
@@ -38,7 +39,7 @@ use check::{check, AuthRequest, Refused};
 const FORM_TTL: u64 = 30 * 60;
 
 /// The one place a refusal becomes a response, with its log fields.
-fn render(refused: Refused, https: bool, log: &mut LogFields) -> Response {
+fn render(refused: Refused, log: &mut LogFields) -> Response {
     let (error, reason, response) = match refused {
         Refused::Page {
             status,
@@ -46,7 +47,7 @@ fn render(refused: Refused, https: bool, log: &mut LogFields) -> Response {
             detail,
             error,
             reason,
-        } => (error, reason, page::error_page(status, title, detail, https)),
+        } => (error, reason, page::error_page(status, title, detail)),
         Refused::Redirect { to, state, error } => {
             let mut pairs = vec![
                 ("error", error.code.as_str()),
@@ -65,7 +66,6 @@ fn render(refused: Refused, https: bool, log: &mut LogFields) -> Response {
                 503,
                 "Please try again",
                 "The sign-in service is briefly unavailable. Go back and try again in a moment.",
-                https,
             )
             .header("retry-after", "2"),
         ),
@@ -80,7 +80,7 @@ fn render(refused: Refused, https: bool, log: &mut LogFields) -> Response {
         } => (
             error,
             reason,
-            page::retry_page(status, title, &detail, &again, https),
+            page::retry_page(status, title, &detail, &again),
         ),
         Refused::NotConfigured => (
             ErrorCode::ServerError,
@@ -89,7 +89,6 @@ fn render(refused: Refused, https: bool, log: &mut LogFields) -> Response {
                 500,
                 "Server not configured",
                 "This sign-in service is missing its signing key. Its operator must set SIGNING_KEY.",
-                https,
             ),
         ),
     };
@@ -99,20 +98,19 @@ fn render(refused: Refused, https: bool, log: &mut LogFields) -> Response {
 }
 
 /// A response either way.
-fn finish(answer: Result<Response, Refused>, https: bool, log: &mut LogFields) -> Response {
+fn finish(answer: Result<Response, Refused>, log: &mut LogFields) -> Response {
     match answer {
         Ok(r) => r,
-        Err(refused) => render(refused, https, log),
+        Err(refused) => render(refused, log),
     }
 }
 
 /// Handles `/authorize`.
 pub(super) async fn handle<S: GrantStore>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
-    let https = req.is_https();
     let mut log = LogFields::default();
     let answer = match req.method() {
         Method::Get | Method::Head => show(req, ctx, &mut log).await,
-        Method::Post => post(req, ctx, &mut log).await,
+        Method::Post => password::post(req, ctx, &mut log).await,
         Method::Other => Err(Refused::Page {
             status: 405,
             title: "Method not allowed",
@@ -121,7 +119,7 @@ pub(super) async fn handle<S: GrantStore>(req: &Request, ctx: &Ctx<'_, S>) -> Re
             reason: "method not allowed",
         }),
     };
-    let response = finish(answer, https, &mut log);
+    let response = finish(answer, &mut log);
     let mut response = match req.method() {
         Method::Other => response.header("allow", "GET, HEAD, POST"),
         _ => response,
@@ -190,15 +188,10 @@ fn form_is_ours<S>(
     let csrf_key = key.derive(b"login-form-csrf");
     let fields = ar.csrf_fields();
     let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
-    Ok(
-        match (
-            req.cookie(csrf::cookie_name(req.is_https())),
-            params.get("csrf"),
-        ) {
-            (Some(nonce), Some(token)) => csrf::check(&csrf_key, nonce, token, &fields, ctx.now),
-            _ => false,
-        },
-    )
+    Ok(match (req.cookie(csrf::COOKIE), params.get("csrf")) {
+        (Some(nonce), Some(token)) => csrf::check(&csrf_key, nonce, token, &fields, ctx.now),
+        _ => false,
+    })
 }
 
 /// The login page again, for a form whose CSRF check failed.
@@ -211,106 +204,6 @@ fn form_expired<S>(
     log.reason = Some("login form CSRF check failed");
     let msg = "This sign-in form has expired. Please sign in again.";
     login_page(req, ctx, ar, Some(msg), "", 403)
-}
-
-/// The form submission: sign in, or cancel.
-async fn post<S: GrantStore>(
-    req: &Request,
-    ctx: &Ctx<'_, S>,
-    log: &mut LogFields,
-) -> Result<Response, Refused> {
-    let mut params = form_params(req)?;
-    let ar = validate(&params, ctx, log).await?;
-    if !form_is_ours(req, ctx, &params, &ar)? {
-        return form_expired(req, ctx, &ar, log);
-    }
-    let key = ctx
-        .config
-        .signing_key
-        .as_ref()
-        .map_err(|_| Refused::NotConfigured)?;
-    let csrf_key = key.derive(b"login-form-csrf");
-    if params.get("action") == Some("cancel") {
-        let e = OAuthError::new(ErrorCode::AccessDenied, "the user cancelled the request");
-        return Err(Refused::to_client(&ar, e));
-    }
-
-    if !ctx.config.password_sign_in {
-        return Err(Refused::Page {
-            status: 403,
-            title: "Password sign-in is off",
-            detail: "This service signs people in through the buttons on its sign-in page only.",
-            error: ErrorCode::AccessDenied,
-            reason: "PASSWORD_SIGN_IN is false",
-        });
-    }
-    let username = normalize_username(params.get("username").unwrap_or(""));
-    let password = Password::new(params.take("password").unwrap_or_default());
-    if username.is_empty() || password.secret().is_empty() {
-        let msg = "Enter your username and password.";
-        return login_page(req, ctx, &ar, Some(msg), &username, 400);
-    }
-    // Brute force: every attempt counts, before any password work (see
-    // `crate::throttle` for the rule). A browser that signed in as this user
-    // before is exempt from the per-username limit.
-    let https = req.is_https();
-    let address = throttle::address(req);
-    let user_key = throttle::user_key(&username);
-    let known_device = req
-        .cookie(csrf::device_cookie_name(https))
-        .is_some_and(|v| csrf::check_device(&csrf_key, v, &username, ctx.now));
-    let mut attempts = vec![
-        (Limit::LoginUserAddress, format!("{user_key}@{address}")),
-        (Limit::LoginAddress, address),
-    ];
-    if !known_device {
-        attempts.push((Limit::LoginUser, user_key));
-    }
-    for (limit, key) in &attempts {
-        let allowed = ctx.limiter.hit(*limit, key, ctx.now).await;
-        if !allowed.map_err(|_| Refused::Unavailable)? {
-            return too_many_tries(req, ctx, &ar, &username, Limit::PERIOD, log);
-        }
-    }
-    // A username longer than any registered one names nobody: no storage read.
-    let user = if username.len() > registration::MAX_USERNAME {
-        None
-    } else {
-        ctx.store
-            .user(&username)
-            .await
-            .map_err(|_| Refused::Unavailable)?
-    };
-    let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
-    let verdict = match hash {
-        Some(hash) => verify_password(ctx.pbkdf2, hash, &password).await,
-        // No such user, or one who signs in only through a provider.
-        None => {
-            verify_dummy(ctx.pbkdf2, &password).await; // Same time as a real check.
-            Verdict::NoMatch
-        }
-    };
-    let user = match (user, verdict) {
-        (Some(user), Verdict::Match) => user,
-        (_, verdict) => {
-            log.reason = Some(match verdict {
-                Verdict::Unusable(why) => why,
-                _ => "wrong username or password",
-            });
-            let msg = "Incorrect username or password.";
-            return login_page(req, ctx, &ar, Some(msg), &username, 401);
-        }
-    };
-    let device_cookie = format!(
-        "{}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{}",
-        csrf::device_cookie_name(https),
-        csrf::device_token(&csrf_key, &username, ctx.now + csrf::DEVICE_TTL),
-        csrf::DEVICE_TTL,
-        if https { "; Secure" } else { "" },
-    );
-
-    let redirect = issue_code(ctx, &ar, user).await?;
-    Ok(redirect.header("set-cookie", device_cookie))
 }
 
 /// The end of every sign-in: a code for `user`, sent to the client's
@@ -382,25 +275,6 @@ async fn validate<S: GrantStore>(
     }
 }
 
-/// 429: the login form again, saying when to retry.
-fn too_many_tries<S>(
-    req: &Request,
-    ctx: &Ctx<'_, S>,
-    ar: &AuthRequest,
-    username: &str,
-    wait: u64,
-    log: &mut LogFields,
-) -> Result<Response, Refused> {
-    log.reason = Some("too many failed sign-ins");
-    let minutes = wait.div_ceil(60);
-    let msg = format!(
-        "Too many failed sign-ins. Try again in {minutes} minute{}.",
-        if minutes == 1 { "" } else { "s" }
-    );
-    let page = login_page(req, ctx, ar, Some(&msg), username, 429)?;
-    Ok(page.header("retry-after", wait.to_string()))
-}
-
 /// `scheme://authority` of a registered redirect URI (registration checked it is
 /// an absolute http(s) URL). Done by hand: a URL parser would bring IDNA tables
 /// into the wasm for a value that is already known to be well formed.
@@ -421,15 +295,13 @@ fn login_page<S>(
     username: &str,
     status: u16,
 ) -> Result<Response, Refused> {
-    let https = req.is_https();
     let key = ctx
         .config
         .signing_key
         .as_ref()
         .map_err(|_| Refused::NotConfigured)?;
-    let cookie_name = csrf::cookie_name(https);
     // Keep the browser's nonce if it has a sane one, so two open tabs both work.
-    let existing = req.cookie(cookie_name).filter(|n| csrf::is_nonce(n));
+    let existing = req.cookie(csrf::COOKIE).filter(|n| csrf::is_nonce(n));
     let nonce = existing
         .map(str::to_owned)
         .unwrap_or_else(|| random_string(ctx.rng, 16));
@@ -455,7 +327,7 @@ fn login_page<S>(
         providers,
         password: ctx.config.password_sign_in,
     });
-    let mut r = Response::html(status, body, https);
+    let mut r = Response::html(status, body);
     if let Some(origin) = origin_of(ar.redirect.as_str()) {
         r = r.allow_form_target(origin);
     }
@@ -469,13 +341,12 @@ fn login_page<S>(
         }
     }
     if existing.is_none() {
-        let secure = if https { "; Secure" } else { "" };
-        r = r.header(
-            "set-cookie",
-            format!(
-                "{cookie_name}={nonce}; Path=/; Max-Age={FORM_TTL}; HttpOnly; SameSite=Lax{secure}"
-            ),
-        );
+        let cookie = Cookie {
+            name: csrf::COOKIE,
+            value: &nonce,
+            max_age: FORM_TTL,
+        };
+        r = r.set_cookie(req, cookie);
     }
     Ok(r)
 }

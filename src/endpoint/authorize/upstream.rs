@@ -22,7 +22,7 @@ use crate::csrf;
 use crate::error::ErrorCode;
 use crate::form::Params;
 use crate::grant::GrantStore;
-use crate::http::{LogFields, Method, Request, Response};
+use crate::http::{Cookie, LogFields, Method, Request, Response};
 use crate::store::{keys, put_json, Records, Store, UserRecord};
 use crate::throttle::{self, Limit};
 use crate::types::UserId;
@@ -39,14 +39,8 @@ use super::{
 /// How long an upstream sign-in may take, from the button to the callback.
 const STATE_TTL: u64 = 10 * 60;
 
-/// The cookie that binds an upstream round trip to the browser that began it.
-fn state_cookie(https: bool) -> &'static str {
-    if https {
-        "__Host-signin-state"
-    } else {
-        "signin-state"
-    }
-}
+/// The cookie that carries a pending sign-in (see [`sign_in_state`]).
+const STATE_COOKIE: &str = "signin-state";
 
 /// The PKCE verifier (RFC 7636 §4.1: 43 characters) or nonce of a `state`.
 fn derived(key: &[u8; 32], label: &[u8], state: &str) -> String {
@@ -100,7 +94,7 @@ where
             reason: "method not allowed",
         }),
     };
-    let mut response = finish(result, req.is_https(), &mut log);
+    let mut response = finish(result, &mut log);
     if response.status == 405 {
         response = response.header("allow", if post { "GET, POST" } else { "GET" });
     }
@@ -187,9 +181,8 @@ pub(in crate::endpoint) async fn start<S: GrantStore>(
             let meta = client::metadata(p, &ctx.upstream, ctx.now).await;
             let meta = meta.map_err(|f| failed(p, f, again.clone(), log))?;
             let state = crate::crypto::random_string(ctx.rng, 24);
-            let https = req.is_https();
             // `form_is_ours` found the browser's nonce cookie.
-            let nonce = req.cookie(csrf::cookie_name(https)).unwrap_or_default();
+            let nonce = req.cookie(csrf::COOKIE).unwrap_or_default();
             let pending = PendingSignIn {
                 provider: p.name.clone(),
                 request,
@@ -212,11 +205,11 @@ pub(in crate::endpoint) async fn start<S: GrantStore>(
                 &sha256_b64url(&derived(&key, b"upstream-pkce", &state)),
                 &derived(&key, b"upstream-nonce", &state),
             );
-            let cookie = format!(
-                "{}={sealed}; Path=/; Max-Age={STATE_TTL}; HttpOnly; SameSite=Lax{}",
-                state_cookie(https),
-                if https { "; Secure" } else { "" },
-            );
+            let cookie = Cookie {
+                name: STATE_COOKIE,
+                value: &sealed,
+                max_age: STATE_TTL,
+            };
             // The login page's `form-action` allows the origin it expected; a
             // discovered endpoint elsewhere is reached by a link instead.
             let expected = client::expected_authorization_url(p).and_then(super::origin_of);
@@ -225,9 +218,9 @@ pub(in crate::endpoint) async fn start<S: GrantStore>(
             } else {
                 let label = format!("Continue to {}", p.label);
                 let detail = format!("Sign in with {} to link your account.", p.label);
-                crate::page::onward_page(&label, &detail, &url, &label, https)
+                crate::page::onward_page(&label, &detail, &url, &label)
             };
-            Ok(answer.header("set-cookie", cookie))
+            Ok(answer.set_cookie(req, cookie))
         },
     )
     .await
@@ -277,9 +270,8 @@ pub(in crate::endpoint) async fn callback<S: GrantStore>(
             // The browser binding: the pending sign-in must be sealed for this
             // browser, and its `state` must be the one that came back (RFC 9700
             // §4.7.1), so nobody can finish another's sign-in.
-            let https = req.is_https();
-            let nonce = req.cookie(csrf::cookie_name(https)).unwrap_or("");
-            let sealed = req.cookie(state_cookie(https)).unwrap_or("");
+            let nonce = req.cookie(csrf::COOKIE).unwrap_or("");
+            let sealed = req.cookie(STATE_COOKIE).unwrap_or("");
             let record = sign_in_state::open(&state_key(ctx)?, nonce, sealed, ctx.now);
             let Some(record) = record else {
                 return Err(stale("no pending sign-in in this browser, or it expired"));
@@ -321,14 +313,12 @@ pub(in crate::endpoint) async fn callback<S: GrantStore>(
             if log.reason.is_none() {
                 log.reason = Some("signed in through the provider");
             }
-            let spent = format!(
-                "{}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{}",
-                state_cookie(https),
-                if https { "; Secure" } else { "" }
-            );
-            Ok(issue_code(ctx, &ar, user)
-                .await?
-                .header("set-cookie", spent))
+            let spent = Cookie {
+                name: STATE_COOKIE,
+                value: "",
+                max_age: 0,
+            };
+            Ok(issue_code(ctx, &ar, user).await?.set_cookie(req, spent))
         },
     )
     .await
