@@ -119,9 +119,11 @@ pub fn verify_client_secret(stored: &str, presented: &ClientSecret) -> bool {
 }
 
 /// A deterministic [`Rng`] for tests: a counter run through SHA-256.
+#[cfg(any(test, feature = "testing"))]
 #[derive(Default)]
 pub struct TestRng(std::cell::Cell<u64>);
 
+#[cfg(any(test, feature = "testing"))]
 impl Rng for TestRng {
     fn fill(&self, buf: &mut [u8]) {
         for chunk in buf.chunks_mut(32) {

@@ -95,6 +95,7 @@ pub trait Limiter {
 }
 
 /// A limiter in memory, with fixed windows: the tests' stand-in for the binding.
+#[cfg(any(test, feature = "testing"))]
 #[derive(Debug, Default)]
 pub struct MemoryLimiter {
     /// (limit, key) → (window start, hits).
@@ -103,6 +104,7 @@ pub struct MemoryLimiter {
     pub broken: std::cell::Cell<bool>,
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl Limiter for MemoryLimiter {
     fn hit<'a>(&'a self, limit: Limit, key: &'a str, now: u64) -> Hit<'a> {
         let result = if self.broken.get() {

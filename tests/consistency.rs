@@ -19,10 +19,8 @@ use std::cell::{Cell, RefCell};
 
 use alexa_oauth::grant::{kv::HoldsGrants, RevocationCache};
 use alexa_oauth::http::{Method, Request, Response};
-use alexa_oauth::store::{ClientCache, Store, StoreError};
+use alexa_oauth::store::{Store, StoreError};
 use alexa_oauth::testing::*;
-use alexa_oauth::{handle, Ctx};
-use pollster::block_on;
 use serde_json::Value;
 
 const DELAY: u64 = 60;
@@ -73,7 +71,8 @@ struct World {
 
 impl World {
     fn new() -> Self {
-        let seed = Server::new();
+        // Client records read every time, as each location would.
+        let seed = Server::without_client_cache();
         let kv = Replicated::default();
         for (k, v) in seed.store.dump() {
             kv.writes.borrow_mut().push((0, 0, k, v));
@@ -91,18 +90,7 @@ impl World {
             id: location,
             now: &self.seed.now,
         };
-        let ctx = Ctx {
-            store: &store,
-            config: &self.seed.config,
-            now: self.seed.now.get(),
-            rng: &self.seed.rng,
-            revocations: &self.revocations[location],
-            limiter: &self.seed.limiter,
-            pbkdf2: &alexa_oauth::password::RustPbkdf2,
-            upstream: self.seed.outbound(),
-            clients: &ClientCache::new(0),
-        };
-        block_on(handle(&req, &ctx))
+        self.seed.send_on(&store, &self.revocations[location], req)
     }
 
     fn token(&self, location: usize, body: &str) -> (u16, Value) {

@@ -46,17 +46,11 @@ fn link_with_body_credentials_then_refresh_and_retry() {
     assert_eq!(status, 200, "{r3}");
     let rt3 = r3["refresh_token"].as_str().unwrap().to_owned();
     // Using the newest token retires the one before it...
-    let (status, r4) = s.token(
-        &format!("grant_type=refresh_token&refresh_token={rt3}"),
-        false,
-    );
+    let (status, r4) = s.refresh(&rt3);
     assert_eq!(status, 200, "{r4}");
     // ...so rt1 and the never-used rt2 are now refused.
     for old in [&rt1, &rt2] {
-        let (status, e) = s.token(
-            &format!("grant_type=refresh_token&refresh_token={old}"),
-            false,
-        );
+        let (status, e) = s.refresh(old);
         assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")));
     }
 }
@@ -85,10 +79,7 @@ fn code_replay_revokes_the_grant() {
     let (status, e) = s.token(&exchange(&code), false);
     assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")));
     let rt = tokens["refresh_token"].as_str().unwrap();
-    let (status, e) = s.token(
-        &format!("grant_type=refresh_token&refresh_token={rt}"),
-        false,
-    );
+    let (status, e) = s.refresh(rt);
     assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")));
 }
 
@@ -496,10 +487,7 @@ fn a_spent_code_presented_by_another_client_does_not_revoke_the_owners_grant() {
     let (status, body) = s.client_post("/token", &exchange(&code), "other");
     assert_eq!(status, 400, "{body}");
     let rt = linked["refresh_token"].as_str().unwrap();
-    let (status, body) = s.token(
-        &format!("grant_type=refresh_token&refresh_token={rt}"),
-        false,
-    );
+    let (status, body) = s.refresh(rt);
     assert_eq!(status, 200, "the owner stays linked: {body}");
 }
 
@@ -510,17 +498,11 @@ fn grants_of_a_removed_client_never_come_back_under_its_id() {
     // removal time as `grants_since`.
     s.edit_client("alexa", |c| c.grants_since = Some(T0 + 1));
     s.now.set(T0 + 10);
-    let (status, e) = s.token(
-        &format!("grant_type=refresh_token&refresh_token={rt}"),
-        false,
-    );
+    let (status, e) = s.refresh(&rt);
     assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")));
     // A link made after the re-add works.
     let (_, fresh) = s.link();
-    let (status, _) = s.token(
-        &format!("grant_type=refresh_token&refresh_token={fresh}"),
-        false,
-    );
+    let (status, _) = s.refresh(&fresh);
     assert_eq!(status, 200);
 }
 

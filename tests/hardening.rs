@@ -45,10 +45,7 @@ fn a_storage_fault_at_any_step_of_the_code_exchange_loses_and_duplicates_nothing
             "one grant, indexed once, after a fault at step {step}"
         );
         let rt = tokens["refresh_token"].as_str().unwrap();
-        let (status, _) = s.token(
-            &format!("grant_type=refresh_token&refresh_token={rt}"),
-            false,
-        );
+        let (status, _) = s.refresh(rt);
         assert_eq!(
             status, 200,
             "the issued refresh token works (fault at step {step})"
@@ -70,10 +67,7 @@ fn a_storage_fault_at_any_step_of_a_refresh_keeps_the_token_usable() {
         let s = Server::new();
         let (_, rt) = s.link();
         s.store.fail_after(step);
-        let (status, first) = s.token(
-            &format!("grant_type=refresh_token&refresh_token={rt}"),
-            false,
-        );
+        let (status, first) = s.refresh(&rt);
         s.store.fail_after(usize::MAX);
         if status == 200 {
             assert!(step > 0);
@@ -85,16 +79,10 @@ fn a_storage_fault_at_any_step_of_a_refresh_keeps_the_token_usable() {
             (503, Some("temporarily_unavailable"))
         );
         // The same refresh token still works, and the chain goes on from it.
-        let (status, next) = s.token(
-            &format!("grant_type=refresh_token&refresh_token={rt}"),
-            false,
-        );
+        let (status, next) = s.refresh(&rt);
         assert_eq!(status, 200, "fault at step {step}: {next}");
         let rt2 = next["refresh_token"].as_str().unwrap();
-        let (status, _) = s.token(
-            &format!("grant_type=refresh_token&refresh_token={rt2}"),
-            false,
-        );
+        let (status, _) = s.refresh(rt2);
         assert_eq!(status, 200);
         assert_eq!(grants(&s), (1, 1));
     }

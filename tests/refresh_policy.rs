@@ -14,10 +14,7 @@ use serde_json::Value;
 use RefreshRotation::{Always, Never};
 
 fn refresh(s: &Server, token: &str) -> (u16, Value) {
-    s.token(
-        &format!("grant_type=refresh_token&refresh_token={token}"),
-        false,
-    )
+    s.refresh(token)
 }
 
 /// A refresh that must succeed; its refresh token.

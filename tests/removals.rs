@@ -12,11 +12,7 @@ use alexa_oauth::types::ClientId;
 use pollster::block_on;
 
 fn refresh_status(s: &Server, rt: &str) -> u16 {
-    s.token(
-        &format!("grant_type=refresh_token&refresh_token={rt}"),
-        false,
-    )
-    .0
+    s.refresh(rt).0
 }
 
 fn user_removal_ends_every_grant_even_from_earlier_codes_and_racing_exchanges() {

@@ -112,10 +112,7 @@ fn userinfo_refuses_missing_malformed_tampered_expired_and_foreign_tokens() {
 fn an_access_token_is_not_a_refresh_token() {
     let s = Server::new();
     let (access, _) = s.link();
-    let (status, e) = s.token(
-        &format!("grant_type=refresh_token&refresh_token={access}"),
-        false,
-    );
+    let (status, e) = s.refresh(&access);
     assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")));
 }
 
@@ -171,10 +168,7 @@ fn revoking_a_refresh_token_ends_the_grant_within_the_stated_bound() {
     assert_eq!(status, 200, "{body}");
     // The revoking isolate refuses at once; refresh tokens of the grant are dead everywhere.
     assert_invalid_token(&userinfo(&s, &access), "revoked, same isolate");
-    let (status, e) = s.token(
-        &format!("grant_type=refresh_token&refresh_token={refresh}"),
-        false,
-    );
+    let (status, e) = s.refresh(&refresh);
     assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")));
     // The other isolate trusts its copy until it is REVOCATION_CACHE_SECONDS old...
     s.now.set(fetched + REVOCATION_CACHE_SECONDS - 1);
@@ -213,10 +207,7 @@ fn revoke_answers_200_for_unknown_tokens_and_spares_other_clients_grants() {
         200
     );
     assert_eq!(userinfo(&s, &access).status, 200);
-    let (status, _) = s.token(
-        &format!("grant_type=refresh_token&refresh_token={refresh}"),
-        false,
-    );
+    let (status, _) = s.refresh(&refresh);
     assert_eq!(status, 200);
     // Wrong credentials are still an error.
     let (status, body) = s.client_post("/revoke", "token=x", "nobody");

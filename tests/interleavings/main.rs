@@ -65,17 +65,7 @@ impl<'a> World<'a> {
     }
 
     fn ctx<'s, S>(&'s self, store: &'s S, cache: &'s RevocationCache) -> Ctx<'s, S> {
-        Ctx {
-            store,
-            config: &self.base.config,
-            now: self.base.now.get(),
-            rng: &self.base.rng,
-            revocations: cache,
-            limiter: &self.base.limiter,
-            pbkdf2: &alexa_oauth::password::RustPbkdf2,
-            upstream: self.base.outbound(),
-            clients: &self.base.clients,
-        }
+        self.base.ctx(store, cache)
     }
 
     /// One request on its own, after the race.

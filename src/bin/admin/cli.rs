@@ -51,11 +51,11 @@ pub(crate) struct Cli {
     #[arg(long, global = true, default_value = "OAUTH_KV")]
     pub(crate) binding: String,
     #[command(subcommand)]
-    pub(crate) command: Command1,
+    pub(crate) command: TopCmd,
 }
 
 #[derive(Subcommand)]
-pub(crate) enum Command1 {
+pub(crate) enum TopCmd {
     /// Registered clients (the Alexa skill is one).
     #[command(subcommand)]
     Client(ClientCmd),

@@ -39,37 +39,37 @@ fn main() {}
 #[cfg(not(target_arch = "wasm32"))]
 fn main() -> std::process::ExitCode {
     use clap::Parser;
-    use cli::{Cli, ClientCmd, Command1, GrantCmd, UserCmd};
+    use cli::{Cli, ClientCmd, GrantCmd, TopCmd, UserCmd};
 
     let cli = Cli::parse();
-    if let Command1::GrantStore = cli.command {
+    if let TopCmd::GrantStore = cli.command {
         let toml = std::fs::read_to_string("wrangler.toml").unwrap_or_default();
         let durable = alexa_oauth::durable_grants_in_wrangler_toml(&toml);
         println!("{}", if durable { "DO" } else { "KV" });
         return std::process::ExitCode::SUCCESS;
     }
     let result = wrangler::Kv::new(&cli).and_then(|kv| match cli.command {
-        Command1::Client(ClientCmd::Add(a)) => client::add(&kv, a),
-        Command1::Client(ClientCmd::Update(a)) => client::update(&kv, a),
-        Command1::Client(ClientCmd::List) => client::list(&kv),
-        Command1::Client(ClientCmd::Show { id }) => client::show(&kv, &id),
-        Command1::Client(ClientCmd::Remove { id }) => client::remove(&kv, &id),
-        Command1::Client(ClientCmd::RotateSecret {
+        TopCmd::Client(ClientCmd::Add(a)) => client::add(&kv, a),
+        TopCmd::Client(ClientCmd::Update(a)) => client::update(&kv, a),
+        TopCmd::Client(ClientCmd::List) => client::list(&kv),
+        TopCmd::Client(ClientCmd::Show { id }) => client::show(&kv, &id),
+        TopCmd::Client(ClientCmd::Remove { id }) => client::remove(&kv, &id),
+        TopCmd::Client(ClientCmd::RotateSecret {
             id,
             grace,
             secret_stdin,
         }) => client::rotate_secret(&kv, &id, grace, secret_stdin),
-        Command1::User(UserCmd::Add(a)) => user::add(&kv, a),
-        Command1::User(UserCmd::Update(a)) => user::update(&kv, a),
-        Command1::User(UserCmd::List) => user::list(&kv),
-        Command1::User(UserCmd::Passwd { username }) => user::passwd(&kv, &username),
-        Command1::User(UserCmd::Remove { username, settle }) => {
+        TopCmd::User(UserCmd::Add(a)) => user::add(&kv, a),
+        TopCmd::User(UserCmd::Update(a)) => user::update(&kv, a),
+        TopCmd::User(UserCmd::List) => user::list(&kv),
+        TopCmd::User(UserCmd::Passwd { username }) => user::passwd(&kv, &username),
+        TopCmd::User(UserCmd::Remove { username, settle }) => {
             let settle = settle.unwrap_or(if cli.remote { 70 } else { 0 });
             user::remove(&kv, &username, settle)
         }
-        Command1::Grant(GrantCmd::List { user }) => grant::list(&kv, &user),
-        Command1::Grant(GrantCmd::Revoke { id }) => grant::revoke_by_id(&kv, &id),
-        Command1::GrantStore => Ok(()),
+        TopCmd::Grant(GrantCmd::List { user }) => grant::list(&kv, &user),
+        TopCmd::Grant(GrantCmd::Revoke { id }) => grant::revoke_by_id(&kv, &id),
+        TopCmd::GrantStore => Ok(()),
     });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
