@@ -216,17 +216,7 @@ impl Server {
     pub fn allow_identity(&self, username: &str, identity: &str) {
         let mut user = block_on(self.store.user(username)).unwrap().unwrap();
         user.identities.push(identity.to_owned());
-        block_on(put_json(&self.store, &keys::user(username), &user, None)).unwrap();
-        let link = crate::store::IdentityLink {
-            username: username.to_owned(),
-        };
-        block_on(put_json(
-            &self.store,
-            &keys::identity(identity),
-            &link,
-            None,
-        ))
-        .unwrap();
+        block_on(self.store.put_user(&user)).unwrap();
     }
 
     /// What reaches providers: the [`StandIn`].

@@ -215,7 +215,13 @@ fn only_allowed_identities_link_unless_open_sign_up_is_on() {
 
     let open = Server::with_providers(&[("IDP_AUTO_CREATE", "true")]);
     *open.upstream.subject.borrow_mut() = "a-stranger".into();
-    let first = linked_sub(&open, &sign_in(&open, "idp"));
+    let created = sign_in(&open, "idp");
+    assert_eq!(
+        created.log.reason,
+        Some("user created on first sign-in"),
+        "one writer per log field: the later success does not overwrite it"
+    );
+    let first = linked_sub(&open, &created);
     let second = linked_sub(&open, &sign_in(&open, "idp"));
     assert_eq!(first, second, "one user per identity");
     assert!(!first.contains("a-stranger"), "our own sub: {first}");

@@ -84,6 +84,21 @@ pub trait Records: Store {
         let user = self.user(&link.username).await?;
         Ok(user.filter(|u| u.identities.iter().any(|i| i == identity)))
     }
+    /// Writes `user`, then an identity link naming it for each of its
+    /// identities: the two halves of the allow-list ([`Self::user_by_identity`]
+    /// needs both), written by this one operation. The user record goes first:
+    /// it alone decides, so a removed identity stops at once. Deleting the
+    /// links of identities the user no longer has is the caller's.
+    async fn put_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+        put_json(self, &keys::user(&user.username), user, None).await?;
+        for identity in &user.identities {
+            let link = IdentityLink {
+                username: user.username.clone(),
+            };
+            put_json(self, &keys::identity(identity), &link, None).await?;
+        }
+        Ok(())
+    }
     /// A grant's revocation, in KV (see [`crate::grant`]).
     async fn tombstone(&self, id: &GrantId) -> Result<Option<Tombstone>, StoreError> {
         get_json(self, &keys::revoked(id)).await

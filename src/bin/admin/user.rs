@@ -4,7 +4,7 @@ use alexa_oauth::crypto::{random_string, OsRng};
 use alexa_oauth::password::hash_password;
 use alexa_oauth::registration;
 use alexa_oauth::registration::normalize_username;
-use alexa_oauth::store::{keys, GrantRecord, IdentityLink, UserRecord};
+use alexa_oauth::store::{keys, GrantRecord, IdentityLink, Records, UserRecord};
 use alexa_oauth::types::{GrantId, UserId};
 use pollster::block_on;
 
@@ -48,8 +48,7 @@ pub(crate) fn add(kv: &Kv, args: UserAdd) -> Result<(), String> {
             kv.delete(&keys::identity(old))?;
         }
     }
-    put(kv, &key, &record)?;
-    link(kv, &identities, &username)?;
+    block_on(kv.put_user(&record)).map_err(|e| e.0)?;
     out!("User {username:?} added (sub {}).", record.id);
     for identity in &identities {
         out!("  may sign in as {identity}");
@@ -87,17 +86,6 @@ fn check_free(kv: &Kv, identity: &str, username: &str) -> Result<(), String> {
     }
 }
 
-/// Writes the `identity:` entries that name `username`.
-fn link(kv: &Kv, identities: &[String], username: &str) -> Result<(), String> {
-    for identity in identities {
-        let entry = IdentityLink {
-            username: username.to_owned(),
-        };
-        put(kv, &keys::identity(identity), &entry)?;
-    }
-    Ok(())
-}
-
 pub(crate) fn update(kv: &Kv, args: UserUpdate) -> Result<(), String> {
     let mut user = load_user(kv, &args.username)?;
     let add = identities(&args.add_identity, "--add-identity")?;
@@ -121,13 +109,11 @@ pub(crate) fn update(kv: &Kv, args: UserUpdate) -> Result<(), String> {
             user.username
         ));
     }
-    // The user record first: it alone decides, so a removal acts at once.
-    put(kv, &keys::user(&user.username), &user)?;
+    block_on(kv.put_user(&user)).map_err(|e| e.0)?;
     for identity in &remove {
         kv.delete(&keys::identity(identity))?;
         out!("{identity} may no longer sign in as {:?}.", user.username);
     }
-    link(kv, &add, &user.username)?;
     for identity in &add {
         out!("{identity} may sign in as {:?}.", user.username);
     }

@@ -23,7 +23,7 @@ use crate::error::ErrorCode;
 use crate::form::Params;
 use crate::grant::GrantStore;
 use crate::http::{Cookie, LogFields, Method, Request, Response};
-use crate::store::{keys, put_json, Records, Store, UserRecord};
+use crate::store::{Records, Store, UserRecord};
 use crate::throttle::{self, Limit};
 use crate::types::UserId;
 use crate::upstream::client::{self, Callback};
@@ -368,16 +368,10 @@ async fn user_for<S: GrantStore>(
         identities: vec![id_key.clone()],
         created_at: ctx.now,
     };
-    let link = crate::store::IdentityLink {
-        username: user.username.clone(),
-    };
-    let unavailable = |_| Refused::Unavailable;
-    put_json(ctx.store, &keys::user(&user.username), &user, None)
+    ctx.store
+        .put_user(&user)
         .await
-        .map_err(unavailable)?;
-    put_json(ctx.store, &keys::identity(&id_key), &link, None)
-        .await
-        .map_err(unavailable)?;
+        .map_err(|_| Refused::Unavailable)?;
     log.reason = Some("user created on first sign-in");
     Ok(user)
 }
