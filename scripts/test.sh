@@ -15,7 +15,10 @@ cargo clippy --quiet --all-targets -- -D warnings
 cargo clippy --quiet --lib --target wasm32-unknown-unknown --features durable,upstream -- -D warnings
 cargo clippy --quiet --lib --target wasm32-unknown-unknown -- -D warnings
 RUSTDOCFLAGS=-Dwarnings cargo doc --quiet --no-deps
-(cd fuzz && cargo fmt -- --check && cargo clippy --quiet --all-targets -- -D warnings)
+(cd fuzz && cargo fmt -- --check && cargo clippy --quiet --all-targets -- -D warnings \
+  && RUSTDOCFLAGS=-Dwarnings cargo doc --quiet --no-deps)
+# Every path the README, docs/ and the module map name exists.
+node scripts/check-paths.mjs
 
 echo "== native tests (cargo test: both grant stores)"
 cargo test --quiet

@@ -1,4 +1,6 @@
-//! The error codes of RFC 6749, and how each is answered.
+//! The errors the core answers with: the error codes of RFC 6749 and the
+//! error a store fails with ([`StoreError`], answered as
+//! `temporarily_unavailable`).
 //!
 //! At the token endpoint an error is a JSON body (§5.2). At the authorization
 //! endpoint it is a redirect back to the client (§4.1.2.1), except when the client

@@ -1,4 +1,4 @@
-//! The test fixture shared by `tests/`, `benches/` and `fuzz/` (feature
+//! The test fixture shared by `tests/`, `bench/` and `fuzz/` (feature
 //! `testing`): the core on the in-memory store, on either grant store, with a
 //! clock the test sets, seeded with an Alexa client, a `client_credentials`
 //! client and a user.
