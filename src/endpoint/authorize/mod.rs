@@ -180,18 +180,21 @@ fn form_is_ours<S>(
     params: &Params,
     ar: &AuthRequest,
 ) -> Result<bool, Refused> {
-    let key = ctx
-        .config
-        .signing_key
-        .as_ref()
-        .map_err(|_| Refused::NotConfigured)?;
-    let csrf_key = key.derive(b"login-form-csrf");
+    let csrf_key = form_key(ctx)?;
     let fields = ar.csrf_fields();
     let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
     Ok(match (req.cookie(csrf::COOKIE), params.get("csrf")) {
         (Some(nonce), Some(token)) => csrf::check(&csrf_key, nonce, token, &fields, ctx.now),
         _ => false,
     })
+}
+
+/// The key of the login form's CSRF tokens and device cookies.
+fn form_key<S>(ctx: &Ctx<'_, S>) -> Result<[u8; 32], Refused> {
+    let key = ctx.config.signing_key.as_ref();
+    Ok(key
+        .map_err(|_| Refused::NotConfigured)?
+        .derive(b"login-form-csrf"))
 }
 
 /// The login page again, for a form whose CSRF check failed.
@@ -295,11 +298,7 @@ fn login_page<S>(
     username: &str,
     status: u16,
 ) -> Result<Response, Refused> {
-    let key = ctx
-        .config
-        .signing_key
-        .as_ref()
-        .map_err(|_| Refused::NotConfigured)?;
+    let csrf_key = form_key(ctx)?;
     // Keep the browser's nonce if it has a sane one, so two open tabs both work.
     let existing = req.cookie(csrf::COOKIE).filter(|n| csrf::is_nonce(n));
     let nonce = existing
@@ -316,7 +315,6 @@ fn login_page<S>(
         .collect();
     let fields = ar.csrf_fields();
     let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
-    let csrf_key = key.derive(b"login-form-csrf");
     hidden.push(("csrf", csrf::token(&csrf_key, &nonce, exp, &fields)));
     let body = render_login(&Login {
         client_name: &ar.client.name,

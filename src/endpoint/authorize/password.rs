@@ -2,7 +2,8 @@
 //! (or its Cancel button).
 
 use super::{
-    form_expired, form_is_ours, form_params, issue_code, login_page, validate, AuthRequest, Refused,
+    form_expired, form_is_ours, form_key, form_params, issue_code, login_page, validate,
+    AuthRequest, Refused,
 };
 use crate::csrf;
 use crate::error::{ErrorCode, OAuthError};
@@ -26,12 +27,7 @@ pub(super) async fn post<S: GrantStore>(
     if !form_is_ours(req, ctx, &params, &ar)? {
         return form_expired(req, ctx, &ar, log);
     }
-    let key = ctx
-        .config
-        .signing_key
-        .as_ref()
-        .map_err(|_| Refused::NotConfigured)?;
-    let csrf_key = key.derive(b"login-form-csrf");
+    let csrf_key = form_key(ctx)?;
     if params.get("action") == Some("cancel") {
         let e = OAuthError::new(ErrorCode::AccessDenied, "the user cancelled the request");
         return Err(Refused::to_client(&ar, e));
