@@ -166,8 +166,7 @@ impl Config {
                     .ok()
                     .filter(|n| ACCESS_TOKEN_TTL_RANGE.contains(n))
                     .ok_or(ConfigError(
-                        "ACCESS_TOKEN_TTL must be a whole number of seconds from 360 (Amazon's \
-                         minimum) to 86400, so the default 3600 is used. Fix it in wrangler.toml.",
+                        "ACCESS_TOKEN_TTL must be 360 to 86400 seconds; 3600 is used",
                     ))
             });
         let mut config = Self {

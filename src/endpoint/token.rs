@@ -149,7 +149,7 @@ async fn grant<S: GrantStore>(
                     return Err(refusal.error().into());
                 }
             };
-            log.reason = Some(done.path.reason());
+            log.reason = done.path.reason();
             let grant = &done.grant;
             let refresh = match done.handout {
                 Handout::Presented => Some(RefreshToken::new(presented.to_owned())),

@@ -71,7 +71,7 @@ impl Refusal {
             ReusedRefresh => OAuthError::invalid_grant(
                 "a refresh token was reused after it was replaced; the grant is revoked",
             ),
-            UserRemoved => OAuthError::invalid_grant("the code's user no longer exists"),
+            UserRemoved => OAuthError::invalid_grant("the code is invalid or expired"),
             InvalidScope => OAuthError::invalid_scope(
                 "the requested scope is malformed or exceeds what was granted",
             ),
@@ -241,19 +241,14 @@ pub enum RefreshPath {
 }
 
 impl RefreshPath {
-    /// The log line's reason.
-    pub fn reason(self) -> &'static str {
+    /// The log line's reason, where the path is not the usual one.
+    pub fn reason(self) -> Option<&'static str> {
         match self {
-            Self::Kept => "refresh token kept (rotation never): nothing written",
-            Self::KeptAndRecorded => "refresh token kept (rotation never); the day's last use recorded",
-            Self::Rotated => "refresh token rotated",
-            Self::RotatedUnwritten => {
-                "refresh token rotated, but the grant write failed: the successor is accepted next time"
-            }
-            Self::CaughtUp => "a refresh token ahead of the stored one: rotated from it",
-            Self::Retry => {
-                "the previous refresh token: the current one handed out again (a retry, or a second holder)"
-            }
+            Self::Kept | Self::Rotated => None,
+            Self::KeptAndRecorded => Some("last use recorded"),
+            Self::RotatedUnwritten => Some("grant write failed; successor handed out"),
+            Self::CaughtUp => Some("refresh token ahead of the stored one"),
+            Self::Retry => Some("previous refresh token: current one again"),
         }
     }
 }

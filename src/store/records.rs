@@ -38,10 +38,10 @@ pub struct ClientRecord {
     /// generation it was made under, so a removed client's grants never come
     /// back, whatever the clocks say.
     #[serde(default, skip_serializing_if = "is_zero")]
-    pub generation: u32,
+    pub generation: u64,
 }
 
-fn is_zero(n: &u32) -> bool {
+fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
@@ -78,7 +78,7 @@ impl ClientRecord {
 pub struct ClientView {
     pub id: ClientId,
     /// The client's [`ClientRecord::generation`].
-    pub generation: u32,
+    pub generation: u64,
     /// Set by versions before generations on a client added again after a
     /// removal: grants created before it belonged to the removed one.
     pub grants_since: Option<u64>,
@@ -126,7 +126,7 @@ pub struct ClientRemoval {
     pub removed_at: u64,
     /// The removed client's generation; the next one gets this plus one.
     #[serde(default)]
-    pub generation: u32,
+    pub generation: u64,
 }
 
 /// The trace `admin user remove` leaves under `userremoved:<sub>`: a code of
@@ -186,7 +186,7 @@ pub struct CodeRecord {
     pub used: bool,
     /// The client's generation when the code was issued.
     #[serde(default, skip_serializing_if = "is_zero")]
-    pub client_generation: u32,
+    pub client_generation: u64,
 }
 
 /// One link between a user and a client, and the state of its refresh tokens.
@@ -219,7 +219,7 @@ pub struct GrantRecord {
     /// The client's generation when the grant was made: it works only while
     /// the client record has the same one.
     #[serde(default, skip_serializing_if = "is_zero")]
-    pub client_generation: u32,
+    pub client_generation: u64,
 }
 
 /// A grant's revocation, kept apart from the grant record so that no refresh
