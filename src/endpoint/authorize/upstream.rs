@@ -42,7 +42,17 @@ const STATE_TTL: u64 = 10 * 60;
 /// The cookie that carries a pending sign-in (see [`sign_in_state`]).
 const STATE_COOKIE: &str = "signin-state";
 
-/// The PKCE verifier (RFC 7636 §4.1: 43 characters) or nonce of a `state`.
+/// The labels of what is derived under the sign-in key: the PKCE verifier and
+/// the nonce of a `state`, and the id of a user created on first sign-in.
+const PKCE: &[u8] = b"upstream-pkce";
+const NONCE: &[u8] = b"upstream-nonce";
+const USER_ID: &[u8] = b"upstream-user-id";
+
+/// The PKCE verifier (RFC 7636 §4.1: 43 characters) or nonce of a `state`, or
+/// a user id.
+///
+/// Each derivation has a label of its own, so that no crafted input to one
+/// (a `state`, an identity) gives another's value.
 fn derived(key: &[u8; 32], label: &[u8], state: &str) -> String {
     let mut msg = label.to_vec();
     msg.extend_from_slice(state.as_bytes());
@@ -202,8 +212,8 @@ pub(in crate::endpoint) async fn start<S: GrantStore>(
                 &meta,
                 &callback_uri(req, ctx, p),
                 &state,
-                &sha256_b64url(&derived(&key, b"upstream-pkce", &state)),
-                &derived(&key, b"upstream-nonce", &state),
+                &sha256_b64url(&derived(&key, PKCE, &state)),
+                &derived(&key, NONCE, &state),
             );
             let cookie = Cookie {
                 name: STATE_COOKIE,
@@ -302,8 +312,8 @@ pub(in crate::endpoint) async fn callback<S: GrantStore>(
                 code,
                 iss: params.get("iss"),
                 redirect_uri: &callback_uri(req, ctx, p),
-                code_verifier: &derived(&key, b"upstream-pkce", state),
-                nonce: &derived(&key, b"upstream-nonce", state),
+                code_verifier: &derived(&key, PKCE, state),
+                nonce: &derived(&key, NONCE, state),
                 now: ctx.now,
             };
             let identity = client::sign_in(p, &ctx.upstream, &cb).await;
@@ -356,7 +366,7 @@ async fn user_for<S: GrantStore>(
     }
     // Open sign-up. The id and username are derived from the identity, so two
     // first sign-ins at once write the same records.
-    let derived_id = derived(key, b"upstream-user-id", &id_key);
+    let derived_id = derived(key, USER_ID, &id_key);
     let user = UserRecord {
         id: UserId::new(&derived_id[..22]),
         username: format!("{}-{}", p.name, &derived_id[22..34]).to_ascii_lowercase(),
@@ -374,4 +384,26 @@ async fn user_for<S: GrantStore>(
         .map_err(|_| Refused::Unavailable)?;
     log.reason = Some("user created on first sign-in");
     Ok(user)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_identity_derives_another_derivations_value() {
+        let key = [9; 32];
+        let state = "s".repeat(32);
+        // An identity crafted to be the PKCE derivation's input, as it would
+        // have been without labels of their own.
+        let crafted = format!("{}{state}", std::str::from_utf8(PKCE).unwrap());
+        for (label, other) in [(PKCE, "pkce"), (NONCE, "nonce")] {
+            assert_ne!(
+                derived(&key, USER_ID, &crafted),
+                derived(&key, label, &state),
+                "{other}"
+            );
+        }
+        assert_ne!(derived(&key, PKCE, &state), derived(&key, NONCE, &state));
+    }
 }
