@@ -200,6 +200,12 @@ pub struct LogFields {
     /// Who signed in there, `<provider>:<subject>`: an identifier, not a
     /// secret, logged so that an operator can allow a refused person.
     pub identity: Option<String>,
+    /// The grant a request concerns, where known: an identifier (the first
+    /// part of its codes and refresh tokens), never the token itself. With
+    /// `sub`, the trail of one link or one person in the logs.
+    pub grant_id: Option<String>,
+    /// The user's `sub`, where known.
+    pub sub: Option<String>,
 }
 
 /// Headers every HTML page carries: no framing, no sniffing, no referrer (codes

@@ -317,7 +317,34 @@ fn access_token_ttl_is_configurable_within_amazons_range() {
     assert_eq!((c.access_token_ttl, c.access_token_ttl_error), (3600, None));
 }
 
+/// The log line of a refresh and of `/userinfo` names the grant and the user
+/// (identifiers, never the tokens): the trail of one link.
+fn log_lines_name_the_grant_and_the_user() {
+    use alexa_oauth::http::{Method, Request};
+    let s = Server::without_client_cache();
+    let (access, rt) = s.link();
+    let gid = rt.split('.').next().unwrap();
+    let r = s.send(
+        Request::new(Method::Post, "/token")
+            .with_header("content-type", "application/x-www-form-urlencoded")
+            .with_body(format!(
+                "grant_type=refresh_token&refresh_token={rt}&client_id=alexa&client_secret={SECRET}"
+            )),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        (r.log.grant_id.as_deref(), r.log.sub.as_deref()),
+        (Some(gid), Some("user-1"))
+    );
+    let u = s.userinfo(&access);
+    assert_eq!(
+        (u.log.grant_id.as_deref(), u.log.sub.as_deref()),
+        (Some(gid), Some("user-1"))
+    );
+}
+
 alexa_oauth::on_both_stores!(
+    log_lines_name_the_grant_and_the_user,
     never_keeps_the_token_and_writes_nothing,
     never_still_checks_revocation_client_and_removal,
     never_with_a_ttl_records_the_last_use_at_most_once_a_day,

@@ -37,7 +37,10 @@ async fn introspect<S: GrantStore>(
         ))?;
     // token_type_hint is only a hint (§2.1); the token's shape says what it is.
     // Anything not described is inactive.
-    Ok(describe(&token, &client, ctx).await?.unwrap_or_default())
+    let answer = describe(&token, &client, ctx).await?.unwrap_or_default();
+    log.grant_id = grant::refresh_token_grant(&token).map(|g| g.to_string());
+    log.sub.clone_from(&answer.sub);
+    Ok(answer)
 }
 
 async fn describe<S: GrantStore>(

@@ -54,6 +54,7 @@ async fn revoke<S: GrantStore>(
         log.reason = Some("unknown, expired or already revoked token");
         return Ok(());
     };
+    log.grant_id = Some(grant_id.to_string());
     grant::revoke(ctx.store, ctx.revocations, &grant_id, ctx.now).await?;
     log.reason = Some("grant revoked");
     Ok(())

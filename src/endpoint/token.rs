@@ -85,6 +85,7 @@ async fn grant<S: GrantStore>(
             let code = params.require("code", "code is missing")?;
             // Codes are `<grant id>.<secret>`; anything else was never issued.
             let grant_id = grant::code_grant(code).ok_or(Refusal::UnknownCode.error())?;
+            log.grant_id = Some(grant_id.to_string());
             let redeem = grant::Redeem {
                 grant_id,
                 code_hash: token_hash(code),
@@ -115,6 +116,7 @@ async fn grant<S: GrantStore>(
                 end_access_tokens(ctx, &grant.id).await?;
                 return Err(Refusal::UserRemoved.error().into());
             }
+            log.sub = Some(grant.user_id.to_string());
             let refresh = grant::current_refresh_token(successors, &grant, Some(&redeem.code_hash))
                 .ok_or(NO_KEY)?;
             Ok(Issued {
@@ -129,6 +131,7 @@ async fn grant<S: GrantStore>(
             // An access token or anything else not shaped like a refresh token is
             // refused here, without a storage read.
             let grant_id = grant::refresh_token_grant(presented).ok_or(INVALID.error())?;
+            log.grant_id = Some(grant_id.to_string());
             let scope = requested_scope(&params)?;
             let request = grant::Refresh {
                 grant_id,
@@ -151,6 +154,7 @@ async fn grant<S: GrantStore>(
             };
             log.reason = done.path.reason();
             let grant = &done.grant;
+            log.sub = Some(grant.user_id.to_string());
             let refresh = match done.handout {
                 Handout::Presented => Some(RefreshToken::new(presented.to_owned())),
                 Handout::Current => grant::current_refresh_token(successors, grant, None),

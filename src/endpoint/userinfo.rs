@@ -92,6 +92,8 @@ async fn userinfo<S: Store>(req: &Request, ctx: &Ctx<'_, S>, log: &mut LogFields
         Err(_) => return challenge(log, "the access token is not valid"),
     };
     log.client_id = Some(claims.client_id.clone());
+    log.grant_id.clone_from(&claims.gid);
+    log.sub = Some(claims.sub.clone());
     // client_credentials tokens name no user.
     let Some(gid) = &claims.gid else {
         return challenge(log, "the access token was not issued for a user");

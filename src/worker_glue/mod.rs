@@ -347,6 +347,7 @@ fn log_line(request: &Request, response: &Response, request_id: &str, started: u
         duration_ms: u64,
         endpoint: String,
         error: Option<&'a str>,
+        grant_id: Option<&'a str>,
         grant_type: Option<&'a str>,
         identity: Option<&'a str>,
         method: &'static str,
@@ -355,6 +356,7 @@ fn log_line(request: &Request, response: &Response, request_id: &str, started: u
         reason: Option<&'a str>,
         request_id: &'a str,
         status: u16,
+        sub: Option<&'a str>,
     }
     let log = &response.log;
     let line = Line {
@@ -362,6 +364,7 @@ fn log_line(request: &Request, response: &Response, request_id: &str, started: u
         duration_ms: Date::now().as_millis().saturating_sub(started),
         endpoint: request.path.chars().take(64).collect(),
         error: log.error,
+        grant_id: log.grant_id.as_deref(),
         grant_type: log.grant_type.as_deref(),
         identity: log.identity.as_deref(),
         method: request.method().name(),
@@ -370,6 +373,7 @@ fn log_line(request: &Request, response: &Response, request_id: &str, started: u
         reason: log.reason,
         request_id,
         status: response.status,
+        sub: log.sub.as_deref(),
     };
     console_log!("{}", serde_json::to_string(&line).unwrap_or_default());
 }

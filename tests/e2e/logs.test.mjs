@@ -75,6 +75,14 @@ test('a link, refreshes and failures leave useful logs with no secret in them', 
       assert.ok(field in l, `${field} in ${JSON.stringify(l)}`);
     }
   }
+  // The trail of one link: its refresh and /userinfo lines name the grant and
+  // the user (identifiers; the tokens themselves are checked absent above).
+  const gid = linked.json.refresh_token.split('.')[0];
+  const refreshed = tokenLines.find((l) => l.grant_type === 'refresh_token' && l.status === 200);
+  assert.equal(refreshed.grant_id, gid);
+  assert.match(refreshed.sub, /^[\w-]{22}$/);
+  const info = lines.find((l) => l.endpoint === '/userinfo' && l.status === 200);
+  assert.deepEqual([info.grant_id, info.sub], [gid, refreshed.sub]);
   const replay = tokenLines.find((l) => l.status === 400 && l.grant_type === 'authorization_code');
   assert.equal(replay.error, 'invalid_grant');
   assert.match(replay.reason, /already used/);

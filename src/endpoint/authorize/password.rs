@@ -98,6 +98,7 @@ pub(super) async fn post<S: GrantStore>(
             return login_page(req, ctx, &ar, Some(msg), &username, 401);
         }
     };
+    log.sub = Some(user.id.to_string());
     let device = csrf::device_token(&csrf_key, &username, ctx.now + csrf::DEVICE_TTL);
     let device = Cookie {
         name: csrf::DEVICE_COOKIE,

@@ -323,6 +323,7 @@ pub(in crate::endpoint) async fn callback<S: GrantStore>(
             if log.reason.is_none() {
                 log.reason = Some("signed in through the provider");
             }
+            log.sub = Some(user.id.to_string());
             let spent = Cookie {
                 name: STATE_COOKIE,
                 value: "",
