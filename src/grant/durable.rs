@@ -21,7 +21,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::records::{grant_and_tombstone, index_grant, put_code};
+use super::records::{grant_and_tombstone, index_grant, is_revoked, put_code};
 use super::{GrantStore, Indexing, Redeem, Refresh, Refreshed, Refusal, Successors};
 use crate::crypto::TokenHash;
 use crate::store::{CodeRecord, GrantRecord, Records, Store, StoreError, Tombstone};
@@ -155,9 +155,9 @@ impl<K: Store, T: ObjectTransport> GrantStore for DurableGrants<'_, K, T> {
     ) -> Result<Option<(GrantRecord, bool)>, StoreError> {
         let object = self.call::<Option<GrantRecord>>(id, GrantOp::Get { id: id.clone() });
         let (grant, tombstone) = crate::store::join(object, self.kv.tombstone(id)).await;
-        let revoked = tombstone?.is_some();
+        let tombstoned = tombstone?.is_some();
         Ok(grant?.map(|g| {
-            let revoked = revoked || g.revoked_at.is_some();
+            let revoked = is_revoked(&g, tombstoned);
             (g, revoked)
         }))
     }

@@ -319,8 +319,7 @@ pub async fn refresh<S: Store + ?Sized>(
     let Some(mut grant) = grant else {
         return Ok(Err(Refusal::InvalidRefresh));
     };
-    // Records from before tombstones carry their revocation themselves.
-    let revoked = tombstone.is_some() || grant.revoked_at.is_some();
+    let revoked = records::is_revoked(&grant, tombstone.is_some());
     if !is_live(&grant, revoked, &r.client, r.ttl, r.now) {
         return Ok(Err(Refusal::InvalidRefresh));
     }

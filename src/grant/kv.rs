@@ -3,7 +3,7 @@
 //! [`super::refresh`]). Workers KV, the memory store of the tests and
 //! `admin`'s store through wrangler are such stores.
 
-use super::records::{grant_and_tombstone, put_code};
+use super::records::{grant_and_tombstone, is_revoked, put_code};
 use super::{GrantStore, Indexing, Redeem, Refresh, Refreshed, Refusal, Successors};
 use crate::crypto::TokenHash;
 use crate::store::{CodeRecord, GrantRecord, Records, Store, StoreError, Tombstone};
@@ -28,7 +28,7 @@ impl<S: HoldsGrants + ?Sized> GrantStore for S {
     ) -> Result<Option<(GrantRecord, bool)>, StoreError> {
         let (grant, tombstone) = grant_and_tombstone(self, id).await?;
         Ok(grant.map(|g| {
-            let revoked = g.revoked_at.is_some() || tombstone.is_some();
+            let revoked = is_revoked(&g, tombstone.is_some());
             (g, revoked)
         }))
     }

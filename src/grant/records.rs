@@ -61,3 +61,9 @@ pub(super) async fn index_grant<S: Store + ?Sized>(
     let client = keys::client_grant(&grant.client_id, &grant.id);
     store.put(&client, String::new(), None).await
 }
+
+/// Whether a grant is revoked: its tombstone exists (`tombstoned`), or, for a
+/// record from before tombstones, the record itself says so.
+pub(super) fn is_revoked(grant: &GrantRecord, tombstoned: bool) -> bool {
+    tombstoned || grant.revoked_at.is_some()
+}
