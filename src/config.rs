@@ -51,9 +51,17 @@ pub struct Config {
     pub providers: upstream::Providers,
     /// `PASSWORD_SIGN_IN=false` hides the username and password form.
     pub password_sign_in: bool,
+    /// `ADMIN_TOKEN` (a secret, at least [`ADMIN_TOKEN_MIN_BYTES`]): unset, or
+    /// too short, turns `/admin/grants` off.
+    #[cfg(feature = "durable")]
+    pub admin_token: Option<crate::types::AdminToken>,
     /// The keys refresh tokens are derived with, from the signing keys.
     successors: grant::Successors,
 }
+
+/// The shortest `ADMIN_TOKEN` that turns `/admin/grants` on: 256 bits of
+/// `openssl rand -base64 32`.
+pub const ADMIN_TOKEN_MIN_BYTES: usize = 32;
 
 /// The one rule for Durable Object mode, shared by the Worker, `admin` and the
 /// build (`scripts/grant-store.sh` applies the same one to `wrangler.toml`):
@@ -193,6 +201,11 @@ impl Config {
                 .unwrap_or(30),
             providers: upstream::Providers::from_vars(&var),
             password_sign_in: var("PASSWORD_SIGN_IN").is_none_or(|v| v.trim() != "false"),
+            #[cfg(feature = "durable")]
+            admin_token: var("ADMIN_TOKEN")
+                .map(|t| t.trim().to_owned())
+                .filter(|t| t.len() >= ADMIN_TOKEN_MIN_BYTES)
+                .map(crate::types::AdminToken::new),
             successors: grant::Successors::new([]),
         };
         config.successors = grant::Successors::new(config.verification_keys());

@@ -22,6 +22,8 @@
 //! - `endpoint/userinfo.rs`: `/userinfo`, the skill's way from a token to a user (RFC 6750).
 //! - `endpoint/introspect.rs`: `/introspect` (RFC 7662).
 //! - `endpoint/revoke.rs`: `/revoke` (RFC 7009).
+//! - `endpoint/admin.rs`: `/admin/grants` (Durable Object build, with
+//!   `ADMIN_TOKEN`): the grants, for `admin export` and `admin import`.
 //! - `endpoint/discovery.rs`: `/.well-known/oauth-authorization-server` (RFC 8414).
 //! - `endpoint/front.rs`: the shared JSON front of the client-authenticated
 //!   endpoints: reading the form, rejections, RFC 6749 §5.2 error answers.

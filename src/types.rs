@@ -214,6 +214,11 @@ secret!(
     Password
 );
 secret!(
+    /// `ADMIN_TOKEN`: the bearer secret of `/admin/grants` (Durable Object
+    /// mode), with which `admin export` and `admin import` reach the grants.
+    AdminToken
+);
+secret!(
     /// A PKCE code verifier (RFC 7636 §4.1).
     CodeVerifier
 );

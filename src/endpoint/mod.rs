@@ -2,6 +2,8 @@
 //! endpoint's `handle` has the same shape: read the request, decide through the
 //! core, answer with the request's log fields.
 
+#[cfg(feature = "durable")]
+mod admin;
 mod authorize;
 mod discovery;
 mod front;
@@ -30,6 +32,10 @@ async fn route<S: GrantStore>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
     #[cfg(feature = "upstream")]
     if let Some(name) = req.path.strip_prefix("/callback/") {
         return authorize::upstream::callback(req, ctx, name).await;
+    }
+    #[cfg(feature = "durable")]
+    if req.path == "/admin/grants" {
+        return admin::handle(req, ctx).await;
     }
     match req.path.as_str() {
         "/authorize" => authorize::handle(req, ctx).await,

@@ -21,11 +21,16 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::records::{grant_and_tombstone, index_grant, is_revoked, put_code};
+use super::records::{grant_and_tombstone, index_grant, is_revoked, put_code, put_grant};
 use super::{GrantStore, Indexing, Redeem, Refresh, Refreshed, Refusal, Successors};
 use crate::crypto::TokenHash;
 use crate::store::{CodeRecord, GrantRecord, Records, Store, StoreError, Tombstone};
 use crate::types::GrantId;
+
+/// The most grants one call to `/admin/grants` reads or restores: each is a
+/// call to its object, and a request may make only so many (50 on the Free
+/// plan); 16 records also fit the 16 KiB body limit.
+pub const GRANTS_PER_CALL: usize = 16;
 
 /// A request to a grant's object.
 #[derive(Debug, Serialize, Deserialize)]
@@ -45,6 +50,10 @@ pub enum GrantOp {
     Revoke {
         id: GrantId,
         tombstone: Tombstone,
+    },
+    /// An exported grant, written back by `admin import`.
+    Restore {
+        grant: GrantRecord,
     },
 }
 
@@ -81,6 +90,7 @@ pub async fn serve<S: Store>(
         GrantOp::Revoke { id, tombstone } => {
             to_json(&storage.put_tombstone(&id, &tombstone).await?)
         }
+        GrantOp::Restore { grant } => to_json(&put_grant(storage, &grant).await?),
     };
     Ok(json)
 }
@@ -141,7 +151,12 @@ impl<K: Store, T: ObjectTransport> Store for DurableGrants<'_, K, T> {
 /// successor keys (derived from the same `SIGNING_KEY`), so the ones passed here
 /// are not needed.
 impl<K: Store, T: ObjectTransport> GrantStore for DurableGrants<'_, K, T> {
+    /// The grant's index entries go to KV first, before the code exists: no
+    /// grant can then be missing from the index that `admin` sweeps and
+    /// exports (objects cannot be listed). A code never redeemed leaves
+    /// entries that name no grant, which every reader skips.
     async fn store_code(&self, hash: &TokenHash, code: &CodeRecord) -> Result<(), StoreError> {
+        index_grant(self.kv, &code.user_id, &code.client_id, &code.grant_id).await?;
         let op = GrantOp::PutCode {
             hash: hash.clone(),
             code: code.clone(),
@@ -162,14 +177,7 @@ impl<K: Store, T: ObjectTransport> GrantStore for DurableGrants<'_, K, T> {
         }))
     }
     async fn redeem_code(&self, _: &Successors, r: &Redeem) -> Result<Redeemed, StoreError> {
-        let redeemed: Redeemed = self.call(&r.grant_id, GrantOp::Redeem(r.clone())).await?;
-        if let Ok(grant) = &redeemed {
-            // The KV indexes `admin` lists to end a user's or a client's grants.
-            // Best effort: failing the answer now would make the client's retry
-            // a replay, which revokes the grant it just got.
-            let _ = index_grant(self.kv, grant).await;
-        }
-        Ok(redeemed)
+        self.call(&r.grant_id, GrantOp::Redeem(r.clone())).await
     }
     /// Revocations written where the object cannot see them (`admin` writes only
     /// KV) are checked here, before the object rotates anything.
@@ -188,5 +196,11 @@ impl<K: Store, T: ObjectTransport> GrantStore for DurableGrants<'_, K, T> {
             tombstone: tombstone.clone(),
         };
         self.call(id, op).await
+    }
+    async fn restore_grant(&self, grant: &GrantRecord) -> Result<(), StoreError> {
+        let op = GrantOp::Restore {
+            grant: grant.clone(),
+        };
+        self.call(&grant.id, op).await
     }
 }

@@ -129,8 +129,8 @@ pub enum Indexing {
     /// spent, so that a redemption retried after any failed write finds the
     /// code unspent and writes all of them again (KV mode).
     WithGrant,
-    /// By the caller, after the redemption: a grant's Durable Object holds no
-    /// index; its caller writes the entries in KV.
+    /// By the caller, in KV, when it stores the code: a grant's Durable
+    /// Object holds no index (see [`super::durable`]).
     ByCaller,
 }
 
@@ -183,7 +183,7 @@ pub async fn redeem<S: Store + ?Sized>(
         client_generation: code.client_generation,
     };
     if indexing == Indexing::WithGrant {
-        records::index_grant(store, &grant).await?;
+        records::index_grant(store, &grant.user_id, &grant.client_id, &grant.id).await?;
     }
     put_grant(store, &grant).await?;
     records::spend_code(store, &r.code_hash, code).await?;

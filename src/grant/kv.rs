@@ -3,7 +3,7 @@
 //! [`super::refresh`]). Workers KV, the memory store of the tests and
 //! `admin`'s store through wrangler are such stores.
 
-use super::records::{grant_and_tombstone, is_revoked, put_code};
+use super::records::{grant_and_tombstone, is_revoked, put_code, put_grant};
 use super::{GrantStore, Indexing, Redeem, Refresh, Refreshed, Refusal, Successors};
 use crate::crypto::TokenHash;
 use crate::store::{CodeRecord, GrantRecord, Records, Store, StoreError, Tombstone};
@@ -48,5 +48,8 @@ impl<S: HoldsGrants + ?Sized> GrantStore for S {
     }
     async fn revoke_grant(&self, id: &GrantId, t: &Tombstone) -> Result<(), StoreError> {
         self.put_tombstone(id, t).await
+    }
+    async fn restore_grant(&self, grant: &GrantRecord) -> Result<(), StoreError> {
+        put_grant(self, grant).await
     }
 }

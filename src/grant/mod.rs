@@ -136,4 +136,8 @@ pub trait GrantStore: Store {
     ) -> Result<Result<Refreshed, Refusal>, StoreError>;
     /// Writes a grant's tombstone where every refresh and `/userinfo` sees it.
     async fn revoke_grant(&self, id: &GrantId, t: &Tombstone) -> Result<(), StoreError>;
+    /// Writes an exported grant record back as it is, where this mode keeps
+    /// grants: `admin import` (through `/admin/grants` in Durable Object
+    /// mode). Its index entries and tombstone are KV records of their own.
+    async fn restore_grant(&self, grant: &GrantRecord) -> Result<(), StoreError>;
 }

@@ -6,7 +6,7 @@
 use crate::crypto::TokenHash;
 use crate::store::{from_json, get_json, keys, put_json, CodeRecord, GrantRecord, Store};
 use crate::store::{StoreError, Tombstone};
-use crate::types::GrantId;
+use crate::types::{ClientId, GrantId, UserId};
 
 pub(super) async fn code<S: Store + ?Sized>(
     store: &S,
@@ -50,16 +50,20 @@ pub(super) async fn grant_and_tombstone<S: Store + ?Sized>(
     Ok((from_json(&grant, g)?, from_json(&revoked, t)?))
 }
 
-/// The index entries of a new grant, in the user's and the client's index
-/// (what `admin` lists to end them).
+/// The index entries of a grant, in the user's and the client's index (what
+/// `admin` lists to end them, and `admin export` reads).
 pub(super) async fn index_grant<S: Store + ?Sized>(
     store: &S,
-    grant: &GrantRecord,
+    user: &UserId,
+    client: &ClientId,
+    grant: &GrantId,
 ) -> Result<(), StoreError> {
-    let user = keys::user_grant(&grant.user_id, &grant.id);
-    store.put(&user, String::new(), None).await?;
-    let client = keys::client_grant(&grant.client_id, &grant.id);
-    store.put(&client, String::new(), None).await
+    store
+        .put(&keys::user_grant(user, grant), String::new(), None)
+        .await?;
+    store
+        .put(&keys::client_grant(client, grant), String::new(), None)
+        .await
 }
 
 /// Whether a grant is revoked: its tombstone exists (`tombstoned`), or, for a

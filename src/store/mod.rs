@@ -17,6 +17,7 @@
 //! and accepts what a stale copy has not seen yet; see `tests/interleavings/`
 //! and `tests/consistency.rs`.
 
+pub mod backup;
 mod cache;
 mod join;
 pub mod keys;

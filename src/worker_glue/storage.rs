@@ -220,6 +220,9 @@ mod durable {
         async fn revoke_grant(&self, id: &GrantId, t: &Tombstone) -> Result<(), StoreError> {
             either!(self, s => s.revoke_grant(id, t).await)
         }
+        async fn restore_grant(&self, grant: &GrantRecord) -> Result<(), StoreError> {
+            either!(self, s => s.restore_grant(grant).await)
+        }
     }
 
     /// Reaches a grant's object through its Durable Object stub.
