@@ -14,6 +14,7 @@ use crate::grant::GrantStore;
 use crate::http::{LogFields, Request, Response};
 use crate::jwt;
 
+use crate::store::Revocation;
 use crate::types::GrantId;
 use crate::Ctx;
 
@@ -55,7 +56,14 @@ async fn revoke<S: GrantStore>(
         return Ok(());
     };
     log.grant_id = Some(grant_id.to_string());
-    grant::revoke(ctx.store, ctx.revocations, &grant_id, ctx.now).await?;
+    grant::revoke(
+        ctx.store,
+        ctx.revocations,
+        &grant_id,
+        ctx.now,
+        Revocation::Client,
+    )
+    .await?;
     log.reason = Some("grant revoked");
     Ok(())
 }

@@ -15,7 +15,7 @@ use crate::grant::{self, Handout, Refusal};
 use crate::http::{LogFields, Request, Response};
 use crate::jwt::{self, Claims};
 use crate::pkce;
-use crate::store::{keys, GrantRecord, GrantType};
+use crate::store::{keys, GrantRecord, GrantType, Revocation};
 use crate::types::{AccessToken, CodeVerifier, GrantId, RefreshToken, ScopeSet};
 use crate::Ctx;
 
@@ -101,7 +101,7 @@ async fn grant<S: GrantStore>(
                 Err(refusal) => {
                     if refusal == Refusal::Replayed {
                         // §10.5: the store revoked the grant; end its access tokens too.
-                        end_access_tokens(ctx, &redeem.grant_id).await?;
+                        end_access_tokens(ctx, &redeem.grant_id, Revocation::CodeReplayed).await?;
                     }
                     return Err(refusal.error().into());
                 }
@@ -113,7 +113,7 @@ async fn grant<S: GrantStore>(
             // ends such a grant instead.
             let removed = keys::user_removed(&grant.user_id);
             if let Ok(Some(_)) = ctx.store.get(&removed).await {
-                end_access_tokens(ctx, &grant.id).await?;
+                end_access_tokens(ctx, &grant.id, Revocation::UserRemoved).await?;
                 return Err(Refusal::UserRemoved.error().into());
             }
             log.sub = Some(grant.user_id.to_string());
@@ -147,7 +147,8 @@ async fn grant<S: GrantStore>(
                     if refusal == Refusal::ReusedRefresh {
                         // RFC 9700 §4.14.2: the store revoked the family; end its
                         // access tokens too.
-                        end_access_tokens(ctx, &request.grant_id).await?;
+                        end_access_tokens(ctx, &request.grant_id, Revocation::RefreshReused)
+                            .await?;
                     }
                     return Err(refusal.error().into());
                 }
@@ -202,8 +203,9 @@ const NO_KEY: OAuthError = OAuthError::new(
 async fn end_access_tokens<S: GrantStore>(
     ctx: &Ctx<'_, S>,
     grant_id: &GrantId,
+    why: Revocation,
 ) -> Result<(), OAuthError> {
-    grant::revoke(ctx.store, ctx.revocations, grant_id, ctx.now).await?;
+    grant::revoke(ctx.store, ctx.revocations, grant_id, ctx.now, why).await?;
     Ok(())
 }
 

@@ -21,10 +21,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::records::{grant_and_tombstone, index_grant, is_revoked, put_code, put_grant};
+use super::records::{index_grant, is_revoked, put_code, put_grant};
 use super::{GrantStore, Indexing, Redeem, Refresh, Refreshed, Refusal, Successors};
 use crate::crypto::TokenHash;
-use crate::store::{CodeRecord, GrantRecord, Records, Store, StoreError, Tombstone};
+use crate::store::{
+    get_json, keys, CodeRecord, GrantRecord, Records, Store, StoreError, Tombstone,
+};
 use crate::types::GrantId;
 
 /// The most grants one call to `/admin/grants` reads or restores: each is a
@@ -81,8 +83,13 @@ pub async fn serve<S: Store>(
         GrantOp::Get { id } => {
             // The object's own revocations (a replayed code, a reused refresh
             // token) show on the record it hands out.
-            let (mut grant, tombstone) = grant_and_tombstone(storage, &id).await?;
-            if let (Some(g), Some(t)) = (grant.as_mut(), tombstone) {
+            let (grant, tombstone) = crate::store::join(
+                get_json::<GrantRecord, _>(storage, &keys::grant(&id)),
+                storage.tombstone(&id),
+            )
+            .await;
+            let mut grant = grant?;
+            if let (Some(g), Some(t)) = (grant.as_mut(), tombstone?) {
                 g.revoked_at.get_or_insert(t.revoked_at);
             }
             to_json(&grant)
@@ -169,8 +176,8 @@ impl<K: Store, T: ObjectTransport> GrantStore for DurableGrants<'_, K, T> {
         id: &GrantId,
     ) -> Result<Option<(GrantRecord, bool)>, StoreError> {
         let object = self.call::<Option<GrantRecord>>(id, GrantOp::Get { id: id.clone() });
-        let (grant, tombstone) = crate::store::join(object, self.kv.tombstone(id)).await;
-        let tombstoned = tombstone?.is_some();
+        let (grant, tombstoned) = crate::store::join(object, self.kv.is_tombstoned(id)).await;
+        let tombstoned = tombstoned?;
         Ok(grant?.map(|g| {
             let revoked = is_revoked(&g, tombstoned);
             (g, revoked)
@@ -182,7 +189,7 @@ impl<K: Store, T: ObjectTransport> GrantStore for DurableGrants<'_, K, T> {
     /// Revocations written where the object cannot see them (`admin` writes only
     /// KV) are checked here, before the object rotates anything.
     async fn refresh_grant(&self, _: &Successors, r: &Refresh) -> Result<Refreshed_, StoreError> {
-        if self.kv.tombstone(&r.grant_id).await?.is_some() {
+        if self.kv.is_tombstoned(&r.grant_id).await? {
             return Ok(Err(Refusal::InvalidRefresh));
         }
         self.call(&r.grant_id, GrantOp::Refresh(r.clone())).await

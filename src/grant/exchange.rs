@@ -12,7 +12,8 @@ use crate::crypto::TokenHash;
 use crate::error::OAuthError;
 use crate::pkce::{self, VerifierS256};
 use crate::store::{
-    ClientView, CodeRecord, GrantRecord, Records, RefreshRotation, Store, StoreError, Tombstone,
+    ClientView, CodeRecord, GrantRecord, Records, RefreshRotation, Revocation, Store, StoreError,
+    Tombstone,
 };
 use crate::types::{ClientId, GrantId, ScopeSet};
 
@@ -158,7 +159,10 @@ pub async fn redeem<S: Store + ?Sized>(
     // it: it must not end the owner's link.
     if code.used && code.client_id == r.client_id {
         store
-            .put_tombstone(&code.grant_id, &Tombstone { revoked_at: r.now })
+            .put_tombstone(
+                &code.grant_id,
+                &Tombstone::new(r.now, Revocation::CodeReplayed),
+            )
             .await?;
         return Ok(Err(Refusal::Replayed));
     }
@@ -315,11 +319,11 @@ pub async fn refresh<S: Store + ?Sized>(
     successors: &Successors,
     r: &Refresh,
 ) -> Result<Result<Refreshed, Refusal>, StoreError> {
-    let (grant, tombstone) = grant_and_tombstone(store, &r.grant_id).await?;
+    let (grant, tombstoned) = grant_and_tombstone(store, &r.grant_id).await?;
     let Some(mut grant) = grant else {
         return Ok(Err(Refusal::InvalidRefresh));
     };
-    let revoked = records::is_revoked(&grant, tombstone.is_some());
+    let revoked = records::is_revoked(&grant, tombstoned);
     if !is_live(&grant, revoked, &r.client, r.ttl, r.now) {
         return Ok(Err(Refusal::InvalidRefresh));
     }
@@ -329,7 +333,7 @@ pub async fn refresh<S: Store + ?Sized>(
         }
         None | Some(RefreshMatch::Retired) => {
             store
-                .put_tombstone(&grant.id, &Tombstone { revoked_at: r.now })
+                .put_tombstone(&grant.id, &Tombstone::new(r.now, Revocation::RefreshReused))
                 .await?;
             return Ok(Err(Refusal::ReusedRefresh));
         }

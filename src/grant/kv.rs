@@ -26,9 +26,9 @@ impl<S: HoldsGrants + ?Sized> GrantStore for S {
         &self,
         id: &GrantId,
     ) -> Result<Option<(GrantRecord, bool)>, StoreError> {
-        let (grant, tombstone) = grant_and_tombstone(self, id).await?;
+        let (grant, tombstoned) = grant_and_tombstone(self, id).await?;
         Ok(grant.map(|g| {
-            let revoked = is_revoked(&g, tombstone.is_some());
+            let revoked = is_revoked(&g, tombstoned);
             (g, revoked)
         }))
     }

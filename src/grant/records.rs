@@ -4,8 +4,8 @@
 //! [`GrantStore`](super::GrantStore), never by reading a store directly.
 
 use crate::crypto::TokenHash;
+use crate::store::StoreError;
 use crate::store::{from_json, get_json, keys, put_json, CodeRecord, GrantRecord, Store};
-use crate::store::{StoreError, Tombstone};
 use crate::types::{ClientId, GrantId, UserId};
 
 pub(super) async fn code<S: Store + ?Sized>(
@@ -40,14 +40,15 @@ pub(super) async fn put_grant<S: Store + ?Sized>(
     put_json(store, &keys::grant(&grant.id), grant, None).await
 }
 
-/// A grant and its tombstone, read at once (every refresh needs both).
+/// A grant, and whether it has a tombstone, read at once (every refresh
+/// needs both). The tombstone's content is not read: its existence decides.
 pub(super) async fn grant_and_tombstone<S: Store + ?Sized>(
     store: &S,
     id: &GrantId,
-) -> Result<(Option<GrantRecord>, Option<Tombstone>), StoreError> {
-    let (grant, revoked) = (keys::grant(id), keys::revoked(id));
-    let (g, t) = store.get_two(&grant, &revoked).await?;
-    Ok((from_json(&grant, g)?, from_json(&revoked, t)?))
+) -> Result<(Option<GrantRecord>, bool), StoreError> {
+    let grant = keys::grant(id);
+    let (g, t) = store.get_two(&grant, &keys::revoked(id)).await?;
+    Ok((from_json(&grant, g)?, t.is_some()))
 }
 
 /// The index entries of a grant, in the user's and the client's index (what

@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 
 use super::GrantStore;
-use crate::store::{Records, Store, StoreError, Tombstone};
+use crate::store::{Records, Revocation, Store, StoreError, Tombstone};
 use crate::types::GrantId;
 
 /// How long an isolate trusts a tombstone lookup that found none.
@@ -42,10 +42,10 @@ impl RevocationCache {
             Some((at, false)) if now < at + REVOCATION_CACHE_SECONDS => return Ok(false),
             _ => {}
         }
-        match store.tombstone(&GrantId::new(gid)).await {
+        match store.is_tombstoned(&GrantId::new(gid)).await {
             Ok(found) => {
-                self.remember(gid, now, found.is_some());
-                Ok(found.is_some())
+                self.remember(gid, now, found);
+                Ok(found)
             }
             Err(e) => cached.map(|(_, revoked)| revoked).ok_or(e),
         }
@@ -86,11 +86,10 @@ pub async fn revoke<S: GrantStore + ?Sized>(
     cache: &RevocationCache,
     gid: &GrantId,
     now: u64,
+    why: Revocation,
 ) -> Result<(), StoreError> {
-    if store.tombstone(gid).await?.is_none() {
-        store
-            .revoke_grant(gid, &Tombstone { revoked_at: now })
-            .await?;
+    if !store.is_tombstoned(gid).await? {
+        store.revoke_grant(gid, &Tombstone::new(now, why)).await?;
     }
     cache.remember(gid.as_str(), now, true);
     Ok(())
@@ -109,7 +108,7 @@ mod tests {
         let (a, b) = (GrantId::new("a"), GrantId::new("b"));
         assert!(!block_on(cache.is_revoked(&store, "a", 100)).unwrap());
         assert!(!block_on(cache.is_revoked(&store, "b", 100)).unwrap());
-        block_on(store.put_tombstone(&a, &Tombstone { revoked_at: 101 })).unwrap();
+        block_on(store.put_tombstone(&a, &Tombstone::new(101, Revocation::Admin))).unwrap();
         assert!(
             !block_on(cache.is_revoked(&store, "a", 101)).unwrap(),
             "within the bound the lookup is trusted"
@@ -119,7 +118,7 @@ mod tests {
         // after it does not undo what the cache learnt.
         cache.remember("a", 200, false);
         assert!(block_on(cache.is_revoked(&store, "a", 200)).unwrap());
-        block_on(revoke(&store, &cache, &b, 102)).unwrap();
+        block_on(revoke(&store, &cache, &b, 102, Revocation::Client)).unwrap();
         assert!(
             block_on(cache.is_revoked(&store, "b", 102)).unwrap(),
             "at once here"

@@ -31,7 +31,7 @@ pub(crate) use join::join;
 pub use memory::MemoryStore;
 pub use records::{
     ClientRecord, ClientRemoval, ClientView, CodeRecord, GrantRecord, IdentityLink,
-    RefreshRotation, Tombstone, UserRecord, UserRemoval,
+    RefreshRotation, Revocation, Tombstone, UserRecord, UserRemoval,
 };
 
 use serde::{de::DeserializeOwned, Serialize};
@@ -104,6 +104,11 @@ pub trait Records: Store {
     async fn tombstone(&self, id: &GrantId) -> Result<Option<Tombstone>, StoreError> {
         get_json(self, &keys::revoked(id)).await
     }
+    /// Whether a grant has a tombstone: what every decision needs, so its
+    /// content is not read (a damaged one still revokes).
+    async fn is_tombstoned(&self, id: &GrantId) -> Result<bool, StoreError> {
+        Ok(self.get(&keys::revoked(id)).await?.is_some())
+    }
     async fn put_tombstone(&self, id: &GrantId, t: &Tombstone) -> Result<(), StoreError> {
         put_json(self, &keys::revoked(id), t, None).await
     }
@@ -118,6 +123,23 @@ pub trait Keys: Store {
     /// The keys that start with `prefix`.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
+    /// Many keys' values, in order. One at a time by default; `admin`'s store
+    /// makes it a bulk read (a command per key costs it about a second).
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, StoreError> {
+        let mut values = Vec::with_capacity(keys.len());
+        for key in keys {
+            values.push(self.get(key).await?);
+        }
+        Ok(values)
+    }
+    /// Writes many values (without expiry). One at a time by default; a bulk
+    /// write in `admin`'s store.
+    async fn put_many(&self, entries: &[(String, String)]) -> Result<(), StoreError> {
+        for (key, value) in entries {
+            self.put(key, value.clone(), None).await?;
+        }
+        Ok(())
+    }
 }
 
 pub async fn get_json<T: DeserializeOwned, S: Store + ?Sized>(

@@ -227,4 +227,51 @@ pub struct GrantRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tombstone {
     pub revoked_at: u64,
+    /// Why, as a [`Revocation`]'s number, for `admin grant show`; 0 in
+    /// tombstones written before it. A number, not a name: the Worker writes
+    /// it, and every string field costs the wasm more than an integer.
+    #[serde(default)]
+    pub why: u64,
+}
+
+impl Tombstone {
+    pub fn new(revoked_at: u64, why: Revocation) -> Self {
+        Self {
+            revoked_at,
+            why: why as u64,
+        }
+    }
+}
+
+/// Why a grant was revoked; the numbers are stored, so they never change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u64)]
+pub enum Revocation {
+    /// Its client asked, at `/revoke` (RFC 7009).
+    Client = 1,
+    /// `admin grant revoke`.
+    Admin = 2,
+    /// `admin user remove`, or a code of a removed user redeemed after it.
+    UserRemoved = 3,
+    /// `admin client remove`.
+    ClientRemoved = 4,
+    /// Its code was presented twice (RFC 6749 §10.5).
+    CodeReplayed = 5,
+    /// A refresh token it had moved past came back (RFC 9700 §4.14.2).
+    RefreshReused = 6,
+}
+
+impl Revocation {
+    /// What a tombstone's `why` means, in words.
+    pub fn describe(why: u64) -> &'static str {
+        match why {
+            1 => "its client revoked it (/revoke)",
+            2 => "admin grant revoke",
+            3 => "its user was removed",
+            4 => "its client was removed",
+            5 => "its code was presented twice",
+            6 => "a refresh token it had moved past came back",
+            _ => "not recorded (a tombstone from before reasons)",
+        }
+    }
 }

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use alexa_oauth::store::backup::Mode;
 use alexa_oauth::store::RefreshRotation;
 use clap::{Args, Parser, Subcommand};
 
@@ -24,6 +25,13 @@ Examples:
   cargo run --bin admin -- grant list --user alice
   cargo run --bin admin -- grant revoke --id <grant id>
   cargo run --bin admin -- user remove --username alice      # also ends her grants
+  cargo run --bin admin -- grant show --id <grant id>
+  cargo run --bin admin -- stats
+
+  # Backup, restore, and moving to the other grant mode (docs/operating.md):
+  cargo run --bin admin -- export --out backup.jsonl
+  cargo run --bin admin -- --persist-to fresh-state import backup.jsonl --mode do \
+  --worker http://127.0.0.1:8787        # with ADMIN_TOKEN in the environment
 
   # The state `wrangler dev --persist-to .wrangler/state` serves (the default), or the deployed namespace:
   cargo run --bin admin -- --local --persist-to .wrangler/state user add ...
@@ -50,6 +58,14 @@ pub(crate) struct Cli {
     /// The KV binding name in wrangler.toml.
     #[arg(long, global = true, default_value = "OAUTH_KV")]
     pub(crate) binding: String,
+    /// Where the namespace's grants live: kv, or do (Durable Objects). By
+    /// default, what wrangler.toml's GRANT_STORE says.
+    #[arg(long, global = true, value_name = "kv|do", value_parser = parse_mode)]
+    pub(crate) mode: Option<Mode>,
+    /// The Worker's URL, for the grants of Durable Object mode (its
+    /// /admin/grants, with ADMIN_TOKEN from the environment).
+    #[arg(long, global = true, value_name = "URL")]
+    pub(crate) worker: Option<String>,
     #[command(subcommand)]
     pub(crate) command: TopCmd,
 }
@@ -68,6 +84,26 @@ pub(crate) enum TopCmd {
     /// Print the grant store wrangler.toml asks for: KV or DO (Durable Objects),
     /// by the rule the Worker and the build use.
     GrantStore,
+    /// Write every record (clients, users, identities, grants, tombstones,
+    /// indexes) as JSON lines; secrets only as their stored hashes.
+    Export {
+        /// The file to write (readable by its owner only); stdout without it.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Load an export, into either grant mode (--mode). Every line is checked
+    /// first; a namespace that is not empty is left alone without --force.
+    Import {
+        file: PathBuf,
+        /// Write over a namespace that already holds keys.
+        #[arg(long)]
+        force: bool,
+        /// Only say what would be written.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Count users, clients, identities, and live and revoked grants.
+    Stats,
 }
 
 #[derive(Subcommand)]
@@ -138,6 +174,13 @@ pub(crate) enum GrantCmd {
         #[arg(long)]
         user: String,
     },
+    /// Show a grant: user, client, times, refresh policy, and whether it is
+    /// revoked and why (never a token or hash).
+    Show {
+        /// Grant ids can start with `-`, which must not read as an option.
+        #[arg(long, allow_hyphen_values = true)]
+        id: String,
+    },
     /// End a grant: its refresh tokens at once, its access tokens within the
     /// revocation bound (see README).
     Revoke {
@@ -183,6 +226,10 @@ pub(crate) struct ClientAdd {
     /// each). With --force, unset keeps the replaced client's policy.
     #[arg(long, value_name = "never|always", value_parser = parse_rotation)]
     pub(crate) refresh_rotation: Option<RefreshRotation>,
+}
+
+fn parse_mode(s: &str) -> Result<Mode, String> {
+    Mode::parse(s).ok_or_else(|| "use kv or do".into())
 }
 
 fn parse_rotation(s: &str) -> Result<RefreshRotation, String> {

@@ -216,7 +216,7 @@ pub(crate) fn remove(kv: &Kv, id: &str) -> Result<(), String> {
     let mut ended = 0;
     for key in kv.list(&keys::client_grants_prefix(&c.client_id))? {
         let gid = GrantId::new(key.rsplit(':').next().unwrap_or_default());
-        crate::grant::revoke(kv, &gid)?;
+        crate::grant::revoke(kv, &gid, alexa_oauth::store::Revocation::ClientRemoved)?;
         ended += 1;
     }
     kv.delete(&keys::client(&c.client_id))?;

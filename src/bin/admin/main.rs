@@ -8,7 +8,10 @@
 //!
 //! - `cli.rs`: the commands and their arguments;
 //! - `wrangler.rs`: KV through wrangler;
-//! - `client.rs`, `user.rs`, `grant.rs`: one function per command;
+//! - `route.rs`: the Worker's `/admin/grants`, for the grants of Durable
+//!   Object mode;
+//! - `client.rs`, `user.rs`, `grant.rs`, `backup.rs` (export, import,
+//!   stats): one function per command;
 //! - `io.rs`: stdin and time.
 
 /// `println!` that does not panic when stdout is closed (e.g. `admin … | head -1`).
@@ -21,6 +24,8 @@ macro_rules! out {
 }
 
 #[cfg(not(target_arch = "wasm32"))]
+mod backup;
+#[cfg(not(target_arch = "wasm32"))]
 mod cli;
 #[cfg(not(target_arch = "wasm32"))]
 mod client;
@@ -28,6 +33,8 @@ mod client;
 mod grant;
 #[cfg(not(target_arch = "wasm32"))]
 mod io;
+#[cfg(not(target_arch = "wasm32"))]
+mod route;
 #[cfg(not(target_arch = "wasm32"))]
 mod user;
 #[cfg(not(target_arch = "wasm32"))]
@@ -48,6 +55,8 @@ fn main() -> std::process::ExitCode {
         println!("{}", if durable { "DO" } else { "KV" });
         return std::process::ExitCode::SUCCESS;
     }
+    let worker = cli.worker.clone();
+    let worker = worker.as_deref();
     let result = wrangler::Kv::new(&cli).and_then(|kv| match cli.command {
         TopCmd::Client(ClientCmd::Add(a)) => client::add(&kv, a),
         TopCmd::Client(ClientCmd::Update(a)) => client::update(&kv, a),
@@ -68,8 +77,16 @@ fn main() -> std::process::ExitCode {
             user::remove(&kv, &username, settle)
         }
         TopCmd::Grant(GrantCmd::List { user }) => grant::list(&kv, &user),
+        TopCmd::Grant(GrantCmd::Show { id }) => grant::show(&kv, worker, &id),
         TopCmd::Grant(GrantCmd::Revoke { id }) => grant::revoke_by_id(&kv, &id),
         TopCmd::GrantStore => Ok(()),
+        TopCmd::Export { out } => backup::export(&kv, worker, out.as_deref()),
+        TopCmd::Import {
+            file,
+            force,
+            dry_run,
+        } => backup::import(&kv, worker, &file, force, dry_run),
+        TopCmd::Stats => backup::stats(&kv, worker),
     });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

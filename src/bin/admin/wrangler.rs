@@ -9,6 +9,9 @@ use pollster::block_on;
 
 use crate::cli::Cli;
 
+/// Keys per `wrangler kv bulk get`: KV's own limit for one bulk read.
+const BULK_GET_KEYS: usize = 100;
+
 /// Talks to KV through the wrangler CLI.
 pub(crate) struct Kv {
     program: Vec<String>,
@@ -51,8 +54,12 @@ impl Kv {
             ]
         };
         let toml = std::fs::read_to_string("wrangler.toml").unwrap_or_default();
-        // The Worker's own rule, so admin and the Worker never disagree.
-        let durable_grants = alexa_oauth::durable_grants_in_wrangler_toml(&toml);
+        // The Worker's own rule, so admin and the Worker never disagree,
+        // unless --mode says otherwise.
+        let durable_grants = match cli.mode {
+            Some(mode) => mode == alexa_oauth::store::backup::Mode::Do,
+            None => alexa_oauth::durable_grants_in_wrangler_toml(&toml),
+        };
         Ok(Self {
             program,
             location,
@@ -68,6 +75,13 @@ impl Kv {
     /// when it holds the lock, wrangler fails with SQLITE_BUSY having done
     /// nothing, so the call is tried again a few times before that is an error.
     fn run(&self, args: &[&str]) -> Result<String, String> {
+        let mut key_args = vec!["key"];
+        key_args.extend_from_slice(args);
+        self.run_kv(&key_args)
+    }
+
+    /// Runs `wrangler kv <args>` (see [`Self::run`]).
+    fn run_kv(&self, args: &[&str]) -> Result<String, String> {
         const TRIES: u64 = 5;
         let mut attempt = 1;
         loop {
@@ -84,7 +98,7 @@ impl Kv {
     fn run_once(&self, args: &[&str]) -> Result<String, String> {
         let mut cmd = Command::new(&self.program[0]);
         cmd.args(&self.program[1..])
-            .args(["kv", "key"])
+            .arg("kv")
             .args(args)
             .args(["--binding", &self.binding])
             .args(&self.location)
@@ -107,8 +121,8 @@ impl Kv {
                 String::new()
             };
             return Err(format!(
-                "wrangler kv key {} failed:\n{stdout}{stderr}{hint}",
-                args[0]
+                "wrangler kv {} {} failed:\n{stdout}{stderr}{hint}",
+                args[0], args[1]
             ));
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
@@ -116,13 +130,71 @@ impl Kv {
 
     /// The keys under a prefix.
     pub(crate) fn list(&self, prefix: &str) -> Result<Vec<String>, String> {
-        let listed = self.run(&["list", "--prefix", prefix])?;
+        Ok(self.listed(prefix)?.into_iter().map(|(k, _)| k).collect())
+    }
+
+    /// The keys under a prefix, each with its KV expiry if it has one: one
+    /// call (wrangler pages through the listing itself).
+    pub(crate) fn listed(&self, prefix: &str) -> Result<Vec<(String, Option<u64>)>, String> {
+        let listed = if prefix.is_empty() {
+            self.run(&["list"])?
+        } else {
+            self.run(&["list", "--prefix", prefix])?
+        };
         let names: Vec<serde_json::Value> = serde_json::from_str(listed.trim())
             .map_err(|e| format!("unexpected output from wrangler kv key list: {e}"))?;
         Ok(names
             .iter()
-            .filter_map(|n| n["name"].as_str().map(str::to_owned))
+            .filter_map(|n| {
+                let name = n["name"].as_str()?.to_owned();
+                Some((name, n["expiration"].as_u64()))
+            })
             .collect())
+    }
+
+    /// Many keys' values, `BULK_GET_KEYS` per `wrangler kv bulk get` call:
+    /// `None` where a key has no value.
+    pub(crate) fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, String> {
+        let mut values = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(BULK_GET_KEYS) {
+            let file = ValueFile::new(&serde_json::to_string(chunk).expect("keys serialise"))?;
+            let out = self.run_kv(&["bulk", "get", &file.path.display().to_string()])?;
+            // A JSON object of key to {"value": text or null}, then a
+            // "Success!" line.
+            let found: serde_json::Map<String, serde_json::Value> =
+                serde_json::Deserializer::from_str(&out)
+                    .into_iter()
+                    .next()
+                    .and_then(Result::ok)
+                    .ok_or_else(|| format!("unexpected output from wrangler kv bulk get: {out}"))?;
+            for key in chunk {
+                values.push(
+                    found
+                        .get(key)
+                        .and_then(|v| v["value"].as_str())
+                        .map(str::to_owned),
+                );
+            }
+        }
+        Ok(values)
+    }
+
+    /// Writes many values in one `wrangler kv bulk put` (which splits a large
+    /// batch itself); through a private file, like [`Store::put`].
+    pub(crate) fn put_many(&self, entries: &[(String, String, Option<u64>)]) -> Result<(), String> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let body: Vec<serde_json::Value> = entries
+            .iter()
+            .map(|(key, value, expiration)| match expiration {
+                Some(at) => serde_json::json!({ "key": key, "value": value, "expiration": at }),
+                None => serde_json::json!({ "key": key, "value": value }),
+            })
+            .collect();
+        let file = ValueFile::new(&serde_json::to_string(&body).expect("entries serialise"))?;
+        self.run_kv(&["bulk", "put", &file.path.display().to_string()])
+            .map(drop)
     }
 
     pub(crate) fn delete(&self, key: &str) -> Result<(), String> {
@@ -198,6 +270,16 @@ impl alexa_oauth::store::Keys for Kv {
     }
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         Self::delete(self, key).map_err(StoreError)
+    }
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, StoreError> {
+        Self::get_many(self, keys).map_err(StoreError)
+    }
+    async fn put_many(&self, entries: &[(String, String)]) -> Result<(), StoreError> {
+        let entries: Vec<_> = entries
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone(), None))
+            .collect();
+        Self::put_many(self, &entries).map_err(StoreError)
     }
 }
 
