@@ -59,9 +59,10 @@ function freePort() {
   });
 }
 
-export function admin(state, args, stdin) {
+/** Runs the admin command on a state folder; `extraEnv` adds to its environment. */
+export function admin(state, args, stdin, extraEnv = {}) {
   return execFileSync(join(ROOT, 'target/debug/admin'), ['--local', '--persist-to', state, ...args], {
-    cwd: ROOT, input: stdin, env, encoding: 'utf8',
+    cwd: ROOT, input: stdin, env: { ...env, ...extraEnv }, encoding: 'utf8',
   });
 }
 
@@ -82,15 +83,18 @@ function probe(base) {
  * build with sign-in through providers, where the default build has none;
  * `main` runs another build's `index.js` (bench/profile.mjs); `rotation`
  * ('never' or 'always') is the Alexa client's refresh policy, left to
- * admin's default when unset.
+ * admin's default when unset; `seed: false` starts on an empty namespace
+ * (no clients, no users), in `state` if given.
  */
-export async function startWorker({ https: useHttps = false, vars = {}, durable = false, upstream = false, main, rotation } = {}) {
-  const state = mkdtempSync(join(tmpdir(), 'alexa-oauth-e2e-'));
-  admin(state, ['client', 'add', '--id', CLIENT_ID, '--name', 'E2E Skill', '--alexa', VENDOR,
-    '--scope', 'smart_home profile', '--secret-stdin', ...(rotation ? ['--refresh-rotation', rotation] : [])], SECRET);
-  admin(state, ['client', 'add', '--id', MACHINE_ID, '--name', 'Machine', '--scope', 'metrics',
-    '--grant-types', 'client_credentials,refresh_token', '--secret-stdin'], SECRET);
-  admin(state, ['user', 'add', '--username', USERNAME, '--display-name', 'Alice', '--password-stdin'], PASSWORD);
+export async function startWorker({ https: useHttps = false, vars = {}, durable = false, upstream = false, main, rotation, seed = true, state: given } = {}) {
+  const state = given ?? mkdtempSync(join(tmpdir(), 'alexa-oauth-e2e-'));
+  if (seed) {
+    admin(state, ['client', 'add', '--id', CLIENT_ID, '--name', 'E2E Skill', '--alexa', VENDOR,
+      '--scope', 'smart_home profile', '--secret-stdin', ...(rotation ? ['--refresh-rotation', rotation] : [])], SECRET);
+    admin(state, ['client', 'add', '--id', MACHINE_ID, '--name', 'Machine', '--scope', 'metrics',
+      '--grant-types', 'client_credentials,refresh_token', '--secret-stdin'], SECRET);
+    admin(state, ['user', 'add', '--username', USERNAME, '--display-name', 'Alice', '--password-stdin'], PASSWORD);
+  }
 
   // The project's wrangler.toml without its [build] table: `npm test` has built
   // the Worker already, and wrangler's file watcher could otherwise rebuild and

@@ -1,0 +1,170 @@
+// Backups and moving between grant modes, end to end: `admin export` from a
+// Worker under wrangler dev, `admin import` into a fresh namespace in the same
+// mode and in the other, and Alexa's refresh token still refreshes there, with
+// /userinfo naming the same sub. Also: a damaged file writes nothing, a
+// namespace in use is not overwritten unasked, `admin stats` and `admin grant
+// show` tell what is there.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, statSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { startWorker, authorizeQuery, login, token, ROOT, REDIRECTS, CLIENT_ID, SECRET } from './harness.mjs';
+
+const ADMIN_TOKEN = randomBytes(32).toString('base64url');
+const workers = [];
+const dirs = [];
+after(() => {
+  workers.forEach((w) => w.stop());
+  dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
+});
+
+function tempDir() {
+  const d = mkdtempSync(join(tmpdir(), 'alexa-oauth-export-'));
+  dirs.push(d);
+  return d;
+}
+
+async function start(opts) {
+  const w = await startWorker({ ...opts, vars: { ADMIN_TOKEN, ...opts.vars } });
+  workers.push(w);
+  return w;
+}
+
+/** Runs admin on a state folder: { status, stdout, stderr }. */
+function admin(state, args) {
+  const r = spawnSync(join(ROOT, 'target/debug/admin'), ['--local', '--persist-to', state, ...args], {
+    cwd: ROOT, encoding: 'utf8', env: { ...process.env, WRANGLER_SEND_METRICS: 'false', ADMIN_TOKEN },
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function ok(r) {
+  assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+async function link(base) {
+  const r = await login(base, authorizeQuery({ redirect: REDIRECTS[1] }));
+  assert.equal(r.status, 303, await r.text());
+  const code = new URL(r.headers.get('location')).searchParams.get('code');
+  const t = await token(base, { grant_type: 'authorization_code', code, redirect_uri: REDIRECTS[1] });
+  assert.equal(t.status, 200, JSON.stringify(t.json));
+  return t.json;
+}
+
+async function sub(base, accessToken) {
+  const r = await fetch(`${base}/userinfo`, { headers: { authorization: `Bearer ${accessToken}` } });
+  assert.equal(r.status, 200);
+  return (await r.json()).sub;
+}
+
+/** The link works on `base`: the refresh token refreshes, /userinfo names `expected`. */
+async function stillLinked(base, refreshToken, expected, what) {
+  const r = await token(base, { grant_type: 'refresh_token', refresh_token: refreshToken });
+  assert.equal(r.status, 200, `${what}: ${JSON.stringify(r.json)}`);
+  assert.equal(await sub(base, r.json.access_token), expected, what);
+}
+
+/** Imports `file` into a fresh namespace of `mode`; resolves to the Worker serving it. */
+async function importInto(mode, file) {
+  if (mode === 'kv') {
+    // KV mode: admin writes the state, then the Worker serves it.
+    const state = tempDir();
+    ok(admin(state, ['--mode', 'kv', 'import', file]));
+    return start({ seed: false, state });
+  }
+  // Durable Object mode: the grants go through the running Worker.
+  const w = await start({ seed: false, durable: true });
+  ok(admin(w.state, ['--mode', 'do', '--worker', w.base, 'import', file]));
+  return w;
+}
+
+test('a KV link survives export and import into KV mode and into Durable Object mode', async () => {
+  const from = await start({ rotation: 'always' });
+  const linked = await link(from.base);
+  const expected = await sub(from.base, linked.access_token);
+  // One rotation, so the grant carries a previous token too.
+  const rotated = await token(from.base, { grant_type: 'refresh_token', refresh_token: linked.refresh_token });
+  assert.equal(rotated.status, 200);
+  const revoked = await link(from.base);
+  assert.equal((await fetch(`${from.base}/revoke`, {
+    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token: revoked.refresh_token, client_id: CLIENT_ID, client_secret: SECRET }),
+  })).status, 200);
+
+  const file = join(tempDir(), 'backup.jsonl');
+  ok(admin(from.state, ['--mode', 'kv', 'export', '--out', file]));
+  assert.equal(statSync(file).mode & 0o777, 0o600, 'password hashes: owner only');
+  const lines = readFileSync(file, 'utf8').trim().split('\n');
+  const header = JSON.parse(lines[0]);
+  assert.deepEqual([header.format, header.version, header.mode, header.records], ['alexa-oauth-export', 1, 'kv', lines.length - 1]);
+  assert.ok(!lines.some((l) => l.includes(rotated.json.refresh_token.split('.')[1])), 'no refresh token in the file');
+
+  const stats = ok(admin(from.state, ['--mode', 'kv', 'stats']));
+  assert.match(stats, /grants live\t1\n/);
+  assert.match(stats, /grants revoked\t1\n/);
+  const gid = revoked.refresh_token.split('.')[0];
+  const shown = ok(admin(from.state, ['--mode', 'kv', 'grant', 'show', '--id', gid]));
+  assert.match(shown, /user\talice \(sub /);
+  assert.match(shown, /state\trevoked .*: its client revoked it/);
+
+  for (const mode of ['kv', 'do']) {
+    const to = await importInto(mode, file);
+    await stillLinked(to.base, rotated.json.refresh_token, expected, `KV -> ${mode}`);
+    const again = await token(to.base, { grant_type: 'refresh_token', refresh_token: revoked.refresh_token });
+    assert.equal(again.status, 400, `KV -> ${mode}: the revoked link stays ended`);
+  }
+});
+
+test('a Durable Object link survives export through the Worker and import into KV mode', async () => {
+  const from = await start({ durable: true });
+  const linked = await link(from.base);
+  const expected = await sub(from.base, linked.access_token);
+  const file = join(tempDir(), 'backup.jsonl');
+  // Without the Worker's URL, or with the wrong token, there is no way to the grants.
+  const noUrl = admin(from.state, ['--mode', 'do', 'export', '--out', file]);
+  assert.notEqual(noUrl.status, 0);
+  assert.match(noUrl.stderr, /--worker/);
+  ok(admin(from.state, ['--mode', 'do', '--worker', from.base, 'export', '--out', file]));
+  const text = readFileSync(file, 'utf8');
+  assert.equal(JSON.parse(text.split('\n')[0]).mode, 'do');
+  assert.ok(text.includes(`"key":"grant:${linked.refresh_token.split('.')[0]}"`), 'the grant, read from its object');
+  const shown = ok(admin(from.state, ['--mode', 'do', '--worker', from.base, 'grant', 'show', '--id', linked.refresh_token.split('.')[0]]));
+  assert.match(shown, /state\tactive/);
+  assert.match(shown, /refresh policy\tnever/);
+
+  const to = await importInto('kv', file);
+  await stillLinked(to.base, linked.refresh_token, expected, 'DO -> KV');
+  // A refresh under `never` returns the token it was given: the same one works again.
+  await stillLinked(to.base, linked.refresh_token, expected, 'DO -> KV, again');
+});
+
+test('a damaged line is refused with its number and nothing is written; a namespace in use is left alone unasked', async () => {
+  const from = await start({});
+  await link(from.base);
+  const file = join(tempDir(), 'backup.jsonl');
+  ok(admin(from.state, ['--mode', 'kv', 'export', '--out', file]));
+  const lines = readFileSync(file, 'utf8').trim().split('\n');
+  const damaged = join(tempDir(), 'damaged.jsonl');
+  const bad = [...lines];
+  bad[4] = bad[4].slice(0, -7);
+  writeFileSync(damaged, bad.join('\n') + '\n');
+
+  const fresh = tempDir();
+  const r = admin(fresh, ['--mode', 'kv', 'import', damaged]);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /line 5: /);
+  assert.match(r.stderr, /nothing was written/);
+  const empty = ok(admin(fresh, ['--mode', 'kv', 'stats']));
+  assert.match(empty, /^users\t0\nclients\t0\n/, 'nothing was written');
+
+  // The source still holds its records: no import over them without --force.
+  const refused = admin(from.state, ['--mode', 'kv', 'import', file]);
+  assert.notEqual(refused.status, 0);
+  assert.match(refused.stdout, /0 to add, \d+ to overwrite/);
+  assert.match(refused.stderr, /not empty/);
+  ok(admin(from.state, ['--mode', 'kv', 'import', file, '--force']));
+});
