@@ -56,7 +56,7 @@ pub use exchange::{
     is_live, redeem, refresh, Handout, Indexing, Redeem, Refresh, RefreshPath, Refreshed, Refusal,
     LAST_USE_INTERVAL,
 };
-pub use removal::remove_user;
+pub use removal::{end_indexed, remove_user};
 pub use revocation::{revoke, RevocationCache, REVOCATION_CACHE_SECONDS};
 pub use rotation::{current_refresh_token, Successors, RETIRED_KEPT, SUCCESSOR_STEPS};
 

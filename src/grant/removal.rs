@@ -31,25 +31,31 @@ pub async fn remove_user<S: Keys>(
     for identity in &user.identities {
         store.delete(&keys::identity(identity)).await?;
     }
-    let mut ended = sweep(store, user, now).await?;
+    let index = keys::user_grants_prefix(&user.id);
+    let mut ended = end_indexed(store, &index, now, Revocation::UserRemoved).await?;
     settle().await;
-    ended += sweep(store, user, now).await?;
+    ended += end_indexed(store, &index, now, Revocation::UserRemoved).await?;
     Ok(ended)
 }
 
-/// Writes the tombstone of each grant in the user's index that has none, in
-/// KV, where both grant modes look first: one bulk read and one bulk write
-/// through `admin`'s store, however many grants.
-async fn sweep<S: Keys>(store: &S, user: &UserRecord, now: u64) -> Result<usize, StoreError> {
+/// Writes the tombstone of each grant in an index (a user's or a client's,
+/// by its key prefix) that has none, in KV, where both grant modes look
+/// first: one listing, one bulk read and one bulk write through `admin`'s
+/// store, however many grants. Returns how many it ended.
+pub async fn end_indexed<S: Keys>(
+    store: &S,
+    index: &str,
+    now: u64,
+    why: Revocation,
+) -> Result<usize, StoreError> {
     let tombstones: Vec<String> = store
-        .list(&keys::user_grants_prefix(&user.id))
+        .list(index)
         .await?
         .iter()
         .map(|key| keys::revoked(&GrantId::new(key.rsplit(':').next().unwrap_or_default())))
         .collect();
     let found = store.get_many(&tombstones).await?;
-    let tombstone =
-        serde_json::to_string(&Tombstone::new(now, Revocation::UserRemoved)).expect("serialises");
+    let tombstone = serde_json::to_string(&Tombstone::new(now, why)).expect("serialises");
     let missing: Vec<(String, String)> = tombstones
         .into_iter()
         .zip(found)

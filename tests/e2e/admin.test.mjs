@@ -204,7 +204,7 @@ exec ${join(ROOT, 'node_modules/.bin/wrangler')} "$@"
     assert.equal(ok.status, 0, ok.stderr);
     assert.ok(calls() > 3, 'the two busy answers were tried again');
     writeFileSync(join(dir, 'calls'), '0');
-    const gone = run(['user', 'list'], '', { WRANGLER: busy, FAILS: '99' });
+    const gone = run(['client', 'show', '--id', CLIENT_ID], '', { WRANGLER: busy, FAILS: '99' });
     assert.notEqual(gone.status, 0, 'a lock that stays is an error');
     assert.match(gone.stderr, /SQLITE_BUSY/);
     assert.equal(calls(), 5, 'five tries, then the error');

@@ -3,7 +3,7 @@
 use alexa_oauth::crypto::{hash_client_secret, OsRng};
 use alexa_oauth::registration;
 use alexa_oauth::store::{keys, ClientRecord, ClientRemoval, GrantType, RefreshRotation};
-use alexa_oauth::types::{ClientId, GrantId, RedirectUri, ScopeSet};
+use alexa_oauth::types::{ClientId, RedirectUri, ScopeSet};
 
 use crate::cli::{ClientAdd, ClientUpdate};
 use crate::io::{new_client_secret, now, time};
@@ -213,12 +213,14 @@ pub(crate) fn remove(kv: &Kv, id: &str) -> Result<(), String> {
     // refuses the old grants.
     let removal = registration::removal_of(&c, now());
     put(kv, &keys::client_removed(&c.client_id), &removal)?;
-    let mut ended = 0;
-    for key in kv.list(&keys::client_grants_prefix(&c.client_id))? {
-        let gid = GrantId::new(key.rsplit(':').next().unwrap_or_default());
-        crate::grant::revoke(kv, &gid, alexa_oauth::store::Revocation::ClientRemoved)?;
-        ended += 1;
-    }
+    let index = keys::client_grants_prefix(&c.client_id);
+    let ended = pollster::block_on(alexa_oauth::grant::end_indexed(
+        kv,
+        &index,
+        now(),
+        alexa_oauth::store::Revocation::ClientRemoved,
+    ))
+    .map_err(|e| e.0)?;
     kv.delete(&keys::client(&c.client_id))?;
     out!(
         "Client {id:?} removed; {ended} grant(s) ended: their refresh tokens no longer work, \

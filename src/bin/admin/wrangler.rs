@@ -11,12 +11,16 @@ use crate::cli::Cli;
 
 /// Keys per `wrangler kv bulk get`: KV's own limit for one bulk read.
 const BULK_GET_KEYS: usize = 100;
+/// `wrangler kv bulk get` calls run at once against the remote namespace.
+const PARALLEL_CALLS: usize = 4;
 
 /// Talks to KV through the wrangler CLI.
 pub(crate) struct Kv {
     program: Vec<String>,
     location: Vec<String>,
     binding: String,
+    /// The local state folder (`--persist-to`), or `None` with `--remote`.
+    local_state: Option<String>,
     /// `GRANT_STORE = "DO"` in wrangler.toml: grants live in Durable Objects,
     /// which wrangler cannot read or write from the command line.
     pub(crate) durable_grants: bool,
@@ -64,16 +68,14 @@ impl Kv {
             program,
             location,
             binding: cli.binding.clone(),
+            local_state: (!cli.remote).then(|| cli.persist_to.display().to_string()),
             durable_grants,
         })
     }
 
     /// Runs `wrangler kv key <args>` and returns its stdout. Its output is shown
-    /// only on failure (it echoes the values it writes).
-    ///
-    /// Local state is a SQLite file that a running `wrangler dev` also writes;
-    /// when it holds the lock, wrangler fails with SQLITE_BUSY having done
-    /// nothing, so the call is tried again a few times before that is an error.
+    /// only on failure (it echoes the values it writes). Tried again while
+    /// the local state is locked (see [`retry_when_busy`]).
     fn run(&self, args: &[&str]) -> Result<String, String> {
         let mut key_args = vec!["key"];
         key_args.extend_from_slice(args);
@@ -82,17 +84,7 @@ impl Kv {
 
     /// Runs `wrangler kv <args>` (see [`Self::run`]).
     fn run_kv(&self, args: &[&str]) -> Result<String, String> {
-        const TRIES: u64 = 5;
-        let mut attempt = 1;
-        loop {
-            match self.run_once(args) {
-                Err(e) if attempt < TRIES && e.contains("SQLITE_BUSY") => {
-                    std::thread::sleep(std::time::Duration::from_millis(200 * attempt));
-                    attempt += 1;
-                }
-                done => return done,
-            }
-        }
+        retry_when_busy(|| self.run_once(args))
     }
 
     fn run_once(&self, args: &[&str]) -> Result<String, String> {
@@ -134,12 +126,13 @@ impl Kv {
     }
 
     /// The keys under a prefix, each with its KV expiry if it has one: one
-    /// call (wrangler pages through the listing itself).
+    /// call. Remotely wrangler pages through the listing itself; locally it
+    /// stops at 1,000 keys, so `scripts/kv-list-local.mjs` follows KV's
+    /// cursor instead.
     pub(crate) fn listed(&self, prefix: &str) -> Result<Vec<(String, Option<u64>)>, String> {
-        let listed = if prefix.is_empty() {
-            self.run(&["list"])?
-        } else {
-            self.run(&["list", "--prefix", prefix])?
+        let listed = match &self.local_state {
+            Some(dir) => self.local(dir, &["list", prefix], "")?,
+            None => self.run(&["list", "--prefix", prefix])?,
         };
         let names: Vec<serde_json::Value> = serde_json::from_str(listed.trim())
             .map_err(|e| format!("unexpected output from wrangler kv key list: {e}"))?;
@@ -152,31 +145,63 @@ impl Kv {
             .collect())
     }
 
-    /// Many keys' values, `BULK_GET_KEYS` per `wrangler kv bulk get` call:
-    /// `None` where a key has no value.
+    /// Many keys' values: `None` where a key has none. Locally in one
+    /// process (`scripts/kv-local.mjs`); remotely `BULK_GET_KEYS` per
+    /// `wrangler kv bulk get` call, [`PARALLEL_CALLS`] calls at a time.
     pub(crate) fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, String> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        if let Some(dir) = &self.local_state {
+            let keys = serde_json::to_string(keys).expect("keys serialise");
+            let out = self.local(dir, &["get"], &keys)?;
+            return serde_json::from_str(&out)
+                .map_err(|e| format!("unexpected answer reading the local KV state: {e}"));
+        }
+        let chunks: Vec<&[String]> = keys.chunks(BULK_GET_KEYS).collect();
         let mut values = Vec::with_capacity(keys.len());
-        for chunk in keys.chunks(BULK_GET_KEYS) {
-            let file = ValueFile::new(&serde_json::to_string(chunk).expect("keys serialise"))?;
-            let out = self.run_kv(&["bulk", "get", &file.path.display().to_string()])?;
-            // A JSON object of key to {"value": text or null}, then a
-            // "Success!" line.
-            let found: serde_json::Map<String, serde_json::Value> =
-                serde_json::Deserializer::from_str(&out)
+        for batch in chunks.chunks(PARALLEL_CALLS) {
+            let answers: Vec<Result<Vec<Option<String>>, String>> = std::thread::scope(|s| {
+                let running: Vec<_> = batch
+                    .iter()
+                    .map(|chunk| s.spawn(|| self.bulk_get(chunk)))
+                    .collect();
+                running
                     .into_iter()
-                    .next()
-                    .and_then(Result::ok)
-                    .ok_or_else(|| format!("unexpected output from wrangler kv bulk get: {out}"))?;
-            for key in chunk {
-                values.push(
-                    found
-                        .get(key)
-                        .and_then(|v| v["value"].as_str())
-                        .map(str::to_owned),
-                );
+                    .map(|t| {
+                        t.join()
+                            .unwrap_or_else(|_| Err("a bulk read panicked".into()))
+                    })
+                    .collect()
+            });
+            for answer in answers {
+                values.extend(answer?);
             }
         }
         Ok(values)
+    }
+
+    /// One `wrangler kv bulk get` of at most [`BULK_GET_KEYS`] keys.
+    fn bulk_get(&self, chunk: &[String]) -> Result<Vec<Option<String>>, String> {
+        let file = ValueFile::new(&serde_json::to_string(chunk).expect("keys serialise"))?;
+        let out = self.run_kv(&["bulk", "get", &file.path.display().to_string()])?;
+        // A JSON object of key to {"value": text or null}, then a "Success!"
+        // line.
+        let found: serde_json::Map<String, serde_json::Value> =
+            serde_json::Deserializer::from_str(&out)
+                .into_iter()
+                .next()
+                .and_then(Result::ok)
+                .ok_or_else(|| format!("unexpected output from wrangler kv bulk get: {out}"))?;
+        Ok(chunk
+            .iter()
+            .map(|key| {
+                found
+                    .get(key)
+                    .and_then(|v| v["value"].as_str())
+                    .map(str::to_owned)
+            })
+            .collect())
     }
 
     /// Writes many values in one `wrangler kv bulk put` (which splits a large
@@ -197,8 +222,68 @@ impl Kv {
             .map(drop)
     }
 
+    /// Runs `scripts/kv-local.mjs` on the local state in `dir` and returns
+    /// its answer: the last line of its output (wrangler may log before it).
+    fn local(&self, dir: &str, args: &[&str], stdin: &str) -> Result<String, String> {
+        retry_when_busy(|| self.local_once(dir, args, stdin))
+    }
+
+    fn local_once(&self, dir: &str, args: &[&str], stdin: &str) -> Result<String, String> {
+        use std::io::Write;
+        use std::process::Stdio;
+        let mut child = Command::new("node")
+            .arg("scripts/kv-local.mjs")
+            .args([dir, &self.binding])
+            .args(args)
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("could not run node: {e}"))?;
+        let written = child
+            .stdin
+            .take()
+            .expect("piped")
+            .write_all(stdin.as_bytes());
+        let out = child
+            .wait_with_output()
+            .map_err(|e| format!("could not run node: {e}"))?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() || written.is_err() {
+            return Err(format!(
+                "reading the local KV state failed:\n{stdout}{}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(stdout
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or_default()
+            .to_owned())
+    }
+
     pub(crate) fn delete(&self, key: &str) -> Result<(), String> {
         self.run(&["delete", key]).map(|_| ())
+    }
+}
+
+/// Runs `call` again a few times while it fails with SQLITE_BUSY: local
+/// state is a SQLite file that a running `wrangler dev` also writes, and
+/// while it holds the lock a call fails having done nothing.
+fn retry_when_busy(call: impl Fn() -> Result<String, String>) -> Result<String, String> {
+    const TRIES: u64 = 5;
+    let mut attempt = 1;
+    loop {
+        match call() {
+            Err(e) if attempt < TRIES && e.contains("SQLITE_BUSY") => {
+                std::thread::sleep(std::time::Duration::from_millis(200 * attempt));
+                attempt += 1;
+            }
+            done => return done,
+        }
     }
 }
 
