@@ -46,7 +46,8 @@
 //!
 //! Storage:
 //! - [`store`]: the `Store` trait, the records, every KV key ([`store::keys`]),
-//!   the client cache, the in-memory store of the tests.
+//!   the client cache, the in-memory store of the tests, and the file of
+//!   `admin export` and `import` ([`store::backup`]).
 //!
 //! The leaves, which import nothing of the crate:
 //! - [`types`]: identifier newtypes, redacted secret types, the grant types.

@@ -13,9 +13,12 @@
 //! | `identity:<provider>:<subject>` | [`IdentityLink`]        | `admin user add/update`, first sign-in with `AUTO_CREATE` | never |
 //! | `code:<sha256 of code>`          | [`CodeRecord`]            | `/authorize` (login)           | with the code (5 min) |
 //! | `grant:<grant id>`               | [`GrantRecord`]           | `/token`                       | never                 |
-//! | `revoked:<grant id>`             | [`Tombstone`]             | every revocation               | never                 |
-//! | `usergrant:<user id>:<grant id>` | empty                     | `/token` (code)                | never                 |
-//! | `clientgrant:<client id>:<grant id>` | empty                 | `/token` (code)                | never                 |
+//! | `revoked:<grant id>`             | [`Tombstone`] (when, why) | every revocation               | never                 |
+//! | `usergrant:<user id>:<grant id>` | empty                     | `/token` (code); DO mode: `/authorize`, with the code | never |
+//! | `clientgrant:<client id>:<grant id>` | empty                 | `/token` (code); DO mode: `/authorize`, with the code | never |
+//!
+//! `admin export` writes every one of these but codes as JSON lines (see
+//! [`super::backup`]).
 //!
 //! Codes and refresh tokens appear only as SHA-256 hashes. Both are
 //! `<grant id>.<secret>`, so a refresh reads exactly one grant. In Durable
