@@ -55,8 +55,23 @@ pub struct Config {
     /// too short, turns `/admin/grants` off.
     #[cfg(feature = "durable")]
     pub admin_token: Option<crate::types::AdminToken>,
+    /// `ACCESS_TOKEN_ALG = "ES256"`: access tokens are signed with
+    /// `ES256_PRIVATE_KEY`; `ES256_PRIVATE_KEY_PREVIOUS` still verifies.
+    #[cfg(feature = "es256")]
+    pub es256: Option<Es256Secrets>,
+    /// `ACCESS_TOKEN_ALG` set to something this build cannot do: logged with
+    /// its fix; HS256 is used.
+    pub access_token_alg_error: Option<ConfigError>,
     /// The keys refresh tokens are derived with, from the signing keys.
     successors: grant::Successors,
+}
+
+/// The ES256 keys, as the secrets hold them.
+#[cfg(feature = "es256")]
+#[derive(Debug)]
+pub struct Es256Secrets {
+    pub current: crate::types::Es256PrivateKey,
+    pub previous: Option<crate::types::Es256PrivateKey>,
 }
 
 /// The shortest `ADMIN_TOKEN` that turns `/admin/grants` on: 256 bits of
@@ -201,6 +216,9 @@ impl Config {
                 .unwrap_or(30),
             providers: upstream::Providers::from_vars(&var),
             password_sign_in: var("PASSWORD_SIGN_IN").is_none_or(|v| v.trim() != "false"),
+            #[cfg(feature = "es256")]
+            es256: None,
+            access_token_alg_error: None,
             #[cfg(feature = "durable")]
             admin_token: var("ADMIN_TOKEN")
                 .map(|t| t.trim().to_owned())
@@ -209,6 +227,7 @@ impl Config {
             successors: grant::Successors::new([]),
         };
         config.successors = grant::Successors::new(config.verification_keys());
+        config.read_access_token_alg(&var);
         if !config.password_sign_in && config.providers.list.is_empty() {
             config.providers.errors.push(
                 "PASSWORD_SIGN_IN is false and no sign-in provider is usable, so nobody can \
@@ -221,6 +240,51 @@ impl Config {
 }
 
 impl Config {
+    /// `ACCESS_TOKEN_ALG` and, for ES256, its keys.
+    fn read_access_token_alg(&mut self, var: &impl Fn(&str) -> Option<String>) {
+        let alg = var("ACCESS_TOKEN_ALG").map(|a| a.trim().to_ascii_uppercase());
+        match alg.as_deref() {
+            None | Some("" | "HS256") => {}
+            #[cfg(feature = "es256")]
+            Some("ES256") => {
+                let secret = |name| {
+                    var(name)
+                        .filter(|k| !k.trim().is_empty())
+                        .map(crate::types::Es256PrivateKey::new)
+                };
+                match secret("ES256_PRIVATE_KEY") {
+                    Some(current) => {
+                        self.es256 = Some(Es256Secrets {
+                            current,
+                            previous: secret("ES256_PRIVATE_KEY_PREVIOUS"),
+                        })
+                    }
+                    None => {
+                        self.access_token_alg_error = Some(ConfigError(
+                            "ACCESS_TOKEN_ALG is ES256 but ES256_PRIVATE_KEY is not set: \
+                             `cargo run --bin admin -- key generate | npx wrangler secret put \
+                             ES256_PRIVATE_KEY`. Tokens are signed with HS256 until then.",
+                        ))
+                    }
+                }
+            }
+            #[cfg(not(feature = "es256"))]
+            Some("ES256") => {
+                self.access_token_alg_error = Some(ConfigError(
+                    "ACCESS_TOKEN_ALG is ES256, but this Worker was built without ES256: \
+                     scripts/build.sh adds it when ACCESS_TOKEN_ALG is set at build time (in \
+                     wrangler.toml's [vars], .dev.vars or the environment); rebuild and deploy. \
+                     Tokens are signed with HS256 until then.",
+                ))
+            }
+            Some(_) => {
+                self.access_token_alg_error = Some(ConfigError(
+                    "ACCESS_TOKEN_ALG must be HS256 or ES256; HS256 is used",
+                ))
+            }
+        }
+    }
+
     /// Every key a token may be signed with: the current one, then the previous.
     pub fn verification_keys(&self) -> Vec<&SigningKey> {
         self.signing_key

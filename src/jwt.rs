@@ -1,5 +1,6 @@
-//! Access tokens: JWTs (RFC 7519) signed with HMAC-SHA256 (RFC 7518 §3.2), in the
-//! shape of RFC 9068 (`typ: at+jwt`, `client_id`, `scope`, `jti`).
+//! Access tokens: JWTs (RFC 7519) signed with HMAC-SHA256 (RFC 7518 §3.2), or
+//! with ES256 where the deployment has a key for it (see `src/es256.rs`),
+//! in the shape of RFC 9068 (`typ: at+jwt`, `client_id`, `scope`, `jti`).
 //!
 //! Signed tokens let a resource server check a token without a storage read; the
 //! `kid` header names the key, so a new key can be rolled in while tokens signed
@@ -95,47 +96,118 @@ pub fn sign(claims: &Claims, key: &SigningKey) -> String {
 #[derive(Debug, PartialEq, Eq)]
 pub enum VerifyError {
     Malformed,
-    /// `alg` is not `HS256` (RFC 8725 §3.1: never trust the header's choice).
+    /// `alg` is not one this deployment signs with (RFC 8725 §3.1: never
+    /// trust the header's choice).
     WrongAlgorithm,
     UnknownKey,
     BadSignature,
     Expired,
 }
 
-/// Verifies a token against any of `keys` (chosen by `kid`) and checks `exp`.
+/// Verifies an HS256 token against any of `keys` (chosen by `kid`) and checks
+/// `exp`.
 pub fn verify(token: &str, keys: &[&SigningKey], now: u64) -> Result<Claims, VerifyError> {
-    if token.len() > 4096 {
-        return Err(VerifyError::Malformed);
-    }
-    let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(VerifyError::Malformed);
-    };
-    let header: Header = b64url_decode(h)
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or(VerifyError::Malformed)?;
-    if header.alg != "HS256" {
+    let jws = Jws::parse(token)?;
+    if jws.header.alg != "HS256" {
         return Err(VerifyError::WrongAlgorithm);
     }
-    let key = keys
-        .iter()
-        .find(|k| k.kid == header.kid)
-        .ok_or(VerifyError::UnknownKey)?;
-    let sig = b64url_decode(s).ok_or(VerifyError::Malformed)?;
-    let mut mac = HmacSha256::new_from_slice(&key.secret).expect("any key length");
-    mac.update(&token.as_bytes()[..h.len() + 1 + p.len()]);
-    // verify_slice compares in constant time and refuses a truncated tag.
-    mac.verify_slice(&sig)
-        .map_err(|_| VerifyError::BadSignature)?;
-    let claims: Claims = b64url_decode(p)
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or(VerifyError::Malformed)?;
-    if claims.exp <= now {
-        return Err(VerifyError::Expired);
+    jws.check_hmac(keys)?;
+    jws.claims(now, 0)
+}
+
+/// A token taken apart, its signature not yet checked.
+pub struct Jws<'a> {
+    header: Header,
+    /// `base64url(header).base64url(claims)`: what the signature covers.
+    signed: &'a str,
+    payload: &'a str,
+    sig: Vec<u8>,
+}
+
+impl<'a> Jws<'a> {
+    pub fn parse(token: &'a str) -> Result<Self, VerifyError> {
+        if token.len() > 4096 {
+            return Err(VerifyError::Malformed);
+        }
+        let mut parts = token.split('.');
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(VerifyError::Malformed);
+        };
+        let header: Header = b64url_decode(h)
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or(VerifyError::Malformed)?;
+        Ok(Self {
+            header,
+            signed: &token[..h.len() + 1 + p.len()],
+            payload: p,
+            sig: b64url_decode(s).ok_or(VerifyError::Malformed)?,
+        })
     }
-    Ok(claims)
+
+    /// The header's `alg`. Only a check of the signature with the key that
+    /// `alg` and `kid` name makes the token valid (RFC 8725 §3.1).
+    pub fn alg(&self) -> &str {
+        &self.header.alg
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.header.kid
+    }
+
+    pub fn signed(&self) -> &[u8] {
+        self.signed.as_bytes()
+    }
+
+    pub fn signature(&self) -> &[u8] {
+        &self.sig
+    }
+
+    /// Checks an HS256 signature against the key the `kid` names.
+    pub fn check_hmac(&self, keys: &[&SigningKey]) -> Result<(), VerifyError> {
+        let key = keys
+            .iter()
+            .find(|k| k.kid == self.header.kid)
+            .ok_or(VerifyError::UnknownKey)?;
+        let mut mac = HmacSha256::new_from_slice(&key.secret).expect("any key length");
+        mac.update(self.signed.as_bytes());
+        // verify_slice compares in constant time and refuses a truncated tag.
+        mac.verify_slice(&self.sig)
+            .map_err(|_| VerifyError::BadSignature)
+    }
+
+    /// The claims, once the signature was checked; expired when `exp` is
+    /// `leeway` seconds or more before `now`.
+    pub fn claims(&self, now: u64, leeway: u64) -> Result<Claims, VerifyError> {
+        let claims: Claims = b64url_decode(self.payload)
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or(VerifyError::Malformed)?;
+        if claims.exp.saturating_add(leeway) <= now {
+            return Err(VerifyError::Expired);
+        }
+        Ok(claims)
+    }
+}
+
+/// Signs `claims` with ES256 (RFC 7518 §3.4) with the deployment's current
+/// key; `None` if the runtime could not sign.
+#[cfg(feature = "es256")]
+pub async fn sign_es256(claims: &Claims, keys: &dyn crate::es256::Es256) -> Option<String> {
+    let header = Header {
+        alg: "ES256".into(),
+        typ: "at+jwt".into(),
+        kid: keys.keys().first()?.kid.clone(),
+    };
+    let mut token = b64url(&serde_json::to_vec(&header).expect("header serialises"));
+    token.push('.');
+    token.push_str(&b64url(
+        &serde_json::to_vec(claims).expect("claims serialise"),
+    ));
+    let sig = keys.sign(token.as_bytes()).await?;
+    token.push('.');
+    token.push_str(&b64url(&sig));
+    Some(token)
 }
 
 #[cfg(test)]

@@ -69,6 +69,9 @@ pub mod crypto;
 mod csrf;
 mod endpoint;
 pub mod error;
+// Natively always: `admin key generate` makes keys for it.
+#[cfg(any(feature = "es256", not(target_arch = "wasm32")))]
+pub mod es256;
 pub mod form;
 pub mod grant;
 pub mod http;
@@ -114,9 +117,39 @@ pub struct Ctx<'a, S> {
     /// Outbound HTTP and signature checks, for sign-in through providers.
     #[cfg(feature = "upstream")]
     pub upstream: upstream::Outbound<'a>,
+    /// ES256 with the deployment's keys, when `ACCESS_TOKEN_ALG` is ES256 and
+    /// they could be read.
+    #[cfg(feature = "es256")]
+    pub es256: Option<&'a dyn es256::Es256>,
 }
 
 impl<S> Ctx<'_, S> {
+    /// An access token's claims, once its signature checks out with the key
+    /// its `alg` and `kid` name (HS256 always; ES256 where the deployment has
+    /// it) and it has not expired more than `leeway` seconds ago.
+    pub async fn verify_access_token(
+        &self,
+        token: &str,
+        leeway: u64,
+    ) -> Result<jwt::Claims, jwt::VerifyError> {
+        let jws = jwt::Jws::parse(token)?;
+        match jws.alg() {
+            "HS256" => jws.check_hmac(&self.config.verification_keys())?,
+            #[cfg(feature = "es256")]
+            "ES256" => {
+                let keys = self.es256.ok_or(jwt::VerifyError::WrongAlgorithm)?;
+                if !keys.keys().iter().any(|k| k.kid == jws.kid()) {
+                    return Err(jwt::VerifyError::UnknownKey);
+                }
+                if !keys.verify(jws.kid(), jws.signed(), jws.signature()).await {
+                    return Err(jwt::VerifyError::BadSignature);
+                }
+            }
+            _ => return Err(jwt::VerifyError::WrongAlgorithm),
+        }
+        jws.claims(self.now, leeway)
+    }
+
     /// The `iss` of our tokens: the configured issuer or the request's origin.
     pub fn issuer(&self, req: &Request) -> String {
         self.config

@@ -117,6 +117,8 @@ pub struct Server {
     pub upstream: StandIn,
     /// The isolate's copies of provider metadata and keys.
     pub provider_cache: ProviderCache,
+    /// ES256 through `p256`, when the configuration asks for it.
+    pub es256: Option<crate::es256::native::NativeEs256>,
 }
 
 /// Grant objects in memory: one store per grant id, each op run by
@@ -237,6 +239,12 @@ impl Server {
     /// hash no password matches.
     fn build(config: Config, password: Option<&str>) -> Self {
         let client_cache_seconds = config.client_cache_seconds;
+        let es256 = config.es256.as_ref().and_then(|k| {
+            crate::es256::native::NativeEs256::new(
+                k.current.secret(),
+                k.previous.as_ref().map(|p| p.secret()),
+            )
+        });
         let server = Self {
             store: MemoryStore::default(),
             objects: (STORE_MODE.get() == StoreMode::Objects).then(|| LocalObjects::new(&config)),
@@ -248,6 +256,7 @@ impl Server {
             clients: ClientCache::new(client_cache_seconds),
             upstream: StandIn::default(),
             provider_cache: ProviderCache::default(),
+            es256,
         };
         let client = ClientRecord {
             client_id: ClientId::new("alexa"),
@@ -364,6 +373,7 @@ impl Server {
             pbkdf2: &crate::password::RustPbkdf2,
             clients: &self.clients,
             upstream: self.outbound(),
+            es256: self.es256.as_ref().map(|k| k as &dyn crate::es256::Es256),
         }
     }
 

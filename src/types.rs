@@ -214,6 +214,10 @@ secret!(
     Password
 );
 secret!(
+    /// `ES256_PRIVATE_KEY` (or its `_PREVIOUS`): a P-256 private key, PKCS#8.
+    Es256PrivateKey
+);
+secret!(
     /// `ADMIN_TOKEN`: the bearer secret of `/admin/grants` (Durable Object
     /// mode), with which `admin export` and `admin import` reach the grants.
     AdminToken

@@ -19,6 +19,10 @@ struct Metadata<'a> {
     userinfo_endpoint: String,
     introspection_endpoint: String,
     revocation_endpoint: String,
+    /// Where the ES256 public keys are (RFC 8414 §2), when tokens are ES256.
+    #[cfg(feature = "es256")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jwks_uri: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     scopes_supported: Option<Vec<&'a str>>,
     response_types_supported: [&'static str; 1],
@@ -39,6 +43,11 @@ pub(super) fn handle<S>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
         userinfo_endpoint: format!("{issuer}/userinfo"),
         introspection_endpoint: format!("{issuer}/introspect"),
         revocation_endpoint: format!("{issuer}/revoke"),
+        #[cfg(feature = "es256")]
+        jwks_uri: ctx
+            .es256
+            .is_some()
+            .then(|| format!("{issuer}/.well-known/jwks.json")),
         scopes_supported: ctx
             .config
             .scopes_supported
@@ -53,4 +62,15 @@ pub(super) fn handle<S>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
         revocation_endpoint_auth_methods_supported: AUTH_METHODS,
     };
     Response::json(200, &doc).header("cache-control", "public, max-age=300")
+}
+
+/// `/.well-known/jwks.json`: the public keys access tokens are signed with
+/// (RFC 7517 §5), the current one first, then the previous one; none while
+/// tokens are HS256. Cached five minutes: a skill that meets a `kid` its copy
+/// lacks (a rotation) fetches it again.
+#[cfg(feature = "es256")]
+pub(super) fn jwks<S>(ctx: &Ctx<'_, S>) -> Response {
+    let keys = ctx.es256.map_or(&[][..], |k| k.keys());
+    Response::json(200, &crate::es256::KeySet { keys })
+        .header("cache-control", "public, max-age=300")
 }

@@ -9,7 +9,6 @@ use super::front::{self, Rejection};
 use crate::grant;
 use crate::grant::GrantStore;
 use crate::http::{LogFields, Request, Response};
-use crate::jwt;
 use crate::store::ClientRecord;
 use crate::Ctx;
 
@@ -68,7 +67,7 @@ async fn describe<S: GrantStore>(
             ..Introspection::default()
         }));
     }
-    let Ok(claims) = jwt::verify(token, &ctx.config.verification_keys(), ctx.now) else {
+    let Ok(claims) = ctx.verify_access_token(token, 0).await else {
         return Ok(None);
     };
     if claims.client_id != client.client_id.as_str() {

@@ -33,6 +33,10 @@ async fn route<S: GrantStore>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
     if let Some(name) = req.path.strip_prefix("/callback/") {
         return authorize::upstream::callback(req, ctx, name).await;
     }
+    #[cfg(feature = "es256")]
+    if req.path == "/.well-known/jwks.json" {
+        return discovery::jwks(ctx);
+    }
     #[cfg(feature = "durable")]
     if req.path == "/admin/grants" {
         return admin::handle(req, ctx).await;

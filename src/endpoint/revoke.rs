@@ -12,7 +12,6 @@ use crate::error::OAuthError;
 use crate::grant;
 use crate::grant::GrantStore;
 use crate::http::{LogFields, Request, Response};
-use crate::jwt;
 
 use crate::store::Revocation;
 use crate::types::GrantId;
@@ -46,7 +45,9 @@ async fn revoke<S: GrantStore>(
             .filter(|g| g.client_id == client.client_id)
             .map(|g| g.id),
         // An expired access token has nothing left to revoke.
-        None => jwt::verify(&token, &ctx.config.verification_keys(), ctx.now)
+        None => ctx
+            .verify_access_token(&token, 0)
+            .await
             .ok()
             .filter(|c| c.client_id == client.client_id.as_str())
             .and_then(|c| c.gid.map(GrantId::new)),

@@ -63,7 +63,7 @@ async fn grant<S: GrantStore>(
     })?;
     let successors = ctx.config.successors();
     let issuer = ctx.issuer(req);
-    let access = |sub: &str, scope: &ScopeSet, grant: Option<&GrantRecord>| {
+    let access = async |sub: &str, scope: &ScopeSet, grant: Option<&GrantRecord>| {
         let claims = Claims {
             iss: issuer.clone(),
             sub: sub.to_owned(),
@@ -77,7 +77,7 @@ async fn grant<S: GrantStore>(
                 .map(|g| g.display_name.clone())
                 .filter(|n| !n.is_empty()),
         };
-        AccessToken::new(jwt::sign(&claims, key))
+        sign(ctx, &claims, key).await
     };
 
     match grant_type {
@@ -120,7 +120,7 @@ async fn grant<S: GrantStore>(
             let refresh = grant::current_refresh_token(successors, &grant, Some(&redeem.code_hash))
                 .ok_or(NO_KEY)?;
             Ok(Issued {
-                access_token: access(grant.user_id.as_str(), &grant.scope, Some(&grant)),
+                access_token: access(grant.user_id.as_str(), &grant.scope, Some(&grant)).await?,
                 refresh_token: client.allows(GrantType::RefreshToken).then_some(refresh),
                 scope: grant.scope,
             })
@@ -162,7 +162,7 @@ async fn grant<S: GrantStore>(
                 Handout::Successor => successors.next(&grant.id, &request.presented_hash),
             };
             Ok(Issued {
-                access_token: access(grant.user_id.as_str(), &done.scope, Some(grant)),
+                access_token: access(grant.user_id.as_str(), &done.scope, Some(grant)).await?,
                 refresh_token: Some(refresh.ok_or(NO_KEY)?),
                 scope: done.scope,
             })
@@ -173,7 +173,7 @@ async fn grant<S: GrantStore>(
                 .narrowed_to(requested_scope(&params)?.as_ref())
                 .ok_or(Refusal::InvalidScope.error())?;
             Ok(Issued {
-                access_token: access(client.client_id.as_str(), &scope, None),
+                access_token: access(client.client_id.as_str(), &scope, None).await?,
                 refresh_token: None,
                 scope,
             })
@@ -195,6 +195,32 @@ fn requested_scope(params: &Params) -> Result<Option<ScopeSet>, OAuthError> {
 const NO_KEY: OAuthError = OAuthError::new(
     ErrorCode::ServerError,
     "the refresh token could not be derived",
+);
+
+/// Signs an access token: with ES256 when the deployment has it, else HS256.
+async fn sign<S>(
+    ctx: &Ctx<'_, S>,
+    claims: &Claims,
+    key: &jwt::SigningKey,
+) -> Result<AccessToken, OAuthError> {
+    #[cfg(feature = "es256")]
+    if ctx.config.es256.is_some() {
+        let keys = ctx.es256.ok_or(NO_ES256_KEY)?;
+        return jwt::sign_es256(claims, keys)
+            .await
+            .map(AccessToken::new)
+            .ok_or(NO_ES256_KEY);
+    }
+    let _ = ctx;
+    Ok(AccessToken::new(jwt::sign(claims, key)))
+}
+
+/// `ES256_PRIVATE_KEY` is set but could not be read or used (logged with its
+/// fix when the Worker loads it).
+#[cfg(feature = "es256")]
+const NO_ES256_KEY: OAuthError = OAuthError::new(
+    ErrorCode::ServerError,
+    "the server's ES256 key is not usable",
 );
 
 /// Writes the tombstone of a grant the store has just revoked (in KV too, in

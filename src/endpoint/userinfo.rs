@@ -18,6 +18,12 @@ use crate::Ctx;
 
 const REALM: &str = "Bearer realm=\"userinfo\"";
 
+/// Seconds past `exp` an access token is still answered for: Alexa may send
+/// a directive with a token a moment before it expires, and a skill that
+/// then answers `INVALID_AUTHORIZATION_CREDENTIAL` unlinks its user. A
+/// revoked grant's tokens are refused regardless.
+const EXPIRY_LEEWAY: u64 = 60;
+
 /// Handles `GET` and `POST /userinfo`.
 pub(super) async fn handle<S: Store>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
     let mut log = LogFields::default();
@@ -86,7 +92,7 @@ async fn userinfo<S: Store>(req: &Request, ctx: &Ctx<'_, S>, log: &mut LogFields
                 .header("www-authenticate", header);
         }
     };
-    let claims = match jwt::verify(&token, &ctx.config.verification_keys(), ctx.now) {
+    let claims = match ctx.verify_access_token(&token, EXPIRY_LEEWAY).await {
         Ok(claims) => claims,
         Err(jwt::VerifyError::Expired) => return challenge(log, "the access token expired"),
         Err(_) => return challenge(log, "the access token is not valid"),

@@ -1,0 +1,207 @@
+//! Access tokens a skill can verify offline: ES256 (ECDSA on P-256 with
+//! SHA-256, RFC 7518 §3.4) with the private key in the secret
+//! `ES256_PRIVATE_KEY`, and the public keys served as a JWK Set (RFC 7517) at
+//! `/.well-known/jwks.json`.
+//!
+//! Sans-I/O like the rest of the core: the signing and verifying is done by
+//! an [`Es256`] passed in, WebCrypto in the Worker (`worker_glue/es256.rs`)
+//! and the `p256` crate natively ([`native`]). What is here is what both
+//! share: reading the secret, the key ids, the JWK Set.
+//!
+//! Built only with the feature `es256`, which `scripts/features.sh` turns on
+//! when `ACCESS_TOKEN_ALG = "ES256"` is set: the default Worker stays small.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use serde::Serialize;
+
+use crate::crypto::{b64url, sha256_b64url};
+
+/// A public key, as the JWK Set serves it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PublicJwk {
+    pub kty: &'static str,
+    pub crv: &'static str,
+    /// The affine coordinates, 32 bytes each, base64url without padding.
+    pub x: String,
+    pub y: String,
+    /// The RFC 7638 thumbprint ([`thumbprint`]).
+    pub kid: String,
+    pub alg: &'static str,
+    #[serde(rename = "use")]
+    pub use_: &'static str,
+}
+
+impl PublicJwk {
+    /// The JWK of a P-256 public point `(x, y)`.
+    pub fn p256(x: &[u8], y: &[u8]) -> Self {
+        let (x, y) = (b64url(x), b64url(y));
+        Self {
+            kid: thumbprint(&x, &y),
+            kty: "EC",
+            crv: "P-256",
+            x,
+            y,
+            alg: "ES256",
+            use_: "sig",
+        }
+    }
+}
+
+/// The JWK thumbprint (RFC 7638 §3) of a P-256 key: the SHA-256 of its
+/// required members, in lexicographic order with no whitespace.
+pub fn thumbprint(x: &str, y: &str) -> String {
+    sha256_b64url(&format!(
+        r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#
+    ))
+}
+
+/// `/.well-known/jwks.json`'s body.
+#[derive(Serialize)]
+pub struct KeySet<'a> {
+    pub keys: &'a [PublicJwk],
+}
+
+/// The DER bytes of a PKCS#8 private key given as PEM, as `openssl genpkey`
+/// and `admin key generate` print it. Also accepted, for places where a
+/// secret cannot hold line breaks: the PEM with its line breaks written as
+/// `\n`, or the base64 body alone.
+pub fn pkcs8_der(secret: &str) -> Option<Vec<u8>> {
+    let body: String = secret
+        .replace("\\n", "\n")
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .flat_map(|l| l.chars().filter(|c| !c.is_whitespace()))
+        .collect();
+    if secret.contains("-----BEGIN") && !secret.contains("-----BEGIN PRIVATE KEY-----") {
+        // "EC PRIVATE KEY" (SEC 1) and the rest are other formats.
+        return None;
+    }
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .ok()
+        .filter(|der| !der.is_empty())
+}
+
+pub type Signed<'a> = Pin<Box<dyn Future<Output = Option<Vec<u8>>> + 'a>>;
+pub type Verified<'a> = Pin<Box<dyn Future<Output = bool> + 'a>>;
+
+/// ES256 with this deployment's keys: the current one signs, it and the
+/// previous one verify.
+pub trait Es256 {
+    /// The public keys, the current one first.
+    fn keys(&self) -> &[PublicJwk];
+    /// The signature of `input` with the current key, `r || s` (64 bytes,
+    /// RFC 7518 §3.4); `None` if the runtime could not sign.
+    fn sign<'a>(&'a self, input: &'a [u8]) -> Signed<'a>;
+    /// Whether `sig` is a signature of `input` by the key named `kid`.
+    fn verify<'a>(&'a self, kid: &'a str, input: &'a [u8], sig: &'a [u8]) -> Verified<'a>;
+}
+
+/// ES256 through the `p256` crate: the tests' signer, and `admin key
+/// generate`'s keys.
+#[cfg(not(target_arch = "wasm32"))]
+pub mod native {
+    use p256::ecdsa::signature::{Signer, Verifier};
+    use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+    use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
+
+    use super::{pkcs8_der, PublicJwk, Signed, Verified};
+
+    /// A new private key, as PKCS#8 PEM.
+    pub fn generate_pem() -> String {
+        let key = SigningKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
+        key.to_pkcs8_pem(LineEnding::LF)
+            .expect("a P-256 key encodes")
+            .to_string()
+    }
+
+    /// The deployment's keys: `current` signs; both verify.
+    pub struct NativeEs256 {
+        signing: SigningKey,
+        verifying: Vec<VerifyingKey>,
+        keys: Vec<PublicJwk>,
+    }
+
+    impl NativeEs256 {
+        /// From the secrets' values (see [`pkcs8_der`]); `None` if one is not
+        /// a P-256 PKCS#8 key.
+        pub fn new(current: &str, previous: Option<&str>) -> Option<Self> {
+            let read = |pem: &str| SigningKey::from_pkcs8_der(&pkcs8_der(pem)?).ok();
+            let signing = read(current)?;
+            let mut verifying = vec![*signing.verifying_key()];
+            if let Some(p) = previous {
+                verifying.push(*read(p)?.verifying_key());
+            }
+            let keys = verifying
+                .iter()
+                .map(|v| {
+                    let point = v.to_encoded_point(false);
+                    PublicJwk::p256(
+                        point.x().expect("uncompressed"),
+                        point.y().expect("uncompressed"),
+                    )
+                })
+                .collect();
+            Some(Self {
+                signing,
+                verifying,
+                keys,
+            })
+        }
+    }
+
+    impl super::Es256 for NativeEs256 {
+        fn keys(&self) -> &[PublicJwk] {
+            &self.keys
+        }
+        fn sign<'a>(&'a self, input: &'a [u8]) -> Signed<'a> {
+            let sig: Signature = self.signing.sign(input);
+            Box::pin(std::future::ready(Some(sig.to_bytes().to_vec())))
+        }
+        fn verify<'a>(&'a self, kid: &'a str, input: &'a [u8], sig: &'a [u8]) -> Verified<'a> {
+            let ok = self
+                .keys
+                .iter()
+                .position(|k| k.kid == kid)
+                .zip(Signature::from_slice(sig).ok())
+                .is_some_and(|(i, sig)| self.verifying[i].verify(input, &sig).is_ok());
+            Box::pin(std::future::ready(ok))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_thumbprint_is_rfc_7638s() {
+        // RFC 7638 §3.1 shows an RSA key; for EC the members are crv, kty, x,
+        // y. This key and its thumbprint come from `jose` (npm), computed
+        // independently: calculateJwkThumbprint({kty, crv, x, y}).
+        let x = "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU";
+        let y = "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0";
+        assert_eq!(
+            thumbprint(x, y),
+            "oKIywvGUpTVTyxMQ3bwIIeQUudfr_CkLMjCE19ECD-U"
+        );
+    }
+
+    #[test]
+    fn pem_in_any_of_its_forms() {
+        let pem = native::generate_pem();
+        let der = pkcs8_der(&pem).unwrap();
+        assert_eq!(pkcs8_der(&pem.replace('\n', "\\n")), Some(der.clone()));
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        assert_eq!(pkcs8_der(&body), Some(der));
+        assert_eq!(
+            pkcs8_der("-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----"),
+            None
+        );
+        assert_eq!(pkcs8_der(""), None);
+        assert!(native::NativeEs256::new("not a key", None).is_none());
+    }
+}
