@@ -8,6 +8,8 @@
 #   [vars] table) or in .dev.vars. Set it in the environment when building if
 #   the deployed value lives elsewhere (the dashboard):
 #   `SIGN_IN_PROVIDERS=google npx wrangler deploy`.
+# - es256: ES256 access tokens, when ACCESS_TOKEN_ALG is ES256 in the same
+#   places (any case).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 features=()
@@ -20,5 +22,13 @@ named() { # a file with NAME = "value" or NAME=value lines
 }
 if [ -n "$(echo "${SIGN_IN_PROVIDERS:-}" | tr -d '[:space:],')" ] || named wrangler.toml || named .dev.vars; then
   features+=(upstream)
+fi
+es256() { # a file with ACCESS_TOKEN_ALG = "ES256"
+  [ -f "$1" ] && sed -e 's/#.*//' "$1" \
+    | grep -qiE '^[[:space:]]*ACCESS_TOKEN_ALG[[:space:]]*=[[:space:]]*["'"'"']?[[:space:]]*ES256'
+}
+if [ "$(echo "${ACCESS_TOKEN_ALG:-}" | tr -d '[:space:]' | tr '[:lower:]' '[:upper:]')" = ES256 ] \
+  || es256 wrangler.toml || es256 .dev.vars; then
+  features+=(es256)
 fi
 (IFS=,; echo "${features[*]}")

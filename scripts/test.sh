@@ -26,13 +26,15 @@ cargo test --quiet
 echo "== building the Worker and the admin command"
 cargo build --quiet --bin admin
 # The default build (what wrangler.toml deploys as it stands), then one with
-# sign-in through providers, and the Durable Object build with it, for the
+# sign-in through providers and ES256, and the Durable Object build with them, for the
 # end-to-end tests of those (tests/e2e/harness.mjs picks one per Worker).
 # Quiet when it works; run again for its output when it does not.
 build() { bash scripts/build.sh >/dev/null 2>&1 || bash scripts/build.sh; }
 (unset SIGN_IN_PROVIDERS GRANT_STORE; build)
-SIGN_IN_PROVIDERS=e2e BUILD_DIR=build-up build
-SIGN_IN_PROVIDERS=e2e GRANT_STORE=DO BUILD_DIR=build-do build
+# Both also with ES256 access tokens compiled in (used when a test sets
+# ACCESS_TOKEN_ALG).
+SIGN_IN_PROVIDERS=e2e ACCESS_TOKEN_ALG=ES256 BUILD_DIR=build-up build
+SIGN_IN_PROVIDERS=e2e ACCESS_TOKEN_ALG=ES256 GRANT_STORE=DO BUILD_DIR=build-do build
 
 echo "== end-to-end tests against wrangler dev"
 node --test --test-reporter=spec $(ls tests/e2e/*.test.mjs | grep -v load.test.mjs)

@@ -36,7 +36,12 @@ pub struct PublicJwk {
 impl PublicJwk {
     /// The JWK of a P-256 public point `(x, y)`.
     pub fn p256(x: &[u8], y: &[u8]) -> Self {
-        let (x, y) = (b64url(x), b64url(y));
+        Self::from_coordinates(b64url(x), b64url(y))
+    }
+
+    /// The JWK of a P-256 public point whose coordinates are already
+    /// base64url (as WebCrypto exports them).
+    pub fn from_coordinates(x: String, y: String) -> Self {
         Self {
             kid: thumbprint(&x, &y),
             kty: "EC",

@@ -30,6 +30,8 @@ use crate::http::{ErrorBody, Method, Request, Response, MAX_BODY_BYTES};
 use crate::store::ClientCache;
 use crate::{Config, Ctx};
 
+#[cfg(feature = "es256")]
+mod es256;
 mod js;
 mod storage;
 #[cfg(feature = "upstream")]
@@ -194,7 +196,8 @@ fn config(env: &Env) -> Rc<Config> {
             let problems = config.signing_key.as_ref().err().into_iter();
             let problems = problems
                 .chain(config.previous_signing_key_error.iter())
-                .chain(config.access_token_ttl_error.iter());
+                .chain(config.access_token_ttl_error.iter())
+                .chain(config.access_token_alg_error.iter());
             for e in problems {
                 log_config_error(e.0);
             }
@@ -320,6 +323,8 @@ async fn run<S: GrantStore>(
 ) -> Response {
     #[cfg(feature = "upstream")]
     let providers = upstream::cache();
+    #[cfg(feature = "es256")]
+    let es256 = es256::keys(config.es256.as_ref()).await;
     let ctx = Ctx {
         store,
         config,
@@ -334,6 +339,8 @@ async fn run<S: GrantStore>(
         }),
         #[cfg(feature = "upstream")]
         upstream: upstream::outbound(&providers),
+        #[cfg(feature = "es256")]
+        es256: es256.as_deref().map(|k| k as &dyn crate::es256::Es256),
     };
     crate::handle(request, &ctx).await
 }

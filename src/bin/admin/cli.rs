@@ -104,6 +104,16 @@ pub(crate) enum TopCmd {
     },
     /// Count users, clients, identities, and live and revoked grants.
     Stats,
+    /// Keys for ES256 access tokens.
+    #[command(subcommand)]
+    Key(KeyCmd),
+}
+
+#[derive(Subcommand)]
+pub(crate) enum KeyCmd {
+    /// Print a new P-256 private key (PKCS#8 PEM) for ES256_PRIVATE_KEY:
+    /// `admin key generate | npx wrangler secret put ES256_PRIVATE_KEY`.
+    Generate,
 }
 
 #[derive(Subcommand)]

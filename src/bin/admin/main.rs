@@ -46,9 +46,14 @@ fn main() {}
 #[cfg(not(target_arch = "wasm32"))]
 fn main() -> std::process::ExitCode {
     use clap::Parser;
-    use cli::{Cli, ClientCmd, GrantCmd, TopCmd, UserCmd};
+    use cli::{Cli, ClientCmd, GrantCmd, KeyCmd, TopCmd, UserCmd};
 
     let cli = Cli::parse();
+    if let TopCmd::Key(KeyCmd::Generate) = cli.command {
+        // Stdout only: no file holds the private key unless the caller says so.
+        print!("{}", alexa_oauth::es256::native::generate_pem());
+        return std::process::ExitCode::SUCCESS;
+    }
     if let TopCmd::GrantStore = cli.command {
         let toml = std::fs::read_to_string("wrangler.toml").unwrap_or_default();
         let durable = alexa_oauth::durable_grants_in_wrangler_toml(&toml);
@@ -79,7 +84,7 @@ fn main() -> std::process::ExitCode {
         TopCmd::Grant(GrantCmd::List { user }) => grant::list(&kv, &user),
         TopCmd::Grant(GrantCmd::Show { id }) => grant::show(&kv, worker, &id),
         TopCmd::Grant(GrantCmd::Revoke { id }) => grant::revoke_by_id(&kv, &id),
-        TopCmd::GrantStore => Ok(()),
+        TopCmd::GrantStore | TopCmd::Key(_) => Ok(()),
         TopCmd::Export { out } => backup::export(&kv, worker, out.as_deref()),
         TopCmd::Import {
             file,
