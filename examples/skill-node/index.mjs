@@ -1,0 +1,254 @@
+// An Alexa smart-home skill's Lambda handler (Node.js 20, no dependencies)
+// that knows, for every directive, which of our users it is for.
+//
+// Settings (environment):
+//   OAUTH_ISSUER       our Worker's origin, e.g. https://auth.example.com
+//   TOKEN_CHECK        "jwks" (the default): verify the ES256 access token offline
+//                      against the Worker's key set, cached; "userinfo": ask the
+//                      Worker's /userinfo, with a short cache
+//   LWA_CLIENT_ID, LWA_CLIENT_SECRET
+//                      the skill's "Alexa Skill Messaging" credentials, for
+//                      AcceptGrant (Login with Amazon)
+//   LWA_TOKEN_URL      default https://api.amazon.com/auth/o2/token
+//   TOKEN_STORE_FILE   where this example keeps each user's LWA tokens
+//                      (default /tmp/lwa-tokens.json; use DynamoDB in production)
+//
+// The error rule (docs/skill.md): INVALID_AUTHORIZATION_CREDENTIAL only when
+// the Worker said the token is bad (a 401, or a signature that fails), which
+// makes Alexa unlink the user; INTERNAL_ERROR for anything else (a timeout, a
+// 5xx, the Worker unreachable), which does not. A token up to LEEWAY seconds
+// past its expiry is still served.
+import { createPublicKey, verify as verifySignature, randomUUID } from 'node:crypto';
+import { readFileSync, writeFileSync, renameSync } from 'node:fs';
+
+const LEEWAY = 60;
+const KEYS_MAX_AGE_MS = 5 * 60 * 1000;
+const USERINFO_CACHE_SECONDS = 60;
+const TIMEOUT_MS = 3000;
+
+const settings = () => ({
+  issuer: (process.env.OAUTH_ISSUER ?? '').replace(/\/$/, ''),
+  check: process.env.TOKEN_CHECK ?? 'jwks',
+  lwaUrl: process.env.LWA_TOKEN_URL ?? 'https://api.amazon.com/auth/o2/token',
+  lwaId: process.env.LWA_CLIENT_ID,
+  lwaSecret: process.env.LWA_CLIENT_SECRET,
+  storeFile: process.env.TOKEN_STORE_FILE ?? '/tmp/lwa-tokens.json',
+});
+
+/** Why a directive cannot be served: the Alexa error type to answer with. */
+class Refusal extends Error {
+  constructor(type, message) {
+    super(message);
+    this.type = type;
+  }
+}
+const invalid = (why) => new Refusal('INVALID_AUTHORIZATION_CREDENTIAL', why);
+const expired = (why) => new Refusal('EXPIRED_AUTHORIZATION_CREDENTIAL', why);
+const internal = (why) => new Refusal('INTERNAL_ERROR', why);
+
+/** fetch with a timeout; any failure to get an answer is INTERNAL_ERROR. */
+async function call(url, init = {}) {
+  try {
+    return await fetch(url, { ...init, signal: AbortSignal.timeout(TIMEOUT_MS) });
+  } catch (e) {
+    throw internal(`could not reach ${url}: ${e.cause?.code ?? e.name}`);
+  }
+}
+
+// ---- Who is this directive for? -------------------------------------------
+
+const b64json = (part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+
+/** The Worker's key set, kept KEYS_MAX_AGE_MS and fetched again for an unknown kid. */
+const keySet = { keys: [], fetchedAt: 0 };
+async function publicKey(issuer, kid) {
+  const find = () => keySet.keys.find((k) => k.kid === kid);
+  const fresh = Date.now() - keySet.fetchedAt < KEYS_MAX_AGE_MS;
+  if (!find() || !fresh) {
+    const r = await call(`${issuer}/.well-known/jwks.json`);
+    if (r.status !== 200) throw internal(`the key set answered ${r.status}`);
+    keySet.keys = (await r.json()).keys ?? [];
+    keySet.fetchedAt = Date.now();
+  }
+  const jwk = find();
+  // A kid the Worker does not publish: not one of its tokens.
+  if (!jwk) throw invalid('the token names a key the authorization server does not have');
+  return createPublicKey({ key: { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y }, format: 'jwk' });
+}
+
+/** Offline: the ES256 signature against the served key set, then iss and exp. */
+async function checkOffline(token, issuer) {
+  const parts = token.split('.');
+  if (parts.length !== 3) throw invalid('not a JWT');
+  let header;
+  let claims;
+  try {
+    [header, claims] = [b64json(parts[0]), b64json(parts[1])];
+  } catch {
+    throw invalid('not a JWT');
+  }
+  if (header.alg !== 'ES256') throw invalid(`alg ${header.alg}: this skill accepts ES256 only (set ACCESS_TOKEN_ALG = "ES256" on the Worker)`);
+  const key = await publicKey(issuer, header.kid);
+  const ok = verifySignature('sha256', Buffer.from(`${parts[0]}.${parts[1]}`), { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(parts[2], 'base64url'));
+  if (!ok) throw invalid('the signature does not verify');
+  if (claims.iss !== issuer) throw invalid(`issued by ${claims.iss}, not ${issuer}`);
+  if (claims.exp + LEEWAY <= Date.now() / 1000) throw expired('the token expired');
+  if (!claims.gid) throw invalid('not a token issued for a user');
+  return { sub: claims.sub, name: claims.name ?? '', bridgeUrl: claims.bridge_url };
+}
+
+/** Online: the Worker's /userinfo, remembered until the token expires (at most a minute). */
+const answers = new Map();
+async function checkOnline(token, issuer) {
+  const now = Date.now() / 1000;
+  const cached = answers.get(token);
+  if (cached && cached.until > now) return cached.user;
+  const r = await call(`${issuer}/userinfo`, { headers: { authorization: `Bearer ${token}` } });
+  if (r.status === 401) throw invalid((await r.json().catch(() => ({}))).error_description ?? 'the authorization server refused the token');
+  if (r.status !== 200) throw internal(`/userinfo answered ${r.status}`);
+  const body = await r.json();
+  const user = { sub: body.sub, name: body.name ?? '', bridgeUrl: body.bridge_url };
+  let exp = now;
+  try {
+    exp = b64json(token.split('.')[1]).exp;
+  } catch {}
+  answers.set(token, { user, until: Math.min(exp, now + USERINFO_CACHE_SECONDS) });
+  if (answers.size > 1000) answers.delete(answers.keys().next().value);
+  return user;
+}
+
+export async function userOf(token) {
+  const { issuer, check } = settings();
+  if (!token) throw invalid('no token in the directive');
+  if (!issuer) throw internal('OAUTH_ISSUER is not set');
+  return check === 'userinfo' ? checkOnline(token, issuer) : checkOffline(token, issuer);
+}
+
+// ---- The user's devices ------------------------------------------------------
+
+// A demo list per user. A real skill asks the user's bridge (its URL could be
+// a per-user claim, `bridge_url`) for its accessories.
+const powered = new Map();
+function devicesOf(user) {
+  return [
+    { id: `${user.sub}:lamp`, name: 'Lamp', category: 'LIGHT' },
+    { id: `${user.sub}:fan`, name: 'Fan', category: 'FAN' },
+  ];
+}
+
+function powerProperty(endpointId) {
+  return {
+    namespace: 'Alexa.PowerController',
+    name: 'powerState',
+    value: powered.get(endpointId) ? 'ON' : 'OFF',
+    timeOfSample: new Date().toISOString(),
+    uncertaintyInMilliseconds: 500,
+  };
+}
+
+// ---- LWA tokens for AcceptGrant, behind a small store -----------------------
+
+/** Where each user's Login with Amazon tokens are kept: a file here, DynamoDB in production. */
+export const tokenStore = {
+  read() {
+    try {
+      return JSON.parse(readFileSync(settings().storeFile, 'utf8'));
+    } catch {
+      return {};
+    }
+  },
+  put(sub, tokens) {
+    const file = settings().storeFile;
+    const all = this.read();
+    all[sub] = tokens;
+    writeFileSync(`${file}.tmp`, JSON.stringify(all), { mode: 0o600 });
+    renameSync(`${file}.tmp`, file);
+  },
+  get(sub) {
+    return this.read()[sub];
+  },
+};
+
+async function acceptGrant(code, user) {
+  const { lwaUrl, lwaId, lwaSecret } = settings();
+  const body = new URLSearchParams({ grant_type: 'authorization_code', code, client_id: lwaId ?? '', client_secret: lwaSecret ?? '' });
+  const r = await call(lwaUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+  if (r.status !== 200) throw new Refusal('ACCEPT_GRANT_FAILED', `Login with Amazon answered ${r.status}`);
+  const t = await r.json();
+  tokenStore.put(user.sub, { access_token: t.access_token, refresh_token: t.refresh_token, expires_at: Math.floor(Date.now() / 1000) + (t.expires_in ?? 3600) });
+}
+
+// ---- The handler -------------------------------------------------------------
+
+const header = (namespace, name, directive) => ({
+  namespace,
+  name,
+  payloadVersion: '3',
+  messageId: randomUUID(),
+  ...(directive.header.correlationToken ? { correlationToken: directive.header.correlationToken } : {}),
+});
+
+function errorResponse(directive, refusal) {
+  return {
+    event: {
+      header: header(directive.header.namespace === 'Alexa.Authorization' ? 'Alexa.Authorization' : 'Alexa', 'ErrorResponse', directive),
+      ...(directive.endpoint ? { endpoint: { endpointId: directive.endpoint.endpointId } } : {}),
+      payload: { type: refusal.type, message: refusal.message },
+    },
+  };
+}
+
+export async function handler(event, context) {
+  const directive = event.directive;
+  const { namespace, name } = directive.header;
+  try {
+    if (namespace === 'Alexa.Discovery' && name === 'Discover') {
+      const user = await userOf(directive.payload.scope?.token);
+      const endpoints = devicesOf(user).map((d) => ({
+        endpointId: d.id,
+        manufacturerName: 'alexa-oauth example',
+        friendlyName: d.name,
+        description: `${d.name} of ${user.name || user.sub}`,
+        displayCategories: [d.category],
+        capabilities: [
+          { type: 'AlexaInterface', interface: 'Alexa', version: '3' },
+          { type: 'AlexaInterface', interface: 'Alexa.PowerController', version: '3', properties: { supported: [{ name: 'powerState' }], retrievable: true, proactivelyReported: false } },
+        ],
+      }));
+      return { event: { header: header('Alexa.Discovery', 'Discover.Response', directive), payload: { endpoints } } };
+    }
+    if (namespace === 'Alexa.Authorization' && name === 'AcceptGrant') {
+      const user = await userOf(directive.payload.grantee?.token);
+      await acceptGrant(directive.payload.grant?.code, user);
+      return { event: { header: header('Alexa.Authorization', 'AcceptGrant.Response', directive), payload: {} } };
+    }
+    const endpoint = directive.endpoint;
+    const user = await userOf(endpoint?.scope?.token);
+    if (!devicesOf(user).some((d) => d.id === endpoint.endpointId)) {
+      throw new Refusal('NO_SUCH_ENDPOINT', 'not one of this user\'s devices');
+    }
+    if (namespace === 'Alexa.PowerController' && (name === 'TurnOn' || name === 'TurnOff')) {
+      powered.set(endpoint.endpointId, name === 'TurnOn');
+    } else if (!(namespace === 'Alexa' && name === 'ReportState')) {
+      throw new Refusal('INVALID_DIRECTIVE', `${namespace}.${name} is not supported`);
+    }
+    return {
+      event: {
+        header: header('Alexa', name === 'ReportState' ? 'StateReport' : 'Response', directive),
+        endpoint: { scope: endpoint.scope, endpointId: endpoint.endpointId },
+        payload: {},
+      },
+      context: { properties: [powerProperty(endpoint.endpointId)] },
+    };
+  } catch (e) {
+    if (!(e instanceof Refusal)) {
+      console.error(e);
+      return errorResponse(directive, internal('unexpected error'));
+    }
+    console.log(JSON.stringify({ directive: `${namespace}.${name}`, error: e.type, reason: e.message }));
+    if (e.type === 'ACCEPT_GRANT_FAILED') {
+      return { event: { header: header('Alexa.Authorization', 'ErrorResponse', directive), payload: { type: e.type, message: e.message } } };
+    }
+    return errorResponse(directive, e);
+  }
+}

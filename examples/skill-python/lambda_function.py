@@ -1,0 +1,309 @@
+"""An Alexa smart-home skill's Lambda handler (Python 3.12) that knows, for
+every directive, which of our users it is for.
+
+Settings (environment):
+  OAUTH_ISSUER       our Worker's origin, e.g. https://auth.example.com
+  TOKEN_CHECK        "jwks" (the default): verify the ES256 access token offline
+                     against the Worker's key set, cached; "userinfo": ask the
+                     Worker's /userinfo, with a short cache
+  LWA_CLIENT_ID, LWA_CLIENT_SECRET
+                     the skill's "Alexa Skill Messaging" credentials, for
+                     AcceptGrant (Login with Amazon)
+  LWA_TOKEN_URL      default https://api.amazon.com/auth/o2/token
+  TOKEN_STORE_FILE   where this example keeps each user's LWA tokens
+                     (default /tmp/lwa-tokens.json; use DynamoDB in production)
+
+The error rule (docs/skill.md): INVALID_AUTHORIZATION_CREDENTIAL only when the
+Worker said the token is bad (a 401, or a signature that fails), which makes
+Alexa unlink the user; INTERNAL_ERROR for anything else (a timeout, a 5xx, the
+Worker unreachable), which does not. A token up to LEEWAY seconds past its
+expiry is still served.
+
+The only dependency is PyJWT with its crypto extra (requirements.txt).
+"""
+
+import json
+import os
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from datetime import datetime, timezone
+
+import jwt
+
+LEEWAY = 60
+KEYS_MAX_AGE = 300
+USERINFO_CACHE_SECONDS = 60
+TIMEOUT = 3
+
+
+def settings():
+    return {
+        "issuer": os.environ.get("OAUTH_ISSUER", "").rstrip("/"),
+        "check": os.environ.get("TOKEN_CHECK", "jwks"),
+        "lwa_url": os.environ.get("LWA_TOKEN_URL", "https://api.amazon.com/auth/o2/token"),
+        "lwa_id": os.environ.get("LWA_CLIENT_ID", ""),
+        "lwa_secret": os.environ.get("LWA_CLIENT_SECRET", ""),
+        "store_file": os.environ.get("TOKEN_STORE_FILE", "/tmp/lwa-tokens.json"),
+    }
+
+
+class Refusal(Exception):
+    """Why a directive cannot be served: the Alexa error type to answer with."""
+
+    def __init__(self, type_, message):
+        super().__init__(message)
+        self.type = type_
+        self.message = message
+
+
+def invalid(why):
+    return Refusal("INVALID_AUTHORIZATION_CREDENTIAL", why)
+
+
+def expired(why):
+    return Refusal("EXPIRED_AUTHORIZATION_CREDENTIAL", why)
+
+
+def internal(why):
+    return Refusal("INTERNAL_ERROR", why)
+
+
+def call(url, data=None, headers=None):
+    """(status, body bytes); any failure to get an answer is INTERNAL_ERROR."""
+    request = urllib.request.Request(url, data=data, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+    except (urllib.error.URLError, TimeoutError, OSError) as e:
+        raise internal(f"could not reach {url}: {e}") from e
+
+
+# ---- Who is this directive for? ---------------------------------------------
+
+_keys = {"set": None, "fetched_at": 0.0}
+
+
+def _key_set(issuer, refresh):
+    """The Worker's key set, kept KEYS_MAX_AGE s and fetched again for an unknown kid."""
+    if refresh or _keys["set"] is None or time.time() - _keys["fetched_at"] > KEYS_MAX_AGE:
+        status, body = call(f"{issuer}/.well-known/jwks.json")
+        if status != 200:
+            raise internal(f"the key set answered {status}")
+        _keys["set"] = jwt.PyJWKSet.from_dict(json.loads(body))
+        _keys["fetched_at"] = time.time()
+    return _keys["set"]
+
+
+def _public_key(issuer, kid):
+    for refresh in (False, True):
+        for key in _key_set(issuer, refresh).keys:
+            if key.key_id == kid:
+                return key
+    # A kid the Worker does not publish: not one of its tokens.
+    raise invalid("the token names a key the authorization server does not have")
+
+
+def check_offline(token, issuer):
+    """The ES256 signature against the served key set, then iss and exp."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.InvalidTokenError as e:
+        raise invalid("not a JWT") from e
+    if header.get("alg") != "ES256":
+        raise invalid(f"alg {header.get('alg')}: this skill accepts ES256 only "
+                      '(set ACCESS_TOKEN_ALG = "ES256" on the Worker)')
+    key = _public_key(issuer, header.get("kid"))
+    try:
+        claims = jwt.decode(token, key, algorithms=["ES256"], issuer=issuer, leeway=LEEWAY,
+                            options={"require": ["exp", "iss", "sub"]})
+    except jwt.ExpiredSignatureError as e:
+        raise expired("the token expired") from e
+    except jwt.InvalidTokenError as e:
+        raise invalid(f"the token does not verify: {e}") from e
+    if not claims.get("gid"):
+        raise invalid("not a token issued for a user")
+    return {"sub": claims["sub"], "name": claims.get("name", ""), "bridge_url": claims.get("bridge_url")}
+
+
+_answers = {}
+
+
+def check_online(token, issuer):
+    """The Worker's /userinfo, remembered until the token expires (at most a minute)."""
+    now = time.time()
+    cached = _answers.get(token)
+    if cached and cached[1] > now:
+        return cached[0]
+    status, body = call(f"{issuer}/userinfo", headers={"Authorization": f"Bearer {token}"})
+    if status == 401:
+        raise invalid("the authorization server refused the token")
+    if status != 200:
+        raise internal(f"/userinfo answered {status}")
+    answer = json.loads(body)
+    user = {"sub": answer["sub"], "name": answer.get("name", ""), "bridge_url": answer.get("bridge_url")}
+    try:
+        exp = jwt.decode(token, options={"verify_signature": False})["exp"]
+    except (jwt.InvalidTokenError, KeyError):
+        exp = now
+    _answers[token] = (user, min(exp, now + USERINFO_CACHE_SECONDS))
+    if len(_answers) > 1000:
+        _answers.pop(next(iter(_answers)))
+    return user
+
+
+def user_of(token):
+    s = settings()
+    if not token:
+        raise invalid("no token in the directive")
+    if not s["issuer"]:
+        raise internal("OAUTH_ISSUER is not set")
+    if s["check"] == "userinfo":
+        return check_online(token, s["issuer"])
+    return check_offline(token, s["issuer"])
+
+
+# ---- The user's devices ------------------------------------------------------
+
+# A demo list per user. A real skill asks the user's bridge (its URL could be a
+# per-user claim, `bridge_url`) for its accessories.
+_powered = {}
+
+
+def devices_of(user):
+    return [
+        {"id": f"{user['sub']}:lamp", "name": "Lamp", "category": "LIGHT"},
+        {"id": f"{user['sub']}:fan", "name": "Fan", "category": "FAN"},
+    ]
+
+
+def power_property(endpoint_id):
+    return {
+        "namespace": "Alexa.PowerController",
+        "name": "powerState",
+        "value": "ON" if _powered.get(endpoint_id) else "OFF",
+        "timeOfSample": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
+        "uncertaintyInMilliseconds": 500,
+    }
+
+
+# ---- LWA tokens for AcceptGrant, behind a small store ------------------------
+
+class FileTokenStore:
+    """Each user's Login with Amazon tokens: a file here, DynamoDB in production."""
+
+    def _read(self):
+        try:
+            with open(settings()["store_file"], encoding="utf-8") as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return {}
+
+    def put(self, sub, tokens):
+        path = settings()["store_file"]
+        everything = self._read()
+        everything[sub] = tokens
+        fd = os.open(f"{path}.tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(everything, f)
+        os.replace(f"{path}.tmp", path)
+
+    def get(self, sub):
+        return self._read().get(sub)
+
+
+token_store = FileTokenStore()
+
+
+def accept_grant(code, user):
+    s = settings()
+    data = urllib.parse.urlencode({"grant_type": "authorization_code", "code": code or "",
+                                   "client_id": s["lwa_id"], "client_secret": s["lwa_secret"]}).encode()
+    status, body = call(s["lwa_url"], data=data,
+                        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    if status != 200:
+        raise Refusal("ACCEPT_GRANT_FAILED", f"Login with Amazon answered {status}")
+    t = json.loads(body)
+    token_store.put(user["sub"], {"access_token": t["access_token"], "refresh_token": t["refresh_token"],
+                                  "expires_at": int(time.time()) + int(t.get("expires_in", 3600))})
+
+
+# ---- The handler -------------------------------------------------------------
+
+def _header(namespace, name, directive):
+    h = {"namespace": namespace, "name": name, "payloadVersion": "3", "messageId": str(uuid.uuid4())}
+    if directive["header"].get("correlationToken"):
+        h["correlationToken"] = directive["header"]["correlationToken"]
+    return h
+
+
+def _error(directive, refusal):
+    namespace = "Alexa.Authorization" if directive["header"]["namespace"] == "Alexa.Authorization" else "Alexa"
+    event = {"header": _header(namespace, "ErrorResponse", directive),
+             "payload": {"type": refusal.type, "message": refusal.message}}
+    if directive.get("endpoint"):
+        event["endpoint"] = {"endpointId": directive["endpoint"]["endpointId"]}
+    return {"event": event}
+
+
+def _serve(directive):
+    namespace, name = directive["header"]["namespace"], directive["header"]["name"]
+    payload = directive.get("payload", {})
+    if (namespace, name) == ("Alexa.Discovery", "Discover"):
+        user = user_of(payload.get("scope", {}).get("token"))
+        endpoints = [{
+            "endpointId": d["id"],
+            "manufacturerName": "alexa-oauth example",
+            "friendlyName": d["name"],
+            "description": f"{d['name']} of {user['name'] or user['sub']}",
+            "displayCategories": [d["category"]],
+            "capabilities": [
+                {"type": "AlexaInterface", "interface": "Alexa", "version": "3"},
+                {"type": "AlexaInterface", "interface": "Alexa.PowerController", "version": "3",
+                 "properties": {"supported": [{"name": "powerState"}], "retrievable": True,
+                                "proactivelyReported": False}},
+            ],
+        } for d in devices_of(user)]
+        return {"event": {"header": _header("Alexa.Discovery", "Discover.Response", directive),
+                          "payload": {"endpoints": endpoints}}}
+    if (namespace, name) == ("Alexa.Authorization", "AcceptGrant"):
+        user = user_of(payload.get("grantee", {}).get("token"))
+        accept_grant(payload.get("grant", {}).get("code"), user)
+        return {"event": {"header": _header("Alexa.Authorization", "AcceptGrant.Response", directive),
+                          "payload": {}}}
+    endpoint = directive.get("endpoint") or {}
+    user = user_of(endpoint.get("scope", {}).get("token"))
+    if not any(d["id"] == endpoint.get("endpointId") for d in devices_of(user)):
+        raise Refusal("NO_SUCH_ENDPOINT", "not one of this user's devices")
+    if namespace == "Alexa.PowerController" and name in ("TurnOn", "TurnOff"):
+        _powered[endpoint["endpointId"]] = name == "TurnOn"
+    elif (namespace, name) != ("Alexa", "ReportState"):
+        raise Refusal("INVALID_DIRECTIVE", f"{namespace}.{name} is not supported")
+    return {
+        "event": {
+            "header": _header("Alexa", "StateReport" if name == "ReportState" else "Response", directive),
+            "endpoint": {"scope": endpoint["scope"], "endpointId": endpoint["endpointId"]},
+            "payload": {},
+        },
+        "context": {"properties": [power_property(endpoint["endpointId"])]},
+    }
+
+
+def lambda_handler(event, context):
+    directive = event["directive"]
+    try:
+        return _serve(directive)
+    except Refusal as e:
+        print(json.dumps({"directive": f"{directive['header']['namespace']}.{directive['header']['name']}",
+                          "error": e.type, "reason": e.message}))
+        if e.type == "ACCEPT_GRANT_FAILED":
+            return {"event": {"header": _header("Alexa.Authorization", "ErrorResponse", directive),
+                              "payload": {"type": e.type, "message": e.message}}}
+        return _error(directive, e)
+    except Exception as e:  # noqa: BLE001 - anything unexpected is the skill's fault, not the user's
+        print(json.dumps({"error": "INTERNAL_ERROR", "reason": repr(e)}))
+        return _error(directive, internal("unexpected error"))

@@ -1,0 +1,184 @@
+// The example skills (examples/skill-node, examples/skill-python) against the
+// Worker under wrangler dev, with both token checks (offline against the key
+// set, and /userinfo): a real link through the login page, then the
+// directives Alexa sends carrying that token, and the error rule: a bad token
+// is INVALID_AUTHORIZATION_CREDENTIAL, a Worker that does not answer is
+// INTERNAL_ERROR, a token 30 s past its expiry is still served. Login with
+// Amazon (AcceptGrant) is a stand-in on 127.0.0.1.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { generateKeyPairSync, createPublicKey, sign as nodeSign, randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { calculateJwkThumbprint } from 'jose';
+import { startWorker, authorizeQuery, login, token, CLIENT_ID, SECRET, REDIRECTS, ROOT } from './harness.mjs';
+
+const KEY = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' });
+const PYTHON = execFileSync('bash', [join(ROOT, 'scripts/setup-python.sh')], { encoding: 'utf8' }).trim();
+let worker;
+let lwa;
+let lwaCalls = [];
+const dir = mkdtempSync(join(tmpdir(), 'alexa-oauth-skills-'));
+
+before(async () => {
+  worker = await startWorker({ upstream: true, vars: { ACCESS_TOKEN_ALG: 'ES256', ES256_PRIVATE_KEY: KEY } });
+  // Login with Amazon's token endpoint, as AcceptGrant calls it.
+  lwa = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => { body += d; });
+    req.on('end', () => {
+      const form = new URLSearchParams(body);
+      lwaCalls.push(Object.fromEntries(form));
+      const ok = form.get('grant_type') === 'authorization_code' && form.get('code') === 'grant-code-ok'
+        && form.get('client_id') === 'lwa-client' && form.get('client_secret') === 'lwa-secret';
+      res.writeHead(ok ? 200 : 400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(ok ? { access_token: 'Atza|lwa-access', refresh_token: 'Atzr|lwa-refresh', token_type: 'bearer', expires_in: 3600 } : { error: 'invalid_grant' }));
+    });
+  });
+  await new Promise((r) => lwa.listen(0, '127.0.0.1', r));
+});
+after(() => {
+  worker?.stop();
+  lwa?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const env = (check, issuer = worker.base) => ({
+  OAUTH_ISSUER: issuer,
+  TOKEN_CHECK: check,
+  LWA_TOKEN_URL: `http://127.0.0.1:${lwa.address().port}/auth/o2/token`,
+  LWA_CLIENT_ID: 'lwa-client',
+  LWA_CLIENT_SECRET: 'lwa-secret',
+  TOKEN_STORE_FILE: join(dir, `lwa-${check}.json`),
+});
+
+/** Runs each example's handler on `directives` in one process (as one warm Lambda). */
+function runNode(settings, directives) {
+  const script = `
+    const { handler } = await import(${JSON.stringify(join(ROOT, 'examples/skill-node/index.mjs'))});
+    const out = [];
+    for (const d of JSON.parse(process.argv[1])) out.push(await handler({ directive: d }, {}));
+    console.log('\\n' + JSON.stringify(out));`;
+  return run('node', ['--input-type=module', '-e', script, JSON.stringify(directives)], settings);
+}
+
+function runPython(settings, directives) {
+  const script = `
+import json, sys
+sys.path.insert(0, ${JSON.stringify(join(ROOT, 'examples/skill-python'))})
+from lambda_function import lambda_handler
+print()
+print(json.dumps([lambda_handler({"directive": d}, None) for d in json.loads(sys.argv[1])]))`;
+  return run(PYTHON, ['-c', script, JSON.stringify(directives)], settings);
+}
+
+/** Runs an example's process without blocking this one: the LWA stand-in answers from here. */
+function run(program, args, settings) {
+  return new Promise((resolve, reject) => {
+    execFile(program, args, { encoding: 'utf8', env: { PATH: process.env.PATH, ...settings }, timeout: 60_000 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${program}: ${err.message}\n${stdout}\n${stderr}`));
+      else resolve(JSON.parse(stdout.trim().split('\n').pop()));
+    });
+  });
+}
+
+const EXAMPLES = { node: runNode, python: runPython };
+
+async function link() {
+  const r = await login(worker.base, authorizeQuery({ redirect: REDIRECTS[0] }));
+  assert.equal(r.status, 303);
+  const code = new URL(r.headers.get('location')).searchParams.get('code');
+  const t = await token(worker.base, { grant_type: 'authorization_code', code, redirect_uri: REDIRECTS[0] });
+  assert.equal(t.status, 200);
+  return t.json;
+}
+
+const header = (namespace, name, extra = {}) => ({ namespace, name, payloadVersion: '3', messageId: randomUUID(), ...extra });
+const discover = (t) => ({ header: header('Alexa.Discovery', 'Discover'), payload: { scope: { type: 'BearerToken', token: t } } });
+const power = (t, endpointId, name = 'TurnOn') => ({
+  header: header('Alexa.PowerController', name, { correlationToken: `corr-${randomUUID()}` }),
+  endpoint: { scope: { type: 'BearerToken', token: t }, endpointId, cookie: {} },
+  payload: {},
+});
+const reportState = (t, endpointId) => ({ ...power(t, endpointId), header: header('Alexa', 'ReportState', { correlationToken: 'corr-state' }) });
+const acceptGrant = (t, code) => ({
+  header: header('Alexa.Authorization', 'AcceptGrant'),
+  payload: { grant: { type: 'OAuth2.AuthorizationCode', code }, grantee: { type: 'BearerToken', token: t } },
+});
+
+/** An ES256 token signed with the Worker's key outside it, for expiry cases. */
+async function tokenWithExp(sub, exp) {
+  const enc = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const kid = await calculateJwkThumbprint(createPublicKey(KEY).export({ format: 'jwk' }));
+  const input = `${enc({ alg: 'ES256', typ: 'at+jwt', kid })}.${enc({ iss: worker.base, sub, client_id: CLIENT_ID, scope: 'smart_home', iat: exp - 3600, exp, jti: 'j', gid: 'CCCCCCCCCCCCCCCCCCCCCC' })}`;
+  return `${input}.${nodeSign('sha256', Buffer.from(input), { key: KEY, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
+}
+
+const errorType = (answer) => (answer.event.header.name === 'ErrorResponse' ? answer.event.payload.type : 'none');
+
+for (const [language, runExample] of Object.entries(EXAMPLES)) {
+  for (const check of ['jwks', 'userinfo']) {
+    test(`${language} example, ${check} check: discovery, power, state and AcceptGrant for the linked user`, async () => {
+      const t = await link();
+      const sub = JSON.parse(Buffer.from(t.access_token.split('.')[1], 'base64url')).sub;
+      const lamp = `${sub}:lamp`;
+      lwaCalls = [];
+      const on = power(t.access_token, lamp);
+      const [found, turnedOn, state, granted, refused] = await runExample(env(check), [
+        discover(t.access_token), on, reportState(t.access_token, lamp),
+        acceptGrant(t.access_token, 'grant-code-ok'), acceptGrant(t.access_token, 'grant-code-bad'),
+      ]);
+      assert.equal(found.event.header.name, 'Discover.Response', JSON.stringify(found));
+      assert.deepEqual(found.event.payload.endpoints.map((e) => e.endpointId), [lamp, `${sub}:fan`]);
+      assert.equal(turnedOn.event.header.name, 'Response', JSON.stringify(turnedOn));
+      assert.equal(turnedOn.event.header.correlationToken, on.header.correlationToken);
+      assert.equal(turnedOn.event.endpoint.endpointId, lamp);
+      assert.equal(turnedOn.context.properties[0].value, 'ON');
+      assert.equal(state.event.header.name, 'StateReport');
+      assert.equal(state.context.properties[0].value, 'ON');
+      assert.equal(granted.event.header.name, 'AcceptGrant.Response', JSON.stringify(granted));
+      assert.equal(refused.event.payload.type, 'ACCEPT_GRANT_FAILED');
+      assert.equal(lwaCalls[0].code, 'grant-code-ok');
+      const stored = JSON.parse(readFileSync(env(check).TOKEN_STORE_FILE, 'utf8'));
+      assert.equal(stored[sub].refresh_token, 'Atzr|lwa-refresh');
+      // Another user's device is not this user's.
+      const [other] = await runExample(env(check), [power(t.access_token, 'someone-else:lamp')]);
+      assert.equal(errorType(other), 'NO_SUCH_ENDPOINT');
+    });
+
+    test(`${language} example, ${check} check: the error rule`, async () => {
+      const t = await link();
+      const sub = JSON.parse(Buffer.from(t.access_token.split('.')[1], 'base64url')).sub;
+      const now = Math.floor(Date.now() / 1000);
+      const [signed, sig] = [t.access_token.slice(0, t.access_token.lastIndexOf('.')), t.access_token.split('.')[2]];
+      const bad = Buffer.from(sig, 'base64url');
+      bad[5] ^= 1;
+      const [forged, late, tooLate] = await runExample(env(check), [
+        discover(`${signed}.${bad.toString('base64url')}`),
+        discover(await tokenWithExp(sub, now - 30)),
+        discover(await tokenWithExp(sub, now - 120)),
+      ]);
+      assert.equal(errorType(forged), 'INVALID_AUTHORIZATION_CREDENTIAL', 'a signature that fails');
+      assert.equal(errorType(late), 'none', 'a token 30 s past exp is served');
+      assert.notEqual(errorType(tooLate), 'none', 'two minutes past exp is not');
+      assert.notEqual(errorType(tooLate), 'INTERNAL_ERROR');
+
+      // The Worker does not answer: not the user's fault, so no unlink.
+      const [unreachable] = await runExample(env(check, 'http://127.0.0.1:9'), [discover(t.access_token)]);
+      assert.equal(errorType(unreachable), 'INTERNAL_ERROR');
+
+      // A revoked grant: /userinfo says so at once; an offline check cannot
+      // know before the token expires (docs/skill.md).
+      const revoked = await fetch(`${worker.base}/revoke`, {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token: t.refresh_token, client_id: CLIENT_ID, client_secret: SECRET }),
+      });
+      assert.equal(revoked.status, 200);
+      const [afterRevoke] = await runExample(env(check), [discover(t.access_token)]);
+      assert.equal(errorType(afterRevoke), check === 'userinfo' ? 'INVALID_AUTHORIZATION_CREDENTIAL' : 'none');
+    });
+  }
+}
