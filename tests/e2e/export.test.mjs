@@ -110,6 +110,10 @@ test('a KV link survives export and import into KV mode and into Durable Object 
   const shown = ok(admin(from.state, ['--mode', 'kv', 'grant', 'show', '--id', gid]));
   assert.match(shown, /user\talice \(sub /);
   assert.match(shown, /state\trevoked .*: its client revoked it/);
+  const user = ok(admin(from.state, ['--mode', 'kv', 'user', 'show', '--username', 'alice']));
+  assert.match(user, new RegExp(`sub\t${expected}\n`));
+  assert.match(user, new RegExp(`grant\t${gid}\tclient=alexa-e2e\tcreated `));
+  assert.ok(!/pbkdf2|\$/.test(user), 'no hash');
 
   for (const mode of ['kv', 'do']) {
     const to = await importInto(mode, file);
@@ -135,6 +139,8 @@ test('a Durable Object link survives export through the Worker and import into K
   const shown = ok(admin(from.state, ['--mode', 'do', '--worker', from.base, 'grant', 'show', '--id', linked.refresh_token.split('.')[0]]));
   assert.match(shown, /state\tactive/);
   assert.match(shown, /refresh policy\tnever/);
+  const user = ok(admin(from.state, ['--mode', 'do', '--worker', from.base, 'user', 'show', '--username', 'alice']));
+  assert.match(user, new RegExp(`grant\t${linked.refresh_token.split('.')[0]}\tclient=alexa-e2e`));
 
   const to = await importInto('kv', file);
   await stillLinked(to.base, linked.refresh_token, expected, 'DO -> KV');

@@ -161,6 +161,12 @@ pub(crate) enum UserCmd {
     Update(UserUpdate),
     /// List the usernames.
     List,
+    /// Show a user without any secret: sub, display name, identities, and
+    /// their grants (id, client, created).
+    Show {
+        #[arg(long)]
+        username: String,
+    },
     /// Set a user's password, read from stdin. Existing links keep working.
     Passwd {
         #[arg(long)]

@@ -76,6 +76,7 @@ fn main() -> std::process::ExitCode {
         TopCmd::User(UserCmd::Add(a)) => user::add(&kv, a),
         TopCmd::User(UserCmd::Update(a)) => user::update(&kv, a),
         TopCmd::User(UserCmd::List) => user::list(&kv),
+        TopCmd::User(UserCmd::Show { username }) => user::show(&kv, worker, &username),
         TopCmd::User(UserCmd::Passwd { username }) => user::passwd(&kv, &username),
         TopCmd::User(UserCmd::Remove { username, settle }) => {
             let settle = settle.unwrap_or(if cli.remote { 70 } else { 0 });

@@ -133,6 +133,53 @@ pub(crate) fn list(kv: &Kv) -> Result<(), String> {
     Ok(())
 }
 
+/// `admin user show`: the user and their grants, never a hash.
+pub(crate) fn show(kv: &Kv, worker: Option<&str>, username: &str) -> Result<(), String> {
+    let user = load_user(kv, username)?;
+    out!("username\t{}", user.username);
+    out!("sub\t{}", user.id);
+    out!("display name\t{}", user.display_name);
+    out!(
+        "password\t{}",
+        if user.password_hash.is_some() {
+            "set"
+        } else {
+            "none (signs in through a provider)"
+        }
+    );
+    for identity in &user.identities {
+        out!("identity\t{identity}");
+    }
+    let ids = user_grant_ids(kv, &user.id)?;
+    let grants: Vec<GrantRecord> = if kv.durable_grants {
+        match worker {
+            Some(_) => crate::route::Route::new(worker)?.get(&ids)?,
+            None => {
+                for gid in &ids {
+                    out!("grant\t{gid}\t(details through the Worker: --worker URL)");
+                }
+                return Ok(());
+            }
+        }
+    } else {
+        let keys: Vec<String> = ids.iter().map(keys::grant).collect();
+        let mut grants = Vec::new();
+        for (key, text) in keys.iter().zip(kv.get_many(&keys)?) {
+            grants.extend(alexa_oauth::store::from_json(key, text).map_err(|e| e.0)?);
+        }
+        grants
+    };
+    for g in grants {
+        out!(
+            "grant\t{}\tclient={}\tcreated {}",
+            g.id,
+            g.client_id,
+            crate::io::time(g.created_at)
+        );
+    }
+    Ok(())
+}
+
 pub(crate) fn passwd(kv: &Kv, username: &str) -> Result<(), String> {
     let mut user = load_user(kv, username)?;
     user.password_hash = Some(hash_password(&OsRng, &read_password()?));
