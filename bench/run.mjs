@@ -26,7 +26,7 @@ import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import http from 'node:http';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, generateKeyPairSync } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { startWorker, admin, formOf, unescapeHtml, ROOT, CLIENT_ID, SECRET, USERNAME, PASSWORD, REDIRECTS } from '../tests/e2e/harness.mjs';
 import { startProvider } from '../tests/e2e/provider.mjs';
@@ -263,7 +263,7 @@ async function main() {
     cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env: { ...env, SIGN_IN_PROVIDERS: '', GRANT_STORE: '', ...extra },
   });
   build({});
-  build({ SIGN_IN_PROVIDERS: 'corp', BUILD_DIR: 'build-up' });
+  build({ SIGN_IN_PROVIDERS: 'corp', ACCESS_TOKEN_ALG: 'ES256', BUILD_DIR: 'build-up' });
   build({ SIGN_IN_PROVIDERS: 'corp', GRANT_STORE: 'DO', BUILD_DIR: 'build-do' });
   execFileSync('cargo', ['build', '--quiet', '--bin', 'admin'], { cwd: ROOT, stdio: 'inherit' });
   const vars = opt.log ? {} : { LOG_REQUESTS: 'false' };
@@ -275,6 +275,9 @@ async function main() {
   });
   admin(oursUp.state, ['user', 'update', '--username', USERNAME, '--add-identity', `corp:${idp.subject}`]);
   const oursDo = await startWorker({ vars, durable: true });
+  // ES256 access tokens (WebCrypto), on the build that has them compiled in.
+  const es256Key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' });
+  const oursEs = await startWorker({ upstream: true, vars: { ...vars, ACCESS_TOKEN_ALG: 'ES256', ES256_PRIVATE_KEY: es256Key } });
   const oursCounted = await startWorker({ vars, main: 'bench/kv-count.mjs' });
   const theirs = await startCompare();
   try {
@@ -315,6 +318,11 @@ async function main() {
     const fresh = async () => { const t = await sd.link(); return { rt: t.refresh_token, at: t.access_token }; };
     const d = [await drive('link', sd.link), await drive('refresh', sd.refresh, fresh)];
     const viaProvider = await drive('provider', su.viaProvider);
+    // The same refresh and validation with ES256 tokens: what signing and
+    // verifying with WebCrypto costs per token.
+    const se = oursScenarios(oursEs.base);
+    const freshEs = async () => { const t = await se.link(); return { rt: t.refresh_token, at: t.access_token }; };
+    const es = [await drive('refresh', se.refresh, freshEs), await drive('validate', se.validate, freshEs)];
     const cores = cpus().length;
     const ceiling = cores / (pbkdf2 / 1000);
     const floorA = a.find((r) => r.scenario === 'floor').ops_per_s;
@@ -348,6 +356,12 @@ async function main() {
     }
     console.log(`\nlink via provider (ours only) | ${f(viaProvider.ops_per_s)} ops/s, p50 ${f(viaProvider.p50_ms, 1)} ms, p99 ${f(viaProvider.p99_ms, 1)} ms, `
       + `${viaProvider.errors} errors; ${f(viaProvider.ops_per_s / link, 2)}× the password link`);
+    for (const r of es) {
+      const hs = a.find((x) => x.scenario === r.scenario);
+      console.log(`ES256 ${r.scenario.padEnd(8)} | ${f(r.ops_per_s)} ops/s, p50 ${f(r.p50_ms, 2)} ms, ${r.errors} errors; `
+        + `${f(r.ops_per_s / hs.ops_per_s, 2)}× HS256 (${f(hs.ops_per_s)} ops/s, p50 ${f(hs.p50_ms, 2)} ms): `
+        + `${f(1000 / r.ops_per_s - 1000 / hs.ops_per_s, 3)} ms more per token at this concurrency`);
+    }
     console.log(`federated sign-in in the Worker (/signin + /callback, unloaded, stand-in on 127.0.0.1): ${f(federatedMs, 1)} ms`);
     const single = 1000 / pbkdf2;
     console.log(`\nlogin (PBKDF2) in the Worker: ${f(pbkdf2, 1)} ms unloaded; ceiling ${cores} cores ÷ that = ${f(ceiling, 1)} links/s, `
@@ -359,7 +373,7 @@ async function main() {
       console.log(`${op.padEnd(9)} | ${f(o.reads, 1).padStart(10)} ${f(o.writes, 1).padStart(6)} | ${f(t.reads, 1).padStart(27)} ${f(t.writes, 1).padStart(6)}`);
     }
     console.log(`request log lines: ${opt.log ? 'on' : 'off (--log turns them on)'}`);
-    const report = { kv_per_operation: kv, seconds: SECONDS, concurrency: CONCURRENCY, cores, log_lines: opt.log, pbkdf2_ms: pbkdf2, federated_sign_in_ms: federatedMs, link_via_provider: viaProvider, link_ceiling_per_s: ceiling, link_single_isolate_ceiling_per_s: single, refresh_floor: refreshFloor, rows, durable_object_mode: d };
+    const report = { kv_per_operation: kv, seconds: SECONDS, concurrency: CONCURRENCY, cores, log_lines: opt.log, pbkdf2_ms: pbkdf2, federated_sign_in_ms: federatedMs, link_via_provider: viaProvider, es256: es, link_ceiling_per_s: ceiling, link_single_isolate_ceiling_per_s: single, refresh_floor: refreshFloor, rows, durable_object_mode: d };
     mkdirSync(join(ROOT, 'target'), { recursive: true });
     writeFileSync(join(ROOT, 'target/bench.json'), JSON.stringify(report, null, 2));
     console.log('written to target/bench.json');
@@ -368,6 +382,7 @@ async function main() {
     ours.stop();
     oursUp.stop();
     oursDo.stop();
+    oursEs.stop();
     theirs.stop();
     await idp.stop();
     agent.destroy();

@@ -63,21 +63,18 @@ async fn grant<S: GrantStore>(
     })?;
     let successors = ctx.config.successors();
     let issuer = ctx.issuer(req);
-    let access = async |sub: &str, scope: &ScopeSet, grant: Option<&GrantRecord>| {
-        let claims = Claims {
-            iss: issuer.clone(),
-            sub: sub.to_owned(),
-            client_id: client.client_id.to_string(),
-            scope: scope.to_string(),
-            iat: ctx.now,
-            exp: ctx.now + ctx.config.access_token_ttl,
-            jti: random_string(ctx.rng, 16),
-            gid: grant.map(|g| g.id.to_string()),
-            name: grant
-                .map(|g| g.display_name.clone())
-                .filter(|n| !n.is_empty()),
-        };
-        sign(ctx, &claims, key).await
+    let claims = |sub: &str, scope: &ScopeSet, grant: Option<&GrantRecord>| Claims {
+        iss: issuer.clone(),
+        sub: sub.to_owned(),
+        client_id: client.client_id.to_string(),
+        scope: scope.to_string(),
+        iat: ctx.now,
+        exp: ctx.now + ctx.config.access_token_ttl,
+        jti: random_string(ctx.rng, 16),
+        gid: grant.map(|g| g.id.to_string()),
+        name: grant
+            .map(|g| g.display_name.clone())
+            .filter(|n| !n.is_empty()),
     };
 
     match grant_type {
@@ -120,7 +117,12 @@ async fn grant<S: GrantStore>(
             let refresh = grant::current_refresh_token(successors, &grant, Some(&redeem.code_hash))
                 .ok_or(NO_KEY)?;
             Ok(Issued {
-                access_token: access(grant.user_id.as_str(), &grant.scope, Some(&grant)).await?,
+                access_token: sign(
+                    ctx,
+                    &claims(grant.user_id.as_str(), &grant.scope, Some(&grant)),
+                    key,
+                )
+                .await?,
                 refresh_token: client.allows(GrantType::RefreshToken).then_some(refresh),
                 scope: grant.scope,
             })
@@ -162,7 +164,12 @@ async fn grant<S: GrantStore>(
                 Handout::Successor => successors.next(&grant.id, &request.presented_hash),
             };
             Ok(Issued {
-                access_token: access(grant.user_id.as_str(), &done.scope, Some(grant)).await?,
+                access_token: sign(
+                    ctx,
+                    &claims(grant.user_id.as_str(), &done.scope, Some(grant)),
+                    key,
+                )
+                .await?,
                 refresh_token: Some(refresh.ok_or(NO_KEY)?),
                 scope: done.scope,
             })
@@ -173,7 +180,8 @@ async fn grant<S: GrantStore>(
                 .narrowed_to(requested_scope(&params)?.as_ref())
                 .ok_or(Refusal::InvalidScope.error())?;
             Ok(Issued {
-                access_token: access(client.client_id.as_str(), &scope, None).await?,
+                access_token: sign(ctx, &claims(client.client_id.as_str(), &scope, None), key)
+                    .await?,
                 refresh_token: None,
                 scope,
             })
