@@ -302,7 +302,39 @@ fn discovery_document() {
     }
 }
 
+/// RFC 7009 §2.1: a client revokes what it holds, and an access token a
+/// day past its expiry still names its grant.
+fn an_expired_access_token_still_ends_its_grant() {
+    let s = Server::new();
+    let (access, refresh) = s.link();
+    s.now.set(s.now.get() + 86_400);
+    // Another client's expired token ends nothing.
+    assert_eq!(
+        s.client_post("/revoke", &format!("token={access}"), "machine")
+            .0,
+        200
+    );
+    assert_eq!(s.refresh(&refresh).0, 200);
+    // A forged one (right shape, wrong signature) ends nothing either.
+    let (signed, _) = access.rsplit_once('.').unwrap();
+    let forged = format!("{signed}.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    assert_eq!(
+        s.client_post("/revoke", &format!("token={forged}"), "alexa")
+            .0,
+        200
+    );
+    assert_eq!(s.refresh(&refresh).0, 200);
+    assert_eq!(
+        s.client_post("/revoke", &format!("token={access}"), "alexa")
+            .0,
+        200
+    );
+    let (status, body) = s.refresh(&refresh);
+    assert_eq!(status, 400, "{body}");
+}
+
 alexa_oauth::on_both_stores!(
+    an_expired_access_token_still_ends_its_grant,
     userinfo_gives_the_user_for_a_valid_token,
     userinfo_refuses_missing_malformed_tampered_expired_and_foreign_tokens,
     an_access_token_is_not_a_refresh_token,

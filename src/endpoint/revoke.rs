@@ -4,8 +4,11 @@
 //! describes. Revoking an access token ends its grant the same way (§2.1 allows
 //! it, and a signed access token cannot be revoked alone).
 //!
-//! The answer is 200 for an unknown, expired or foreign token too (§2.2), so it
-//! tells nothing; another client's tokens are left alone.
+//! An access token past its expiry still ends its grant: a skill that kept
+//! only its last access token can end the link with it.
+//!
+//! The answer is 200 for an unknown or foreign token too (§2.2), so it tells
+//! nothing; another client's tokens are left alone.
 
 use super::front::{self, Rejection};
 use crate::error::OAuthError;
@@ -44,9 +47,11 @@ async fn revoke<S: GrantStore>(
             .await?
             .filter(|g| g.client_id == client.client_id)
             .map(|g| g.id),
-        // An expired access token has nothing left to revoke.
+        // An expired access token still names its grant, and the client
+        // holds it: its signature is what makes it ours (§2.1: the client
+        // revokes what it holds), its age does not matter.
         None => ctx
-            .verify_access_token(&token, 0)
+            .verify_access_token(&token, u64::MAX)
             .await
             .ok()
             .filter(|c| c.client_id == client.client_id.as_str())
