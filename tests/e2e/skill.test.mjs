@@ -147,3 +147,16 @@ test('discovery document (RFC 8414)', async () => {
   assert.deepEqual(d.token_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post']);
   assert.deepEqual(d.scopes_supported, ['smart_home', 'profile']);
 });
+
+test('/revoke ends a grant with an access token past its expiry, signed by us and held by its client', async () => {
+  const t = await link();
+  const { claims } = verifyJwt(t.access_token);
+  // The same token as it will be a day later: signed with our key, expired.
+  const expired = signJwt({ ...claims, iat: claims.iat - 86_400, exp: claims.exp - 86_400 }, SIGNING_KEY);
+  assert.equal((await clientPost('/revoke', { token: expired }, MACHINE_ID)).status, 200);
+  assert.equal((await token(worker.base, { grant_type: 'refresh_token', refresh_token: t.refresh_token })).status, 200,
+    'another client cannot end it');
+  assert.equal((await clientPost('/revoke', { token: expired })).status, 200);
+  const after = await token(worker.base, { grant_type: 'refresh_token', refresh_token: t.refresh_token });
+  assert.equal(after.status, 400, JSON.stringify(after.json));
+});
