@@ -96,6 +96,11 @@ fn every_route_asked_anonymously_or_wrongly_writes_nothing() {
             .with_header("authorization", &format!("Bearer {access}")),
         // Everything else.
         Request::new(Method::Get, "/.well-known/oauth-authorization-server"),
+        Request::new(Method::Get, "/.well-known/jwks.json"),
+        // The admin route is off without ADMIN_TOKEN, and answers 404 to a
+        // restore without its bearer secret.
+        post("/admin/grants", r#"{"restore": []}"#),
+        post("/admin/grants", r#"{"restore": []}"#).with_header("authorization", "Bearer guess"),
         Request::new(Method::Get, "/static/login.css"),
         Request::new(Method::Get, "/demo/callback?code=x"),
         Request::new(Method::Get, "/"),
