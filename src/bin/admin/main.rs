@@ -10,6 +10,8 @@
 //! - `wrangler.rs`: KV through wrangler;
 //! - `route.rs`: the Worker's `/admin/grants`, for the grants of Durable
 //!   Object mode;
+//! - `js/`: the two node scripts compiled in (reading local KV past
+//!   wrangler's 1,000-key listing, and one call to `/admin/grants`);
 //! - `client.rs`, `user.rs`, `grant.rs`, `backup.rs` (export, import,
 //!   stats): one function per command;
 //! - `io.rs`: stdin and time.

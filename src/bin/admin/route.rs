@@ -1,7 +1,7 @@
 //! The Worker's `/admin/grants` (Durable Object mode): the only way to the
 //! grants there, since wrangler reads KV and not objects. Each call runs
-//! `scripts/admin-call.mjs` under node (which wrangler already needs), with
-//! the secret in the environment and the body on stdin.
+//! `js/admin-call.mjs` under node (which wrangler already needs), with the
+//! secret in the environment and the body on stdin.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -10,6 +10,9 @@ use alexa_oauth::grant::durable::GRANTS_PER_CALL;
 use alexa_oauth::store::GrantRecord;
 use alexa_oauth::types::GrantId;
 use serde_json::{json, Value};
+
+/// One call to the route (see the file).
+const ADMIN_CALL_JS: &str = include_str!("js/admin-call.mjs");
 
 /// Where the Worker is, and that `ADMIN_TOKEN` is set for it.
 pub(crate) struct Route {
@@ -38,7 +41,7 @@ impl Route {
 
     fn call(&self, body: &Value) -> Result<Value, String> {
         let mut child = Command::new("node")
-            .args(["scripts/admin-call.mjs", &self.url])
+            .args(["--input-type=module", "-e", ADMIN_CALL_JS, &self.url])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -9,6 +9,16 @@ use pollster::block_on;
 
 use crate::cli::Cli;
 
+/// Reads local KV state through wrangler's platform proxy (see the file).
+const KV_LOCAL_JS: &str = include_str!("js/kv-local.mjs");
+
+/// Where `wrangler kv key list --local` stops: a listing this long is done
+/// again through `js/kv-local.mjs`, which follows KV's cursor.
+const LOCAL_LIST_CAP: usize = 1000;
+/// Locally, more keys than this are read in one `js/kv-local.mjs` process
+/// rather than one `wrangler kv bulk get` per 100.
+const LOCAL_BULK_KEYS: usize = 300;
+
 /// Keys per `wrangler kv bulk get`: KV's own limit for one bulk read.
 const BULK_GET_KEYS: usize = 100;
 /// `wrangler kv bulk get` calls run at once against the remote namespace.
@@ -21,6 +31,9 @@ pub(crate) struct Kv {
     binding: String,
     /// The local state folder (`--persist-to`), or `None` with `--remote`.
     local_state: Option<String>,
+    /// A path inside the project that `js/kv-local.mjs` finds the wrangler
+    /// package from: the wrangler program, or the current folder.
+    wrangler_from: PathBuf,
     /// `GRANT_STORE = "DO"` in wrangler.toml: grants live in Durable Objects,
     /// which wrangler cannot read or write from the command line.
     pub(crate) durable_grants: bool,
@@ -64,11 +77,17 @@ impl Kv {
             Some(mode) => mode == alexa_oauth::store::backup::Mode::Do,
             None => alexa_oauth::durable_grants_in_wrangler_toml(&toml),
         };
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let wrangler_from = std::fs::canonicalize(&program[0])
+            .ok()
+            .filter(|p| p.components().any(|c| c.as_os_str() == "node_modules"))
+            .unwrap_or_else(|| cwd.join("package.json"));
         Ok(Self {
             program,
             location,
             binding: cli.binding.clone(),
             local_state: (!cli.remote).then(|| cli.persist_to.display().to_string()),
+            wrangler_from,
             durable_grants,
         })
     }
@@ -130,12 +149,18 @@ impl Kv {
     /// stops at 1,000 keys, so `scripts/kv-list-local.mjs` follows KV's
     /// cursor instead.
     pub(crate) fn listed(&self, prefix: &str) -> Result<Vec<(String, Option<u64>)>, String> {
-        let listed = match &self.local_state {
-            Some(dir) => self.local(dir, &["list", prefix], "")?,
-            None => self.run(&["list", "--prefix", prefix])?,
+        let read = |listed: &str| -> Result<Vec<serde_json::Value>, String> {
+            serde_json::from_str(listed.trim())
+                .map_err(|e| format!("unexpected output from wrangler kv key list: {e}"))
         };
-        let names: Vec<serde_json::Value> = serde_json::from_str(listed.trim())
-            .map_err(|e| format!("unexpected output from wrangler kv key list: {e}"))?;
+        let mut names = read(&self.run(&["list", "--prefix", prefix])?)?;
+        if let Some(dir) = self
+            .local_state
+            .as_ref()
+            .filter(|_| names.len() >= LOCAL_LIST_CAP)
+        {
+            names = read(&self.local(dir, &["list", prefix], "")?)?;
+        }
         Ok(names
             .iter()
             .filter_map(|n| {
@@ -145,14 +170,18 @@ impl Kv {
             .collect())
     }
 
-    /// Many keys' values: `None` where a key has none. Locally in one
-    /// process (`scripts/kv-local.mjs`); remotely `BULK_GET_KEYS` per
+    /// Many keys' values: `None` where a key has none. Locally, past
+    /// [`LOCAL_BULK_KEYS`], in one process (`js/kv-local.mjs`); otherwise `BULK_GET_KEYS` per
     /// `wrangler kv bulk get` call, [`PARALLEL_CALLS`] calls at a time.
     pub(crate) fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, String> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        if let Some(dir) = &self.local_state {
+        if let Some(dir) = self
+            .local_state
+            .as_ref()
+            .filter(|_| keys.len() > LOCAL_BULK_KEYS)
+        {
             let keys = serde_json::to_string(keys).expect("keys serialise");
             let out = self.local(dir, &["get"], &keys)?;
             return serde_json::from_str(&out)
@@ -222,8 +251,8 @@ impl Kv {
             .map(drop)
     }
 
-    /// Runs `scripts/kv-local.mjs` on the local state in `dir` and returns
-    /// its answer: the last line of its output (wrangler may log before it).
+    /// Runs `js/kv-local.mjs` on the local state in `dir` and returns its
+    /// answer: the last line of its output (wrangler may log before it).
     fn local(&self, dir: &str, args: &[&str], stdin: &str) -> Result<String, String> {
         retry_when_busy(|| self.local_once(dir, args, stdin))
     }
@@ -232,9 +261,9 @@ impl Kv {
         use std::io::Write;
         use std::process::Stdio;
         let mut child = Command::new("node")
-            .arg("scripts/kv-local.mjs")
-            .args([dir, &self.binding])
+            .args(["--input-type=module", "-e", KV_LOCAL_JS, dir, &self.binding])
             .args(args)
+            .env("ADMIN_WRANGLER_FROM", &self.wrangler_from)
             .env("WRANGLER_SEND_METRICS", "false")
             .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
             .stdin(Stdio::piped())

@@ -6,15 +6,25 @@
 //   - `get`: the values of the keys given on stdin (a JSON array), in bulk
 //     reads of 100, where each `wrangler kv bulk get` costs a process start.
 //
-//   node scripts/kv-local.mjs <DIR> <binding> list [prefix]
-//   node scripts/kv-local.mjs <DIR> <binding> get < keys.json
+// Compiled into the admin command and run as `node --input-type=module -e`
+// with the arguments <DIR> <binding> list [prefix], or <DIR> <binding> get
+// with the keys (a JSON array) on stdin. The wrangler package is found from
+// ADMIN_WRANGLER_FROM, a path inside the project (the wrangler program admin
+// runs), so admin works from any folder with a wrangler.toml.
 //
 // Prints one JSON line last: [{"name", "expiration"?}, ...] for list,
 // [value or null, ...] for get.
 import { join, resolve } from 'node:path';
-import { getPlatformProxy } from 'wrangler';
+import { createRequire } from 'node:module';
 
-const [dir, binding, op, prefix = ''] = process.argv.slice(2);
+const { getPlatformProxy } = createRequire(process.env.ADMIN_WRANGLER_FROM)('wrangler');
+// Never hang the admin command: a local runtime that does not come up is an error.
+setTimeout(() => {
+  process.stderr.write('the local KV state could not be read within 120 s\n');
+  process.exit(1);
+}, 120_000).unref();
+
+const [dir, binding, op, prefix = ''] = process.argv.slice(1);
 const chunks = [];
 if (op === 'get') for await (const chunk of process.stdin) chunks.push(chunk);
 const proxy = await getPlatformProxy({ configPath: 'wrangler.toml', persist: { path: join(resolve(dir), 'v3') } });

@@ -1,9 +1,10 @@
 // One call to the Worker's /admin/grants for the admin command (Durable
-// Object mode, where only the Worker reaches the grants). The URL is argv[2];
+// Object mode, where only the Worker reaches the grants). Compiled into the
+// admin command and run as `node --input-type=module -e`; the URL is argv[1];
 // the bearer secret comes from the ADMIN_TOKEN environment variable and the
 // JSON body from stdin, so neither shows in `ps`. Prints the answer's body;
 // exits 1 with its status on anything but 200.
-const url = new URL('/admin/grants', process.argv[2]);
+const url = new URL('/admin/grants', process.argv[1]);
 const chunks = [];
 for await (const chunk of process.stdin) chunks.push(chunk);
 try {
