@@ -3,7 +3,9 @@
 // tombstones, one bulk write), then the namespace is exported and imported.
 // For scale, one single-key `wrangler kv key get`, what each key cost before.
 //
-//   node bench/admin-bulk.mjs [--grants 1000]
+//   node bench/admin-bulk.mjs [--grants 400]
+//
+// Locally wrangler lists at most 1,000 keys, so keep 2 × grants + 1 below it.
 //
 // Local state (what `wrangler dev` serves); `cargo build --bin admin` first.
 import { execFileSync } from 'node:child_process';
@@ -14,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const at = process.argv.indexOf('--grants');
-const N = at > 0 ? Number(process.argv[at + 1]) : 1000;
+const N = at > 0 ? Number(process.argv[at + 1]) : 400;
 const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_LOG: 'log' };
 const state = mkdtempSync(join(tmpdir(), 'alexa-oauth-bulk-'));
 const wrangler = join(ROOT, 'node_modules/.bin/wrangler');

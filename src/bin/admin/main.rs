@@ -10,8 +10,7 @@
 //! - `wrangler.rs`: KV through wrangler;
 //! - `route.rs`: the Worker's `/admin/grants`, for the grants of Durable
 //!   Object mode;
-//! - `js/`: the two node scripts compiled in (reading local KV past
-//!   wrangler's 1,000-key listing, and one call to `/admin/grants`);
+//! - `js/admin-call.mjs`: one call to `/admin/grants`, compiled in;
 //! - `client.rs`, `user.rs`, `grant.rs`, `backup.rs` (export, import,
 //!   stats): one function per command;
 //! - `io.rs`: stdin and time.

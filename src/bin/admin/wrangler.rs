@@ -9,15 +9,9 @@ use pollster::block_on;
 
 use crate::cli::Cli;
 
-/// Reads local KV state through wrangler's platform proxy (see the file).
-const KV_LOCAL_JS: &str = include_str!("js/kv-local.mjs");
-
-/// Where `wrangler kv key list --local` stops: a listing this long is done
-/// again through `js/kv-local.mjs`, which follows KV's cursor.
+/// Where `wrangler kv key list --local` stops (it follows no cursor; with
+/// `--remote` it lists every key).
 const LOCAL_LIST_CAP: usize = 1000;
-/// Locally, more keys than this are read in one `js/kv-local.mjs` process
-/// rather than one `wrangler kv bulk get` per 100.
-const LOCAL_BULK_KEYS: usize = 300;
 
 /// Keys per `wrangler kv bulk get`: KV's own limit for one bulk read.
 const BULK_GET_KEYS: usize = 100;
@@ -29,11 +23,8 @@ pub(crate) struct Kv {
     program: Vec<String>,
     location: Vec<String>,
     binding: String,
-    /// The local state folder (`--persist-to`), or `None` with `--remote`.
-    local_state: Option<String>,
-    /// A path inside the project that `js/kv-local.mjs` finds the wrangler
-    /// package from: the wrangler program, or the current folder.
-    wrangler_from: PathBuf,
+    /// Local state (`--persist-to`), not `--remote`.
+    local: bool,
     /// `GRANT_STORE = "DO"` in wrangler.toml: grants live in Durable Objects,
     /// which wrangler cannot read or write from the command line.
     pub(crate) durable_grants: bool,
@@ -77,17 +68,11 @@ impl Kv {
             Some(mode) => mode == alexa_oauth::store::backup::Mode::Do,
             None => alexa_oauth::durable_grants_in_wrangler_toml(&toml),
         };
-        let cwd = std::env::current_dir().unwrap_or_default();
-        let wrangler_from = std::fs::canonicalize(&program[0])
-            .ok()
-            .filter(|p| p.components().any(|c| c.as_os_str() == "node_modules"))
-            .unwrap_or_else(|| cwd.join("package.json"));
         Ok(Self {
             program,
             location,
             binding: cli.binding.clone(),
-            local_state: (!cli.remote).then(|| cli.persist_to.display().to_string()),
-            wrangler_from,
+            local: !cli.remote,
             durable_grants,
         })
     }
@@ -153,13 +138,13 @@ impl Kv {
             serde_json::from_str(listed.trim())
                 .map_err(|e| format!("unexpected output from wrangler kv key list: {e}"))
         };
-        let mut names = read(&self.run(&["list", "--prefix", prefix])?)?;
-        if let Some(dir) = self
-            .local_state
-            .as_ref()
-            .filter(|_| names.len() >= LOCAL_LIST_CAP)
-        {
-            names = read(&self.local(dir, &["list", prefix], "")?)?;
+        let names = read(&self.run(&["list", "--prefix", prefix])?)?;
+        if self.local && names.len() >= LOCAL_LIST_CAP {
+            return Err(format!(
+                "wrangler kv key list --local returns at most {LOCAL_LIST_CAP} keys, and this \
+                 local state has that many under {prefix:?}: admin cannot see them all \
+                 (the deployed namespace, with --remote, is listed whole)"
+            ));
         }
         Ok(names
             .iter()
@@ -170,26 +155,17 @@ impl Kv {
             .collect())
     }
 
-    /// Many keys' values: `None` where a key has none. Locally, past
-    /// [`LOCAL_BULK_KEYS`], in one process (`js/kv-local.mjs`); otherwise `BULK_GET_KEYS` per
+    /// Many keys' values: `None` where a key has none: `BULK_GET_KEYS` per
     /// `wrangler kv bulk get` call, [`PARALLEL_CALLS`] calls at a time.
     pub(crate) fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, String> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        if let Some(dir) = self
-            .local_state
-            .as_ref()
-            .filter(|_| keys.len() > LOCAL_BULK_KEYS)
-        {
-            let keys = serde_json::to_string(keys).expect("keys serialise");
-            let out = self.local(dir, &["get"], &keys)?;
-            return serde_json::from_str(&out)
-                .map_err(|e| format!("unexpected answer reading the local KV state: {e}"));
-        }
         let chunks: Vec<&[String]> = keys.chunks(BULK_GET_KEYS).collect();
         let mut values = Vec::with_capacity(keys.len());
-        for batch in chunks.chunks(PARALLEL_CALLS) {
+        // One at a time locally: the state is one SQLite file.
+        let parallel = if self.local { 1 } else { PARALLEL_CALLS };
+        for batch in chunks.chunks(parallel) {
             let answers: Vec<Result<Vec<Option<String>>, String>> = std::thread::scope(|s| {
                 let running: Vec<_> = batch
                     .iter()
@@ -249,49 +225,6 @@ impl Kv {
         let file = ValueFile::new(&serde_json::to_string(&body).expect("entries serialise"))?;
         self.run_kv(&["bulk", "put", &file.path.display().to_string()])
             .map(drop)
-    }
-
-    /// Runs `js/kv-local.mjs` on the local state in `dir` and returns its
-    /// answer: the last line of its output (wrangler may log before it).
-    fn local(&self, dir: &str, args: &[&str], stdin: &str) -> Result<String, String> {
-        retry_when_busy(|| self.local_once(dir, args, stdin))
-    }
-
-    fn local_once(&self, dir: &str, args: &[&str], stdin: &str) -> Result<String, String> {
-        use std::io::Write;
-        use std::process::Stdio;
-        let mut child = Command::new("node")
-            .args(["--input-type=module", "-e", KV_LOCAL_JS, dir, &self.binding])
-            .args(args)
-            .env("ADMIN_WRANGLER_FROM", &self.wrangler_from)
-            .env("WRANGLER_SEND_METRICS", "false")
-            .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("could not run node: {e}"))?;
-        let written = child
-            .stdin
-            .take()
-            .expect("piped")
-            .write_all(stdin.as_bytes());
-        let out = child
-            .wait_with_output()
-            .map_err(|e| format!("could not run node: {e}"))?;
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        if !out.status.success() || written.is_err() {
-            return Err(format!(
-                "reading the local KV state failed:\n{stdout}{}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        Ok(stdout
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or_default()
-            .to_owned())
     }
 
     pub(crate) fn delete(&self, key: &str) -> Result<(), String> {
