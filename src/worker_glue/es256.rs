@@ -76,16 +76,8 @@ impl WebCryptoEs256 {
 /// A private key's signing key, and its public key for verifying with its JWK.
 async fn import_one(secret: &str) -> Option<(JsValue, (JsValue, PublicJwk))> {
     let der = pkcs8_der(secret)?;
-    let sign = js_sys::Array::of1(&JsValue::from_str("sign"));
-    let args = js_sys::Array::of5(
-        &JsValue::from_str("pkcs8"),
-        &js_sys::Uint8Array::from(der.as_slice()),
-        &ecdsa(),
-        // Extractable, once, for its public coordinates.
-        &JsValue::TRUE,
-        &sign,
-    );
-    let private = subtle("importKey", &args).await.ok()?;
+    // Extractable, once, for its public coordinates.
+    let private = import_pkcs8(&der, true).await?;
     let args = js_sys::Array::of2(&JsValue::from_str("jwk"), &private);
     let jwk = subtle("exportKey", &args).await.ok()?;
     let coordinate = |name| property(&jwk, name)?.as_string();
@@ -106,15 +98,20 @@ async fn import_one(secret: &str) -> Option<(JsValue, (JsValue, PublicJwk))> {
     );
     let verifying = subtle("importKey", &args).await.ok()?;
     // Not extractable from here on: re-imported without the export right.
+    let signing = import_pkcs8(&der, false).await?;
+    Some((signing, (verifying, PublicJwk::from_coordinates(x, y))))
+}
+
+/// A PKCS#8 P-256 private key as a WebCrypto signing key.
+async fn import_pkcs8(der: &[u8], extractable: bool) -> Option<JsValue> {
     let args = js_sys::Array::of5(
         &JsValue::from_str("pkcs8"),
-        &js_sys::Uint8Array::from(der.as_slice()),
+        &js_sys::Uint8Array::from(der),
         &ecdsa(),
-        &JsValue::FALSE,
-        &sign,
+        &JsValue::from_bool(extractable),
+        &js_sys::Array::of1(&JsValue::from_str("sign")),
     );
-    let signing = subtle("importKey", &args).await.ok()?;
-    Some((signing, (verifying, PublicJwk::from_coordinates(x, y))))
+    subtle("importKey", &args).await.ok()
 }
 
 impl Es256 for WebCryptoEs256 {
