@@ -28,6 +28,7 @@ fn claims() -> Claims {
         jti: "cmFuZG9tLWp0aS12YWx1ZQ".into(),
         gid: Some("Z3JhbnQtaWQtdmFsdWUxMg".into()),
         name: Some("Alice".into()),
+        extra: None,
     }
 }
 
@@ -72,6 +73,7 @@ fn code_exchange(b: Bencher) {
             redirect_uri: Some(RedirectUri::new(LAYLA)),
             user_id: UserId::new("user-1"),
             display_name: "Alice".into(),
+            claims: None,
             scope: ScopeSet::parse("smart_home").unwrap(),
             code_challenge: None,
             expires_at: T0 + 300,

@@ -6,6 +6,7 @@
 //! `kid` header names the key, so a new key can be rolled in while tokens signed
 //! with the previous one still verify.
 
+use crate::claims::UserClaims;
 use crate::crypto::{b64url, b64url_decode, hmac_sha256, HmacSha256};
 use hmac::Mac;
 use serde::{Deserialize, Serialize};
@@ -64,6 +65,29 @@ pub struct Claims {
     /// The user's display name, so `/userinfo` needs no storage read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The user's upstream identities and own claims (see
+    /// [`crate::claims`]), as top-level members of the payload after the
+    /// ones above: appended when signing, taken back out by [`Jws::claims`].
+    #[serde(skip)]
+    pub extra: Option<UserClaims>,
+}
+
+impl Claims {
+    /// The payload's JSON: the claims above, then the user's own.
+    fn payload(&self) -> Vec<u8> {
+        let mut json = self.protocol_json();
+        if let Some(extra) = &self.extra {
+            extra.splice_into(&mut json);
+        }
+        json
+    }
+
+    /// The JSON of the fields above alone. Not inlined: signing and
+    /// verifying share one copy in the wasm.
+    #[inline(never)]
+    fn protocol_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("claims serialise")
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -82,9 +106,7 @@ pub fn sign(claims: &Claims, key: &SigningKey) -> String {
     };
     let mut token = b64url(&serde_json::to_vec(&header).expect("header serialises"));
     token.push('.');
-    token.push_str(&b64url(
-        &serde_json::to_vec(claims).expect("claims serialise"),
-    ));
+    token.push_str(&b64url(&claims.payload()));
     let mac = hmac_sha256(&key.secret, token.as_bytes());
     token.push('.');
     token.push_str(&b64url(&mac));
@@ -180,9 +202,12 @@ impl<'a> Jws<'a> {
     /// The claims, once the signature was checked; expired when `exp` is
     /// `leeway` seconds or more before `now`.
     pub fn claims(&self, now: u64, leeway: u64) -> Result<Claims, VerifyError> {
-        let claims: Claims = b64url_decode(self.payload)
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or(VerifyError::Malformed)?;
+        let payload = b64url_decode(self.payload).ok_or(VerifyError::Malformed)?;
+        let mut claims: Claims =
+            serde_json::from_slice(&payload).map_err(|_| VerifyError::Malformed)?;
+        // Every payload is `Claims::payload`'s: the fields above as serde
+        // writes them, then the extra members.
+        claims.extra = UserClaims::spliced(&claims.protocol_json(), &payload);
         if claims.exp.saturating_add(leeway) <= now {
             return Err(VerifyError::Expired);
         }
@@ -201,9 +226,7 @@ pub async fn sign_es256(claims: &Claims, keys: &dyn crate::es256::Es256) -> Opti
     };
     let mut token = b64url(&serde_json::to_vec(&header).expect("header serialises"));
     token.push('.');
-    token.push_str(&b64url(
-        &serde_json::to_vec(claims).expect("claims serialise"),
-    ));
+    token.push_str(&b64url(&claims.payload()));
     let sig = keys.sign(token.as_bytes()).await?;
     token.push('.');
     token.push_str(&b64url(&sig));
@@ -229,7 +252,23 @@ mod tests {
             jti: "j1".into(),
             gid: None,
             name: None,
+            extra: None,
         }
+    }
+
+    #[test]
+    fn users_claims_travel_as_top_level_members() {
+        let k = key("0123456789abcdef0123456789abcdef");
+        let mut c = claims();
+        let map = [("bridge_url".to_owned(), "https://b.example".to_owned())].into();
+        let ids = ["google:1".to_owned()];
+        c.extra = UserClaims::for_tokens(&ids, UserClaims::from_map(&map).as_ref());
+        let token = sign(&c, &k);
+        let payload = b64url_decode(token.split('.').nth(1).unwrap()).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        assert_eq!(v["bridge_url"], "https://b.example");
+        assert_eq!(v["identities"][0], "google:1");
+        assert_eq!(verify(&token, &[&k], 2_000).unwrap(), c);
     }
 
     #[test]

@@ -63,6 +63,7 @@
 //! - `testing` (feature `testing`): the fixture shared by tests, benches and fuzz targets.
 //! - `src/bin/admin/`: the native `admin` command that writes clients and users.
 
+pub mod claims;
 pub mod client_auth;
 pub mod config;
 pub mod crypto;

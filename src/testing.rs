@@ -288,6 +288,7 @@ impl Server {
             }),
             identities: vec![],
             created_at: T0,
+            claims: None,
         };
         for c in [&client, &machine] {
             server.put_client(c);

@@ -251,9 +251,11 @@ mod tests {
     }
 }
 
-/// The grant types of RFC 6749 this server implements.
+/// The grant types of RFC 6749 this server implements. Stored as their
+/// names, read through [`Self::parse`] (smaller wasm than serde's enum
+/// derive).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(try_from = "String", into = "&'static str")]
 pub enum GrantType {
     /// §4.1.3
     AuthorizationCode,
@@ -278,5 +280,18 @@ impl GrantType {
             Self::RefreshToken => "refresh_token",
             Self::ClientCredentials => "client_credentials",
         }
+    }
+}
+
+impl TryFrom<String> for GrantType {
+    type Error = &'static str;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s).ok_or("unknown grant type")
+    }
+}
+
+impl From<GrantType> for &'static str {
+    fn from(g: GrantType) -> Self {
+        g.as_str()
     }
 }

@@ -229,6 +229,7 @@ fn grant_from_before_derived_tokens(s: &Server) -> (String, String) {
         client_id: ClientId::new("alexa"),
         user_id: UserId::new("user-1"),
         display_name: "Alice".into(),
+        claims: None,
         scope: ScopeSet::parse("smart_home").unwrap(),
         created_at: T0,
         refresh_hash: token_hash(&current),

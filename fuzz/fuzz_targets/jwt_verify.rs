@@ -20,6 +20,7 @@ fuzz_target!(|data: &[u8]| {
             jti: "j".into(),
             gid: Some("g".into()),
             name: None,
+            extra: None,
         };
         let token = sign(&claims, &key);
         let mut bytes = token.clone().into_bytes();

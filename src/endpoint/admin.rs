@@ -9,7 +9,10 @@
 //!   records found, each as the grant's object holds it (a revocation the
 //!   object made itself shows as `revoked_at`);
 //! - `{"restore": [record, …]}`: writes each record back in its object;
-//!   answers `{"restored": n}`.
+//!   answers `{"restored": n}`;
+//! - `{"profile": {"ids": [grant id, …], "profile": profile}}`: puts a
+//!   user's [`Profile`] on each grant (`admin user update`), in its object;
+//!   answers `{"updated": n}`, the number of grants found.
 //!
 //! At most [`GRANTS_PER_CALL`] grants per call: each is one call to an object
 //! (and a KV read for `get`), and a request may make only so many (50 on the
@@ -24,7 +27,7 @@ use crate::crypto::ct_eq;
 use crate::grant::durable::GRANTS_PER_CALL;
 use crate::grant::GrantStore;
 use crate::http::{ErrorBody, LogFields, Method, Request, Response};
-use crate::store::GrantRecord;
+use crate::store::{GrantRecord, Profile};
 use crate::types::GrantId;
 use crate::Ctx;
 
@@ -33,6 +36,7 @@ use crate::Ctx;
 enum Call {
     Get(Vec<GrantId>),
     Restore(Vec<GrantRecord>),
+    Profile { ids: Vec<GrantId>, profile: Profile },
 }
 
 #[derive(Serialize)]
@@ -43,6 +47,11 @@ struct Found {
 #[derive(Serialize)]
 struct Restored {
     restored: usize,
+}
+
+#[derive(Serialize)]
+struct Updated {
+    updated: usize,
 }
 
 /// Handles `POST /admin/grants`.
@@ -67,12 +76,15 @@ async fn answer<S: GrantStore>(req: &Request, ctx: &Ctx<'_, S>, log: &mut LogFie
         .and_then(|b| serde_json::from_slice::<Call>(b).ok())
     else {
         log.reason = Some("unreadable admin call");
-        return bad("the body is {\"get\": [ids]} or {\"restore\": [records]}");
+        return bad("the body is {\"get\": [ids]}, {\"restore\": [records]} or {\"profile\": …}");
     };
     let outcome = match call {
         Call::Get(ids) if ids.len() <= GRANTS_PER_CALL => get(ctx.store, &ids).await,
         Call::Restore(grants) if grants.len() <= GRANTS_PER_CALL => {
             restore(ctx.store, &grants).await
+        }
+        Call::Profile { ids, profile } if ids.len() <= GRANTS_PER_CALL => {
+            update_profile(ctx.store, &ids, &profile).await
         }
         _ => return bad("too many grants in one call"),
     };
@@ -120,4 +132,16 @@ async fn restore<S: GrantStore>(
             restored: grants.len(),
         },
     ))
+}
+
+async fn update_profile<S: GrantStore>(
+    store: &S,
+    ids: &[GrantId],
+    profile: &Profile,
+) -> Result<Response, crate::store::StoreError> {
+    let mut updated = 0;
+    for id in ids {
+        updated += usize::from(store.update_profile(id, profile).await?);
+    }
+    Ok(Response::json(200, &Updated { updated }))
 }

@@ -75,6 +75,7 @@ async fn grant<S: GrantStore>(
         name: grant
             .map(|g| g.display_name.clone())
             .filter(|n| !n.is_empty()),
+        extra: grant.and_then(|g| g.claims.clone()),
     };
 
     match grant_type {

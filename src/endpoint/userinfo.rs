@@ -113,17 +113,23 @@ async fn userinfo<S: Store>(req: &Request, ctx: &Ctx<'_, S>, log: &mut LogFields
                 .header("retry-after", "2");
         }
     }
-    Response::json(
+    let mut answer = Response::json(
         200,
         &UserInfo {
             sub: &claims.sub,
             name: claims.name.as_deref().unwrap_or_default(),
         },
-    )
+    );
+    if let Some(extra) = &claims.extra {
+        extra.splice_into(&mut answer.body);
+    }
+    answer
 }
 
 /// The answer about the token's user (OpenID Connect Core §5.3.2's `sub` and
-/// `name`): what the skill's backend turns a token into.
+/// `name`): what the skill's backend turns a token into. The user's upstream
+/// `identities` and own claims follow, as the token carries them: what
+/// `admin user update` changes shows in the tokens issued after it.
 #[derive(Serialize)]
 struct UserInfo<'a> {
     sub: &'a str,

@@ -25,7 +25,7 @@ use super::records::{index_grant, is_revoked, put_code, put_grant};
 use super::{GrantStore, Indexing, Redeem, Refresh, Refreshed, Refusal, Successors};
 use crate::crypto::TokenHash;
 use crate::store::{
-    get_json, keys, CodeRecord, GrantRecord, Records, Store, StoreError, Tombstone,
+    get_json, keys, CodeRecord, GrantRecord, Profile, Records, Store, StoreError, Tombstone,
 };
 use crate::types::GrantId;
 
@@ -56,6 +56,12 @@ pub enum GrantOp {
     /// An exported grant, written back by `admin import`.
     Restore {
         grant: GrantRecord,
+    },
+    /// The user's profile, put on the grant by `admin user update`: in the
+    /// object, so no refresh can interleave with it.
+    Profile {
+        id: GrantId,
+        profile: Profile,
     },
 }
 
@@ -98,6 +104,9 @@ pub async fn serve<S: Store>(
             to_json(&storage.put_tombstone(&id, &tombstone).await?)
         }
         GrantOp::Restore { grant } => to_json(&put_grant(storage, &grant).await?),
+        GrantOp::Profile { id, profile } => {
+            to_json(&super::kv::update_profile(storage, &id, &profile).await?)
+        }
     };
     Ok(json)
 }
@@ -209,5 +218,12 @@ impl<K: Store, T: ObjectTransport> GrantStore for DurableGrants<'_, K, T> {
             grant: grant.clone(),
         };
         self.call(&grant.id, op).await
+    }
+    async fn update_profile(&self, id: &GrantId, profile: &Profile) -> Result<bool, StoreError> {
+        let op = GrantOp::Profile {
+            id: id.clone(),
+            profile: profile.clone(),
+        };
+        self.call(id, op).await
     }
 }

@@ -177,6 +177,7 @@ pub async fn redeem<S: Store + ?Sized>(
         client_id: code.client_id.clone(),
         user_id: code.user_id.clone(),
         display_name: code.display_name.clone(),
+        claims: code.claims.clone(),
         scope: code.scope.clone(),
         created_at: r.now,
         refresh_hash: crate::crypto::token_hash(first.secret()),

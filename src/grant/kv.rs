@@ -6,7 +6,9 @@
 use super::records::{grant_and_tombstone, is_revoked, put_code, put_grant};
 use super::{GrantStore, Indexing, Redeem, Refresh, Refreshed, Refusal, Successors};
 use crate::crypto::TokenHash;
-use crate::store::{CodeRecord, GrantRecord, Records, Store, StoreError, Tombstone};
+use crate::store::{
+    get_json, keys, CodeRecord, GrantRecord, Profile, Records, Store, StoreError, Tombstone,
+};
 use crate::types::GrantId;
 
 /// A store that keeps codes and grants under its own keys (see
@@ -52,4 +54,25 @@ impl<S: HoldsGrants + ?Sized> GrantStore for S {
     async fn restore_grant(&self, grant: &GrantRecord) -> Result<(), StoreError> {
         put_grant(self, grant).await
     }
+    /// A read and a write, like a refresh's: one racing it may write back
+    /// the profile it read (KV has no compare-and-set; docs/skill.md says so).
+    async fn update_profile(&self, id: &GrantId, profile: &Profile) -> Result<bool, StoreError> {
+        update_profile(self, id, profile).await
+    }
+}
+
+/// Puts `profile` on the grant stored under its key, if it exists; writes
+/// only when that changes it.
+pub(super) async fn update_profile<S: Store + ?Sized>(
+    store: &S,
+    id: &GrantId,
+    profile: &Profile,
+) -> Result<bool, StoreError> {
+    let Some(mut grant) = get_json::<GrantRecord, _>(store, &keys::grant(id)).await? else {
+        return Ok(false);
+    };
+    if profile.apply(&mut grant) {
+        put_grant(store, &grant).await?;
+    }
+    Ok(true)
 }

@@ -61,7 +61,7 @@ pub use revocation::{revoke, RevocationCache, REVOCATION_CACHE_SECONDS};
 pub use rotation::{current_refresh_token, Successors, RETIRED_KEPT, SUCCESSOR_STEPS};
 
 use crate::crypto::{token_hash, TokenHash};
-use crate::store::{CodeRecord, GrantRecord, Store, StoreError, Tombstone};
+use crate::store::{CodeRecord, GrantRecord, Profile, Store, StoreError, Tombstone};
 use crate::types::GrantId;
 
 /// Grant ids are 16 random bytes in unpadded base64url.
@@ -140,4 +140,7 @@ pub trait GrantStore: Store {
     /// grants: `admin import` (through `/admin/grants` in Durable Object
     /// mode). Its index entries and tombstone are KV records of their own.
     async fn restore_grant(&self, grant: &GrantRecord) -> Result<(), StoreError>;
+    /// Puts the user's current [`Profile`] on a grant (`admin user update`),
+    /// changing nothing else; whether the grant exists.
+    async fn update_profile(&self, id: &GrantId, profile: &Profile) -> Result<bool, StoreError>;
 }

@@ -219,6 +219,7 @@ mod tests {
             client_id: ClientId::new("alexa"),
             user_id: UserId::new("u"),
             display_name: String::new(),
+            claims: None,
             scope: ScopeSet::parse("a").unwrap(),
             created_at: 0,
             refresh_hash: token_hash(first.secret()),

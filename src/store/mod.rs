@@ -30,7 +30,7 @@ pub(crate) use join::join;
 #[cfg(any(test, feature = "testing"))]
 pub use memory::MemoryStore;
 pub use records::{
-    ClientRecord, ClientRemoval, ClientView, CodeRecord, GrantRecord, IdentityLink,
+    ClientRecord, ClientRemoval, ClientView, CodeRecord, GrantRecord, IdentityLink, Profile,
     RefreshRotation, Revocation, Tombstone, UserRecord, UserRemoval,
 };
 

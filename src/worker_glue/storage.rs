@@ -99,7 +99,7 @@ mod durable {
     use crate::crypto::TokenHash;
     use crate::grant::durable::{self, DurableGrants, ObjectTransport};
     use crate::grant::{GrantStore, Redeem, Refresh, Refreshed, Refusal, Successors};
-    use crate::store::{CodeRecord, GrantRecord, Tombstone};
+    use crate::store::{CodeRecord, GrantRecord, Profile, Tombstone};
     use crate::types::GrantId;
     use crate::worker_glue::config;
     use wasm_bindgen::JsValue;
@@ -222,6 +222,13 @@ mod durable {
         }
         async fn restore_grant(&self, grant: &GrantRecord) -> Result<(), StoreError> {
             either!(self, s => s.restore_grant(grant).await)
+        }
+        async fn update_profile(
+            &self,
+            id: &GrantId,
+            profile: &Profile,
+        ) -> Result<bool, StoreError> {
+            either!(self, s => s.update_profile(id, profile).await)
         }
     }
 

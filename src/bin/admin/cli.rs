@@ -296,6 +296,10 @@ pub(crate) struct UserAdd {
     /// `<provider>:<subject>` (e.g. `amazon:amzn1.account.XXXX`); repeatable.
     #[arg(long)]
     pub(crate) identity: Vec<String>,
+    /// A value of the user's own, `NAME=VALUE`, answered at /userinfo and
+    /// carried in access tokens (e.g. `bridge_url=https://…`); repeatable.
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub(crate) claim: Vec<String>,
     /// Replace the user's record; the user keeps the same id (`sub`).
     #[arg(long)]
     pub(crate) force: bool,
@@ -314,4 +318,11 @@ pub(crate) struct UserUpdate {
     /// Stop allowing an upstream identity; repeatable. Existing links stay.
     #[arg(long)]
     pub(crate) remove_identity: Vec<String>,
+    /// Set a value of the user's own, `NAME=VALUE`; repeatable. Access
+    /// tokens issued from now on carry it, in every link of the user.
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub(crate) claim: Vec<String>,
+    /// Remove one of the user's own values; repeatable.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) remove_claim: Vec<String>,
 }

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use alexa_oauth::grant::durable::GRANTS_PER_CALL;
-use alexa_oauth::store::GrantRecord;
+use alexa_oauth::store::{GrantRecord, Profile};
 use alexa_oauth::types::GrantId;
 use serde_json::{json, Value};
 
@@ -85,6 +85,22 @@ impl Route {
             grants.extend(found);
         }
         Ok(grants)
+    }
+
+    /// Puts a user's profile on their grants; how many exist.
+    pub(crate) fn update_profile(
+        &self,
+        ids: &[GrantId],
+        profile: &Profile,
+    ) -> Result<usize, String> {
+        let mut updated = 0;
+        for chunk in ids.chunks(GRANTS_PER_CALL) {
+            let answer = self.call(&json!({ "profile": { "ids": chunk, "profile": profile } }))?;
+            updated += answer["updated"]
+                .as_u64()
+                .ok_or("unexpected answer from the Worker")? as usize;
+        }
+        Ok(updated)
     }
 
     /// Writes grant records into their objects.

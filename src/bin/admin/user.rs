@@ -4,7 +4,10 @@ use alexa_oauth::crypto::{random_string, OsRng};
 use alexa_oauth::password::hash_password;
 use alexa_oauth::registration;
 use alexa_oauth::registration::normalize_username;
-use alexa_oauth::store::{keys, GrantRecord, IdentityLink, Records, UserRecord};
+use std::collections::BTreeMap;
+
+use alexa_oauth::claims::UserClaims;
+use alexa_oauth::store::{keys, GrantRecord, IdentityLink, Profile, Records, UserRecord};
 use alexa_oauth::types::{GrantId, UserId};
 use pollster::block_on;
 
@@ -12,10 +15,11 @@ use crate::cli::{UserAdd, UserUpdate};
 use crate::io::{now, read_password};
 use crate::wrangler::{get, put, Kv};
 
-pub(crate) fn add(kv: &Kv, args: UserAdd) -> Result<(), String> {
+pub(crate) fn add(kv: &Kv, worker: Option<&str>, args: UserAdd) -> Result<(), String> {
     let username =
         registration::username(&args.username).map_err(|e| format!("--username: {e}"))?;
     let identities = identities(&args.identity, "--identity")?;
+    let claims = edit_claims(BTreeMap::new(), &args.claim, &[])?;
     let password = match args.password_stdin {
         true => Some(read_password()?),
         false => None,
@@ -41,7 +45,9 @@ pub(crate) fn add(kv: &Kv, args: UserAdd) -> Result<(), String> {
         identities: identities.clone(),
         created_at: existing.as_ref().map(|u| u.created_at).unwrap_or_else(now),
         username: username.clone(),
+        claims: UserClaims::from_map(&claims),
     };
+    check_size(&record)?;
     // Identities the replaced record had and this one lacks stop signing in.
     for old in existing.iter().flat_map(|u| &u.identities) {
         if !identities.contains(old) {
@@ -53,6 +59,91 @@ pub(crate) fn add(kv: &Kv, args: UserAdd) -> Result<(), String> {
     for identity in &identities {
         out!("  may sign in as {identity}");
     }
+    if existing.is_some() {
+        update_grants(kv, worker, &record)?;
+    }
+    Ok(())
+}
+
+/// The user's claims after `--claim NAME=VALUE` and `--remove-claim NAME`.
+fn edit_claims(
+    mut claims: BTreeMap<String, String>,
+    set: &[String],
+    remove: &[String],
+) -> Result<BTreeMap<String, String>, String> {
+    for name in remove {
+        if claims.remove(name).is_none() {
+            return Err(format!("--remove-claim: the user has no claim {name:?}"));
+        }
+    }
+    for pair in set {
+        let (name, value) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("--claim {pair:?}: write NAME=VALUE"))?;
+        alexa_oauth::claims::check_name(name).map_err(|e| format!("--claim: {e}"))?;
+        claims.insert(name.to_owned(), value.to_owned());
+    }
+    Ok(claims)
+}
+
+/// Identities and claims ride in every access token, which should stay
+/// under 2 KB.
+fn check_size(user: &UserRecord) -> Result<(), String> {
+    let identities = serde_json::to_string(&user.identities).expect("strings serialise");
+    let claims = user.claims.as_ref().map_or("", |c| c.as_json());
+    let size = identities.len() + claims.len();
+    if size > alexa_oauth::claims::MAX_BYTES {
+        return Err(format!(
+            "the user's identities and claims would take {size} bytes of each access token; \
+             the limit is {} (tokens should stay under 2 KB)",
+            alexa_oauth::claims::MAX_BYTES
+        ));
+    }
+    Ok(())
+}
+
+/// Puts the user's display name, identities and claims on each of their
+/// grants, so that the access tokens those links get next carry them.
+fn update_grants(kv: &Kv, worker: Option<&str>, user: &UserRecord) -> Result<(), String> {
+    let ids = user_grant_ids(kv, &user.id)?;
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let profile = Profile::of(user);
+    let updated = if kv.durable_grants {
+        match worker {
+            Some(_) => crate::route::Route::new(worker)?.update_profile(&ids, &profile)?,
+            None => {
+                out!(
+                    "The user's {} link(s) keep the old values: in Durable Object mode, \
+                     run this again with --worker URL to update them.",
+                    ids.len()
+                );
+                return Ok(());
+            }
+        }
+    } else {
+        let keys: Vec<String> = ids.iter().map(keys::grant).collect();
+        let mut changed = Vec::new();
+        let mut found = 0;
+        for (key, text) in keys.iter().zip(kv.get_many(&keys)?) {
+            let grant: Option<GrantRecord> =
+                alexa_oauth::store::from_json(key, text).map_err(|e| e.0)?;
+            if let Some(mut grant) = grant {
+                found += 1;
+                if profile.apply(&mut grant) {
+                    changed.push((
+                        key.clone(),
+                        serde_json::to_string(&grant).expect("serialises"),
+                        None,
+                    ));
+                }
+            }
+        }
+        kv.put_many(&changed)?;
+        found
+    };
+    out!("{updated} link(s) carry the new values in their next access token.");
     Ok(())
 }
 
@@ -86,8 +177,11 @@ fn check_free(kv: &Kv, identity: &str, username: &str) -> Result<(), String> {
     }
 }
 
-pub(crate) fn update(kv: &Kv, args: UserUpdate) -> Result<(), String> {
+pub(crate) fn update(kv: &Kv, worker: Option<&str>, args: UserUpdate) -> Result<(), String> {
     let mut user = load_user(kv, &args.username)?;
+    let claims = user.claims.as_ref().map(UserClaims::to_map);
+    let claims = edit_claims(claims.unwrap_or_default(), &args.claim, &args.remove_claim)?;
+    user.claims = UserClaims::from_map(&claims);
     let add = identities(&args.add_identity, "--add-identity")?;
     let remove = identities(&args.remove_identity, "--remove-identity")?;
     for identity in &add {
@@ -109,6 +203,7 @@ pub(crate) fn update(kv: &Kv, args: UserUpdate) -> Result<(), String> {
             user.username
         ));
     }
+    check_size(&user)?;
     block_on(kv.put_user(&user)).map_err(|e| e.0)?;
     for identity in &remove {
         kv.delete(&keys::identity(identity))?;
@@ -118,7 +213,7 @@ pub(crate) fn update(kv: &Kv, args: UserUpdate) -> Result<(), String> {
         out!("{identity} may sign in as {:?}.", user.username);
     }
     out!("User {:?} updated.", user.username);
-    Ok(())
+    update_grants(kv, worker, &user)
 }
 
 pub(crate) fn load_user(kv: &Kv, username: &str) -> Result<UserRecord, String> {
@@ -149,6 +244,14 @@ pub(crate) fn show(kv: &Kv, worker: Option<&str>, username: &str) -> Result<(), 
     );
     for identity in &user.identities {
         out!("identity\t{identity}");
+    }
+    for (name, value) in user
+        .claims
+        .as_ref()
+        .map(UserClaims::to_map)
+        .unwrap_or_default()
+    {
+        out!("claim\t{name}={value}");
     }
     let ids = user_grant_ids(kv, &user.id)?;
     let grants: Vec<GrantRecord> = if kv.durable_grants {

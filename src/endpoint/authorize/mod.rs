@@ -14,6 +14,7 @@
 //! ([`RegisteredRedirect`], which only the match can make). [`render`] is the
 //! one place a refusal becomes a response and fills its log fields.
 
+use crate::claims::UserClaims;
 use crate::crypto::{random_string, token_hash};
 use crate::csrf;
 use crate::error::{ErrorCode, OAuthError};
@@ -226,6 +227,7 @@ async fn issue_code<S: GrantStore>(
         redirect_uri: ar.redirect_given.then(|| ar.redirect.uri().clone()),
         user_id: user.id,
         display_name: user.display_name,
+        claims: UserClaims::for_tokens(&user.identities, user.claims.as_ref()),
         scope: ar.scope.clone(),
         code_challenge: ar.code_challenge.clone(),
         expires_at: ctx.now + CODE_TTL,

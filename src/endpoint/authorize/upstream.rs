@@ -378,6 +378,7 @@ async fn user_for<S: GrantStore>(
         password_hash: None,
         identities: vec![id_key.clone()],
         created_at: ctx.now,
+        claims: None,
     };
     ctx.store
         .put_user(&user)
