@@ -126,8 +126,10 @@ export async function userOf(token) {
 
 // ---- The user's devices ------------------------------------------------------
 
-// A demo list per user. A real skill asks the user's bridge (its URL could be
-// a per-user claim, `bridge_url`) for its accessories.
+// A demo list per user. A real skill asks the user's bridge for its
+// accessories: its URL is the user's `bridge_url` claim, which the operator
+// sets with `admin user update --claim bridge_url=…` and every token carries.
+// Here it only travels in each endpoint's cookie, which Alexa sends back.
 const powered = new Map();
 function devicesOf(user) {
   return [
@@ -210,6 +212,7 @@ export async function handler(event, context) {
         friendlyName: d.name,
         description: `${d.name} of ${user.name || user.sub}`,
         displayCategories: [d.category],
+        cookie: user.bridgeUrl ? { bridge_url: user.bridgeUrl } : {},
         capabilities: [
           { type: 'AlexaInterface', interface: 'Alexa', version: '3' },
           { type: 'AlexaInterface', interface: 'Alexa.PowerController', version: '3', properties: { supported: [{ name: 'powerState' }], retrievable: true, proactivelyReported: false } },

@@ -169,8 +169,10 @@ def user_of(token):
 
 # ---- The user's devices ------------------------------------------------------
 
-# A demo list per user. A real skill asks the user's bridge (its URL could be a
-# per-user claim, `bridge_url`) for its accessories.
+# A demo list per user. A real skill asks the user's bridge for its accessories:
+# its URL is the user's `bridge_url` claim, which the operator sets with
+# `admin user update --claim bridge_url=...` and every token carries. Here it
+# only travels in each endpoint's cookie, which Alexa sends back.
 _powered = {}
 
 
@@ -261,6 +263,7 @@ def _serve(directive):
             "friendlyName": d["name"],
             "description": f"{d['name']} of {user['name'] or user['sub']}",
             "displayCategories": [d["category"]],
+            "cookie": {"bridge_url": user["bridge_url"]} if user.get("bridge_url") else {},
             "capabilities": [
                 {"type": "AlexaInterface", "interface": "Alexa", "version": "3"},
                 {"type": "AlexaInterface", "interface": "Alexa.PowerController", "version": "3",

@@ -14,8 +14,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { calculateJwkThumbprint } from 'jose';
-import { startWorker, authorizeQuery, login, token, CLIENT_ID, SECRET, REDIRECTS, ROOT } from './harness.mjs';
+import { startWorker, authorizeQuery, login, token, admin, CLIENT_ID, SECRET, REDIRECTS, ROOT } from './harness.mjs';
 
+const BRIDGE = 'https://bridge.example/alice';
 const KEY = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' });
 const PYTHON = execFileSync('bash', [join(ROOT, 'scripts/setup-python.sh')], { encoding: 'utf8' }).trim();
 let worker;
@@ -25,6 +26,8 @@ const dir = mkdtempSync(join(tmpdir(), 'alexa-oauth-skills-'));
 
 before(async () => {
   worker = await startWorker({ upstream: true, vars: { ACCESS_TOKEN_ALG: 'ES256', ES256_PRIVATE_KEY: KEY } });
+  // Alice's bridge, a claim of her own that her tokens carry.
+  admin(worker.state, ['user', 'update', '--username', 'alice', '--claim', `bridge_url=${BRIDGE}`]);
   // Login with Amazon's token endpoint, as AcceptGrant calls it.
   lwa = createServer((req, res) => {
     let body = '';
@@ -133,6 +136,7 @@ for (const [language, runExample] of Object.entries(EXAMPLES)) {
       ]);
       assert.equal(found.event.header.name, 'Discover.Response', JSON.stringify(found));
       assert.deepEqual(found.event.payload.endpoints.map((e) => e.endpointId), [lamp, `${sub}:fan`]);
+      assert.deepEqual(found.event.payload.endpoints[0].cookie, { bridge_url: BRIDGE }, 'the claim reached the skill');
       assert.equal(turnedOn.event.header.name, 'Response', JSON.stringify(turnedOn));
       assert.equal(turnedOn.event.header.correlationToken, on.header.correlationToken);
       assert.equal(turnedOn.event.endpoint.endpointId, lamp);
