@@ -10,6 +10,8 @@
 #   `SIGN_IN_PROVIDERS=google npx wrangler deploy`.
 # - es256: ES256 access tokens, when ACCESS_TOKEN_ALG is ES256 in the same
 #   places (any case).
+# - account: the account page, invitations and reset links, when
+#   ACCOUNT_PAGES is on (or true) in the same places.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 features=()
@@ -31,4 +33,12 @@ if [ "$(echo "${ACCESS_TOKEN_ALG:-}" | tr -d '[:space:]' | tr '[:lower:]' '[:upp
   || es256 wrangler.toml || es256 .dev.vars; then
   features+=(es256)
 fi
+account() { # a file with ACCOUNT_PAGES = "on"
+  [ -f "$1" ] && sed -e 's/#.*//' "$1" \
+    | grep -qiE '^[[:space:]]*ACCOUNT_PAGES[[:space:]]*=[[:space:]]*["'"'"']?[[:space:]]*(on|true)'
+}
+case "$(echo "${ACCOUNT_PAGES:-}" | tr -d '[:space:]' | tr '[:upper:]' '[:lower:]')" in
+  on | true) features+=(account) ;;
+  *) if account wrangler.toml || account .dev.vars; then features+=(account); fi ;;
+esac
 (IFS=,; echo "${features[*]}")

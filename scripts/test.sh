@@ -12,7 +12,7 @@ cargo fmt --all -- --check
 cargo clippy --quiet --all-targets -- -D warnings
 # The Worker's glue exists only for wasm32: lint it there too, with every
 # feature and with none (the default build).
-cargo clippy --quiet --lib --target wasm32-unknown-unknown --features durable,upstream -- -D warnings
+cargo clippy --quiet --lib --target wasm32-unknown-unknown --features durable,upstream,es256,account -- -D warnings
 cargo clippy --quiet --lib --target wasm32-unknown-unknown -- -D warnings
 RUSTDOCFLAGS=-Dwarnings cargo doc --quiet --no-deps
 (cd fuzz && cargo fmt -- --check && cargo clippy --quiet --all-targets -- -D warnings \
@@ -32,9 +32,9 @@ cargo build --quiet --bin admin
 build() { bash scripts/build.sh >/dev/null 2>&1 || bash scripts/build.sh; }
 (unset SIGN_IN_PROVIDERS GRANT_STORE; build)
 # Both also with ES256 access tokens compiled in (used when a test sets
-# ACCESS_TOKEN_ALG).
-SIGN_IN_PROVIDERS=e2e ACCESS_TOKEN_ALG=ES256 BUILD_DIR=build-up build
-SIGN_IN_PROVIDERS=e2e ACCESS_TOKEN_ALG=ES256 GRANT_STORE=DO BUILD_DIR=build-do build
+# ACCESS_TOKEN_ALG) and the account pages.
+SIGN_IN_PROVIDERS=e2e ACCESS_TOKEN_ALG=ES256 ACCOUNT_PAGES=on BUILD_DIR=build-up build
+SIGN_IN_PROVIDERS=e2e ACCESS_TOKEN_ALG=ES256 ACCOUNT_PAGES=on GRANT_STORE=DO BUILD_DIR=build-do build
 
 echo "== end-to-end tests against wrangler dev"
 node --test --test-reporter=spec $(ls tests/e2e/*.test.mjs | grep -v load.test.mjs)

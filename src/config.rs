@@ -88,15 +88,19 @@ pub fn is_durable_grant_store(value: &str) -> bool {
 /// Whether a `wrangler.toml` turns Durable Object mode on: its uncommented
 /// `GRANT_STORE = "…"` line, under [`is_durable_grant_store`].
 pub fn durable_grants_in_wrangler_toml(toml: &str) -> bool {
+    var_in_wrangler_toml(toml, "GRANT_STORE").is_some_and(|v| is_durable_grant_store(&v))
+}
+
+/// The last uncommented `NAME = "value"` line of `toml` for `name`: how
+/// `admin` and the build read a var (as `scripts/features.sh` does).
+pub fn var_in_wrangler_toml(toml: &str, name: &str) -> Option<String> {
     toml.lines()
         .filter_map(|line| {
             let line = line.split('#').next()?.trim();
-            let (name, value) = line.split_once('=')?;
-            (name.trim() == "GRANT_STORE")
-                .then(|| value.trim().trim_matches(['"', '\'']).to_owned())
+            let (key, value) = line.split_once('=')?;
+            (key.trim() == name).then(|| value.trim().trim_matches(['"', '\'']).to_owned())
         })
         .next_back()
-        .is_some_and(|v| is_durable_grant_store(&v))
 }
 
 #[cfg(test)]

@@ -153,7 +153,12 @@ mod tests {
 
     #[test]
     fn at_most_max_params() {
-        let names = |n: usize| (0..n).map(|i| format!("p{i}=x")).collect::<Vec<_>>().join("&");
+        let names = |n: usize| {
+            (0..n)
+                .map(|i| format!("p{i}=x"))
+                .collect::<Vec<_>>()
+                .join("&")
+        };
         assert!(Params::parse(names(MAX_PARAMS).as_bytes()).is_ok());
         let e = Params::parse(names(MAX_PARAMS + 1).as_bytes()).unwrap_err();
         assert_eq!(e.description, "too many parameters");

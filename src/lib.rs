@@ -92,8 +92,8 @@ pub mod upstream;
 mod worker_glue;
 
 pub use config::{
-    durable_grants_in_wrangler_toml, is_durable_grant_store, Config, ConfigError, ACCESS_TOKEN_TTL,
-    ACCESS_TOKEN_TTL_RANGE, CODE_TTL,
+    durable_grants_in_wrangler_toml, is_durable_grant_store, var_in_wrangler_toml, Config,
+    ConfigError, ACCESS_TOKEN_TTL, ACCESS_TOKEN_TTL_RANGE, CODE_TTL,
 };
 pub use endpoint::handle;
 

@@ -41,6 +41,93 @@ struct Message<'a> {
     onward: Option<&'a str>,
 }
 
+/// The account page: the sign-in form, or (`me`) the person's links and
+/// forms to end one, change the password and sign out.
+#[cfg(feature = "account")]
+#[derive(Template)]
+#[template(path = "account.html")]
+pub(crate) struct Account<'a> {
+    pub(crate) notice: Option<&'a str>,
+    pub(crate) error: Option<&'a str>,
+    pub(crate) me: Option<Me>,
+    /// The CSRF token every form of the page carries.
+    pub(crate) csrf: String,
+    /// The sign-in form's username, after a failed try.
+    pub(crate) username: &'a str,
+    pub(crate) min_password: usize,
+}
+
+/// Who is signed in at `/account`, and what holds a link to them.
+#[cfg(feature = "account")]
+pub(crate) struct Me {
+    pub(crate) name: String,
+    pub(crate) username: String,
+    pub(crate) links: Vec<LinkRow>,
+    /// Whether the user has a password (to change).
+    pub(crate) password: bool,
+}
+
+/// One link (grant) as the account page lists it.
+#[cfg(feature = "account")]
+pub(crate) struct LinkRow {
+    pub(crate) id: String,
+    pub(crate) client: String,
+    pub(crate) created: String,
+    pub(crate) scopes: String,
+}
+
+/// The page an invitation or reset link opens: choose a password.
+#[cfg(feature = "account")]
+#[derive(Template)]
+#[template(path = "set_password.html")]
+pub(crate) struct SetPassword<'a> {
+    pub(crate) title: &'a str,
+    pub(crate) intro: &'a str,
+    pub(crate) error: Option<&'a str>,
+    /// The link's own path, which the form posts back to.
+    pub(crate) action: &'a str,
+    pub(crate) csrf: String,
+    pub(crate) username: &'a str,
+    pub(crate) button: &'a str,
+    pub(crate) min_password: usize,
+}
+
+/// An HTML answer from a template.
+#[cfg(feature = "account")]
+pub(crate) fn html(status: u16, page: &impl Template) -> Response {
+    Response::html(status, render(page))
+}
+
+/// A message page whose one button leads to `to` (a path of ours), `label`.
+#[cfg(feature = "account")]
+pub(crate) fn message(status: u16, title: &str, detail: &str, onward: (&str, &str)) -> Response {
+    let page = Message {
+        title,
+        detail,
+        code: None,
+        state: "",
+        again: Some(onward.0),
+        onward: Some(onward.1),
+    };
+    Response::html(status, render(&page))
+}
+
+/// A Unix time as its UTC date, `2026-12-03` (Howard Hinnant's
+/// days-to-civil algorithm: no date crate for one line of a page).
+#[cfg(feature = "account")]
+pub(crate) fn date(unix: u64) -> String {
+    let z = (unix / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
 /// Renders a template. Writing into a `String` fails only if a value's
 /// `Display` does, which none of ours can; a plain page stands in regardless.
 fn render(page: &impl Template) -> String {
@@ -131,6 +218,15 @@ pub(crate) fn demo_callback(req: &Request) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "account")]
+    #[test]
+    fn dates() {
+        assert_eq!(date(0), "1970-01-01");
+        assert_eq!(date(951_782_400), "2000-02-29");
+        assert_eq!(date(1_796_256_000), "2026-12-03");
+        assert_eq!(date(4_107_542_399), "2100-02-28");
+    }
 
     #[test]
     fn every_value_is_escaped() {

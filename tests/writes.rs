@@ -101,6 +101,23 @@ fn every_route_asked_anonymously_or_wrongly_writes_nothing() {
         // restore without its bearer secret.
         post("/admin/grants", r#"{"restore": []}"#),
         post("/admin/grants", r#"{"restore": []}"#).with_header("authorization", "Bearer guess"),
+        // The account pages, signed out: the page, a sign-in that fails, a
+        // forged end of a link, and links nobody issued.
+        Request::new(Method::Get, "/account"),
+        post(
+            "/account",
+            "action=signin&username=alice&password=wrong&csrf=1.x",
+        ),
+        post("/account", &format!("action=end&grant={gid}&csrf=1.x")),
+        post(
+            "/account",
+            "action=password&current=x&password=yyyyyyyy&confirm=yyyyyyyy",
+        ),
+        Request::new(Method::Get, &format!("/invite/{}", "A".repeat(43))),
+        post(
+            &format!("/reset/{}", "A".repeat(43)),
+            "password=yyyyyyyy&confirm=yyyyyyyy",
+        ),
         Request::new(Method::Get, "/static/login.css"),
         Request::new(Method::Get, "/demo/callback?code=x"),
         Request::new(Method::Get, "/"),

@@ -2,6 +2,8 @@
 //! endpoint's `handle` has the same shape: read the request, decide through the
 //! core, answer with the request's log fields.
 
+#[cfg(feature = "account")]
+mod account;
 #[cfg(feature = "durable")]
 mod admin;
 mod authorize;
@@ -9,6 +11,7 @@ mod discovery;
 mod front;
 mod introspect;
 mod revoke;
+mod sign_in;
 mod token;
 mod userinfo;
 
@@ -36,6 +39,19 @@ async fn route<S: GrantStore>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
     #[cfg(feature = "es256")]
     if req.path == "/.well-known/jwks.json" {
         return discovery::jwks(ctx);
+    }
+    #[cfg(feature = "account")]
+    {
+        use account::Purpose;
+        if req.path == "/account" {
+            return account::account(req, ctx).await;
+        }
+        if let Some(token) = req.path.strip_prefix("/invite/") {
+            return account::password_link(req, ctx, Purpose::Invite, token).await;
+        }
+        if let Some(token) = req.path.strip_prefix("/reset/") {
+            return account::password_link(req, ctx, Purpose::Reset, token).await;
+        }
     }
     #[cfg(feature = "durable")]
     if req.path == "/admin/grants" {

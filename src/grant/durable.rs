@@ -161,6 +161,9 @@ impl<K: Store, T: ObjectTransport> Store for DurableGrants<'_, K, T> {
     ) -> Result<(Option<String>, Option<String>), StoreError> {
         self.kv.get_two(a, b).await
     }
+    async fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.kv.keys_with_prefix(prefix).await
+    }
 }
 
 /// The grant decisions run inside the grant's object, with the object's own

@@ -15,6 +15,7 @@
 //! | `grant:<grant id>`               | [`GrantRecord`]           | `/token`                       | never                 |
 //! | `revoked:<grant id>`             | [`Tombstone`] (when, why) | every revocation               | never                 |
 //! | `usergrant:<user id>:<grant id>` | empty                     | `/token` (code); DO mode: `/authorize`, with the code | never |
+//! | `passwordlink:<sha256 of token>` | [`PasswordLink`]          | `admin user invite/reset-link` | with the link         |
 //! | `clientgrant:<client id>:<grant id>` | empty                 | `/token` (code); DO mode: `/authorize`, with the code | never |
 //!
 //! `admin export` writes every one of these but codes as JSON lines (see
@@ -33,6 +34,7 @@
 //! [`GrantRecord`]: super::GrantRecord
 //! [`Tombstone`]: super::Tombstone
 //! [`IdentityLink`]: super::IdentityLink
+//! [`PasswordLink`]: super::PasswordLink
 
 use crate::crypto::TokenHash;
 use crate::types::{ClientId, GrantId, UserId};
@@ -78,4 +80,8 @@ pub fn client_grant(client: &ClientId, grant: &GrantId) -> String {
 }
 pub fn client_grants_prefix(client: &ClientId) -> String {
     format!("clientgrant:{client}:")
+}
+/// An invitation or reset link, by the hash of its token.
+pub fn password_link(hash: &TokenHash) -> String {
+    format!("passwordlink:{}", hash.as_str())
 }

@@ -92,6 +92,9 @@ impl Store for MemoryStore {
         self.map.borrow_mut().insert(key.to_owned(), value);
         Ok(())
     }
+    async fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.list(prefix).await
+    }
 }
 
 impl Keys for MemoryStore {

@@ -30,8 +30,8 @@ pub(crate) use join::join;
 #[cfg(any(test, feature = "testing"))]
 pub use memory::MemoryStore;
 pub use records::{
-    ClientRecord, ClientRemoval, ClientView, CodeRecord, GrantRecord, IdentityLink, Profile,
-    RefreshRotation, Revocation, Tombstone, UserRecord, UserRemoval,
+    ClientRecord, ClientRemoval, ClientView, CodeRecord, GrantRecord, IdentityLink, PasswordLink,
+    Profile, RefreshRotation, Revocation, Tombstone, UserRecord, UserRemoval,
 };
 
 use serde::{de::DeserializeOwned, Serialize};
@@ -62,6 +62,13 @@ pub trait Store {
     ) -> Result<(Option<String>, Option<String>), StoreError> {
         let (a, b) = join(self.get(a), self.get(b)).await;
         Ok((a?, b?))
+    }
+    /// The keys that start with `prefix`: the account page lists a user's
+    /// grants. Only stores that can list override it (Workers KV in a build
+    /// with the account pages, the memory store, `admin`'s).
+    async fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let _ = prefix;
+        Err(StoreError("this store cannot list keys".into()))
     }
 }
 

@@ -203,6 +203,44 @@ impl Profile {
     }
 }
 
+/// Under `passwordlink:<sha256 of the link's token>`: an invitation or a
+/// reset link that `admin` made, for one user. It works while the user's
+/// password is still the one it was made for ([`Self::fits`]): setting a
+/// password through it spends it, and every other link made before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordLink {
+    /// `invite` or `reset`: which page it opens.
+    pub purpose: String,
+    pub username: String,
+    pub user_id: UserId,
+    /// [`PasswordLink::fingerprint`] of the user's password when made.
+    pub fingerprint: String,
+    pub expires_at: u64,
+}
+
+impl PasswordLink {
+    pub const INVITE: &str = "invite";
+    pub const RESET: &str = "reset";
+
+    /// A short digest of a user's password hash, or of its absence: a
+    /// link carries it, so any password change spends the link.
+    pub fn fingerprint(user: &UserRecord) -> String {
+        let hash = user.password_hash.as_deref().unwrap_or("no password");
+        crate::crypto::sha256_b64url(hash)[..16].to_owned()
+    }
+
+    /// Whether this link still works for `user` (the one under its
+    /// username) at `now`.
+    pub fn fits(&self, user: &UserRecord, now: u64) -> bool {
+        now < self.expires_at
+            && user.id == self.user_id
+            && crate::crypto::ct_eq(
+                Self::fingerprint(user).as_bytes(),
+                self.fingerprint.as_bytes(),
+            )
+    }
+}
+
 /// Under `identity:<provider>:<subject>`: the user an upstream identity signs
 /// in as (the operator's allow-list).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -315,6 +353,8 @@ pub enum Revocation {
     CodeReplayed = 5,
     /// A refresh token it had moved past came back (RFC 9700 §4.14.2).
     RefreshReused = 6,
+    /// Its user ended it on the account page.
+    UserEnded = 7,
 }
 
 impl Revocation {
@@ -327,6 +367,7 @@ impl Revocation {
             4 => "its client was removed",
             5 => "its code was presented twice",
             6 => "a refresh token it had moved past came back",
+            7 => "its user ended it at /account",
             _ => "not recorded (a tombstone from before reasons)",
         }
     }

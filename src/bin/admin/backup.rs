@@ -25,7 +25,8 @@ fn read_all(kv: &Kv, worker: Option<&str>) -> Result<Vec<Entry>, String> {
             Some(Kind::Grant) => route.is_none(),
             Some(_) => true,
             None => {
-                if !key.starts_with("code:") {
+                // Codes and password links: short-lived, and of no use restored.
+                if !key.starts_with("code:") && !key.starts_with("passwordlink:") {
                     eprintln!("admin: left out {key:?}, which is not one of ours");
                 }
                 false

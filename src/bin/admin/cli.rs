@@ -172,6 +172,12 @@ pub(crate) enum UserCmd {
         #[arg(long)]
         username: String,
     },
+    /// Create a user without a password and print a one-time link where
+    /// they choose one (the account pages: ACCOUNT_PAGES, docs/account.md).
+    Invite(UserInvite),
+    /// Print a one-time link where a user chooses a new password. Their
+    /// links keep working; the old password works until the new one is set.
+    ResetLink(UserResetLink),
     /// Remove a user and end all of their grants, including any a code
     /// exchange racing the command makes: the grants are swept twice, SETTLE
     /// seconds apart (KV's propagation delay: 70 with --remote, 0 locally).
@@ -303,6 +309,45 @@ pub(crate) struct UserAdd {
     /// Replace the user's record; the user keeps the same id (`sub`).
     #[arg(long)]
     pub(crate) force: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct UserInvite {
+    #[arg(long)]
+    pub(crate) username: String,
+    /// The name shown to the skill (defaults to the username).
+    #[arg(long)]
+    pub(crate) display_name: Option<String>,
+    /// How long the link works, e.g. 7d, 12h (10m to 30d).
+    #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = parse_valid_for)]
+    pub(crate) valid_for: u64,
+    /// The Worker's origin, e.g. https://auth.example.com (default: ISSUER
+    /// in wrangler.toml).
+    #[arg(long, value_name = "URL")]
+    pub(crate) base_url: Option<String>,
+}
+
+#[derive(Args)]
+pub(crate) struct UserResetLink {
+    #[arg(long)]
+    pub(crate) username: String,
+    /// How long the link works, e.g. 1d, 2h (10m to 30d).
+    #[arg(long, value_name = "DURATION", default_value = "1d", value_parser = parse_valid_for)]
+    pub(crate) valid_for: u64,
+    /// The Worker's origin (default: ISSUER in wrangler.toml).
+    #[arg(long, value_name = "URL")]
+    pub(crate) base_url: Option<String>,
+}
+
+/// A link's lifetime in seconds, from `7d`, `12h`, `30m`.
+fn parse_valid_for(s: &str) -> Result<u64, String> {
+    let secs = humantime::parse_duration(s)
+        .map_err(|e| format!("{s:?}: {e} (write e.g. 7d, 12h or 30m)"))?
+        .as_secs();
+    if !(600..=30 * 86_400).contains(&secs) {
+        return Err(format!("{s:?}: a link works for 10 minutes to 30 days"));
+    }
+    Ok(secs)
 }
 
 #[derive(Args)]

@@ -79,6 +79,8 @@ fn main() -> std::process::ExitCode {
         TopCmd::User(UserCmd::List) => user::list(&kv),
         TopCmd::User(UserCmd::Show { username }) => user::show(&kv, worker, &username),
         TopCmd::User(UserCmd::Passwd { username }) => user::passwd(&kv, &username),
+        TopCmd::User(UserCmd::Invite(a)) => user::invite(&kv, a),
+        TopCmd::User(UserCmd::ResetLink(a)) => user::reset_link(&kv, a),
         TopCmd::User(UserCmd::Remove { username, settle }) => {
             let settle = settle.unwrap_or(if cli.remote { 70 } else { 0 });
             user::remove(&kv, &username, settle)

@@ -7,11 +7,13 @@ use alexa_oauth::registration::normalize_username;
 use std::collections::BTreeMap;
 
 use alexa_oauth::claims::UserClaims;
-use alexa_oauth::store::{keys, GrantRecord, IdentityLink, Profile, Records, UserRecord};
+use alexa_oauth::store::{
+    keys, GrantRecord, IdentityLink, PasswordLink, Profile, Records, Store, UserRecord,
+};
 use alexa_oauth::types::{GrantId, UserId};
 use pollster::block_on;
 
-use crate::cli::{UserAdd, UserUpdate};
+use crate::cli::{UserAdd, UserInvite, UserResetLink, UserUpdate};
 use crate::io::{now, read_password};
 use crate::wrangler::{get, put, Kv};
 
@@ -326,4 +328,105 @@ pub(crate) fn remove(kv: &Kv, username: &str, settle: u64) -> Result<(), String>
         block_on(alexa_oauth::grant::remove_user(kv, &user, now(), wait)).map_err(|e| e.0)?;
     out!("User {:?} removed; {ended} grant(s) ended.", user.username);
     Ok(())
+}
+
+/// `admin user invite`: a user with no password yet, and a link to choose one.
+pub(crate) fn invite(kv: &Kv, args: UserInvite) -> Result<(), String> {
+    let username =
+        registration::username(&args.username).map_err(|e| format!("--username: {e}"))?;
+    let base = base_url(args.base_url)?;
+    if get::<UserRecord>(kv, &keys::user(&username))?.is_some() {
+        return Err(format!(
+            "a user named {username:?} already exists; for a new password, use \
+             `user reset-link --username {username}`"
+        ));
+    }
+    let user = UserRecord {
+        id: UserId::new(random_string(&OsRng, 16)),
+        display_name: args.display_name.unwrap_or_else(|| username.clone()),
+        password_hash: None,
+        identities: Vec::new(),
+        created_at: now(),
+        username: username.clone(),
+        claims: None,
+    };
+    block_on(kv.put_user(&user)).map_err(|e| e.0)?;
+    let (token, expires_at) = password_link(kv, &user, PasswordLink::INVITE, args.valid_for)?;
+    out!(
+        "User {username:?} invited (sub {}). Send them this link; it works once, until {}:",
+        user.id,
+        crate::io::time(expires_at)
+    );
+    out!("{base}/invite/{token}");
+    Ok(())
+}
+
+/// `admin user reset-link`: a link to choose a new password.
+pub(crate) fn reset_link(kv: &Kv, args: UserResetLink) -> Result<(), String> {
+    let base = base_url(args.base_url)?;
+    let user = load_user(kv, &args.username)?;
+    let (token, expires_at) = password_link(kv, &user, PasswordLink::RESET, args.valid_for)?;
+    out!(
+        "A link for {:?} to choose a new password; it works once, until {}. Their links \
+         keep working:",
+        user.username,
+        crate::io::time(expires_at)
+    );
+    out!("{base}/reset/{token}");
+    Ok(())
+}
+
+/// Stores a new link for `user` (only its token's hash) and gives the token.
+fn password_link(
+    kv: &Kv,
+    user: &UserRecord,
+    purpose: &str,
+    valid_for: u64,
+) -> Result<(String, u64), String> {
+    let token = random_string(&OsRng, 32);
+    let expires_at = now() + valid_for;
+    let link = PasswordLink {
+        purpose: purpose.to_owned(),
+        username: user.username.clone(),
+        user_id: user.id.clone(),
+        fingerprint: PasswordLink::fingerprint(user),
+        expires_at,
+    };
+    let key = keys::password_link(&alexa_oauth::crypto::token_hash(&token));
+    let value = serde_json::to_string(&link).expect("a link serialises");
+    block_on(kv.put(&key, value, Some(expires_at))).map_err(|e| e.0)?;
+    if !account_pages_on() {
+        eprintln!(
+            "admin: note: ACCOUNT_PAGES is not on in wrangler.toml, so a Worker built from \
+             it has no page for this link (docs/account.md)"
+        );
+    }
+    Ok((token, expires_at))
+}
+
+fn account_pages_on() -> bool {
+    let toml = std::fs::read_to_string("wrangler.toml").unwrap_or_default();
+    alexa_oauth::var_in_wrangler_toml(&toml, "ACCOUNT_PAGES")
+        .is_some_and(|v| v.eq_ignore_ascii_case("on") || v.eq_ignore_ascii_case("true"))
+}
+
+/// Where links point: `--base-url`, else `ISSUER` in wrangler.toml.
+fn base_url(given: Option<String>) -> Result<String, String> {
+    let toml = std::fs::read_to_string("wrangler.toml").unwrap_or_default();
+    let base = given
+        .or_else(|| alexa_oauth::var_in_wrangler_toml(&toml, "ISSUER"))
+        .ok_or(
+            "where does the Worker answer? Pass --base-url https://<its domain>, or set \
+             ISSUER in wrangler.toml's [vars]",
+        )?;
+    let base = base.trim_end_matches('/').to_owned();
+    let local = ["http://localhost", "http://127.0.0.1"]
+        .iter()
+        .any(|l| base.starts_with(l));
+    if !base.starts_with("https://") && !local {
+        return Err(format!(
+            "--base-url {base:?}: use https:// (http only for localhost)"
+        ));
+    }
+    Ok(base)
 }

@@ -262,11 +262,20 @@ impl Store for Kv {
     }
     /// The value goes through a file only this user can read, never argv: `ps`
     /// shows argv to everyone, and a long value would overflow it.
-    async fn put(&self, key: &str, value: String, _: Option<u64>) -> Result<(), StoreError> {
+    async fn put(
+        &self,
+        key: &str,
+        value: String,
+        expires_at: Option<u64>,
+    ) -> Result<(), StoreError> {
         let file = ValueFile::new(&value).map_err(StoreError)?;
-        self.run(&["put", key, "--path", &file.path.display().to_string()])
-            .map(|_| ())
-            .map_err(StoreError)
+        let path = file.path.display().to_string();
+        let expiration = expires_at.map(|at| at.to_string());
+        let mut args = vec!["put", key, "--path", &path];
+        if let Some(at) = &expiration {
+            args.extend(["--expiration", at]);
+        }
+        self.run(&args).map(|_| ()).map_err(StoreError)
     }
 }
 

@@ -6,13 +6,12 @@ use super::{
     AuthRequest, Refused,
 };
 use crate::csrf;
+use crate::endpoint::sign_in::{self, Attempt};
 use crate::error::{ErrorCode, OAuthError};
 use crate::grant::GrantStore;
 use crate::http::{Cookie, LogFields, Request, Response};
-use crate::password::{verify_dummy, verify_password, Verdict};
-use crate::registration::{self, normalize_username};
-use crate::store::Records;
-use crate::throttle::{self, Limit};
+use crate::registration::normalize_username;
+use crate::throttle::Limit;
 use crate::types::Password;
 use crate::Ctx;
 
@@ -48,55 +47,15 @@ pub(super) async fn post<S: GrantStore>(
         let msg = "Enter your username and password.";
         return login_page(req, ctx, &ar, Some(msg), &username, 400);
     }
-    // Brute force: every attempt counts, before any password work (see
-    // `crate::throttle` for the rule). A browser that signed in as this user
-    // before is exempt from the per-username limit.
-    let address = throttle::address(req);
-    let user_key = throttle::user_key(&username);
-    let known_device = req
-        .cookie(csrf::DEVICE_COOKIE)
-        .is_some_and(|v| csrf::check_device(&csrf_key, v, &username, ctx.now));
-    let mut attempts = vec![
-        (Limit::LoginUserAddress, format!("{user_key}@{address}")),
-        (Limit::LoginAddress, address),
-    ];
-    if !known_device {
-        attempts.push((Limit::LoginUser, user_key));
-    }
-    for (limit, key) in &attempts {
-        let allowed = ctx.limiter.hit(*limit, key, ctx.now).await;
-        if !allowed.map_err(|_| Refused::Unavailable)? {
-            return too_many_tries(req, ctx, &ar, &username, Limit::PERIOD, log);
-        }
-    }
-    // A username longer than any registered one names nobody: no storage read.
-    let user = if username.len() > registration::MAX_USERNAME {
-        None
-    } else {
-        ctx.store
-            .user(&username)
-            .await
-            .map_err(|_| Refused::Unavailable)?
-    };
-    let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
-    let verdict = match hash {
-        Some(hash) => verify_password(ctx.pbkdf2, hash, &password).await,
-        // No such user, or one who signs in only through a provider.
-        None => {
-            verify_dummy(ctx.pbkdf2, &password).await; // Same time as a real check.
-            Verdict::NoMatch
-        }
-    };
-    let user = match (user, verdict) {
-        (Some(user), Verdict::Match) => user,
-        (_, verdict) => {
-            log.reason = Some(match verdict {
-                Verdict::Unusable(why) => why,
-                _ => "wrong username or password",
-            });
+    let user = match sign_in::with_password(req, ctx, &username, &password, &csrf_key).await {
+        Attempt::SignedIn(user) => user,
+        Attempt::Refused(why) => {
+            log.reason = Some(why);
             let msg = "Incorrect username or password.";
             return login_page(req, ctx, &ar, Some(msg), &username, 401);
         }
+        Attempt::TooMany => return too_many_tries(req, ctx, &ar, &username, Limit::PERIOD, log),
+        Attempt::Unavailable => return Err(Refused::Unavailable),
     };
     log.sub = Some(user.id.to_string());
     let device = csrf::device_token(&csrf_key, &username, ctx.now + csrf::DEVICE_TTL);
