@@ -321,7 +321,7 @@ pub(crate) struct UserInvite {
     /// How long the link works, e.g. 7d, 12h (10m to 30d).
     #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = parse_valid_for)]
     pub(crate) valid_for: u64,
-    /// The Worker's origin, e.g. https://auth.example.com (default: ISSUER
+    /// The Worker's origin, e.g. `https://auth.example.com` (default: ISSUER
     /// in wrangler.toml).
     #[arg(long, value_name = "URL")]
     pub(crate) base_url: Option<String>,
