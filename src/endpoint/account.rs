@@ -419,8 +419,8 @@ async fn end_link<S: GrantStore>(
     let name = client.map_or_else(|| grant.client_id.to_string(), |(c, _)| c.name.clone());
     let detail = format!(
         "{name} can no longer use your account. Its next attempt to renew its access is \
-         refused, and the access it already holds stops within a few minutes. To link it \
-         again, use its app."
+         refused, and the access it already holds stops working within 90 seconds. To link \
+         it again, use its app."
     );
     Ok(page::message(
         200,

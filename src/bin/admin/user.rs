@@ -404,9 +404,13 @@ fn password_link(
     Ok((token, expires_at))
 }
 
+/// ACCOUNT_PAGES as the build reads it (scripts/features.sh): the
+/// environment, else wrangler.toml.
 fn account_pages_on() -> bool {
     let toml = std::fs::read_to_string("wrangler.toml").unwrap_or_default();
-    alexa_oauth::var_in_wrangler_toml(&toml, "ACCOUNT_PAGES")
+    std::env::var("ACCOUNT_PAGES")
+        .ok()
+        .or_else(|| alexa_oauth::var_in_wrangler_toml(&toml, "ACCOUNT_PAGES"))
         .is_some_and(|v| v.eq_ignore_ascii_case("on") || v.eq_ignore_ascii_case("true"))
 }
 
