@@ -55,6 +55,8 @@ pub(crate) struct Account<'a> {
     /// The sign-in form's username, after a failed try.
     pub(crate) username: &'a str,
     pub(crate) min_password: usize,
+    /// One "Sign in with …" button per provider: (action, label).
+    pub(crate) providers: Vec<(String, &'a str)>,
 }
 
 /// Who is signed in at `/account`, and what holds a link to them.
@@ -90,6 +92,11 @@ pub(crate) struct SetPassword<'a> {
     pub(crate) username: &'a str,
     pub(crate) button: &'a str,
     pub(crate) min_password: usize,
+    /// Invitations: one "Use … instead" button per provider, whose identity
+    /// then signs in as this user: (action, label).
+    pub(crate) providers: Vec<(String, &'a str)>,
+    /// Where such a sign-in returns (`invite/<token>`).
+    pub(crate) next: &'a str,
 }
 
 /// An HTML answer from a template.

@@ -421,4 +421,74 @@ alexa_oauth::on_both_stores!(
     wrong_passwords_count_against_the_limits,
     changing_the_password,
     a_session_ends_with_a_password_change_elsewhere_and_in_15_minutes,
+    signing_in_to_the_account_page_through_a_provider,
+    an_invitation_taken_up_through_a_provider,
 );
+
+/// Signs in through the stand-in provider from `page`'s button whose form
+/// carries `next`: the callback's answer.
+fn through_provider(s: &Server, b: &mut Browser, page: &Response) -> Response {
+    let start = b.submit(s, page, "/signin/idp", &[]);
+    assert_eq!(start.status, 303, "{}", start.body_text());
+    let back = s.upstream.approve(start.get_header("location").unwrap());
+    b.get(s, &format!("/callback/idp?{back}"))
+}
+
+fn signing_in_to_the_account_page_through_a_provider() {
+    let s = Server::with_providers(&[]);
+    let mut b = Browser::default();
+    let page = b.get(&s, "/account");
+    assert!(
+        page.body_text().contains("Sign in with"),
+        "{}",
+        page.body_text()
+    );
+    let (r, writes) = s.writes_during(|| through_provider(&s, &mut b, &page));
+    assert_eq!(r.status, 302, "{}", r.body_text());
+    assert_eq!(r.get_header("location"), Some("/account"));
+    assert_eq!(writes, 0, "a session is a cookie");
+    assert!(b
+        .get(&s, "/account")
+        .body_text()
+        .contains("Signed in as <strong>Alice"));
+
+    // An identity nobody allowed signs in to nothing.
+    *s.upstream.subject.borrow_mut() = "a-stranger".into();
+    let mut other = Browser::default();
+    let page = other.get(&s, "/account");
+    let (r, writes) = s.writes_during(|| through_provider(&s, &mut other, &page));
+    assert_eq!(r.status, 403, "{}", r.body_text());
+    assert_eq!(writes, 0);
+}
+
+fn an_invitation_taken_up_through_a_provider() {
+    let s = Server::with_providers(&[]);
+    let token = invite(&s, "bob");
+    let path = format!("/invite/{token}");
+    *s.upstream.subject.borrow_mut() = "subject-bob".into();
+    let mut b = Browser::default();
+    let page = b.get(&s, &path);
+    assert!(page.body_text().contains("instead of a password"));
+    let r = through_provider(&s, &mut b, &page);
+    assert_eq!(r.status, 302, "{}", r.body_text());
+    let bob = user(&s, "bob").unwrap();
+    assert_eq!(bob.identities, ["idp:subject-bob"]);
+    assert!(bob.password_hash.is_none());
+    assert!(b
+        .get(&s, "/account")
+        .body_text()
+        .contains("Signed in as <strong>Bob"));
+    // Spent.
+    assert_eq!(b.get(&s, &path).status, 410);
+
+    // An identity that already signs in as someone else is refused.
+    let token = invite(&s, "carol");
+    let path = format!("/invite/{token}");
+    *s.upstream.subject.borrow_mut() = "subject-alice".into();
+    let mut c = Browser::default();
+    let page = c.get(&s, &path);
+    let (r, writes) = s.writes_during(|| through_provider(&s, &mut c, &page));
+    assert_eq!(r.status, 409, "{}", r.body_text());
+    assert_eq!(writes, 0);
+    assert_eq!(c.get(&s, &path).status, 200, "the invitation still works");
+}

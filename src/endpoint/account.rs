@@ -240,6 +240,11 @@ async fn render<S: GrantStore>(
         }),
         None => None,
     };
+    // Provider buttons on the sign-in form only.
+    let providers = match me {
+        None => provider_buttons(ctx),
+        Some(_) => Vec::new(),
+    };
     let page = Account {
         notice,
         error,
@@ -247,8 +252,34 @@ async fn render<S: GrantStore>(
         csrf,
         username,
         min_password: MIN_PASSWORD,
+        providers,
     };
-    Ok(with_nonce(page::html(status, &page), req, &nonce, new))
+    let r = allow_providers(page::html(status, &page), ctx);
+    Ok(with_nonce(r, req, &nonce, new))
+}
+
+/// The providers' buttons, (action, label): none in a build without them.
+fn provider_buttons<'c, S>(ctx: &'c Ctx<'_, S>) -> Vec<(String, &'c str)> {
+    let providers = ctx.config.providers.list.iter();
+    providers
+        .map(|p| (format!("/signin/{}", p.name), p.label.as_str()))
+        .collect()
+}
+
+/// Lets the provider buttons' forms end at the providers (`form-action`
+/// governs the redirect a form post is answered with), as on the login page.
+fn allow_providers<S>(r: Response, ctx: &Ctx<'_, S>) -> Response {
+    #[cfg(feature = "upstream")]
+    let r = ctx.config.providers.list.iter().fold(r, |r, p| {
+        let url = crate::upstream::client::expected_authorization_url(p);
+        match url.and_then(super::authorize::origin_of) {
+            Some(origin) => r.allow_form_target(origin),
+            None => r,
+        }
+    });
+    #[cfg(not(feature = "upstream"))]
+    let _ = ctx;
+    r
 }
 
 /// The user's live links, newest first, from the user's grant index (in
@@ -580,6 +611,7 @@ async fn link_page<S: GrantStore>(
         ),
     };
     let action = format!("/{}/{token}", purpose.as_str());
+    let next = format!("invite/{token}");
     let form_page = |error: Option<&str>, status: u16| {
         let (nonce, new) = nonce(req, ctx);
         let page = SetPassword {
@@ -591,8 +623,15 @@ async fn link_page<S: GrantStore>(
             username: &user.username,
             button,
             min_password: MIN_PASSWORD,
+            // An invitation may be taken up with a provider identity instead.
+            providers: match purpose {
+                Purpose::Invite => provider_buttons(ctx),
+                Purpose::Reset => Vec::new(),
+            },
+            next: &next,
         };
-        with_nonce(page::html(status, &page), req, &nonce, new)
+        let r = allow_providers(page::html(status, &page), ctx);
+        with_nonce(r, req, &nonce, new)
     };
     if req.method() != Method::Post {
         return Ok(form_page(None, 200));
@@ -645,4 +684,144 @@ async fn link_page<S: GrantStore>(
         ("/account", "Go to your account"),
     );
     Ok(r.set_cookie(req, session_cookie(&key_value, SESSION_TTL)))
+}
+
+// ---- Through a provider -------------------------------------------------------
+
+/// The account pages' side of `POST /signin/<provider>`: checks a button's
+/// form (its `next`, and its CSRF token for that page) and counts the start
+/// against the per-address limit; gives where the sign-in returns, or the
+/// page to show instead.
+#[cfg(feature = "upstream")]
+pub(super) async fn provider_start<S: GrantStore>(
+    req: &Request,
+    ctx: &Ctx<'_, S>,
+    params: &Params,
+) -> Result<String, Response> {
+    let key = key(ctx).map_err(|Stop(r)| *r)?;
+    let next = params.get("next").unwrap_or_default();
+    let hash;
+    let fields: [&str; 2] = if next == "account" {
+        ["account", ""]
+    } else if let Some(token) = next.strip_prefix("invite/") {
+        live_invitation(ctx, token).await.map_err(|Stop(r)| *r)?;
+        hash = token_hash(token);
+        ["password-link", hash.as_str()]
+    } else {
+        return Err(page::error_page(
+            400,
+            "Unknown page",
+            "Go back and try again.",
+        ));
+    };
+    if !form_is_ours(req, params, &key, &fields, ctx.now) {
+        let again = if next == "account" {
+            "/account".to_owned()
+        } else {
+            format!("/{next}")
+        };
+        return Err(page::message(
+            403,
+            "This form has expired",
+            "Please try again.",
+            (&again, "Try again"),
+        ));
+    }
+    let address = throttle::address(req);
+    match ctx
+        .limiter
+        .hit(Limit::LoginAddress, &address, ctx.now)
+        .await
+    {
+        Ok(true) => Ok(next.to_owned()),
+        Ok(false) => Err(page::message(
+            429,
+            "Too many sign-ins from here",
+            "Try again in a minute.",
+            ("/account", "Back"),
+        )),
+        Err(_) => Err(unavailable()),
+    }
+}
+
+/// An invitation that still works, and its user.
+#[cfg(feature = "upstream")]
+async fn live_invitation<S: GrantStore>(ctx: &Ctx<'_, S>, token: &str) -> Result<UserRecord, Stop> {
+    let dead = || {
+        dead_link(
+            410,
+            "This link no longer works",
+            "Ask whoever sent it for a new one.",
+        )
+    };
+    let link: Option<PasswordLink> =
+        get_json(ctx.store, &keys::password_link(&token_hash(token))).await?;
+    let link = link
+        .filter(|l| l.purpose == PasswordLink::INVITE)
+        .ok_or_else(dead)?;
+    let user = ctx.store.user(&link.username).await?;
+    user.filter(|u| link.fits(u, ctx.now)).ok_or_else(dead)
+}
+
+/// The account pages' side of `/callback/<provider>`, once the provider
+/// vouched for `identity`: a session for the user it signs in as
+/// (`account`), or the invited user's account taken up with it
+/// (`invite/<token>`: the identity joins the user's allow-list, which spends
+/// the invitation).
+#[cfg(feature = "upstream")]
+pub(super) async fn provider_finish<S: GrantStore>(
+    req: &Request,
+    ctx: &Ctx<'_, S>,
+    next: &str,
+    identity: &crate::upstream::client::Identity,
+    p: &crate::upstream::Provider,
+    log: &mut LogFields,
+) -> Response {
+    let answer = async {
+        let key = key(ctx)?;
+        let id_key = identity.key();
+        let holder = ctx.store.user_by_identity(&id_key).await?;
+        let user = match next.strip_prefix("invite/") {
+            None => holder.ok_or_else(|| {
+                log.reason = Some("the identity signs in as nobody");
+                Stop::page(page::message(
+                    403,
+                    "Not allowed",
+                    &format!(
+                        "This {} account does not sign in to an account here.",
+                        p.label
+                    ),
+                    ("/account", "Back"),
+                ))
+            })?,
+            Some(token) => {
+                let mut user = live_invitation(ctx, token).await?;
+                if holder.is_some_and(|h| h.id != user.id) {
+                    log.reason = Some("the identity already signs in as another user");
+                    return Err(Stop::page(page::message(
+                        409,
+                        "Already in use",
+                        &format!(
+                            "This {} account already signs in as someone else here.",
+                            p.label
+                        ),
+                        (&format!("/{next}"), "Back"),
+                    )));
+                }
+                if !user.identities.contains(&id_key) {
+                    user.identities.push(id_key);
+                }
+                ctx.store.put_user(&user).await?;
+                log.reason = Some("invitation accepted through a provider");
+                user
+            }
+        };
+        log.sub = Some(user.id.to_string());
+        let value = session_value(&key, &user, ctx.now + SESSION_TTL);
+        Ok::<_, Stop>(
+            Response::redirect("/account".into())
+                .set_cookie(req, session_cookie(&value, SESSION_TTL)),
+        )
+    };
+    answer.await.unwrap_or_else(|Stop(r)| *r)
 }

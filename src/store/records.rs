@@ -204,9 +204,9 @@ impl Profile {
 }
 
 /// Under `passwordlink:<sha256 of the link's token>`: an invitation or a
-/// reset link that `admin` made, for one user. It works while the user's
-/// password is still the one it was made for ([`Self::fits`]): setting a
-/// password through it spends it, and every other link made before.
+/// reset link that `admin` made, for one user. It works while the user signs
+/// in as when it was made ([`Self::fits`]): setting a password or connecting
+/// an identity through it spends it, and every other link made before.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PasswordLink {
     /// `invite` or `reset`: which page it opens.
@@ -222,11 +222,20 @@ impl PasswordLink {
     pub const INVITE: &str = "invite";
     pub const RESET: &str = "reset";
 
-    /// A short digest of a user's password hash, or of its absence: a
-    /// link carries it, so any password change spends the link.
+    /// A short digest of how the user signs in: the password hash (or its
+    /// absence) and the identities. A link carries it, so setting a password
+    /// or connecting an identity spends the link.
     pub fn fingerprint(user: &UserRecord) -> String {
-        let hash = user.password_hash.as_deref().unwrap_or("no password");
-        crate::crypto::sha256_b64url(hash)[..16].to_owned()
+        let mut what = user
+            .password_hash
+            .as_deref()
+            .unwrap_or("no password")
+            .to_owned();
+        for identity in &user.identities {
+            what.push('\n');
+            what.push_str(identity);
+        }
+        crate::crypto::sha256_b64url(&what)[..16].to_owned()
     }
 
     /// Whether this link still works for `user` (the one under its

@@ -283,7 +283,7 @@ async fn validate<S: GrantStore>(
 /// `scheme://authority` of a registered redirect URI (registration checked it is
 /// an absolute http(s) URL). Done by hand: a URL parser would bring IDNA tables
 /// into the wasm for a value that is already known to be well formed.
-fn origin_of(uri: &str) -> Option<&str> {
+pub(in crate::endpoint) fn origin_of(uri: &str) -> Option<&str> {
     let rest = uri
         .strip_prefix("https://")
         .or_else(|| uri.strip_prefix("http://"))?;

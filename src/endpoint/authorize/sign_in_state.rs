@@ -30,6 +30,10 @@ pub(super) struct PendingSignIn {
     /// The `state` sent to the provider, which must come back with the code.
     #[serde(rename = "s")]
     pub state: String,
+    /// Where a sign-in from the account pages returns (`account`, or
+    /// `invite/<token>`), in place of an authorization request.
+    #[serde(rename = "n", default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 /// Browsers keep cookies of about 4 KiB; a larger one would be dropped
@@ -73,6 +77,7 @@ mod tests {
             request: "response_type=code&client_id=alexa".into(),
             expires_at: 1_600,
             state: "s".repeat(32),
+            next: None,
         }
     }
 

@@ -169,6 +169,26 @@ pub(in crate::endpoint) async fn start<S: GrantStore>(
                 return login_page(req, ctx, &ar, None, "", 200);
             }
             let params = form_params(req)?;
+            // A button of the account pages: their own checks, then the same
+            // way to the provider.
+            #[cfg(feature = "account")]
+            if params.get("next").is_some() {
+                let next = match crate::endpoint::account::provider_start(req, ctx, &params).await {
+                    Ok(next) => next,
+                    Err(page) => return Ok(page),
+                };
+                log.reason = Some("a sign-in from the account pages");
+                return to_provider(
+                    req,
+                    ctx,
+                    p,
+                    String::new(),
+                    Some(next),
+                    "/account".into(),
+                    log,
+                )
+                .await;
+            }
             let ar = validate(&params, ctx, log).await?;
             if !form_is_ours(req, ctx, &params, &ar)? {
                 return form_expired(req, ctx, &ar, log);
@@ -187,53 +207,68 @@ pub(in crate::endpoint) async fn start<S: GrantStore>(
             // The request as the login page carries it, checked again on return.
             let request = ar.query();
             let again = format!("/authorize?{request}");
-            let key = signing_key(ctx)?;
-            let meta = client::metadata(p, &ctx.upstream, ctx.now).await;
-            let meta = meta.map_err(|f| failed(p, f, again.clone(), log))?;
-            let state = crate::crypto::random_string(ctx.rng, 24);
-            // `form_is_ours` found the browser's nonce cookie.
-            let nonce = req.cookie(csrf::COOKIE).unwrap_or_default();
-            let pending = PendingSignIn {
-                provider: p.name.clone(),
-                request,
-                expires_at: ctx.now + STATE_TTL,
-                state: state.clone(),
-            };
-            let sealed = sign_in_state::seal(&state_key(ctx)?, nonce, &pending);
-            if sealed.len() > sign_in_state::MAX_COOKIE {
-                return Err(Refused::page(
-                    "This link request is too long",
-                    "Its state is too long to carry through a sign-in with a provider.",
-                    "the pending request is too long for a cookie",
-                ));
-            }
-            let url = client::authorization_url(
-                p,
-                &meta,
-                &callback_uri(req, ctx, p),
-                &state,
-                &sha256_b64url(&derived(&key, PKCE, &state)),
-                &derived(&key, NONCE, &state),
-            );
-            let cookie = Cookie {
-                name: STATE_COOKIE,
-                value: &sealed,
-                max_age: STATE_TTL,
-            };
-            // The login page's `form-action` allows the origin it expected; a
-            // discovered endpoint elsewhere is reached by a link instead.
-            let expected = client::expected_authorization_url(p).and_then(super::origin_of);
-            let answer = if super::origin_of(&meta.authorization_endpoint) == expected {
-                Response::redirect(url)
-            } else {
-                let label = format!("Continue to {}", p.label);
-                let detail = format!("Sign in with {} to link your account.", p.label);
-                crate::page::onward_page(&label, &detail, &url, &label)
-            };
-            Ok(answer.set_cookie(req, cookie))
+            to_provider(req, ctx, p, request, None, again, log).await
         },
     )
     .await
+}
+
+/// Sends the browser to the provider, with the pending sign-in (`request`,
+/// or `next` for the account pages) sealed in a cookie for this browser.
+/// The caller has checked the form's CSRF token, so the nonce cookie is there.
+async fn to_provider<S: Store>(
+    req: &Request,
+    ctx: &Ctx<'_, S>,
+    p: &Provider,
+    request: String,
+    next: Option<String>,
+    again: String,
+    log: &mut LogFields,
+) -> Result<Response, Refused> {
+    let key = signing_key(ctx)?;
+    let meta = client::metadata(p, &ctx.upstream, ctx.now).await;
+    let meta = meta.map_err(|f| failed(p, f, again, log))?;
+    let state = crate::crypto::random_string(ctx.rng, 24);
+    let nonce = req.cookie(csrf::COOKIE).unwrap_or_default();
+    let pending = PendingSignIn {
+        provider: p.name.clone(),
+        request,
+        expires_at: ctx.now + STATE_TTL,
+        state: state.clone(),
+        next,
+    };
+    let sealed = sign_in_state::seal(&state_key(ctx)?, nonce, &pending);
+    if sealed.len() > sign_in_state::MAX_COOKIE {
+        return Err(Refused::page(
+            "This link request is too long",
+            "Its state is too long to carry through a sign-in with a provider.",
+            "the pending request is too long for a cookie",
+        ));
+    }
+    let url = client::authorization_url(
+        p,
+        &meta,
+        &callback_uri(req, ctx, p),
+        &state,
+        &sha256_b64url(&derived(&key, PKCE, &state)),
+        &derived(&key, NONCE, &state),
+    );
+    let cookie = Cookie {
+        name: STATE_COOKIE,
+        value: &sealed,
+        max_age: STATE_TTL,
+    };
+    // The page's `form-action` allows the origin it expected; a discovered
+    // endpoint elsewhere is reached by a link instead.
+    let expected = client::expected_authorization_url(p).and_then(super::origin_of);
+    let answer = if super::origin_of(&meta.authorization_endpoint) == expected {
+        Response::redirect(url)
+    } else {
+        let label = format!("Continue to {}", p.label);
+        let detail = format!("Sign in with {} to continue.", p.label);
+        crate::page::onward_page(&label, &detail, &url, &label)
+    };
+    Ok(answer.set_cookie(req, cookie))
 }
 
 /// The key that seals the pending sign-in cookie.
@@ -293,6 +328,25 @@ pub(in crate::endpoint) async fn callback<S: GrantStore>(
             if record.provider != p.name {
                 return Err(stale("the pending sign-in is another provider's"));
             }
+            let spent = Cookie {
+                name: STATE_COOKIE,
+                value: "",
+                max_age: 0,
+            };
+            #[cfg(feature = "account")]
+            if let Some(next) = &record.next {
+                if params.get("error").is_some() || params.get("code").is_none() {
+                    log.reason = Some("the provider sent no code");
+                    let msg = format!("Signing in with {} did not complete.", p.label);
+                    let r = crate::page::retry_page(403, "Sign-in failed", &msg, "/account");
+                    return Ok(r.set_cookie(req, spent));
+                }
+                let identity = identity_of(req, ctx, p, &params, state, "/account", log).await?;
+                let r =
+                    crate::endpoint::account::provider_finish(req, ctx, next, &identity, p, log)
+                        .await;
+                return Ok(r.set_cookie(req, spent));
+            }
             let again = format!("/authorize?{}", record.request);
             let pending = Params::parse(record.request.as_bytes()).map_err(unreadable)?;
             let ar = validate(&pending, ctx, log).await?;
@@ -304,35 +358,45 @@ pub(in crate::endpoint) async fn callback<S: GrantStore>(
                 let msg = format!("Signing in with {} did not complete.", p.label);
                 return login_page(req, ctx, &ar, Some(&msg), "", 403);
             }
-            let Some(code) = params.get("code") else {
+            if params.get("code").is_none() {
                 return Err(stale("the provider sent no code"));
-            };
-            let key = signing_key(ctx)?;
-            let cb = Callback {
-                code,
-                iss: params.get("iss"),
-                redirect_uri: &callback_uri(req, ctx, p),
-                code_verifier: &derived(&key, PKCE, state),
-                nonce: &derived(&key, NONCE, state),
-                now: ctx.now,
-            };
-            let identity = client::sign_in(p, &ctx.upstream, &cb).await;
-            let identity = identity.map_err(|f| failed(p, f, again.clone(), log))?;
-            log.identity = Some(identity.key());
-            let user = user_for(ctx, p, &identity, &key, again, log).await?;
+            }
+            let identity = identity_of(req, ctx, p, &params, state, &again, log).await?;
+            let user = user_for(ctx, p, &identity, &signing_key(ctx)?, again, log).await?;
             if log.reason.is_none() {
                 log.reason = Some("signed in through the provider");
             }
             log.sub = Some(user.id.to_string());
-            let spent = Cookie {
-                name: STATE_COOKIE,
-                value: "",
-                max_age: 0,
-            };
             Ok(issue_code(ctx, &ar, user).await?.set_cookie(req, spent))
         },
     )
     .await
+}
+
+/// The identity the provider vouches for, from the code on the callback
+/// (checked to carry this browser's `state`).
+async fn identity_of<S: Store>(
+    req: &Request,
+    ctx: &Ctx<'_, S>,
+    p: &Provider,
+    params: &Params,
+    state: &str,
+    again: &str,
+    log: &mut LogFields,
+) -> Result<Identity, Refused> {
+    let key = signing_key(ctx)?;
+    let cb = Callback {
+        code: params.get("code").unwrap_or_default(),
+        iss: params.get("iss"),
+        redirect_uri: &callback_uri(req, ctx, p),
+        code_verifier: &derived(&key, PKCE, state),
+        nonce: &derived(&key, NONCE, state),
+        now: ctx.now,
+    };
+    let identity = client::sign_in(p, &ctx.upstream, &cb).await;
+    let identity = identity.map_err(|f| failed(p, f, again.to_owned(), log))?;
+    log.identity = Some(identity.key());
+    Ok(identity)
 }
 
 /// The user an identity may sign in as: from the operator's allow-list, or new
