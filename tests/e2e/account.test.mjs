@@ -12,6 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { startProvider } from './provider.mjs';
 import {
   startWorker, admin, authorizeQuery, login, token, formOf, unescapeHtml, ROOT, REDIRECTS, USERNAME, PASSWORD,
 } from './harness.mjs';
@@ -164,6 +165,46 @@ test('an expired invitation shows its page; wrong passwords at /account count ag
   // The same count as the login page's: the right password from here waits too.
   const right = await s.post(page, '/account', { username: USERNAME, password: PASSWORD, action: 'signin' });
   assert.equal(right.status, 429);
+});
+
+test('an invitation taken up through a provider, then /account signed in through it', async () => {
+  const idp = await startProvider();
+  try {
+    const w = await startWorker({
+      upstream: true,
+      vars: { SIGN_IN_PROVIDERS: 'idp', IDP_ISSUER: idp.base, IDP_CLIENT_ID: idp.clientId, IDP_CLIENT_SECRET: idp.clientSecret, IDP_LABEL: 'Stand-in IdP' },
+    });
+    workers.push(w);
+    const invite = linkIn(ok(['user', 'invite', '--username', 'frank', '--base-url', w.base], w));
+    idp.subject = 'idp-subject-frank';
+    /** The page's provider button, the stand-in (which approves at once), our callback. */
+    const viaProvider = async (s, page) => {
+      const start = await s.post(page, '/signin/idp', {});
+      assert.equal(start.status, 303, start.html);
+      const atIdp = await fetch(start.location, { redirect: 'manual' });
+      assert.equal(atIdp.status, 302);
+      const back = new URL(atIdp.headers.get('location'));
+      return s.fetch(`${back.pathname}${back.search}`);
+    };
+    const s = new Session(w.base, '198.51.100.40');
+    const page = await s.fetch(invite.pathname);
+    assert.match(page.html, /Sign in with Stand-in IdP/);
+    const done = await viaProvider(s, page);
+    assert.equal(done.status, 302, done.html);
+    assert.equal(done.location, '/account');
+    assert.match((await s.fetch('/account')).html, /Signed in as <strong>frank/);
+    assert.equal((await s.fetch(invite.pathname)).status, 410, 'the invitation is spent');
+    assert.match(ok(['user', 'show', '--username', 'frank'], w), /identity\tidp:idp-subject-frank/);
+
+    // Later, in another browser: /account through the provider.
+    const later = new Session(w.base, '198.51.100.41');
+    const signInPage = await later.fetch('/account');
+    const back = await viaProvider(later, signInPage);
+    assert.equal(back.status, 302, back.html);
+    assert.match((await later.fetch('/account')).html, /Signed in as <strong>frank/);
+  } finally {
+    await idp.stop();
+  }
 });
 
 // ---- In a real browser ------------------------------------------------------
