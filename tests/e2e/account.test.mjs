@@ -288,3 +288,31 @@ test('the pages in Chromium, by keyboard, at a phone and a desktop viewport', { 
     await browser.close();
   }
 });
+
+test('over https the session is a __Host- cookie: Secure, HttpOnly, SameSite=Lax, 15 minutes', { skip }, async () => {
+  const w = await startWorker({ upstream: true, https: true });
+  workers.push(w);
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  try {
+    const context = await browser.newContext({ ignoreHTTPSErrors: true });
+    const page = await context.newPage();
+    await page.goto(`${w.base}/account`);
+    await page.fill('#username', USERNAME);
+    await page.fill('#password', PASSWORD);
+    await page.press('#password', 'Enter');
+    await page.waitForSelector('text=Signed in as');
+    const session = (await context.cookies()).find((c) => c.name === '__Host-account');
+    assert.ok(session, 'the session cookie carries the __Host- prefix');
+    assert.equal(session.secure, true);
+    assert.equal(session.httpOnly, true);
+    assert.equal(session.sameSite, 'Lax');
+    assert.equal(session.path, '/');
+    const lifetime = session.expires - Date.now() / 1000;
+    assert.ok(lifetime > 14 * 60 && lifetime <= 15 * 60 + 5, `15 minutes (${lifetime} s)`);
+  } finally {
+    await browser.close();
+  }
+});
