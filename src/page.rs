@@ -57,6 +57,8 @@ pub(crate) struct Account<'a> {
     pub(crate) min_password: usize,
     /// One "Sign in with …" button per provider: (action, label).
     pub(crate) providers: Vec<(String, &'a str)>,
+    /// Where such a sign-in returns: `account`.
+    pub(crate) next: &'a str,
 }
 
 /// Who is signed in at `/account`, and what holds a link to them.

@@ -253,6 +253,7 @@ async fn render<S: GrantStore>(
         username,
         min_password: MIN_PASSWORD,
         providers,
+        next: "account",
     };
     let r = allow_providers(page::html(status, &page), ctx);
     Ok(with_nonce(r, req, &nonce, new))

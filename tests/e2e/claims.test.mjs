@@ -5,22 +5,17 @@
 // prints them.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import { startWorker, authorizeQuery, login, token, ROOT, REDIRECTS } from './harness.mjs';
+import { startWorker, authorizeQuery, login, token, adminRun, REDIRECTS } from './harness.mjs';
 
 const ADMIN_TOKEN = randomBytes(32).toString('base64url');
 const workers = [];
 after(() => workers.forEach((w) => w.stop()));
 
-/** Runs admin on a Worker's state: { status, stdout, stderr }. */
+/** Runs admin on a Worker's state, in its mode: { status, stdout, stderr }. */
 function admin(w, mode, args) {
   const where = mode === 'do' ? ['--mode', 'do', '--worker', w.base] : ['--mode', 'kv'];
-  const r = spawnSync(join(ROOT, 'target/debug/admin'), ['--local', '--persist-to', w.state, ...where, ...args], {
-    cwd: ROOT, encoding: 'utf8', env: { ...process.env, WRANGLER_SEND_METRICS: 'false', ADMIN_TOKEN },
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  return adminRun(w.state, [...where, ...args], { extraEnv: { ADMIN_TOKEN } });
 }
 
 function ok(r) {

@@ -6,12 +6,11 @@
 // show` tell what is there.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, statSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { startWorker, authorizeQuery, login, token, ROOT, REDIRECTS, CLIENT_ID, SECRET } from './harness.mjs';
+import { startWorker, authorizeQuery, login, token, adminRun, ROOT, REDIRECTS, CLIENT_ID, SECRET } from './harness.mjs';
 
 const ADMIN_TOKEN = randomBytes(32).toString('base64url');
 const workers = [];
@@ -35,10 +34,7 @@ async function start(opts) {
 
 /** Runs admin on a state folder: { status, stdout, stderr }. */
 function admin(state, args) {
-  const r = spawnSync(join(ROOT, 'target/debug/admin'), ['--local', '--persist-to', state, ...args], {
-    cwd: ROOT, encoding: 'utf8', env: { ...process.env, WRANGLER_SEND_METRICS: 'false', ADMIN_TOKEN },
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  return adminRun(state, args, { extraEnv: { ADMIN_TOKEN } });
 }
 
 function ok(r) {

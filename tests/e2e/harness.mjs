@@ -1,6 +1,6 @@
 // Starts the built Worker under `wrangler dev` on a free port with fresh local
 // KV, seeded through the admin command, and speaks HTTP to it as Alexa does.
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -64,6 +64,14 @@ export function admin(state, args, stdin, extraEnv = {}) {
   return execFileSync(join(ROOT, 'target/debug/admin'), ['--local', '--persist-to', state, ...args], {
     cwd: ROOT, input: stdin, env: { ...env, ...extraEnv }, encoding: 'utf8',
   });
+}
+
+/** The same, without throwing: { status, stdout, stderr }. */
+export function adminRun(state, args, { input, extraEnv = {} } = {}) {
+  const r = spawnSync(join(ROOT, 'target/debug/admin'), ['--local', '--persist-to', state, ...args], {
+    cwd: ROOT, input, env: { ...env, ...extraEnv }, encoding: 'utf8',
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** Answers GET / with its status, accepting a self-signed certificate. */
