@@ -422,8 +422,39 @@ alexa_oauth::on_both_stores!(
     changing_the_password,
     a_session_ends_with_a_password_change_elsewhere_and_in_15_minutes,
     signing_in_to_the_account_page_through_a_provider,
+    a_forged_session_is_none_and_reads_nothing,
     an_invitation_taken_up_through_a_provider,
 );
+
+/// A session cookie someone made up (a real username, any MACs) is no
+/// session, and costs no storage read; a real one, altered, is none either.
+fn a_forged_session_is_none_and_reads_nothing() {
+    let s = Server::new();
+    let name = alexa_oauth::crypto::b64url(b"alice");
+    for forged in [
+        format!("{name}.1999999999.AAAA.BBBB"),
+        format!("{name}.1999999999"),
+        "garbage".to_owned(),
+    ] {
+        let before = s.operations().0;
+        let r = s.send(
+            Request::new(Method::Get, "/account")
+                .with_header("cookie", &format!("account={forged}")),
+        );
+        assert_eq!(r.status, 200);
+        assert!(!r.body_text().contains("Signed in as"), "{forged}");
+        assert_eq!(s.operations().0, before, "{forged}: no read");
+    }
+    let mut b = Browser::default();
+    signed_in(&s, &mut b, "alice", "correct horse");
+    let real = b.cookies["account"].clone();
+    let (head, tail) = real.rsplit_once('.').unwrap();
+    let altered = format!("{head}.{}", tail.chars().rev().collect::<String>());
+    let r = s.send(
+        Request::new(Method::Get, "/account").with_header("cookie", &format!("account={altered}")),
+    );
+    assert!(!r.body_text().contains("Signed in as"));
+}
 
 /// Signs in through the stand-in provider from `page`'s button whose form
 /// carries `next`: the callback's answer.

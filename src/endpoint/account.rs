@@ -144,11 +144,18 @@ fn form_is_ours(req: &Request, params: &Params, key: &[u8; 32], fields: &[&str],
 
 // ---- Sessions ---------------------------------------------------------------
 
-/// The session cookie's value for `user`, until `exp`.
+/// The session cookie's value for `user`, until `exp`:
+/// `<username>.<exp>.<mac of username>.<mac of username and fingerprint>`.
+/// The first MAC is checked before the user is read, so a forged cookie
+/// costs no storage read; the second binds the session to how the user
+/// signed in.
 fn session_value(key: &[u8; 32], user: &UserRecord, exp: u64) -> String {
+    let name = &user.username;
     let fingerprint = PasswordLink::fingerprint(user);
-    let mac = csrf::token(key, "session", exp, &[&user.username, &fingerprint]);
-    format!("{}.{mac}", b64url(user.username.as_bytes()))
+    let who = csrf::token(key, "session", exp, &[name]);
+    let how = csrf::token(key, "session-sign-in", exp, &[name, &fingerprint]);
+    let how = how.split_once('.').map_or("", |(_, mac)| mac);
+    format!("{}.{who}.{how}", b64url(name.as_bytes()))
 }
 
 fn session_cookie<'a>(value: &'a str, max_age: u64) -> Cookie<'a> {
@@ -166,20 +173,41 @@ async fn session_user<S: GrantStore>(
     ctx: &Ctx<'_, S>,
     key: &[u8; 32],
 ) -> Result<Option<UserRecord>, StoreError> {
-    let Some((name, mac)) = req.cookie(SESSION_COOKIE).and_then(|v| v.split_once('.')) else {
+    let value = req.cookie(SESSION_COOKIE).unwrap_or_default();
+    let mut parts = value.split('.');
+    let (Some(name), Some(exp), Some(who), Some(how), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
         return Ok(None);
     };
     let Some(username) = b64url_decode(name).and_then(|b| String::from_utf8(b).ok()) else {
         return Ok(None);
     };
-    if username.len() > registration::MAX_USERNAME {
+    if !csrf::check(
+        key,
+        "session",
+        &format!("{exp}.{who}"),
+        &[&username],
+        ctx.now,
+    ) {
         return Ok(None);
     }
     let Some(user) = ctx.store.user(&username).await? else {
         return Ok(None);
     };
     let fingerprint = PasswordLink::fingerprint(&user);
-    let live = csrf::check(key, "session", mac, &[&username, &fingerprint], ctx.now);
+    let how = format!("{exp}.{how}");
+    let live = csrf::check(
+        key,
+        "session-sign-in",
+        &how,
+        &[&username, &fingerprint],
+        ctx.now,
+    );
     Ok(live.then_some(user))
 }
 
