@@ -18,6 +18,10 @@
 //!   request (`check.rs`), show the login page, sign in (`password.rs`, or
 //!   `upstream.rs` for `/signin/<provider>` and `/callback/<provider>`, with
 //!   `sign_in_state.rs`), issue the code.
+//! - `endpoint/sign_in.rs`: a password sign-in under the attempt limits,
+//!   shared by the login page and the account page.
+//! - `endpoint/account.rs` (feature `account`): `/account`, `/invite/<token>`,
+//!   `/reset/<token>`: people's own links and passwords.
 //! - `endpoint/token.rs`: `/token` and its three grants (§4.1.3, §4.4, §6).
 //! - `endpoint/userinfo.rs`: `/userinfo`, the skill's way from a token to a user (RFC 6750).
 //! - `endpoint/introspect.rs`: `/introspect` (RFC 7662).
@@ -35,10 +39,12 @@
 //! - [`client_auth`]: client authentication, Basic or body (§2.3.1).
 //! - [`registration`]: what a valid client, redirect URI and username are, and
 //!   how `admin` adds a client.
-//! - [`jwt`]: access tokens as HS256 JWTs (RFC 7519, RFC 9068).
+//! - [`jwt`]: access tokens as HS256 JWTs (RFC 7519, RFC 9068), or ES256
+//!   ([`es256`]).
+//! - [`claims`]: a user's own claims and identities, as token members.
 //! - [`pkce`]: PKCE S256 (RFC 7636).
 //! - [`password`]: PBKDF2 password hashes.
-//! - `csrf`: the login form's CSRF tokens.
+//! - `csrf`: the CSRF tokens of every form, and the account page's sessions.
 //! - [`throttle`]: limits on sign-in attempts and failed client authentications.
 //! - [`upstream`]: sign-in through Amazon, Google, GitHub or an OpenID Connect
 //!   provider (the provider side; our endpoints are in `endpoint/authorize/`).
