@@ -114,6 +114,10 @@ for (const mode of ['kv', 'do']) {
     const refused = await token(w.base, { grant_type: 'refresh_token', refresh_token: linked.refresh_token });
     assert.equal(refused.status, 400);
     assert.equal(refused.json.error, 'invalid_grant');
+    // Its access token: refused at /userinfo by the instance that ended it
+    // at once (elsewhere within 90 s, docs/account.md).
+    const info = await fetch(`${w.base}/userinfo`, { headers: { authorization: `Bearer ${linked.access_token}` } });
+    assert.equal(info.status, 401);
     assert.doesNotMatch((await viewer.fetch('/account')).html, new RegExp(gid));
     if (mode === 'kv') assert.match(ok(['grant', 'show', '--id', gid], w), /its user ended it at \/account/);
   });
