@@ -16,6 +16,13 @@ Examples:
   printf '%s' 'a long passphrase' | cargo run --bin admin -- user add --username alice \\
   --display-name Alice --password-stdin
 
+  # Or a link where they choose their password (ACCOUNT_PAGES, docs/account.md):
+  cargo run --bin admin -- user invite --username bob --base-url https://auth.example.com
+  cargo run --bin admin -- user reset-link --username alice
+
+  # The user's own values, carried in their tokens (docs/skill.md):
+  cargo run --bin admin -- user update --username alice --claim bridge_url=https://bridge.example/alice
+
   # Look, change, remove:
   cargo run --bin admin -- client list
   cargo run --bin admin -- client show --id alexa-skill
