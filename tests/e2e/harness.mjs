@@ -133,8 +133,12 @@ export async function startWorker({ https: useHttps = false, vars = {}, durable 
   const base = `${useHttps ? 'https' : 'http'}://127.0.0.1:${port}`;
   const stop = () => {
     try { process.kill(-child.pid, 'SIGTERM'); } catch {}
-    rmSync(state, { recursive: true, force: true });
-    rmSync(configDir, { recursive: true, force: true });
+    // The runtime may still be writing its state for a moment after the
+    // signal: retry, and never let a leftover folder fail (or hide the real
+    // failure of) a test.
+    for (const dir of [state, configDir]) {
+      try { rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 }); } catch {}
+    }
   };
   const deadline = Date.now() + 240_000; // the first start may build the wasm
   for (;;) {
