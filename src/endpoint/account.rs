@@ -173,15 +173,12 @@ async fn session_user<S: GrantStore>(
     ctx: &Ctx<'_, S>,
     key: &[u8; 32],
 ) -> Result<Option<UserRecord>, StoreError> {
-    let value = req.cookie(SESSION_COOKIE).unwrap_or_default();
-    let mut parts = value.split('.');
-    let (Some(name), Some(exp), Some(who), Some(how), None) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
+    let parts: Vec<&str> = req
+        .cookie(SESSION_COOKIE)
+        .unwrap_or_default()
+        .split('.')
+        .collect();
+    let [name, exp, who, how] = parts[..] else {
         return Ok(None);
     };
     let Some(username) = b64url_decode(name).and_then(|b| String::from_utf8(b).ok()) else {
