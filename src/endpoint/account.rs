@@ -424,15 +424,10 @@ async fn sign_in<S: GrantStore>(
     render(req, ctx, key, None, None, Some(error), &username, status).await
 }
 
-/// The login page's key, whose device cookies exempt a known browser from
-/// the per-username limit here too.
+/// The login page's key ([`sign_in::login_key`]), whose device cookies
+/// exempt a known browser from the per-username limit here too.
 fn login_key<S>(ctx: &Ctx<'_, S>) -> Result<[u8; 32], Stop> {
-    let key = ctx
-        .config
-        .signing_key
-        .as_ref()
-        .map_err(|_| Stop::page(unavailable()))?;
-    Ok(key.derive(b"login-form-csrf"))
+    sign_in::login_key(ctx).ok_or_else(|| Stop::page(unavailable()))
 }
 
 /// Ends one of the user's links: its tombstone, as `/revoke` writes it.

@@ -12,6 +12,14 @@ use crate::throttle::{self, Limit};
 use crate::types::Password;
 use crate::Ctx;
 
+/// The key of the login form's CSRF tokens and of device cookies, a
+/// sub-key of `SIGNING_KEY`; `None` without one. The account page checks
+/// device cookies with it too, so a known browser is exempt there as well.
+pub(super) fn login_key<S>(ctx: &Ctx<'_, S>) -> Option<[u8; 32]> {
+    let key = ctx.config.signing_key.as_ref().ok()?;
+    Some(key.derive(b"login-form-csrf"))
+}
+
 /// How an attempt ended.
 pub(super) enum Attempt {
     SignedIn(UserRecord),

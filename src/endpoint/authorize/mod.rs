@@ -192,10 +192,7 @@ fn form_is_ours<S>(
 
 /// The key of the login form's CSRF tokens and device cookies.
 fn form_key<S>(ctx: &Ctx<'_, S>) -> Result<[u8; 32], Refused> {
-    let key = ctx.config.signing_key.as_ref();
-    Ok(key
-        .map_err(|_| Refused::NotConfigured)?
-        .derive(b"login-form-csrf"))
+    crate::endpoint::sign_in::login_key(ctx).ok_or(Refused::NotConfigured)
 }
 
 /// The login page again, for a form whose CSRF check failed.
