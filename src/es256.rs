@@ -93,16 +93,102 @@ pub fn pkcs8_der(secret: &str) -> Option<Vec<u8>> {
 pub type Signed<'a> = Pin<Box<dyn Future<Output = Option<Vec<u8>>> + 'a>>;
 pub type Verified<'a> = Pin<Box<dyn Future<Output = bool> + 'a>>;
 
+/// What is logged, and given as the reason of a refused request, when one of
+/// the two secrets is not a key that can be used.
+pub const CURRENT_UNUSABLE: &str = "ES256_PRIVATE_KEY is not a usable P-256 private key";
+pub const PREVIOUS_UNUSABLE: &str = "ES256_PRIVATE_KEY_PREVIOUS is not a usable P-256 private key";
+
 /// ES256 with this deployment's keys: the current one signs, it and the
 /// previous one verify.
 pub trait Es256 {
-    /// The public keys, the current one first.
+    /// The public keys that could be used, the current one first.
     fn keys(&self) -> &[PublicJwk];
+    /// The current key's id; `None` when `ES256_PRIVATE_KEY` is unusable, and
+    /// nothing can be signed.
+    fn signing_kid(&self) -> Option<&str>;
+    /// Why a configured key is missing from [`Es256::keys`], if one is. A
+    /// token naming a key we lack may then be ours: refusing it would unlink
+    /// its user, so it is a configuration error, never `invalid_token`.
+    fn unusable(&self) -> Option<&'static str>;
     /// The signature of `input` with the current key, `r || s` (64 bytes,
     /// RFC 7518 §3.4); `None` if the runtime could not sign.
     fn sign<'a>(&'a self, input: &'a [u8]) -> Signed<'a>;
     /// Whether `sig` is a signature of `input` by the key named `kid`.
     fn verify<'a>(&'a self, kid: &'a str, input: &'a [u8], sig: &'a [u8]) -> Verified<'a>;
+}
+
+/// The deployment's keys, each imported on its own, so that a bad
+/// `ES256_PRIVATE_KEY_PREVIOUS` during a rotation never throws away a good
+/// current key (nor the reverse). `S` is a runtime's signing key, `V` its
+/// verifying key.
+pub struct KeyRing<S, V> {
+    signing: Option<S>,
+    verifying: Vec<V>,
+    keys: Vec<PublicJwk>,
+    unusable: Vec<&'static str>,
+}
+
+impl<S, V> KeyRing<S, V> {
+    /// From what importing each key gave: the current key's signing and
+    /// verifying halves, and the previous key's verifying half where one is
+    /// set (`Some(None)`: set but unusable).
+    pub fn new(
+        current: Option<(S, V, PublicJwk)>,
+        previous: Option<Option<(V, PublicJwk)>>,
+    ) -> Self {
+        let mut ring = Self {
+            signing: None,
+            verifying: Vec::new(),
+            keys: Vec::new(),
+            unusable: Vec::new(),
+        };
+        match current {
+            Some((signing, verifying, jwk)) => {
+                ring.signing = Some(signing);
+                ring.verifying.push(verifying);
+                ring.keys.push(jwk);
+            }
+            None => ring.unusable.push(CURRENT_UNUSABLE),
+        }
+        match previous {
+            Some(Some((verifying, jwk))) => {
+                ring.verifying.push(verifying);
+                ring.keys.push(jwk);
+            }
+            Some(None) => ring.unusable.push(PREVIOUS_UNUSABLE),
+            None => {}
+        }
+        ring
+    }
+
+    pub fn keys(&self) -> &[PublicJwk] {
+        &self.keys
+    }
+
+    pub fn signing(&self) -> Option<&S> {
+        self.signing.as_ref()
+    }
+
+    /// The current key's id, when it signs.
+    pub fn signing_kid(&self) -> Option<&str> {
+        self.signing.as_ref().map(|_| self.keys[0].kid.as_str())
+    }
+
+    /// The verifying key that `kid` names.
+    pub fn verifying(&self, kid: &str) -> Option<&V> {
+        let i = self.keys.iter().position(|k| k.kid == kid)?;
+        self.verifying.get(i)
+    }
+
+    /// Every reason a configured key is missing, for the log.
+    pub fn unusable_all(&self) -> &[&'static str] {
+        &self.unusable
+    }
+
+    /// The first of them.
+    pub fn unusable(&self) -> Option<&'static str> {
+        self.unusable.first().copied()
+    }
 }
 
 /// ES256 through the `p256` crate: the tests' signer, and `admin key
@@ -113,7 +199,7 @@ pub mod native {
     use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
     use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
 
-    use super::{pkcs8_der, PublicJwk, Signed, Verified};
+    use super::{pkcs8_der, Es256, KeyRing, PublicJwk, Signed, Verified};
 
     /// A new private key, as PKCS#8 PEM.
     pub fn generate_pem() -> String {
@@ -124,55 +210,54 @@ pub mod native {
     }
 
     /// The deployment's keys: `current` signs; both verify.
-    pub struct NativeEs256 {
-        signing: SigningKey,
-        verifying: Vec<VerifyingKey>,
-        keys: Vec<PublicJwk>,
-    }
+    pub struct NativeEs256(KeyRing<SigningKey, VerifyingKey>);
 
     impl NativeEs256 {
-        /// From the secrets' values (see [`pkcs8_der`]); `None` if one is not
-        /// a P-256 PKCS#8 key.
-        pub fn new(current: &str, previous: Option<&str>) -> Option<Self> {
+        /// From the secrets' values (see [`pkcs8_der`]), each read on its
+        /// own: one that is not a P-256 PKCS#8 key is left out and named by
+        /// [`Es256::unusable`].
+        pub fn new(current: &str, previous: Option<&str>) -> Self {
             let read = |pem: &str| SigningKey::from_pkcs8_der(&pkcs8_der(pem)?).ok();
-            let signing = read(current)?;
-            let mut verifying = vec![*signing.verifying_key()];
-            if let Some(p) = previous {
-                verifying.push(*read(p)?.verifying_key());
-            }
-            let keys = verifying
-                .iter()
-                .map(|v| {
-                    let point = v.to_encoded_point(false);
-                    PublicJwk::p256(
-                        point.x().expect("uncompressed"),
-                        point.y().expect("uncompressed"),
-                    )
-                })
-                .collect();
-            Some(Self {
-                signing,
-                verifying,
-                keys,
-            })
+            let public = |v: VerifyingKey| {
+                let point = v.to_encoded_point(false);
+                let jwk = PublicJwk::p256(
+                    point.x().expect("uncompressed"),
+                    point.y().expect("uncompressed"),
+                );
+                (v, jwk)
+            };
+            let current = read(current).map(|s| {
+                let (v, jwk) = public(*s.verifying_key());
+                (s, v, jwk)
+            });
+            let previous = previous.map(|p| read(p).map(|s| public(*s.verifying_key())));
+            Self(KeyRing::new(current, previous))
         }
     }
 
-    impl super::Es256 for NativeEs256 {
+    impl Es256 for NativeEs256 {
         fn keys(&self) -> &[PublicJwk] {
-            &self.keys
+            self.0.keys()
+        }
+        fn signing_kid(&self) -> Option<&str> {
+            self.0.signing_kid()
+        }
+        fn unusable(&self) -> Option<&'static str> {
+            self.0.unusable()
         }
         fn sign<'a>(&'a self, input: &'a [u8]) -> Signed<'a> {
-            let sig: Signature = self.signing.sign(input);
-            Box::pin(std::future::ready(Some(sig.to_bytes().to_vec())))
+            let sig = self
+                .0
+                .signing()
+                .map(|key| Signer::<Signature>::sign(key, input).to_bytes().to_vec());
+            Box::pin(std::future::ready(sig))
         }
         fn verify<'a>(&'a self, kid: &'a str, input: &'a [u8], sig: &'a [u8]) -> Verified<'a> {
             let ok = self
-                .keys
-                .iter()
-                .position(|k| k.kid == kid)
+                .0
+                .verifying(kid)
                 .zip(Signature::from_slice(sig).ok())
-                .is_some_and(|(i, sig)| self.verifying[i].verify(input, &sig).is_ok());
+                .is_some_and(|(key, sig)| key.verify(input, &sig).is_ok());
             Box::pin(std::future::ready(ok))
         }
     }
@@ -207,6 +292,9 @@ mod tests {
             None
         );
         assert_eq!(pkcs8_der(""), None);
-        assert!(native::NativeEs256::new("not a key", None).is_none());
+        assert_eq!(
+            native::NativeEs256::new("not a key", None).unusable(),
+            Some(CURRENT_UNUSABLE)
+        );
     }
 }

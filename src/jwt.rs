@@ -124,6 +124,10 @@ pub enum VerifyError {
     UnknownKey,
     BadSignature,
     Expired,
+    /// The token names a key this deployment is configured with but could
+    /// not use: a configuration error (the reason names the setting), never
+    /// the token's fault, so never `invalid_token`.
+    KeyUnavailable(&'static str),
 }
 
 /// Verifies an HS256 token against any of `keys` (chosen by `kid`) and checks
@@ -222,7 +226,7 @@ pub async fn sign_es256(claims: &Claims, keys: &dyn crate::es256::Es256) -> Opti
     let header = Header {
         alg: "ES256".into(),
         typ: "at+jwt".into(),
-        kid: keys.keys().first()?.kid.clone(),
+        kid: keys.signing_kid()?.to_owned(),
     };
     let mut token = b64url(&serde_json::to_vec(&header).expect("header serialises"));
     token.push('.');

@@ -146,7 +146,11 @@ impl<S> Ctx<'_, S> {
             "ES256" => {
                 let keys = self.es256.ok_or(jwt::VerifyError::WrongAlgorithm)?;
                 if !keys.keys().iter().any(|k| k.kid == jws.kid()) {
-                    return Err(jwt::VerifyError::UnknownKey);
+                    // A key we should hold but could not use may have signed it.
+                    return Err(keys.unusable().map_or(
+                        jwt::VerifyError::UnknownKey,
+                        jwt::VerifyError::KeyUnavailable,
+                    ));
                 }
                 if !keys.verify(jws.kid(), jws.signed(), jws.signature()).await {
                     return Err(jwt::VerifyError::BadSignature);

@@ -239,7 +239,7 @@ impl Server {
     /// hash no password matches.
     fn build(config: Config, password: Option<&str>) -> Self {
         let client_cache_seconds = config.client_cache_seconds;
-        let es256 = config.es256.as_ref().and_then(|k| {
+        let es256 = config.es256.as_ref().map(|k| {
             crate::es256::native::NativeEs256::new(
                 k.current.secret(),
                 k.previous.as_ref().map(|p| p.secret()),

@@ -225,3 +225,70 @@ fn userinfo_answers_a_minute_past_expiry_but_never_for_a_revoked_grant() {
         assert!(body.contains("\"active\":false"), "{body}");
     }
 }
+
+/// One bad key must not take the good one with it: a rotation with a broken
+/// `ES256_PRIVATE_KEY_PREVIOUS` keeps signing and verifying with the current
+/// key; a broken current key keeps verifying with the previous one. A token a
+/// missing key may have signed is a configuration error (500, which a skill
+/// maps to `INTERNAL_ERROR`), never a 401 that would unlink its user.
+#[test]
+fn each_key_is_used_on_its_own_and_a_missing_one_is_never_a_401() {
+    let (old, new) = (generate_pem(), generate_pem());
+    let (old_token, _) = es256_server(&old, None).link();
+    let (new_token, _) = es256_server(&new, None).link();
+
+    // A bad previous key: the current key signs, verifies and is served.
+    let s = es256_server(&new, Some("not a key"));
+    let (_, set, _) = get_json(&s, "/.well-known/jwks.json");
+    assert_eq!(set["keys"].as_array().unwrap().len(), 1);
+    let (access, refresh) = s.link();
+    assert!(verifies_with_published_keys(&s, &access));
+    assert_eq!(userinfo_status(&s, &access), 200);
+    assert_eq!(userinfo_status(&s, &new_token), 200);
+    assert_eq!(s.refresh(&refresh).0, 200);
+    // The old token names the key that could not be read.
+    let r = s.userinfo(&old_token);
+    assert_eq!(r.status, 500, "{}", r.body_text());
+    assert!(
+        r.body_text().contains("ES256_PRIVATE_KEY_PREVIOUS"),
+        "{}",
+        r.body_text()
+    );
+    let (status, body) = s.client_post("/introspect", &format!("token={old_token}"), "alexa");
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("server_error"), "{body}");
+
+    // A bad current key: nothing is signed, but the previous key verifies.
+    let s = es256_server("not a key", Some(&old));
+    let (_, set, _) = get_json(&s, "/.well-known/jwks.json");
+    assert_eq!(set["keys"].as_array().unwrap().len(), 1);
+    assert_eq!(userinfo_status(&s, &old_token), 200);
+    assert!(verifies_with_published_keys(&s, &old_token));
+    let (status, body) = s.token(&exchange(&s.code("")), false);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (500, Some("server_error")),
+        "{body}"
+    );
+    let r = s.userinfo(&new_token);
+    assert_eq!(r.status, 500, "{}", r.body_text());
+    assert!(
+        r.body_text().contains("ES256_PRIVATE_KEY is"),
+        "{}",
+        r.body_text()
+    );
+
+    // Both bad: an empty set, and still never a 401 for a token of ours.
+    let s = es256_server("not a key", Some("nor this"));
+    let (_, set, _) = get_json(&s, "/.well-known/jwks.json");
+    assert_eq!(set["keys"].as_array().unwrap().len(), 0);
+    for token in [&old_token, &new_token] {
+        assert_eq!(userinfo_status(&s, token), 500);
+        let (status, _) = s.client_post("/revoke", &format!("token={token}"), "alexa");
+        assert_eq!(status, 500);
+    }
+
+    // With every key usable, an unknown kid is the token's fault again.
+    let s = es256_server(&new, None);
+    assert_eq!(userinfo_status(&s, &old_token), 401);
+}

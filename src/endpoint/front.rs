@@ -102,6 +102,13 @@ pub(super) async fn authenticate_request<S: Store>(
     }
 }
 
+/// A token that names one of our keys which could not be used: a 500 with
+/// the setting to fix, which a skill maps to `INTERNAL_ERROR` and not to an
+/// unlink (see [`crate::jwt::VerifyError::KeyUnavailable`]).
+pub(super) fn key_unavailable(reason: &'static str) -> Rejection {
+    OAuthError::new(ErrorCode::ServerError, reason).into()
+}
+
 /// The JSON error answer (RFC 6749 §5.2) of a client-authenticated endpoint.
 /// `invalid_client` is always a 401 with a `WWW-Authenticate` challenge (an HTTP
 /// 401 must carry one); a 503 says when to retry; a 405 says what is allowed.

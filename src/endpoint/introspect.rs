@@ -9,6 +9,7 @@ use super::front::{self, Rejection};
 use crate::grant;
 use crate::grant::GrantStore;
 use crate::http::{LogFields, Request, Response};
+use crate::jwt;
 use crate::store::ClientRecord;
 use crate::Ctx;
 
@@ -67,8 +68,12 @@ async fn describe<S: GrantStore>(
             ..Introspection::default()
         }));
     }
-    let Ok(claims) = ctx.verify_access_token(token, 0).await else {
-        return Ok(None);
+    let claims = match ctx.verify_access_token(token, 0).await {
+        Ok(claims) => claims,
+        Err(jwt::VerifyError::KeyUnavailable(reason)) => {
+            return Err(front::key_unavailable(reason))
+        }
+        Err(_) => return Ok(None),
     };
     if claims.client_id != client.client_id.as_str() {
         return Ok(None);

@@ -15,6 +15,7 @@ use crate::error::OAuthError;
 use crate::grant;
 use crate::grant::GrantStore;
 use crate::http::{LogFields, Request, Response};
+use crate::jwt;
 
 use crate::store::Revocation;
 use crate::types::GrantId;
@@ -50,12 +51,15 @@ async fn revoke<S: GrantStore>(
         // An expired access token still names its grant, and the client
         // holds it: its signature is what makes it ours (§2.1: the client
         // revokes what it holds), its age does not matter.
-        None => ctx
-            .verify_access_token(&token, u64::MAX)
-            .await
-            .ok()
-            .filter(|c| c.client_id == client.client_id.as_str())
-            .and_then(|c| c.gid.map(GrantId::new)),
+        None => match ctx.verify_access_token(&token, u64::MAX).await {
+            Err(jwt::VerifyError::KeyUnavailable(reason)) => {
+                return Err(front::key_unavailable(reason))
+            }
+            claims => claims
+                .ok()
+                .filter(|c| c.client_id == client.client_id.as_str())
+                .and_then(|c| c.gid.map(GrantId::new)),
+        },
     };
     let Some(grant_id) = grant_id else {
         log.reason = Some("unknown, expired or already revoked token");

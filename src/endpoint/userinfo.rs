@@ -95,6 +95,12 @@ async fn userinfo<S: Store>(req: &Request, ctx: &Ctx<'_, S>, log: &mut LogFields
     let claims = match ctx.verify_access_token(&token, EXPIRY_LEEWAY).await {
         Ok(claims) => claims,
         Err(jwt::VerifyError::Expired) => return challenge(log, "the access token expired"),
+        // Ours to fix, not the skill's: a 401 here would unlink its user.
+        Err(jwt::VerifyError::KeyUnavailable(reason)) => {
+            log.error = Some("server_error");
+            log.reason = Some(reason);
+            return Response::json(500, &ErrorBody::new("server_error", reason));
+        }
         Err(_) => return challenge(log, "the access token is not valid"),
     };
     log.client_id = Some(claims.client_id.clone());

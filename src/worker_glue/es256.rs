@@ -1,6 +1,6 @@
 //! ES256 access tokens through WebCrypto (feature `es256`): the keys in the
 //! secrets `ES256_PRIVATE_KEY` and `ES256_PRIVATE_KEY_PREVIOUS` are imported
-//! once per isolate; the current one signs, both verify.
+//! once per isolate, each on its own; the current one signs, both verify.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -9,40 +9,44 @@ use wasm_bindgen::JsValue;
 
 use super::js::{object, property, subtle};
 use crate::config::Es256Secrets;
-use crate::es256::{pkcs8_der, Es256, PublicJwk, Signed, Verified};
+use crate::es256::{pkcs8_der, Es256, KeyRing, PublicJwk, Signed, Verified};
 
 thread_local! {
-    // The imported keys, or `None` once they could not be.
-    static KEYS: RefCell<Option<Option<Rc<WebCryptoEs256>>>> = const { RefCell::new(None) };
+    // The imported keys, once tried.
+    static KEYS: RefCell<Option<Rc<WebCryptoEs256>>> = const { RefCell::new(None) };
 }
 
-/// What `ES256_PRIVATE_KEY` must be, logged when it is not.
-const UNUSABLE: &str = "ES256_PRIVATE_KEY (or ES256_PRIVATE_KEY_PREVIOUS) is not a P-256 \
-     private key in PKCS#8 PEM: make one with `cargo run --bin admin -- key generate` (or \
-     `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256`) and put it with \
-     `npx wrangler secret put ES256_PRIVATE_KEY`. /token answers server_error until then.";
+/// How to make a usable key, logged after the reason a key is not one.
+const FIX: &str = "it must be a P-256 private key in PKCS#8 PEM: make one with `cargo run \
+     --bin admin -- key generate` (or `openssl genpkey -algorithm EC -pkeyopt \
+     ec_paramgen_curve:P-256`) and put it with `npx wrangler secret put`. Until then /token \
+     answers server_error without a usable ES256_PRIVATE_KEY, and a token that names a key \
+     that is missing gets a 500, never invalid_token.";
 
-/// This isolate's keys, imported on first use; `None` when the deployment
-/// signs with HS256 or its keys are unusable (logged once).
+/// This isolate's keys, each imported on its own on first use; `None` when
+/// the deployment signs with HS256. A key that cannot be imported is logged
+/// (naming its setting) and left out, and the others still work.
 pub(super) async fn keys(secrets: Option<&Es256Secrets>) -> Option<Rc<WebCryptoEs256>> {
     let secrets = secrets?;
     if let Some(loaded) = KEYS.with(|k| k.borrow().clone()) {
-        return loaded;
+        return Some(loaded);
     }
-    let loaded = WebCryptoEs256::import(secrets).await.map(Rc::new);
-    if loaded.is_none() {
-        super::log_config_error(UNUSABLE);
+    let current = import_one(secrets.current.secret()).await;
+    let previous = match &secrets.previous {
+        Some(p) => Some(import_one(p.secret()).await.map(|(_, verifying)| verifying)),
+        None => None,
+    };
+    let current = current.map(|(signing, (verifying, jwk))| (signing, verifying, jwk));
+    let loaded = Rc::new(WebCryptoEs256(KeyRing::new(current, previous)));
+    for reason in loaded.0.unusable_all() {
+        super::log_config_error(&format!("{reason}: {FIX}"));
     }
     KEYS.with(|k| *k.borrow_mut() = Some(loaded.clone()));
-    loaded
+    Some(loaded)
 }
 
 /// The keys as WebCrypto holds them.
-pub(super) struct WebCryptoEs256 {
-    signing: JsValue,
-    verifying: Vec<JsValue>,
-    keys: Vec<PublicJwk>,
-}
+pub(super) struct WebCryptoEs256(KeyRing<JsValue, JsValue>);
 
 fn ecdsa() -> JsValue {
     object(&[
@@ -56,21 +60,6 @@ fn with_sha256() -> JsValue {
         ("name", JsValue::from_str("ECDSA")),
         ("hash", JsValue::from_str("SHA-256")),
     ])
-}
-
-impl WebCryptoEs256 {
-    async fn import(secrets: &Es256Secrets) -> Option<Self> {
-        let (signing, current) = import_one(secrets.current.secret()).await?;
-        let mut all = vec![current];
-        if let Some(previous) = &secrets.previous {
-            all.push(import_one(previous.secret()).await?.1);
-        }
-        Some(Self {
-            signing,
-            verifying: all.iter().map(|(key, _)| key.clone()).collect(),
-            keys: all.into_iter().map(|(_, jwk)| jwk).collect(),
-        })
-    }
 }
 
 /// A private key's signing key, and its public key for verifying with its JWK.
@@ -116,14 +105,22 @@ async fn import_pkcs8(der: &[u8], extractable: bool) -> Option<JsValue> {
 
 impl Es256 for WebCryptoEs256 {
     fn keys(&self) -> &[PublicJwk] {
-        &self.keys
+        self.0.keys()
+    }
+
+    fn signing_kid(&self) -> Option<&str> {
+        self.0.signing_kid()
+    }
+
+    fn unusable(&self) -> Option<&'static str> {
+        self.0.unusable()
     }
 
     fn sign<'a>(&'a self, input: &'a [u8]) -> Signed<'a> {
         Box::pin(async move {
             let args = js_sys::Array::of3(
                 &with_sha256(),
-                &self.signing,
+                self.0.signing()?,
                 &js_sys::Uint8Array::from(input),
             );
             let sig = subtle("sign", &args).await.ok()?;
@@ -134,12 +131,12 @@ impl Es256 for WebCryptoEs256 {
 
     fn verify<'a>(&'a self, kid: &'a str, input: &'a [u8], sig: &'a [u8]) -> Verified<'a> {
         Box::pin(async move {
-            let Some(i) = self.keys.iter().position(|k| k.kid == kid) else {
+            let Some(key) = self.0.verifying(kid) else {
                 return false;
             };
             let args = js_sys::Array::of4(
                 &with_sha256(),
-                &self.verifying[i],
+                key,
                 &js_sys::Uint8Array::from(sig),
                 &js_sys::Uint8Array::from(input),
             );

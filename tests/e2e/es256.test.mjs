@@ -2,7 +2,9 @@
 // verifies them offline with a stock JWT library (`jose`) against the served
 // key set; the previous key still verifies after a rotation; HS256 tokens
 // from before the move keep working; /userinfo answers a token 30 s past its
-// expiry and refuses it past the minute of leeway.
+// expiry and refuses it past the minute of leeway. Each key is imported on
+// its own: a bad one leaves the other working, and a token a missing key may
+// have signed gets a 500, never the 401 that would unlink its user.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, createPublicKey, sign as nodeSign } from 'node:crypto';
@@ -14,12 +16,16 @@ const OLD = pem();
 const NEW = pem();
 let first;
 let rotated;
+let badPrevious;
+let badCurrent;
 before(async () => {
   // The build with providers has ES256 compiled in (scripts/test.sh).
-  first = await startWorker({ upstream: true, vars: { ACCESS_TOKEN_ALG: 'ES256', ES256_PRIVATE_KEY: OLD } });
-  rotated = await startWorker({ upstream: true, vars: { ACCESS_TOKEN_ALG: 'ES256', ES256_PRIVATE_KEY: NEW, ES256_PRIVATE_KEY_PREVIOUS: OLD } });
+  const es256 = (current, previous) => startWorker({ upstream: true,
+    vars: { ACCESS_TOKEN_ALG: 'ES256', ES256_PRIVATE_KEY: current, ...(previous ? { ES256_PRIVATE_KEY_PREVIOUS: previous } : {}) } });
+  [first, rotated, badPrevious, badCurrent] = await Promise.all([
+    es256(OLD), es256(NEW, OLD), es256(NEW, 'not a key'), es256('not a key', OLD)]);
 });
-after(() => { first?.stop(); rotated?.stop(); });
+after(() => { for (const w of [first, rotated, badPrevious, badCurrent]) w?.stop(); });
 
 async function link(base) {
   const r = await login(base, authorizeQuery({ redirect: REDIRECTS[0] }));
@@ -102,4 +108,35 @@ test('/userinfo answers 30 s past exp and refuses past the minute; a forged sign
   const forged = (await es256Token(pem(), claims(now + 600))).split('.');
   const genuine = (await es256Token(OLD, claims(now + 600))).split('.');
   assert.equal((await userinfo(first.base, [genuine[0], forged[1], forged[2]].join('.'))).status, 401);
+});
+
+test('a bad key leaves the other one working, and a token it may have signed is a 500, not a 401', async () => {
+  const now = Math.floor(Date.now() / 1000);
+  const claims = { sub: 'someone', client_id: CLIENT_ID, scope: 'smart_home', iat: now, exp: now + 600, jti: 'k', gid: 'CCCCCCCCCCCCCCCCCCCCCC' };
+
+  // A bad previous key: the current one is served, signs and verifies.
+  let { keys } = await (await fetch(`${badPrevious.base}/.well-known/jwks.json`)).json();
+  assert.deepEqual(keys.map((k) => k.x), [publicJwk(NEW).x]);
+  const linked = await link(badPrevious.base);
+  await jwtVerify(linked.access_token, createRemoteJWKSet(new URL(`${badPrevious.base}/.well-known/jwks.json`)));
+  assert.equal((await userinfo(badPrevious.base, linked.access_token)).status, 200);
+  let info = await userinfo(badPrevious.base, await es256Token(OLD, { iss: badPrevious.base, ...claims }));
+  assert.equal(info.status, 500, JSON.stringify(info.body));
+  assert.equal(info.body.error, 'server_error');
+  assert.match(info.body.error_description, /ES256_PRIVATE_KEY_PREVIOUS/);
+  assert.match(badPrevious.logs(), /ES256_PRIVATE_KEY_PREVIOUS is not a usable P-256 private key/);
+
+  // A bad current key: nothing is signed, the previous key still verifies.
+  ({ keys } = await (await fetch(`${badCurrent.base}/.well-known/jwks.json`)).json());
+  assert.deepEqual(keys.map((k) => k.x), [publicJwk(OLD).x]);
+  assert.equal((await userinfo(badCurrent.base, await es256Token(OLD, { iss: badCurrent.base, ...claims }))).status, 200);
+  info = await userinfo(badCurrent.base, await es256Token(NEW, { iss: badCurrent.base, ...claims }));
+  assert.equal(info.status, 500, JSON.stringify(info.body));
+  const r = await login(badCurrent.base, authorizeQuery({ redirect: REDIRECTS[0] }));
+  const code = new URL(r.headers.get('location')).searchParams.get('code');
+  const t = await token(badCurrent.base, { grant_type: 'authorization_code', code, redirect_uri: REDIRECTS[0] });
+  assert.equal(t.status, 500, JSON.stringify(t.json));
+  assert.equal(t.json.error, 'server_error');
+  assert.match(badCurrent.logs(), /ES256_PRIVATE_KEY is not a usable P-256 private key/);
+  assert.doesNotMatch(badCurrent.logs() + badPrevious.logs(), /BEGIN PRIVATE KEY/, 'no key in the logs');
 });
