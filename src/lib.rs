@@ -101,7 +101,7 @@ pub use config::{
     durable_grants_in_wrangler_toml, is_durable_grant_store, var_in_wrangler_toml, Config,
     ConfigError, ACCESS_TOKEN_TTL, ACCESS_TOKEN_TTL_RANGE, CODE_TTL,
 };
-pub use endpoint::handle;
+pub use endpoint::{handle, log_path};
 
 use crypto::Rng;
 use http::Request;

@@ -15,9 +15,31 @@ mod sign_in;
 mod token;
 mod userinfo;
 
+use std::borrow::Cow;
+
 use crate::grant::GrantStore;
 use crate::http::{ErrorBody, Method, Request, Response};
 use crate::{page, Ctx};
+
+/// The routes whose last segment is a secret: a password link's token.
+const INVITE: &str = "/invite/";
+const RESET: &str = "/reset/";
+
+/// The path as a log line may show it. A password link's token is replaced,
+/// as a query string is left out, so that nobody who reads the logs can use
+/// the link before its owner. Any path that holds `/invite/` or `/reset/`,
+/// in any case, is cut there: a mistyped link is still a live token.
+pub fn log_path(path: &str) -> Cow<'_, str> {
+    let lower = path.to_ascii_lowercase();
+    let cut = [INVITE, RESET]
+        .iter()
+        .filter_map(|route| lower.find(route).map(|at| at + route.len()))
+        .min();
+    match cut {
+        Some(at) if at < path.len() => Cow::Owned(format!("{}<token>", &path[..at])),
+        _ => Cow::Borrowed(path),
+    }
+}
 
 /// Routes one request to its endpoint, and adds the headers every answer
 /// gets ([`Response::with_common_headers`]).
@@ -46,10 +68,10 @@ async fn route<S: GrantStore>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
         if req.path == "/account" {
             return account::account(req, ctx).await;
         }
-        if let Some(token) = req.path.strip_prefix("/invite/") {
+        if let Some(token) = req.path.strip_prefix(INVITE) {
             return account::password_link(req, ctx, Purpose::Invite, token).await;
         }
-        if let Some(token) = req.path.strip_prefix("/reset/") {
+        if let Some(token) = req.path.strip_prefix(RESET) {
             return account::password_link(req, ctx, Purpose::Reset, token).await;
         }
     }
@@ -87,4 +109,24 @@ struct Service {
     service: &'static str,
     authorization_endpoint: String,
     token_endpoint: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_path;
+
+    #[test]
+    fn a_password_links_token_never_reaches_a_log_line() {
+        for (path, logged) in [
+            ("/invite/AbC.dEf-123", "/invite/<token>"),
+            ("/reset/AbC.dEf-123", "/reset/<token>"),
+            ("/RESET/AbC", "/RESET/<token>"),
+            ("/account/../invite/AbC/x", "/account/../invite/<token>"),
+            ("/invite/", "/invite/"),
+            ("/token", "/token"),
+            ("/callback/google", "/callback/google"),
+        ] {
+            assert_eq!(log_path(path), logged, "{path}");
+        }
+    }
 }

@@ -369,7 +369,10 @@ fn log_line(request: &Request, response: &Response, request_id: &str, started: u
     let line = Line {
         client_id: log.client_id.as_deref(),
         duration_ms: Date::now().as_millis().saturating_sub(started),
-        endpoint: request.path.chars().take(64).collect(),
+        endpoint: crate::endpoint::log_path(&request.path)
+            .chars()
+            .take(64)
+            .collect(),
         error: log.error,
         grant_id: log.grant_id.as_deref(),
         grant_type: log.grant_type.as_deref(),
