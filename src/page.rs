@@ -59,6 +59,8 @@ pub(crate) struct Account<'a> {
     pub(crate) providers: Vec<(String, &'a str)>,
     /// Where such a sign-in returns: `account`.
     pub(crate) next: &'a str,
+    /// Whether the password form is shown (`PASSWORD_SIGN_IN`).
+    pub(crate) password_sign_in: bool,
 }
 
 /// Who is signed in at `/account`, and what holds a link to them.
@@ -99,6 +101,8 @@ pub(crate) struct SetPassword<'a> {
     pub(crate) providers: Vec<(String, &'a str)>,
     /// Where such a sign-in returns (`invite/<token>`).
     pub(crate) next: &'a str,
+    /// Whether the password form is shown (`PASSWORD_SIGN_IN`).
+    pub(crate) password_sign_in: bool,
 }
 
 /// An HTML answer from a template.

@@ -260,6 +260,9 @@ fn the_account_page_lists_and_ends_links() {
         s.writes_during(|| b.submit(&s, &page, "/account", &[("grant", gid), ("action", "end")]));
     assert_eq!(r.status, 200, "{}", r.body_text());
     assert!(r.body_text().contains("Link ended"));
+    // What holds for a skill that checks tokens offline too: the access
+    // token's lifetime, not the 90 s of this server's own checks.
+    assert!(r.body_text().contains("within 60 minutes at the latest"));
     // The tombstone (in Durable Object mode also the object's own copy).
     assert_eq!(writes, if s.objects.is_some() { 2 } else { 1 });
     let (status, body) = s.refresh(&refresh);
@@ -411,7 +414,88 @@ fn a_session_ends_with_a_password_change_elsewhere_and_in_15_minutes() {
     assert!(!b.get(&s, "/account").body_text().contains("Signed in as"));
 }
 
+/// `PASSWORD_SIGN_IN = "false"` closes every door a password opens: the
+/// account page's sign-in and password change, reset links, and the
+/// invitation's password form (its provider buttons stay).
+fn password_sign_in_off_holds_on_the_account_pages() {
+    let s = Server::with_providers(&[("PASSWORD_SIGN_IN", "false")]);
+    // Alice with a password that would sign in, were passwords on.
+    let mut alice = user(&s, "alice").unwrap();
+    alice.password_hash = user(&Server::new(), "alice").unwrap().password_hash;
+    block_on(put_json(&s.store, &keys::user("alice"), &alice, None)).unwrap();
+    let off = |r: &Response| r.status == 403 && r.body_text().contains("Password sign-in is off");
+
+    let mut b = Browser::default();
+    let page = b.get(&s, "/account");
+    assert!(page.body_text().contains("Sign in with"));
+    assert!(
+        !page.body_text().contains("type=\"password\""),
+        "{}",
+        page.body_text()
+    );
+    // A sign-in posted with a good CSRF token (from a server whose
+    // passwords are on: the token depends on the key and this browser only).
+    let on = Server::with_providers(&[]);
+    let form = b.get(&on, "/account");
+    let (r, writes) = s.writes_during(|| {
+        b.submit(
+            &s,
+            &form,
+            "/account",
+            &[
+                ("username", "alice"),
+                ("password", "correct horse"),
+                ("action", "signin"),
+            ],
+        )
+    });
+    assert!(off(&r), "{} {}", r.status, r.body_text());
+    assert_eq!(writes, 0);
+
+    // Signed in through the provider: no password form, and no change.
+    let page = b.get(&s, "/account");
+    assert_eq!(through_provider(&s, &mut b, &page).status, 302);
+    let page = b.get(&s, "/account");
+    assert!(page.body_text().contains("Signed in as"));
+    assert!(!page.body_text().contains("Change your password"));
+    let fields = [
+        ("action", "password"),
+        ("current", "correct horse"),
+        ("password", "a new one!"),
+        ("confirm", "a new one!"),
+    ];
+    let (r, writes) = s.writes_during(|| b.submit(&s, &page, "/account", &fields));
+    assert!(off(&r), "{} {}", r.status, r.body_text());
+    assert_eq!(writes, 0);
+
+    // A reset link is dead; an invitation offers the providers only.
+    let reset = make_link(&s, "alice", PasswordLink::RESET, 3600);
+    assert!(off(&Browser::default().get(&s, &format!("/reset/{reset}"))));
+    let path = format!("/invite/{}", invite(&s, "bob"));
+    let mut c = Browser::default();
+    let page = c.get(&s, &path);
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body_text().contains("Sign in with"),
+        "{}",
+        page.body_text()
+    );
+    assert!(
+        !page.body_text().contains("type=\"password\""),
+        "{}",
+        page.body_text()
+    );
+    let post = Request::new(Method::Post, &path)
+        .with_header("content-type", "application/x-www-form-urlencoded")
+        .with_body("password=bobs+password&confirm=bobs+password");
+    let (r, writes) = s.writes_during(|| c.send(&s, post));
+    assert!(off(&r), "{} {}", r.status, r.body_text());
+    assert_eq!(writes, 0);
+    assert!(user(&s, "bob").unwrap().password_hash.is_none());
+}
+
 alexa_oauth::on_both_stores!(
+    password_sign_in_off_holds_on_the_account_pages,
     an_invitation_sets_a_password_once,
     dead_links_get_pages_not_errors,
     a_reset_keeps_links_working_and_spends_older_links,

@@ -261,7 +261,7 @@ async fn render<S: GrantStore>(
             name: user.display_name.clone(),
             username: user.username.clone(),
             links: links(ctx, user).await?,
-            password: user.password_hash.is_some(),
+            password: user.password_hash.is_some() && ctx.config.password_sign_in,
         }),
         None => None,
     };
@@ -279,6 +279,7 @@ async fn render<S: GrantStore>(
         min_password: MIN_PASSWORD,
         providers,
         next: "account",
+        password_sign_in: ctx.config.password_sign_in,
     };
     let r = allow_providers(page::html(status, &page), ctx);
     Ok(with_nonce(r, req, &nonce, new))
@@ -372,6 +373,9 @@ async fn post<S: GrantStore>(
         return render(req, ctx, &key, user.as_ref(), None, Some(msg), "", 403).await;
     }
     let action = params.get("action").unwrap_or_default().to_owned();
+    if matches!(action.as_str(), "signin" | "password") {
+        passwords_on(ctx, log)?;
+    }
     match (action.as_str(), user) {
         ("signin", _) => sign_in(req, ctx, &key, &mut params, log).await,
         ("signout", _) => {
@@ -391,6 +395,21 @@ async fn post<S: GrantStore>(
             "Go back and try again.",
         ))),
     }
+}
+
+/// Refuses what takes a password when `PASSWORD_SIGN_IN` is `false`: here
+/// as on the login page, a sign-in, a password change or a password link
+/// must not open a door the operator closed.
+fn passwords_on<S>(ctx: &Ctx<'_, S>, log: &mut LogFields) -> Result<(), Stop> {
+    if ctx.config.password_sign_in {
+        return Ok(());
+    }
+    log.reason = Some("PASSWORD_SIGN_IN is false");
+    Err(Stop::page(page::error_page(
+        403,
+        "Password sign-in is off",
+        "This service signs people in through the buttons on its sign-in page only.",
+    )))
 }
 
 async fn sign_in<S: GrantStore>(
@@ -469,10 +488,13 @@ async fn end_link<S: GrantStore>(
         .get(ctx.store, &grant.client_id, ctx.now)
         .await?;
     let name = client.map_or_else(|| grant.client_id.to_string(), |(c, _)| c.name.clone());
+    // What holds for every skill: one that checks tokens offline keeps the
+    // access it holds until the token expires.
+    let minutes = ctx.config.access_token_ttl.div_ceil(60);
     let detail = format!(
         "{name} can no longer use your account. Its next attempt to renew its access is \
-         refused, and the access it already holds stops working within 90 seconds. To link \
-         it again, use its app."
+         refused, and the access it already holds ends when it expires, within {minutes} \
+         minutes at the latest. To link it again, use its app."
     );
     Ok(page::message(
         200,
@@ -617,9 +639,17 @@ async fn link_page<S: GrantStore>(
             "A password was set with it, or since. Sign in with that password, or ask for a new link.",
         ));
     }
+    if purpose == Purpose::Reset {
+        passwords_on(ctx, log)?;
+    }
     let key = key(ctx)?;
     let fields = ["password-link", hash.as_str()];
     let (title, intro, button) = match purpose {
+        Purpose::Invite if !ctx.config.password_sign_in => (
+            "Welcome",
+            "Choose the account you will sign in with. You will use it to link your account in the Alexa app.",
+            "",
+        ),
         Purpose::Invite => (
             "Welcome",
             "Choose a password for your new account. You will use it to link your account in the Alexa app.",
@@ -650,6 +680,7 @@ async fn link_page<S: GrantStore>(
                 Purpose::Reset => Vec::new(),
             },
             next: &next,
+            password_sign_in: ctx.config.password_sign_in,
         };
         let r = allow_providers(page::html(status, &page), ctx);
         with_nonce(r, req, &nonce, new)
@@ -657,6 +688,7 @@ async fn link_page<S: GrantStore>(
     if req.method() != Method::Post {
         return Ok(form_page(None, 200));
     }
+    passwords_on(ctx, log)?;
     let mut params = form(req)?;
     if !form_is_ours(req, &params, &key, &fields, ctx.now) {
         log.reason = Some("password link form CSRF check failed");
