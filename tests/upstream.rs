@@ -181,6 +181,18 @@ fn a_state_must_be_this_browsers_and_is_single_use() {
     // A replay with the old cookie meets the provider's single-use code.
     let again = callback(&s, "idp", &back, &cookie);
     assert!(code_of(&again).is_none(), "single use: {}", again.status);
+    // And with a fresh provider code for the same state, the state itself is
+    // spent: no second code, nothing written, and every try counts against
+    // the address's limit.
+    let (replay, writes) =
+        s.writes_during(|| callback(&s, "idp", &s.upstream.approve(&url), &cookie));
+    assert_eq!(replay.status, 400, "{}", replay.body_text());
+    assert!(replay.body_text().contains("This sign-in has expired"));
+    assert_eq!(writes, 0);
+    let limited = (0..30)
+        .map(|_| callback(&s, "idp", &s.upstream.approve(&url), &cookie).status)
+        .position(|status| status == 429);
+    assert!(limited.is_some_and(|at| at < 20), "{limited:?}");
     // Another browser's cookies: its own nonce does not open this one's state.
     let (url, cookie) = start(&s, "idp");
     let (_, other) = start(&s, "idp");

@@ -2,7 +2,8 @@
 //!
 //! One namespace, JSON values. (Attempt counters are not in KV: see
 //! [`crate::throttle`]; a sign-in through a provider under way is carried by
-//! the browser in a sealed cookie, not stored.)
+//! the browser in a sealed cookie, not stored: only a `state` that minted a
+//! code is, so it mints no second one.)
 //!
 //! | key                              | value                     | written by                     | expires               |
 //! |----------------------------------|---------------------------|--------------------------------|-----------------------|
@@ -17,9 +18,10 @@
 //! | `usergrant:<user id>:<grant id>` | empty                     | `/token` (code); DO mode: `/authorize`, with the code | never |
 //! | `passwordlink:<sha256 of token>` | [`PasswordLink`]          | `admin user invite/reset-link` | with the link         |
 //! | `clientgrant:<client id>:<grant id>` | empty                 | `/token` (code); DO mode: `/authorize`, with the code | never |
+//! | `signinstate:<sha256 of state>`  | empty                     | `/callback/<provider>`, with the code it mints | with the state (10 min) |
 //!
-//! `admin export` writes every one of these but codes as JSON lines (see
-//! [`super::backup`]).
+//! `admin export` writes every one of these but codes, password links and
+//! spent states as JSON lines (see [`super::backup`]).
 //!
 //! Codes and refresh tokens appear only as SHA-256 hashes. Both are
 //! `<grant id>.<secret>`, so a refresh reads exactly one grant. In Durable
@@ -84,4 +86,8 @@ pub fn client_grants_prefix(client: &ClientId) -> String {
 /// An invitation or reset link, by the hash of its token.
 pub fn password_link(hash: &TokenHash) -> String {
     format!("passwordlink:{}", hash.as_str())
+}
+/// A provider sign-in's `state` that has minted a code (empty value).
+pub fn spent_sign_in_state(hash: &TokenHash) -> String {
+    format!("signinstate:{}", hash.as_str())
 }

@@ -25,8 +25,10 @@ fn read_all(kv: &Kv, worker: Option<&str>) -> Result<Vec<Entry>, String> {
             Some(Kind::Grant) => route.is_none(),
             Some(_) => true,
             None => {
-                // Codes and password links: short-lived, and of no use restored.
-                if !key.starts_with("code:") && !key.starts_with("passwordlink:") {
+                // Codes, password links and spent sign-in states:
+                // short-lived, and of no use restored.
+                let ours = ["code:", "passwordlink:", "signinstate:"];
+                if !ours.iter().any(|prefix| key.starts_with(prefix)) {
                     eprintln!("admin: left out {key:?}, which is not one of ours");
                 }
                 false

@@ -17,13 +17,13 @@
 //! The PKCE verifier and the OpenID Connect `nonce` are HMACs of the `state`
 //! under a key derived from `SIGNING_KEY`, so nothing secret is stored.
 
-use crate::crypto::{b64url, ct_eq, hmac_sha256, sha256_b64url};
+use crate::crypto::{b64url, ct_eq, hmac_sha256, sha256_b64url, token_hash};
 use crate::csrf;
 use crate::error::ErrorCode;
 use crate::form::Params;
 use crate::grant::GrantStore;
 use crate::http::{Cookie, LogFields, Method, Request, Response};
-use crate::store::{Records, Store, UserRecord};
+use crate::store::{keys, kv_expiration, Records, Store, UserRecord};
 use crate::throttle::{self, Limit};
 use crate::types::UserId;
 use crate::upstream::client::{self, Callback};
@@ -328,6 +328,23 @@ pub(in crate::endpoint) async fn callback<S: GrantStore>(
             if record.provider != p.name {
                 return Err(stale("the pending sign-in is another provider's"));
             }
+            // A sealed state lasts 10 minutes and the cookie could be kept:
+            // each callback costs a code exchange at the provider, so it
+            // counts against the address's limit, as a start does.
+            let allowed = ctx
+                .limiter
+                .hit(Limit::LoginAddress, &throttle::address(req), ctx.now)
+                .await;
+            if !allowed.map_err(|_| Refused::Unavailable)? {
+                log.reason = Some("too many sign-ins from this address");
+                return Err(Refused::Page {
+                    status: 429,
+                    title: "Too many sign-ins",
+                    detail: "Too many sign-ins from here. Try again in a minute.",
+                    error: ErrorCode::AccessDenied,
+                    reason: "too many sign-ins from this address",
+                });
+            }
             let spent = Cookie {
                 name: STATE_COOKIE,
                 value: "",
@@ -361,8 +378,18 @@ pub(in crate::endpoint) async fn callback<S: GrantStore>(
             if params.get("code").is_none() {
                 return Err(stale("the provider sent no code"));
             }
+            // A state mints one code: a kept cookie with a fresh provider code
+            // gets the expired page, and writes nothing.
+            let spent_key = keys::spent_sign_in_state(&token_hash(state));
+            let used = ctx.store.get(&spent_key).await;
+            if used.map_err(|_| Refused::Unavailable)?.is_some() {
+                return Err(stale("the state was already used"));
+            }
             let identity = identity_of(req, ctx, p, &params, state, &again, log).await?;
             let user = user_for(ctx, p, &identity, &signing_key(ctx)?, again, log).await?;
+            let until = kv_expiration(record.expires_at, ctx.now);
+            let marked = ctx.store.put(&spent_key, String::new(), Some(until)).await;
+            marked.map_err(|_| Refused::Unavailable)?;
             if log.reason.is_none() {
                 log.reason = Some("signed in through the provider");
             }
