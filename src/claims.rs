@@ -180,6 +180,36 @@ impl UserClaims {
         Some(Self(text))
     }
 
+    /// Checks claims that come from outside the Worker (an import, a
+    /// restore, a profile update): a JSON object of at most [`MAX_BYTES`],
+    /// each name once, each passing [`check_name`], so that no record can
+    /// slip a `sub`, `exp` or `client_id` into a token. `identities`, an
+    /// array of strings, is allowed where `tokens` (a code's or a grant's
+    /// copy, see [`Self::for_tokens`]).
+    pub fn check(&self, tokens: bool) -> Result<(), String> {
+        if self.0.len() > MAX_BYTES {
+            return Err(format!(
+                "claims of {} bytes, over {MAX_BYTES}",
+                self.0.len()
+            ));
+        }
+        let members = serde_json::from_str::<Members>(&self.0)
+            .map_err(|_| "claims are not a JSON object".to_owned())?;
+        let mut seen = std::collections::BTreeSet::new();
+        for (name, value) in &members.0 {
+            if !seen.insert(name.as_str()) {
+                return Err(format!("claim `{name}` appears twice"));
+            }
+            if tokens && name == "identities" {
+                serde_json::from_str::<Vec<String>>(value.get())
+                    .map_err(|_| "`identities` is not a list of strings".to_owned())?;
+                continue;
+            }
+            check_name(name)?;
+        }
+        Ok(())
+    }
+
     fn inner(&self) -> Option<&str> {
         let inner = self.0.trim().strip_prefix('{')?.strip_suffix('}')?;
         Some(inner.trim())
@@ -188,6 +218,33 @@ impl UserClaims {
     /// The JSON text, as stored.
     pub fn as_json(&self) -> &str {
         &self.0
+    }
+}
+
+/// An object's members in order, duplicates kept (a map would keep only the
+/// last of two `sub`s, which is what a verifier may do).
+struct Members(Vec<(String, Box<RawValue>)>);
+
+impl<'de> Deserialize<'de> for Members {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Members;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Members, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry()? {
+                    members.push(member);
+                }
+                Ok(Members(members))
+            }
+        }
+        d.deserialize_map(Visit)
     }
 }
 
@@ -227,6 +284,31 @@ mod tests {
         assert!(check_name("1x").is_err());
         assert!(check_name("").is_err());
         assert!(check_name(&"a".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn claims_from_outside_are_checked() {
+        let text = |t: &str| serde_json::from_value::<UserClaims>(serde_json::json!(t)).unwrap();
+        assert!(claims(&[("bridge_url", "b")]).check(false).is_ok());
+        let tokens = UserClaims::for_tokens(&["idp:1".into()], Some(&claims(&[("tier", "gold")])));
+        assert!(tokens.as_ref().unwrap().check(true).is_ok());
+        assert!(
+            tokens.unwrap().check(false).is_err(),
+            "identities only in a token copy"
+        );
+        for bad in [
+            r#"{"sub":"someone-else"}"#,
+            r#"{"tier":"a","tier":"b"}"#,
+            r#"{"exp":99999999999}"#,
+            r#"{"Client_Id":"x"}"#,
+            r#"["x"]"#,
+            "not json",
+            r#"{"identities":"idp:1"}"#,
+        ] {
+            assert!(text(bad).check(true).is_err(), "{bad}");
+        }
+        let big = format!(r#"{{"x":"{}"}}"#, "a".repeat(MAX_BYTES));
+        assert!(text(&big).check(false).is_err());
     }
 
     #[test]

@@ -224,7 +224,83 @@ fn the_grant_holds_the_copy() {
     );
 }
 
+/// Claims enter by `admin --claim`, by an import and by `/admin/grants`;
+/// each refuses a name that a verifier acts on, or one given twice (a JSON
+/// reader keeps the last of two `sub`s, so a spliced one would win).
+fn claims_are_checked_wherever_they_enter() {
+    use alexa_oauth::store::backup::{self, Mode};
+    let s = server();
+    set_user(&s, &[], &[("tier", "gold")]);
+    let (_, refresh) = s.link();
+    let gid = refresh.split('.').next().unwrap();
+    let grant: Value = match &s.objects {
+        None => s
+            .dump()
+            .into_iter()
+            .find(|(k, _)| *k == format!("grant:{gid}"))
+            .map(|(_, v)| serde_json::from_str(&v).unwrap())
+            .unwrap(),
+        Some(_) => {
+            let body = json!({ "get": [gid] });
+            let r = s.send(
+                Request::new(Method::Post, "/admin/grants")
+                    .with_header("authorization", &format!("Bearer {ADMIN_TOKEN}"))
+                    .with_body(body.to_string()),
+            );
+            serde_json::from_str::<Value>(r.body_text()).unwrap()["grants"][0].clone()
+        }
+    };
+    let alice = serde_json::to_value(set_user(&s, &[], &[("tier", "gold")])).unwrap();
+    let file = |key: &str, value: &Value| {
+        let line = json!({ "key": key, "value": value });
+        format!("{}\n{line}", backup::header_line(Mode::Kv, T0, 1))
+    };
+    assert!(backup::parse(&file("user:alice", &alice)).is_ok());
+    assert!(backup::parse(&file(&format!("grant:{gid}"), &grant)).is_ok());
+    for bad in [
+        r#"{"sub":"someone-else"}"#,
+        r#"{"tier":"a","tier":"b"}"#,
+        r#"{"client_id":"x"}"#,
+    ] {
+        let mut user = alice.clone();
+        user["claims"] = json!(bad);
+        let e = backup::parse(&file("user:alice", &user)).unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        let mut forged = grant.clone();
+        forged["claims"] = json!(bad);
+        assert!(
+            backup::parse(&file(&format!("grant:{gid}"), &forged)).is_err(),
+            "{bad}"
+        );
+
+        // The Durable Object route: a restore or a profile, refused whole.
+        if s.objects.is_some() {
+            for body in [
+                json!({ "restore": [grant.clone(), forged.clone()] }),
+                json!({ "profile": { "ids": [gid], "profile": { "display_name": "A", "claims": bad } } }),
+            ] {
+                let (r, writes) = s.writes_during(|| {
+                    s.send(
+                        Request::new(Method::Post, "/admin/grants")
+                            .with_header("authorization", &format!("Bearer {ADMIN_TOKEN}"))
+                            .with_body(body.to_string()),
+                    )
+                });
+                assert_eq!(r.status, 400, "{bad}: {}", r.body_text());
+                assert_eq!(writes, 0);
+            }
+        }
+    }
+    // The link is untouched: the next token carries the claims it had.
+    let (status, answer) = s.refresh(&refresh);
+    assert_eq!(status, 200, "{answer}");
+    let p = payload(&access_of(&answer));
+    assert_eq!(p["tier"], "gold");
+    assert_eq!(p["sub"], "user-1");
+}
+
 alexa_oauth::on_both_stores!(
+    claims_are_checked_wherever_they_enter,
     tokens_and_userinfo_carry_identities_and_claims,
     a_user_without_any_answers_as_before,
     an_update_reaches_the_next_token_and_keeps_the_link_working,

@@ -78,6 +78,21 @@ async fn answer<S: GrantStore>(req: &Request, ctx: &Ctx<'_, S>, log: &mut LogFie
         log.reason = Some("unreadable admin call");
         return bad("the body is {\"get\": [ids]}, {\"restore\": [records]} or {\"profile\": …}");
     };
+    // Claims go into tokens as they are: checked here, where they enter.
+    let claims = match &call {
+        Call::Get(_) => Vec::new(),
+        Call::Restore(grants) => grants.iter().map(|g| g.claims.as_ref()).collect(),
+        Call::Profile { profile, .. } => vec![profile.claims.as_ref()],
+    };
+    if let Some(Err(e)) = claims
+        .into_iter()
+        .flatten()
+        .map(|c| c.check(true))
+        .find(Result::is_err)
+    {
+        log.reason = Some("claims that no token may carry");
+        return Response::json(400, &ErrorBody::new("invalid_request", &e));
+    }
     let outcome = match call {
         Call::Get(ids) if ids.len() <= GRANTS_PER_CALL => get(ctx.store, &ids).await,
         Call::Restore(grants) if grants.len() <= GRANTS_PER_CALL => {

@@ -168,9 +168,14 @@ impl Kind {
         };
         match self {
             Self::Client => names("client_id", read::<ClientRecord>(value)?.client_id.as_str()),
-            Self::User => names("username", &read::<UserRecord>(value)?.username),
+            Self::User => {
+                let user = read::<UserRecord>(value)?;
+                user.claims.as_ref().map_or(Ok(()), |c| c.check(false))?;
+                names("username", &user.username)
+            }
             Self::Grant => {
                 let grant = read::<GrantRecord>(value)?;
+                grant.claims.as_ref().map_or(Ok(()), |c| c.check(true))?;
                 if !crate::grant::is_grant_id(rest) {
                     return Err(format!("{rest:?} is not a grant id"));
                 }
