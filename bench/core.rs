@@ -20,6 +20,7 @@ fn main() {
 fn claims() -> Claims {
     Claims {
         iss: "https://auth.example.com".into(),
+        aud: Some("alexa-skill".into()),
         sub: "dW5pcXVlLXVzZXItaWQ".into(),
         client_id: "alexa-skill".into(),
         scope: "smart_home".into(),

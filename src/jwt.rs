@@ -52,6 +52,11 @@ impl SigningKey {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     pub iss: String,
+    /// The audience (RFC 9068 §2.2, which requires it): the client the token
+    /// was issued to, which is the skill that presents it. `None` only in a
+    /// token from before it was added, which still verifies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
     /// The user's stable id, or the client id for `client_credentials`.
     pub sub: String,
     pub client_id: String,
@@ -248,6 +253,7 @@ mod tests {
     fn claims() -> Claims {
         Claims {
             iss: "https://auth.example".into(),
+            aud: Some("alexa".into()),
             sub: "u_1".into(),
             client_id: "alexa".into(),
             scope: "smart_home".into(),
@@ -273,6 +279,13 @@ mod tests {
         assert_eq!(v["bridge_url"], "https://b.example");
         assert_eq!(v["identities"][0], "google:1");
         assert_eq!(verify(&token, &[&k], 2_000).unwrap(), c);
+        assert_eq!(v["aud"], "alexa", "RFC 9068 §2.2");
+
+        // A token from before `aud` was written keeps verifying, with its
+        // user's claims, for the hour it has left.
+        c.aud = None;
+        let old = sign(&c, &k);
+        assert_eq!(verify(&old, &[&k], 2_000).unwrap(), c);
     }
 
     #[test]

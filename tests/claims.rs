@@ -107,6 +107,7 @@ fn tokens_and_userinfo_carry_identities_and_claims() {
     assert_eq!(p["bridge_url"], "https://bridge.example/a?b=\"c\"");
     assert_eq!(p["identities"], json!(["amazon:amzn1.account.X"]));
     assert_eq!(p["sub"], "user-1", "the protocol claims are untouched");
+    assert_eq!(p["aud"], "alexa", "RFC 9068: the audience is the client");
 
     let info = userinfo(&s, &access);
     assert_eq!(
@@ -122,9 +123,10 @@ fn tokens_and_userinfo_carry_identities_and_claims() {
     // Introspection still works on the longer token.
     let (status, body) = s.client_post("/introspect", &format!("token={access}"), "alexa");
     assert_eq!(status, 200);
+    let body = serde_json::from_str::<Value>(&body).unwrap();
     assert_eq!(
-        serde_json::from_str::<Value>(&body).unwrap()["active"],
-        true
+        (&body["active"], &body["aud"]),
+        (&json!(true), &json!("alexa"))
     );
 }
 

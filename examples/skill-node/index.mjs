@@ -3,6 +3,8 @@
 //
 // Settings (environment):
 //   OAUTH_ISSUER       our Worker's origin, e.g. https://auth.example.com
+//   OAUTH_CLIENT_ID    this skill's client id at the Worker (`admin client add
+//                      --id`): a token issued to another client is refused
 //   TOKEN_CHECK        "jwks" (the default): verify the ES256 access token offline
 //                      against the Worker's key set, cached; "userinfo": ask the
 //                      Worker's /userinfo, with a short cache
@@ -28,6 +30,7 @@ const TIMEOUT_MS = 3000;
 
 const settings = () => ({
   issuer: (process.env.OAUTH_ISSUER ?? '').replace(/\/$/, ''),
+  clientId: process.env.OAUTH_CLIENT_ID ?? '',
   check: process.env.TOKEN_CHECK ?? 'jwks',
   lwaUrl: process.env.LWA_TOKEN_URL ?? 'https://api.amazon.com/auth/o2/token',
   lwaId: process.env.LWA_CLIENT_ID,
@@ -76,8 +79,17 @@ async function publicKey(issuer, kid) {
   return createPublicKey({ key: { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y }, format: 'jwk' });
 }
 
-/** Offline: the ES256 signature against the served key set, then iss and exp. */
-async function checkOffline(token, issuer) {
+/**
+ * The token is for this skill: its audience (`aud`, RFC 9068), or, in a
+ * token from before the Worker wrote `aud`, its `client_id`.
+ */
+function checkAudience(claims, clientId) {
+  const audience = claims.aud ?? claims.client_id;
+  if (audience !== clientId) throw invalid(`issued to ${audience}, not to this skill (${clientId})`);
+}
+
+/** Offline: the ES256 signature against the served key set, then iss, aud and exp. */
+async function checkOffline(token, issuer, clientId) {
   const parts = token.split('.');
   if (parts.length !== 3) throw invalid('not a JWT');
   let header;
@@ -92,6 +104,8 @@ async function checkOffline(token, issuer) {
   const ok = verifySignature('sha256', Buffer.from(`${parts[0]}.${parts[1]}`), { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(parts[2], 'base64url'));
   if (!ok) throw invalid('the signature does not verify');
   if (claims.iss !== issuer) throw invalid(`issued by ${claims.iss}, not ${issuer}`);
+  checkAudience(claims, clientId);
+  if (!Number.isInteger(claims.exp)) throw invalid('the token has no expiry');
   if (claims.exp + LEEWAY <= Date.now() / 1000) throw expired('the token expired');
   if (!claims.gid) throw invalid('not a token issued for a user');
   return { sub: claims.sub, name: claims.name ?? '', bridgeUrl: claims.bridge_url };
@@ -99,7 +113,7 @@ async function checkOffline(token, issuer) {
 
 /** Online: the Worker's /userinfo, remembered until the token expires (at most a minute). */
 const answers = new Map();
-async function checkOnline(token, issuer) {
+async function checkOnline(token, issuer, clientId) {
   const now = Date.now() / 1000;
   const cached = answers.get(token);
   if (cached && cached.until > now) return cached.user;
@@ -108,20 +122,24 @@ async function checkOnline(token, issuer) {
   if (r.status !== 200) throw internal(`/userinfo answered ${r.status}`);
   const body = await r.json();
   const user = { sub: body.sub, name: body.name ?? '', bridgeUrl: body.bridge_url };
-  let exp = now;
+  // The Worker vouched for the token, so its payload is the one it signed.
+  let claims = {};
   try {
-    exp = b64json(token.split('.')[1]).exp;
+    claims = b64json(token.split('.')[1]);
   } catch {}
+  checkAudience(claims, clientId);
+  const exp = Number.isInteger(claims.exp) ? claims.exp : now;
   answers.set(token, { user, until: Math.min(exp, now + USERINFO_CACHE_SECONDS) });
   if (answers.size > 1000) answers.delete(answers.keys().next().value);
   return user;
 }
 
 export async function userOf(token) {
-  const { issuer, check } = settings();
+  const { issuer, clientId, check } = settings();
   if (!token) throw invalid('no token in the directive');
   if (!issuer) throw internal('OAUTH_ISSUER is not set');
-  return check === 'userinfo' ? checkOnline(token, issuer) : checkOffline(token, issuer);
+  if (!clientId) throw internal('OAUTH_CLIENT_ID is not set');
+  return check === 'userinfo' ? checkOnline(token, issuer, clientId) : checkOffline(token, issuer, clientId);
 }
 
 // ---- The user's devices ------------------------------------------------------

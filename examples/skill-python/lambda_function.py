@@ -3,6 +3,8 @@ every directive, which of our users it is for.
 
 Settings (environment):
   OAUTH_ISSUER       our Worker's origin, e.g. https://auth.example.com
+  OAUTH_CLIENT_ID    this skill's client id at the Worker (`admin client add
+                     --id`): a token issued to another client is refused
   TOKEN_CHECK        "jwks" (the default): verify the ES256 access token offline
                      against the Worker's key set, cached; "userinfo": ask the
                      Worker's /userinfo, with a short cache
@@ -42,6 +44,7 @@ TIMEOUT = 3
 def settings():
     return {
         "issuer": os.environ.get("OAUTH_ISSUER", "").rstrip("/"),
+        "client_id": os.environ.get("OAUTH_CLIENT_ID", ""),
         "check": os.environ.get("TOKEN_CHECK", "jwks"),
         "lwa_url": os.environ.get("LWA_TOKEN_URL", "https://api.amazon.com/auth/o2/token"),
         "lwa_id": os.environ.get("LWA_CLIENT_ID", ""),
@@ -108,8 +111,16 @@ def _public_key(issuer, kid):
     raise invalid("the token names a key the authorization server does not have")
 
 
-def check_offline(token, issuer):
-    """The ES256 signature against the served key set, then iss and exp."""
+def check_audience(claims, client_id):
+    """The token is for this skill: its audience (`aud`, RFC 9068), or, in a
+    token from before the Worker wrote `aud`, its `client_id`."""
+    audience = claims.get("aud", claims.get("client_id"))
+    if audience != client_id:
+        raise invalid(f"issued to {audience}, not to this skill ({client_id})")
+
+
+def check_offline(token, issuer, client_id):
+    """The ES256 signature against the served key set, then iss, aud and exp."""
     try:
         header = jwt.get_unverified_header(token)
     except jwt.InvalidTokenError as e:
@@ -119,12 +130,14 @@ def check_offline(token, issuer):
                       '(set ACCESS_TOKEN_ALG = "ES256" on the Worker)')
     key = _public_key(issuer, header.get("kid"))
     try:
+        # `aud` is checked below, where a token without one may name its client.
         claims = jwt.decode(token, key, algorithms=["ES256"], issuer=issuer, leeway=LEEWAY,
-                            options={"require": ["exp", "iss", "sub"]})
+                            options={"require": ["exp", "iss", "sub"], "verify_aud": False})
     except jwt.ExpiredSignatureError as e:
         raise expired("the token expired") from e
     except jwt.InvalidTokenError as e:
         raise invalid(f"the token does not verify: {e}") from e
+    check_audience(claims, client_id)
     if not claims.get("gid"):
         raise invalid("not a token issued for a user")
     return {"sub": claims["sub"], "name": claims.get("name", ""), "bridge_url": claims.get("bridge_url")}
@@ -133,7 +146,7 @@ def check_offline(token, issuer):
 _answers = {}
 
 
-def check_online(token, issuer):
+def check_online(token, issuer, client_id):
     """The Worker's /userinfo, remembered until the token expires (at most a minute)."""
     now = time.time()
     cached = _answers.get(token)
@@ -146,10 +159,13 @@ def check_online(token, issuer):
         raise internal(f"/userinfo answered {status}")
     answer = json.loads(body)
     user = {"sub": answer["sub"], "name": answer.get("name", ""), "bridge_url": answer.get("bridge_url")}
+    # The Worker vouched for the token, so its payload is the one it signed.
     try:
-        exp = jwt.decode(token, options={"verify_signature": False})["exp"]
-    except (jwt.InvalidTokenError, KeyError):
-        exp = now
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.InvalidTokenError:
+        claims = {}
+    check_audience(claims, client_id)
+    exp = claims["exp"] if isinstance(claims.get("exp"), int) else now
     _answers[token] = (user, min(exp, now + USERINFO_CACHE_SECONDS))
     if len(_answers) > 1000:
         _answers.pop(next(iter(_answers)))
@@ -162,9 +178,11 @@ def user_of(token):
         raise invalid("no token in the directive")
     if not s["issuer"]:
         raise internal("OAUTH_ISSUER is not set")
+    if not s["client_id"]:
+        raise internal("OAUTH_CLIENT_ID is not set")
     if s["check"] == "userinfo":
-        return check_online(token, s["issuer"])
-    return check_offline(token, s["issuer"])
+        return check_online(token, s["issuer"], s["client_id"])
+    return check_offline(token, s["issuer"], s["client_id"])
 
 
 # ---- The user's devices ------------------------------------------------------

@@ -12,6 +12,7 @@ fuzz_target!(|data: &[u8]| {
     if let Some((&at, &byte)) = data.first().zip(data.get(1)) {
         let claims = Claims {
             iss: "https://a".into(),
+            aud: Some("c".into()),
             sub: "u".into(),
             client_id: "c".into(),
             scope: "s".into(),

@@ -97,6 +97,7 @@ async fn describe<S: GrantStore>(
         exp: Some(claims.exp),
         iat: Some(claims.iat),
         iss: Some(claims.iss),
+        aud: claims.aud,
         jti: Some(claims.jti),
     }))
 }
@@ -120,6 +121,8 @@ struct Introspection {
     iat: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     iss: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aud: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     jti: Option<String>,
 }

@@ -65,6 +65,7 @@ async fn grant<S: GrantStore>(
     let issuer = ctx.issuer(req);
     let claims = |sub: &str, scope: &ScopeSet, grant: Option<&GrantRecord>| Claims {
         iss: issuer.clone(),
+        aud: Some(client.client_id.to_string()),
         sub: sub.to_owned(),
         client_id: client.client_id.to_string(),
         scope: scope.to_string(),

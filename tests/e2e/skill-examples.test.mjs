@@ -51,6 +51,7 @@ after(() => {
 
 const env = (check, issuer = worker.base) => ({
   OAUTH_ISSUER: issuer,
+  OAUTH_CLIENT_ID: CLIENT_ID,
   TOKEN_CHECK: check,
   LWA_TOKEN_URL: `http://127.0.0.1:${lwa.address().port}/auth/o2/token`,
   LWA_CLIENT_ID: 'lwa-client',
@@ -112,13 +113,19 @@ const acceptGrant = (t, code) => ({
   payload: { grant: { type: 'OAuth2.AuthorizationCode', code }, grantee: { type: 'BearerToken', token: t } },
 });
 
-/** An ES256 token signed with the Worker's key outside it, for expiry cases. */
-async function tokenWithExp(sub, exp) {
+/**
+ * An ES256 token signed with the Worker's key outside it, for the cases a
+ * link does not give: as the Worker signed them before it wrote `aud`, with
+ * `changes` applied (`undefined` drops a claim).
+ */
+async function signedToken(sub, exp, changes = {}) {
   const enc = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
   const kid = await calculateJwkThumbprint(createPublicKey(KEY).export({ format: 'jwk' }));
-  const input = `${enc({ alg: 'ES256', typ: 'at+jwt', kid })}.${enc({ iss: worker.base, sub, client_id: CLIENT_ID, scope: 'smart_home', iat: exp - 3600, exp, jti: 'j', gid: 'CCCCCCCCCCCCCCCCCCCCCC' })}`;
+  const claims = { iss: worker.base, sub, client_id: CLIENT_ID, scope: 'smart_home', iat: exp - 3600, exp, jti: 'j', gid: 'CCCCCCCCCCCCCCCCCCCCCC', ...changes };
+  const input = `${enc({ alg: 'ES256', typ: 'at+jwt', kid })}.${enc(claims)}`;
   return `${input}.${nodeSign('sha256', Buffer.from(input), { key: KEY, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
 }
+const tokenWithExp = (sub, exp) => signedToken(sub, exp);
 
 const errorType = (answer) => (answer.event.header.name === 'ErrorResponse' ? answer.event.payload.type : 'none');
 
@@ -126,7 +133,9 @@ for (const [language, runExample] of Object.entries(EXAMPLES)) {
   for (const check of ['jwks', 'userinfo']) {
     test(`${language} example, ${check} check: discovery, power, state and AcceptGrant for the linked user`, async () => {
       const t = await link();
-      const sub = JSON.parse(Buffer.from(t.access_token.split('.')[1], 'base64url')).sub;
+      const claims = JSON.parse(Buffer.from(t.access_token.split('.')[1], 'base64url'));
+      assert.equal(claims.aud, CLIENT_ID, 'RFC 9068: the audience is the client');
+      const sub = claims.sub;
       const lamp = `${sub}:lamp`;
       lwaCalls = [];
       const on = power(t.access_token, lamp);
@@ -169,6 +178,20 @@ for (const [language, runExample] of Object.entries(EXAMPLES)) {
       assert.equal(errorType(late), 'none', 'a token 30 s past exp is served');
       assert.notEqual(errorType(tooLate), 'none', 'two minutes past exp is not');
       assert.notEqual(errorType(tooLate), 'INTERNAL_ERROR');
+
+      // A token for another skill of this Worker, or with no expiry, is not
+      // this skill's; one from before `aud` names its client (served above).
+      const [otherAud, otherClient, noExp] = await runExample(env(check), [
+        discover(await signedToken(sub, now + 600, { aud: 'another-skill' })),
+        discover(await signedToken(sub, now + 600, { client_id: 'another-skill' })),
+        discover(await signedToken(sub, now + 600, { exp: undefined })),
+      ]);
+      assert.equal(errorType(otherAud), 'INVALID_AUTHORIZATION_CREDENTIAL', 'aud of another skill');
+      assert.equal(errorType(otherClient), 'INVALID_AUTHORIZATION_CREDENTIAL', 'client_id of another skill');
+      assert.equal(errorType(noExp), 'INVALID_AUTHORIZATION_CREDENTIAL', 'no exp');
+      // Its own client id unset is the skill's mistake: no unlink.
+      const [unset] = await runExample({ ...env(check), OAUTH_CLIENT_ID: '' }, [discover(t.access_token)]);
+      assert.equal(errorType(unset), 'INTERNAL_ERROR');
 
       // The Worker does not answer: not the user's fault, so no unlink.
       const [unreachable] = await runExample(env(check, 'http://127.0.0.1:9'), [discover(t.access_token)]);
