@@ -494,7 +494,44 @@ fn password_sign_in_off_holds_on_the_account_pages() {
     assert!(user(&s, "bob").unwrap().password_hash.is_none());
 }
 
+/// A view of `/account` costs one bounded list and a bounded number of
+/// reads however many index entries the user has (KV bills each list, 1,000
+/// a day on the Free plan).
+fn a_view_reads_a_bounded_number_of_keys() {
+    let s = Server::new();
+    s.link();
+    let alice = user(&s, "alice").unwrap();
+    // 300 index entries of links whose grants are gone.
+    for i in 0..300 {
+        let dead = alexa_oauth::types::GrantId::new(&format!("{:0>22}", i));
+        let key = keys::user_grant(&alice.id, &dead);
+        block_on(alexa_oauth::store::Store::put(
+            &s.store,
+            &key,
+            String::new(),
+            None,
+        ))
+        .unwrap();
+    }
+    let mut b = Browser::default();
+    signed_in(&s, &mut b, "alice", "correct horse");
+    let before = s.operations().0;
+    let page = b.get(&s, "/account");
+    let reads = s.operations().0 - before;
+    assert!(page.body_text().contains("Signed in as"));
+    // At most 100 entries, each a grant and its tombstone (and in Durable
+    // Object mode its object), where all 301 were read before.
+    assert!(reads <= 3 * 100 + 10, "{reads} reads for one view");
+    // With fewer entries the live link is listed as ever.
+    let s = Server::new();
+    let (_, refresh) = s.link();
+    let gid = refresh.split('.').next().unwrap().to_owned();
+    let page = signed_in(&s, &mut Browser::default(), "alice", "correct horse");
+    assert!(page.body_text().contains(&gid));
+}
+
 alexa_oauth::on_both_stores!(
+    a_view_reads_a_bounded_number_of_keys,
     password_sign_in_off_holds_on_the_account_pages,
     an_invitation_sets_a_password_once,
     dead_links_get_pages_not_errors,

@@ -44,6 +44,9 @@ const SESSION_TTL: u64 = 15 * 60;
 const FORM_TTL: u64 = 30 * 60;
 /// The most links the page lists: each is a read or two.
 const MAX_LISTED: usize = 40;
+/// The most index entries one view lists, in one KV list operation: some
+/// may be links that ended, so a few more than are shown.
+const MAX_KEYS_LISTED: usize = 100;
 
 /// Which page a password link opens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -319,7 +322,7 @@ async fn links<S: GrantStore>(
 ) -> Result<Vec<LinkRow>, StoreError> {
     let prefix = keys::user_grants_prefix(&user.id);
     let mut rows = Vec::new();
-    for key in ctx.store.keys_with_prefix(&prefix).await? {
+    for key in ctx.store.keys_with_prefix(&prefix, MAX_KEYS_LISTED).await? {
         let gid = &key[prefix.len()..];
         if !is_grant_id(gid) {
             continue;

@@ -161,8 +161,12 @@ impl<K: Store, T: ObjectTransport> Store for DurableGrants<'_, K, T> {
     ) -> Result<(Option<String>, Option<String>), StoreError> {
         self.kv.get_two(a, b).await
     }
-    async fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        self.kv.keys_with_prefix(prefix).await
+    async fn keys_with_prefix(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        self.kv.keys_with_prefix(prefix, limit).await
     }
 }
 

@@ -92,8 +92,14 @@ impl Store for MemoryStore {
         self.map.borrow_mut().insert(key.to_owned(), value);
         Ok(())
     }
-    async fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        self.list(prefix).await
+    async fn keys_with_prefix(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut keys = self.list(prefix).await?;
+        keys.truncate(limit);
+        Ok(keys)
     }
 }
 

@@ -91,29 +91,28 @@ impl Store for Kv {
 
     /// The binding's `list`, page by page (1,000 keys a page).
     #[cfg(feature = "account")]
-    async fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+    async fn keys_with_prefix(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
         let list = method(&self.namespace, "list")
             .ok_or_else(|| StoreError("KV: no list on the binding".into()))?;
-        let mut keys = Vec::new();
-        let mut cursor = JsValue::UNDEFINED;
-        loop {
-            let options = object(&[("prefix", JsValue::from_str(prefix)), ("cursor", cursor)]);
-            let promise = list.call1(&self.namespace, &options).map_err(kv_error)?;
-            let page = settled(promise).await.map_err(kv_error)?;
-            let listed: js_sys::Array = property(&page, "keys")
-                .ok_or_else(|| StoreError("KV: a list without keys".into()))?
-                .unchecked_into();
-            for key in listed.iter() {
-                if let Some(name) = property(&key, "name").and_then(|n| n.as_string()) {
-                    keys.push(name);
-                }
-            }
-            let complete = property(&page, "list_complete").is_none_or(|c| c.is_truthy());
-            cursor = property(&page, "cursor").unwrap_or(JsValue::UNDEFINED);
-            if complete {
-                return Ok(keys);
-            }
-        }
+        // One page, never a cursor: KV pages hold up to 1,000 keys.
+        let limit = limit.clamp(1, 1000) as f64;
+        let options = object(&[
+            ("prefix", JsValue::from_str(prefix)),
+            ("limit", JsValue::from_f64(limit)),
+        ]);
+        let promise = list.call1(&self.namespace, &options).map_err(kv_error)?;
+        let page = settled(promise).await.map_err(kv_error)?;
+        let listed: js_sys::Array = property(&page, "keys")
+            .ok_or_else(|| StoreError("KV: a list without keys".into()))?
+            .unchecked_into();
+        Ok(listed
+            .iter()
+            .filter_map(|key| property(&key, "name").and_then(|n| n.as_string()))
+            .collect())
     }
 }
 
@@ -219,8 +218,12 @@ mod durable {
             either!(self, s => s.get_two(a, b).await)
         }
         #[cfg(feature = "account")]
-        async fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-            either!(self, s => s.keys_with_prefix(prefix).await)
+        async fn keys_with_prefix(
+            &self,
+            prefix: &str,
+            limit: usize,
+        ) -> Result<Vec<String>, StoreError> {
+            either!(self, s => s.keys_with_prefix(prefix, limit).await)
         }
     }
 
