@@ -503,7 +503,7 @@ fn a_view_reads_a_bounded_number_of_keys() {
     let alice = user(&s, "alice").unwrap();
     // 300 index entries of links whose grants are gone.
     for i in 0..300 {
-        let dead = alexa_oauth::types::GrantId::new(&format!("{:0>22}", i));
+        let dead = alexa_oauth::types::GrantId::new(format!("{i:0>22}"));
         let key = keys::user_grant(&alice.id, &dead);
         block_on(alexa_oauth::store::Store::put(
             &s.store,

@@ -230,3 +230,70 @@ fn a_damaged_file_is_refused_with_its_line_number() {
     let e = backup::parse(&twice.join("\n")).unwrap_err();
     assert!(e.message.contains("twice"), "{e}");
 }
+
+#[test]
+fn an_import_over_a_namespace_in_use_says_what_it_would_undo() {
+    use alexa_oauth::store::{keys, Keys, UserRecord, UserRemoval};
+    let s = server(StoreMode::Kv);
+    s.allow_identity("alice", "google:1");
+    let file = export(&s, Mode::Kv);
+    let (_, entries) = backup::parse(&file).unwrap();
+    let state = |s: &Server| {
+        let dump = s.store.dump();
+        let existing = dump.iter().map(|(k, _)| k.clone()).collect();
+        let users = dump
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("user:"))
+            .collect();
+        (existing, users)
+    };
+    let (existing, users) = state(&s);
+    assert!(
+        backup::brought_back(&entries, &existing, &users).is_empty(),
+        "nothing changed"
+    );
+
+    // Since the export: a new password, the identity taken off.
+    let mut alice: UserRecord =
+        block_on(alexa_oauth::store::get_json(&s.store, &keys::user("alice")))
+            .unwrap()
+            .unwrap();
+    alice.password_hash = Some("pbkdf2-sha256$100000$c2FsdA$aGFzaA".into());
+    alice.identities.clear();
+    block_on(alexa_oauth::store::put_json(
+        &s.store,
+        &keys::user("alice"),
+        &alice,
+        None,
+    ))
+    .unwrap();
+    block_on(s.store.delete("identity:google:1")).unwrap();
+    let (existing, users) = state(&s);
+    let said = backup::brought_back(&entries, &existing, &users);
+    assert_eq!(
+        said,
+        [
+            "identity google:1, removed since, signs in again",
+            "user alice: the password from the export replaces the one set since",
+            "user alice: identity google:1, removed since, comes back",
+        ],
+        "{said:?}"
+    );
+
+    // Then removed: the import would bring the user back.
+    block_on(s.store.delete(&keys::user("alice"))).unwrap();
+    let removal = UserRemoval { removed_at: T0 };
+    block_on(alexa_oauth::store::put_json(
+        &s.store,
+        &keys::user_removed(&alice.id),
+        &removal,
+        None,
+    ))
+    .unwrap();
+    let (existing, users) = state(&s);
+    let said = backup::brought_back(&entries, &existing, &users);
+    assert!(
+        said.contains(&"user alice, removed since, comes back".to_owned()),
+        "{said:?}"
+    );
+}

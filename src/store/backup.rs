@@ -193,6 +193,62 @@ impl Kind {
     }
 }
 
+/// What importing `entries` over a namespace in use would bring back that
+/// was changed or removed since the export, in words for the operator: an
+/// older password, an identity taken off a user, a user who was removed.
+/// `existing` is every key the namespace holds; `current` the stored text
+/// of the users the import would overwrite.
+pub fn brought_back(
+    entries: &[(Kind, Entry)],
+    existing: &std::collections::BTreeSet<String>,
+    current: &std::collections::BTreeMap<String, String>,
+) -> Vec<String> {
+    let mut said = Vec::new();
+    for (kind, entry) in entries {
+        match kind {
+            Kind::User => {
+                let Ok(old) = UserRecord::deserialize(&entry.value) else {
+                    continue;
+                };
+                let now = current
+                    .get(&entry.key)
+                    .and_then(|text| serde_json::from_str::<UserRecord>(text).ok());
+                let Some(now) = now else {
+                    let removal = super::keys::user_removed(&old.id);
+                    if existing.contains(&removal) {
+                        said.push(format!("user {}, removed since, comes back", old.username));
+                    }
+                    continue;
+                };
+                if old.password_hash.is_some() && old.password_hash != now.password_hash {
+                    said.push(format!(
+                        "user {}: the password from the export replaces the one set since",
+                        old.username
+                    ));
+                }
+                for identity in old
+                    .identities
+                    .iter()
+                    .filter(|i| !now.identities.contains(i))
+                {
+                    said.push(format!(
+                        "user {}: identity {identity}, removed since, comes back",
+                        old.username
+                    ));
+                }
+            }
+            Kind::Identity if !existing.contains(&entry.key) => {
+                let identity = &entry.key[entry.key.find(':').map_or(0, |i| i + 1)..];
+                said.push(format!(
+                    "identity {identity}, removed since, signs in again"
+                ));
+            }
+            _ => {}
+        }
+    }
+    said
+}
+
 /// A line that cannot be loaded: its number (the header is line 1) and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineError {

@@ -169,4 +169,27 @@ test('a damaged line is refused with its number and nothing is written; a namesp
   assert.match(refused.stdout, /0 to add, \d+ to overwrite/);
   assert.match(refused.stderr, /not empty/);
   ok(admin(from.state, ['--mode', 'kv', 'import', file, '--force']));
+
+  // A password changed since the export: --force alone lists it and stops
+  // (no terminal to ask at); --yes goes on, and the old password is back.
+  ok(adminRun(from.state, ['user', 'passwd', '--username', 'alice'], { input: 'a password set since', extraEnv: { ADMIN_TOKEN } }));
+  const unasked = admin(from.state, ['--mode', 'kv', 'import', file, '--force']);
+  assert.notEqual(unasked.status, 0);
+  assert.match(unasked.stdout, /! user alice: the password from the export replaces the one set since/);
+  assert.match(unasked.stderr, /--yes/);
+  assert.equal((await login(from.base, authorizeQuery(), { password: 'a password set since' })).status, 303, 'nothing was written');
+  ok(admin(from.state, ['--mode', 'kv', 'import', file, '--force', '--yes']));
+  assert.equal((await login(from.base, authorizeQuery(), { password: 'a password set since' })).status, 401);
+
+  // An export goes to a file only its owner can read, even one that was there.
+  const open = join(tempDir(), 'world-readable.jsonl');
+  writeFileSync(open, 'old\n', { mode: 0o644 });
+  ok(admin(from.state, ['--mode', 'kv', 'export', '--out', open]));
+  assert.equal(statSync(open).mode & 0o777, 0o600);
+  assert.match(readFileSync(open, 'utf8'), /^\{"format":"alexa-oauth-export"/);
+
+  // ADMIN_TOKEN never goes to a --worker over plain http beyond this machine.
+  const clear = admin(from.state, ['--mode', 'do', '--worker', 'http://auth.example.com', 'export', '--out', open]);
+  assert.notEqual(clear.status, 0);
+  assert.match(clear.stderr, /use https:\/\//);
 });

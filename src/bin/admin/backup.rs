@@ -99,18 +99,24 @@ pub(crate) fn export(kv: &Kv, worker: Option<&str>, out: Option<&Path>) -> Resul
 }
 
 /// An export holds every user's password hash: only its owner may read it.
+/// A file that was already there gets mode 0600 too, before anything is
+/// written to it (`mode` applies only to a file it creates).
 fn write_private(path: &Path, text: &str) -> Result<(), String> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let failed = |e: std::io::Error| format!("could not write {}: {e}", path.display());
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
-        .truncate(true)
+        // Emptied below, once only its owner can read it.
+        .truncate(false)
         .mode(0o600)
         .open(path)
-        .map_err(|e| format!("could not write {}: {e}", path.display()))?;
-    file.write_all(text.as_bytes())
-        .map_err(|e| format!("could not write {}: {e}", path.display()))
+        .map_err(failed)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .map_err(failed)?;
+    file.set_len(0).map_err(failed)?;
+    file.write_all(text.as_bytes()).map_err(failed)
 }
 
 /// ": 2 clients, 5 users, …" for the kinds given.
@@ -135,6 +141,7 @@ pub(crate) fn import(
     worker: Option<&str>,
     file: &Path,
     force: bool,
+    yes: bool,
     dry_run: bool,
 ) -> Result<(), String> {
     let text = std::fs::read_to_string(file)
@@ -169,8 +176,26 @@ pub(crate) fn import(
             "  Grants in the file go to their Durable Objects (a grant already there is replaced)."
         );
     }
+    // What a --force import would undo, said before anything is written.
+    let users: Vec<String> = overwrite
+        .iter()
+        .filter(|e| Kind::of(&e.key) == Some(Kind::User))
+        .map(|e| e.key.clone())
+        .collect();
+    let current = users.iter().cloned().zip(kv.get_many(&users)?);
+    let current = current.filter_map(|(k, v)| Some((k, v?))).collect();
+    let undone = backup::brought_back(&entries, &existing, &current);
+    for line in &undone {
+        out!("  ! {line}");
+    }
     if dry_run {
         return Ok(());
+    }
+    if !existing.is_empty() && force && !undone.is_empty() && !yes {
+        crate::io::confirm(&format!(
+            "{} change(s) made since the export would be undone",
+            undone.len()
+        ))?;
     }
     if !existing.is_empty() && !force {
         let first: Vec<&str> = overwrite.iter().take(5).map(|e| e.key.as_str()).collect();

@@ -105,6 +105,11 @@ pub(crate) enum TopCmd {
         /// Write over a namespace that already holds keys.
         #[arg(long)]
         force: bool,
+        /// With --force: go on when the import would undo a change made
+        /// since the export (an older password, a removed identity or
+        /// user), which it lists; at a terminal it asks instead.
+        #[arg(long, requires = "force")]
+        yes: bool,
         /// Only say what would be written.
         #[arg(long)]
         dry_run: bool,

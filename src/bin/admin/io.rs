@@ -1,4 +1,5 @@
-//! Time, and secrets read from stdin (never from argv, where `ps` shows them).
+//! Time, secrets read from stdin (never from argv, where `ps` shows them),
+//! and the URLs a secret is sent to.
 
 use std::io::{BufRead, IsTerminal};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -46,4 +47,84 @@ pub(crate) fn read_password() -> Result<Password, String> {
     Ok(registration::password(Password::new(read_secret(
         "password",
     )?))?)
+}
+
+/// Asks before `what` is done: "yes" typed at a terminal goes on. Without a
+/// terminal nothing is asked and the command stops, naming `--yes`, so a
+/// script never hangs on a prompt nor goes on unasked.
+pub(crate) fn confirm(what: &str) -> Result<(), String> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(format!(
+            "{what}. Nothing was written: pass --yes as well to go on."
+        ));
+    }
+    eprint!("{what}. Type yes to go on: ");
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| format!("could not read the answer: {e}"))?;
+    if line.trim() == "yes" {
+        Ok(())
+    } else {
+        Err("Nothing was written.".into())
+    }
+}
+
+/// `url` as given for `flag`, without a trailing `/`, if it is https or
+/// plain http to this machine (`localhost`, `127.0.0.0/8`, `[::1]`): admin
+/// sends `ADMIN_TOKEN` to `--worker`, and `--base-url` goes into links that
+/// carry a token, so neither may cross a network in clear.
+pub(crate) fn https_or_loopback(flag: &str, url: &str) -> Result<String, String> {
+    let parsed = url::Url::parse(url).map_err(|e| format!("{flag} {url:?}: {e}"))?;
+    let loopback = match parsed.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match parsed.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => {
+            return Err(format!(
+                "{flag} {url:?}: use https:// (plain http only to localhost or 127.0.0.1, \
+                 where nothing crosses a network)"
+            ))
+        }
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::https_or_loopback;
+
+    #[test]
+    fn secrets_go_over_https_or_stay_on_this_machine() {
+        for ok in [
+            "https://auth.example.com/",
+            "http://127.0.0.1:8787",
+            "http://127.3.0.1",
+            "http://localhost:8787",
+            "http://[::1]:8787",
+        ] {
+            assert!(https_or_loopback("--worker", ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://auth.example.com",
+            "http://localhost.evil.example",
+            "http://127.0.0.1.evil.example",
+            "http://10.0.0.1:8787",
+            "ftp://127.0.0.1",
+            "auth.example.com",
+        ] {
+            assert!(https_or_loopback("--worker", bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            https_or_loopback("--worker", "https://a.example/").unwrap(),
+            "https://a.example"
+        );
+    }
 }

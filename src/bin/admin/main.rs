@@ -93,8 +93,9 @@ fn main() -> std::process::ExitCode {
         TopCmd::Import {
             file,
             force,
+            yes,
             dry_run,
-        } => backup::import(&kv, worker, &file, force, dry_run),
+        } => backup::import(&kv, worker, &file, force, yes, dry_run),
         TopCmd::Stats => backup::stats(&kv, worker),
     });
     match result {

@@ -35,7 +35,7 @@ impl Route {
             );
         }
         Ok(Self {
-            url: url.trim_end_matches('/').to_owned(),
+            url: crate::io::https_or_loopback("--worker", url)?,
         })
     }
 

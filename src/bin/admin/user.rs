@@ -423,14 +423,5 @@ fn base_url(given: Option<String>) -> Result<String, String> {
             "where does the Worker answer? Pass --base-url https://<its domain>, or set \
              ISSUER in wrangler.toml's [vars]",
         )?;
-    let base = base.trim_end_matches('/').to_owned();
-    let local = ["http://localhost", "http://127.0.0.1"]
-        .iter()
-        .any(|l| base.starts_with(l));
-    if !base.starts_with("https://") && !local {
-        return Err(format!(
-            "--base-url {base:?}: use https:// (http only for localhost)"
-        ));
-    }
-    Ok(base)
+    crate::io::https_or_loopback("--base-url", &base)
 }
