@@ -30,11 +30,16 @@ const RESET: &str = "/reset/";
 /// the link before its owner. Any path that holds `/invite/` or `/reset/`,
 /// in any case, is cut there: a mistyped link is still a live token.
 pub fn log_path(path: &str) -> Cow<'_, str> {
-    let lower = path.to_ascii_lowercase();
-    let cut = [INVITE, RESET]
-        .iter()
-        .filter_map(|route| lower.find(route).map(|at| at + route.len()))
-        .min();
+    // Every request's line comes through here: no copy of the path unless
+    // it is cut.
+    let bytes = path.as_bytes();
+    let cut = (0..bytes.len()).find_map(|at| {
+        [INVITE, RESET].iter().find_map(|route| {
+            let end = at + route.len();
+            let hit = bytes.get(at..end)?.eq_ignore_ascii_case(route.as_bytes());
+            hit.then_some(end)
+        })
+    });
     match cut {
         Some(at) if at < path.len() => Cow::Owned(format!("{}<token>", &path[..at])),
         _ => Cow::Borrowed(path),

@@ -22,12 +22,16 @@ pub(crate) fn now() -> u64 {
 /// Reads one secret line from stdin. From a terminal it asks first; from a pipe it
 /// just reads, so scripts never hang on a prompt.
 fn read_secret(what: &str) -> Result<String, String> {
-    let stdin = std::io::stdin();
-    if stdin.is_terminal() {
+    if std::io::stdin().is_terminal() {
         eprint!("{what} (typed text is visible; pipe it in to avoid that): ");
     }
+    read_line(what)
+}
+
+/// One line of stdin, without its line ending.
+fn read_line(what: &str) -> Result<String, String> {
     let mut line = String::new();
-    stdin
+    std::io::stdin()
         .lock()
         .read_line(&mut line)
         .map_err(|e| format!("could not read the {what} from stdin: {e}"))?;
@@ -53,19 +57,13 @@ pub(crate) fn read_password() -> Result<Password, String> {
 /// terminal nothing is asked and the command stops, naming `--yes`, so a
 /// script never hangs on a prompt nor goes on unasked.
 pub(crate) fn confirm(what: &str) -> Result<(), String> {
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
+    if !std::io::stdin().is_terminal() {
         return Err(format!(
             "{what}. Nothing was written: pass --yes as well to go on."
         ));
     }
     eprint!("{what}. Type yes to go on: ");
-    let mut line = String::new();
-    stdin
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| format!("could not read the answer: {e}"))?;
-    if line.trim() == "yes" {
+    if read_line("answer")?.trim() == "yes" {
         Ok(())
     } else {
         Err("Nothing was written.".into())

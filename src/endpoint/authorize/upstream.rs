@@ -195,12 +195,7 @@ pub(in crate::endpoint) async fn start<S: GrantStore>(
             }
             // Holds back an address that starts sign-ins in a loop (each costs a
             // provider metadata lookup and a redirect), as it does password tries.
-            let allowed = ctx
-                .limiter
-                .hit(Limit::LoginAddress, &throttle::address(req), ctx.now)
-                .await;
-            if !allowed.map_err(|_| Refused::Unavailable)? {
-                log.reason = Some("too many sign-ins from this address");
+            if !address_allowed(req, ctx, log).await? {
                 let msg = "Too many sign-ins from here. Try again in a minute.";
                 return login_page(req, ctx, &ar, Some(msg), "", 429);
             }
@@ -271,6 +266,24 @@ async fn to_provider<S: Store>(
     Ok(answer.set_cookie(req, cookie))
 }
 
+/// Counts a start or a callback against the per-address sign-in limit;
+/// `false` (and the log's reason) once the address is over it.
+async fn address_allowed<S>(
+    req: &Request,
+    ctx: &Ctx<'_, S>,
+    log: &mut LogFields,
+) -> Result<bool, Refused> {
+    let allowed = ctx
+        .limiter
+        .hit(Limit::LoginAddress, &throttle::address(req), ctx.now)
+        .await
+        .map_err(|_| Refused::Unavailable)?;
+    if !allowed {
+        log.reason = Some("too many sign-ins from this address");
+    }
+    Ok(allowed)
+}
+
 /// The key that seals the pending sign-in cookie.
 fn state_key<S>(ctx: &Ctx<'_, S>) -> Result<[u8; 32], Refused> {
     let key = ctx.config.signing_key.as_ref();
@@ -331,12 +344,7 @@ pub(in crate::endpoint) async fn callback<S: GrantStore>(
             // A sealed state lasts 10 minutes and the cookie could be kept:
             // each callback costs a code exchange at the provider, so it
             // counts against the address's limit, as a start does.
-            let allowed = ctx
-                .limiter
-                .hit(Limit::LoginAddress, &throttle::address(req), ctx.now)
-                .await;
-            if !allowed.map_err(|_| Refused::Unavailable)? {
-                log.reason = Some("too many sign-ins from this address");
+            if !address_allowed(req, ctx, log).await? {
                 return Err(Refused::Page {
                     status: 429,
                     title: "Too many sign-ins",
