@@ -257,27 +257,20 @@ async function loginMs(s) {
 
 async function main() {
   console.log(`building the release Worker…`);
-  // The default build (what `wrangler deploy` ships as wrangler.toml stands),
-  // the one with sign-in through providers, and the Durable Object one.
-  const build = (extra) => execFileSync('bash', [join(ROOT, 'scripts/build.sh')], {
-    cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env: { ...env, SIGN_IN_PROVIDERS: '', GRANT_STORE: '', ...extra },
-  });
-  build({});
-  build({ SIGN_IN_PROVIDERS: 'corp', ACCESS_TOKEN_ALG: 'ES256', BUILD_DIR: 'build-up' });
-  build({ SIGN_IN_PROVIDERS: 'corp', GRANT_STORE: 'DO', BUILD_DIR: 'build-do' });
+  // One build; each Worker below picks its store and capabilities by variables.
+  execFileSync('bash', [join(ROOT, 'scripts/build.sh')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env });
   execFileSync('cargo', ['build', '--quiet', '--bin', 'admin'], { cwd: ROOT, stdio: 'inherit' });
   const vars = opt.log ? {} : { LOG_REQUESTS: 'false' };
   const idp = await startProvider();
   const ours = await startWorker({ vars });
   const oursUp = await startWorker({
-    upstream: true,
     vars: { ...vars, SIGN_IN_PROVIDERS: 'corp', CORP_ISSUER: idp.base, CORP_CLIENT_ID: idp.clientId, CORP_CLIENT_SECRET: idp.clientSecret },
   });
   admin(oursUp.state, ['user', 'update', '--username', USERNAME, '--add-identity', `corp:${idp.subject}`]);
   const oursDo = await startWorker({ vars, durable: true });
-  // ES256 access tokens (WebCrypto), on the build that has them compiled in.
+  // ES256 access tokens (WebCrypto).
   const es256Key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' });
-  const oursEs = await startWorker({ upstream: true, vars: { ...vars, ACCESS_TOKEN_ALG: 'ES256', ES256_PRIVATE_KEY: es256Key } });
+  const oursEs = await startWorker({ vars: { ...vars, ACCESS_TOKEN_ALG: 'ES256', ES256_PRIVATE_KEY: es256Key } });
   const oursCounted = await startWorker({ vars, main: 'bench/kv-count.mjs' });
   const theirs = await startCompare();
   try {

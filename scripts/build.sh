@@ -6,20 +6,15 @@ eval "$(bash scripts/setup.sh)"
 bash scripts/dev-vars.sh
 # BUILD_DIR: where the Worker goes (wrangler.toml's `main` reads build/).
 out=${BUILD_DIR:-build}
-# Durable Object support and sign-in through providers are compiled in only
-# when the configuration uses them (scripts/features.sh has the rule).
-features=()
-wanted=$(bash scripts/features.sh)
-if [ -n "$wanted" ]; then
-  features=(--features "$wanted")
-fi
+# One build: every capability is in the wasm and the settings choose at run
+# time, so nothing here reads wrangler.toml or the environment's settings.
 # What the build is made of. A build of the same inputs is kept as it is:
 # `wrangler dev` runs this command twice at every start (for its entry, then
 # again when its file watcher is ready), and the second would redo
 # wasm-bindgen and wasm-opt for nothing.
 inputs=$(
   {
-    echo "features: $wanted; RUSTFLAGS: ${RUSTFLAGS:-}"
+    echo "RUSTFLAGS: ${RUSTFLAGS:-}"
     rustc --version
     cat scripts/build.sh scripts/setup.sh
     find src static -type f -print0 | sort -z | xargs -0 sha256sum
@@ -28,12 +23,12 @@ inputs=$(
 )
 if [ -f "$out/.inputs" ] && [ "$(cat "$out/.inputs")" = "$inputs" ] \
   && [ -f "$out/index.js" ] && [ -f "$out/index_bg.wasm" ]; then
-  echo "build: $out/ is current (same sources, features and tools)" >&2
+  echo "build: $out/ is current (same sources and tools)" >&2
   exit 0
 fi
-echo "build: $out/ with features: ${wanted:-none}" >&2
+echo "build: $out/" >&2
 rm -f "$out/.inputs"
-"$WORKER_BUILD" --release --out-dir "$out" . "${features[@]}"
+"$WORKER_BUILD" --release --out-dir "$out" .
 # Drop the name and producer sections worker-build leaves in (about 100 KiB that
 # only a debugger reads) and optimise for size once more: every byte counts
 # against cold start. wasm-opt takes

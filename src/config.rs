@@ -1,6 +1,7 @@
 //! The settings the Worker reads from its environment (`wrangler.toml`'s
 //! `[vars]` and the secrets), once per isolate, and the rule that picks the
-//! grant store (`GRANT_STORE`), shared by the Worker, `admin` and the build.
+//! grant store (`GRANT_STORE`), shared by the Worker and `admin`. Every
+//! setting is read at run time: nothing here is fixed by the build.
 
 use crate::jwt::SigningKey;
 use crate::{grant, upstream};
@@ -44,6 +45,9 @@ pub struct Config {
     /// `GRANT_STORE=DO` keeps grant state in Durable Objects; `KV` (the default)
     /// keeps everything in KV.
     pub durable_grants: bool,
+    /// `ACCOUNT_PAGES = "on"` (or `true`) serves `/account`, `/invite/<token>`
+    /// and `/reset/<token>` (docs/account.md); off by default.
+    pub account_pages: bool,
     /// `CLIENT_CACHE_SECONDS`: how long an isolate trusts its copy of a client
     /// record (default 30; 0 reads KV every time).
     pub client_cache_seconds: u64,
@@ -53,21 +57,19 @@ pub struct Config {
     pub password_sign_in: bool,
     /// `ADMIN_TOKEN` (a secret, at least [`ADMIN_TOKEN_MIN_BYTES`]): unset, or
     /// too short, turns `/admin/grants` off.
-    #[cfg(feature = "durable")]
     pub admin_token: Option<crate::types::AdminToken>,
     /// `ACCESS_TOKEN_ALG = "ES256"`: access tokens are signed with
     /// `ES256_PRIVATE_KEY`; `ES256_PRIVATE_KEY_PREVIOUS` still verifies.
-    #[cfg(feature = "es256")]
     pub es256: Option<Es256Secrets>,
-    /// `ACCESS_TOKEN_ALG` set to something this build cannot do: logged with
-    /// its fix; HS256 is used.
+    /// `ACCESS_TOKEN_ALG` unknown, or ES256 without its key: logged with its
+    /// fix, and `/token` answers `server_error` rather than sign with
+    /// something else.
     pub access_token_alg_error: Option<ConfigError>,
     /// The keys refresh tokens are derived with, from the signing keys.
     successors: grant::Successors,
 }
 
 /// The ES256 keys, as the secrets hold them.
-#[cfg(feature = "es256")]
 #[derive(Debug)]
 pub struct Es256Secrets {
     pub current: crate::types::Es256PrivateKey,
@@ -78,11 +80,17 @@ pub struct Es256Secrets {
 /// `openssl rand -base64 32`.
 pub const ADMIN_TOKEN_MIN_BYTES: usize = 32;
 
-/// The one rule for Durable Object mode, shared by the Worker, `admin` and the
-/// build (`scripts/grant-store.sh` applies the same one to `wrangler.toml`):
+/// The one rule for Durable Object mode, shared by the Worker and `admin`:
 /// `GRANT_STORE` is `DO`, in any case, with any spaces around it.
 pub fn is_durable_grant_store(value: &str) -> bool {
     value.trim().eq_ignore_ascii_case("DO")
+}
+
+/// The one rule for an on/off setting such as `ACCOUNT_PAGES`: `on` or
+/// `true`, in any case, with any spaces around it.
+pub fn is_on(value: &str) -> bool {
+    let v = value.trim();
+    v.eq_ignore_ascii_case("on") || v.eq_ignore_ascii_case("true")
 }
 
 /// Whether a `wrangler.toml` turns Durable Object mode on: its uncommented
@@ -92,7 +100,7 @@ pub fn durable_grants_in_wrangler_toml(toml: &str) -> bool {
 }
 
 /// The last uncommented `NAME = "value"` line of `toml` for `name`: how
-/// `admin` and the build read a var (as `scripts/features.sh` does).
+/// `admin` reads a var.
 pub fn var_in_wrangler_toml(toml: &str, name: &str) -> Option<String> {
     toml.lines()
         .filter_map(|line| {
@@ -215,15 +223,14 @@ impl Config {
             demo_callback: var("DEMO_CALLBACK").is_some_and(|v| v == "true"),
             log_requests: var("LOG_REQUESTS").is_none_or(|v| v != "false"),
             durable_grants: var("GRANT_STORE").is_some_and(|v| is_durable_grant_store(&v)),
+            account_pages: var("ACCOUNT_PAGES").is_some_and(|v| is_on(&v)),
             client_cache_seconds: var("CLIENT_CACHE_SECONDS")
                 .and_then(|s| s.trim().parse().ok())
                 .unwrap_or(30),
             providers: upstream::Providers::from_vars(&var),
             password_sign_in: var("PASSWORD_SIGN_IN").is_none_or(|v| v.trim() != "false"),
-            #[cfg(feature = "es256")]
             es256: None,
             access_token_alg_error: None,
-            #[cfg(feature = "durable")]
             admin_token: var("ADMIN_TOKEN")
                 .map(|t| t.trim().to_owned())
                 .filter(|t| t.len() >= ADMIN_TOKEN_MIN_BYTES)
@@ -249,7 +256,6 @@ impl Config {
         let alg = var("ACCESS_TOKEN_ALG").map(|a| a.trim().to_ascii_uppercase());
         match alg.as_deref() {
             None | Some("" | "HS256") => {}
-            #[cfg(feature = "es256")]
             Some("ES256") => {
                 let secret = |name| {
                     var(name)
@@ -267,25 +273,14 @@ impl Config {
                         self.access_token_alg_error = Some(ConfigError(
                             "ACCESS_TOKEN_ALG is ES256 but ES256_PRIVATE_KEY is not set: \
                              `cargo run --bin admin -- key generate | npx wrangler secret put \
-                             ES256_PRIVATE_KEY`. Tokens are signed with HS256 until then.",
+                             ES256_PRIVATE_KEY`. /token answers server_error until then.",
                         ))
                     }
                 }
             }
-            #[cfg(not(feature = "es256"))]
-            Some("ES256") => {
-                self.access_token_alg_error = Some(ConfigError(
-                    "ACCESS_TOKEN_ALG is ES256, but this Worker was built without ES256: \
-                     scripts/build.sh adds it when ACCESS_TOKEN_ALG is set at build time (in \
-                     wrangler.toml's [vars], .dev.vars or the environment); rebuild and deploy. \
-                     Tokens are signed with HS256 until then.",
-                ))
-            }
-            Some(_) => {
-                self.access_token_alg_error = Some(ConfigError(
-                    "ACCESS_TOKEN_ALG must be HS256 or ES256; HS256 is used",
-                ))
-            }
+            Some(_) => self.access_token_alg_error = Some(ConfigError(
+                "ACCESS_TOKEN_ALG must be HS256 or ES256; /token answers server_error until it is",
+            )),
         }
     }
 

@@ -7,9 +7,6 @@
 //! an [`Es256`] passed in, WebCrypto in the Worker (`worker_glue/es256.rs`)
 //! and the `p256` crate natively ([`native`]). What is here is what both
 //! share: reading the secret, the key ids, the JWK Set.
-//!
-//! Built only with the feature `es256`, which `scripts/features.sh` turns on
-//! when `ACCESS_TOKEN_ALG = "ES256"` is set: the default Worker stays small.
 
 use std::future::Future;
 use std::pin::Pin;

@@ -226,7 +226,6 @@ impl<'a> Jws<'a> {
 
 /// Signs `claims` with ES256 (RFC 7518 §3.4) with the deployment's current
 /// key; `None` if the runtime could not sign.
-#[cfg(feature = "es256")]
 pub async fn sign_es256(claims: &Claims, keys: &dyn crate::es256::Es256) -> Option<String> {
     let header = Header {
         alg: "ES256".into(),

@@ -20,13 +20,13 @@
 //!   `sign_in_state.rs`), issue the code.
 //! - `endpoint/sign_in.rs`: a password sign-in under the attempt limits,
 //!   shared by the login page and the account page.
-//! - `endpoint/account.rs` (feature `account`): `/account`, `/invite/<token>`,
+//! - `endpoint/account.rs` (where `ACCOUNT_PAGES` is on): `/account`, `/invite/<token>`,
 //!   `/reset/<token>`: people's own links and passwords.
 //! - `endpoint/token.rs`: `/token` and its three grants (§4.1.3, §4.4, §6).
 //! - `endpoint/userinfo.rs`: `/userinfo`, the skill's way from a token to a user (RFC 6750).
 //! - `endpoint/introspect.rs`: `/introspect` (RFC 7662).
 //! - `endpoint/revoke.rs`: `/revoke` (RFC 7009).
-//! - `endpoint/admin.rs`: `/admin/grants` (Durable Object build, with
+//! - `endpoint/admin.rs`: `/admin/grants` (Durable Object mode, with
 //!   `ADMIN_TOKEN`): the grants, for `admin export` and `admin import`.
 //! - `endpoint/discovery.rs`: `/.well-known/oauth-authorization-server` (RFC 8414).
 //! - `endpoint/front.rs`: the shared JSON front of the client-authenticated
@@ -76,8 +76,6 @@ pub mod crypto;
 mod csrf;
 mod endpoint;
 pub mod error;
-// Natively always: `admin key generate` makes keys for it.
-#[cfg(any(feature = "es256", not(target_arch = "wasm32")))]
 pub mod es256;
 pub mod form;
 pub mod grant;
@@ -122,11 +120,9 @@ pub struct Ctx<'a, S> {
     /// This isolate's copies of client records.
     pub clients: &'a store::ClientCache,
     /// Outbound HTTP and signature checks, for sign-in through providers.
-    #[cfg(feature = "upstream")]
     pub upstream: upstream::Outbound<'a>,
     /// ES256 with the deployment's keys, when `ACCESS_TOKEN_ALG` is ES256 and
     /// they could be read.
-    #[cfg(feature = "es256")]
     pub es256: Option<&'a dyn es256::Es256>,
 }
 
@@ -142,7 +138,6 @@ impl<S> Ctx<'_, S> {
         let jws = jwt::Jws::parse(token)?;
         match jws.alg() {
             "HS256" => jws.check_hmac(&self.config.verification_keys())?,
-            #[cfg(feature = "es256")]
             "ES256" => {
                 let keys = self.es256.ok_or(jwt::VerifyError::WrongAlgorithm)?;
                 if !keys.keys().iter().any(|k| k.kid == jws.kid()) {

@@ -43,7 +43,6 @@ struct Message<'a> {
 
 /// The account page: the sign-in form, or (`me`) the person's links and
 /// forms to end one, change the password and sign out.
-#[cfg(feature = "account")]
 #[derive(Template)]
 #[template(path = "account.html")]
 pub(crate) struct Account<'a> {
@@ -64,7 +63,6 @@ pub(crate) struct Account<'a> {
 }
 
 /// Who is signed in at `/account`, and what holds a link to them.
-#[cfg(feature = "account")]
 pub(crate) struct Me {
     pub(crate) name: String,
     pub(crate) username: String,
@@ -74,7 +72,6 @@ pub(crate) struct Me {
 }
 
 /// One link (grant) as the account page lists it.
-#[cfg(feature = "account")]
 pub(crate) struct LinkRow {
     pub(crate) id: String,
     pub(crate) client: String,
@@ -83,7 +80,6 @@ pub(crate) struct LinkRow {
 }
 
 /// The page an invitation or reset link opens: choose a password.
-#[cfg(feature = "account")]
 #[derive(Template)]
 #[template(path = "set_password.html")]
 pub(crate) struct SetPassword<'a> {
@@ -106,13 +102,11 @@ pub(crate) struct SetPassword<'a> {
 }
 
 /// An HTML answer from a template.
-#[cfg(feature = "account")]
 pub(crate) fn html(status: u16, page: &impl Template) -> Response {
     Response::html(status, render(page))
 }
 
 /// A message page whose one button leads to `to` (a path of ours), `label`.
-#[cfg(feature = "account")]
 pub(crate) fn message(status: u16, title: &str, detail: &str, onward: (&str, &str)) -> Response {
     let page = Message {
         title,
@@ -127,7 +121,6 @@ pub(crate) fn message(status: u16, title: &str, detail: &str, onward: (&str, &st
 
 /// A Unix time as its UTC date, `2026-12-03` (Howard Hinnant's
 /// days-to-civil algorithm: no date crate for one line of a page).
-#[cfg(feature = "account")]
 pub(crate) fn date(unix: u64) -> String {
     let z = (unix / 86_400) as i64 + 719_468;
     let era = z.div_euclid(146_097);
@@ -167,7 +160,6 @@ pub(crate) fn error_page(status: u16, title: &str, detail: &str) -> Response {
 }
 
 /// An error page with a link back to the login form (`again`, a path of ours).
-#[cfg(feature = "upstream")]
 pub(crate) fn retry_page(status: u16, title: &str, detail: &str, again: &str) -> Response {
     let page = Message {
         title,
@@ -182,7 +174,6 @@ pub(crate) fn retry_page(status: u16, title: &str, detail: &str, again: &str) ->
 
 /// A page whose one button leads on to `to`, named `label`: a link, where a
 /// redirect would be refused by the login page's `form-action`.
-#[cfg(feature = "upstream")]
 pub(crate) fn onward_page(title: &str, detail: &str, to: &str, label: &str) -> Response {
     let page = Message {
         title,
@@ -232,7 +223,6 @@ pub(crate) fn demo_callback(req: &Request) -> Response {
 mod tests {
     use super::*;
 
-    #[cfg(feature = "account")]
     #[test]
     fn dates() {
         assert_eq!(date(0), "1970-01-01");

@@ -237,7 +237,10 @@ impl Server {
 
     /// `password`: alice's password, hashed as in production; `None` for a cheap
     /// hash no password matches.
-    fn build(config: Config, password: Option<&str>) -> Self {
+    fn build(mut config: Config, password: Option<&str>) -> Self {
+        // The Worker picks its store by GRANT_STORE; the fixture by the mode
+        // the test runs in, and says so to the code that reads the setting.
+        config.durable_grants = STORE_MODE.get() == StoreMode::Objects;
         let client_cache_seconds = config.client_cache_seconds;
         let es256 = config.es256.as_ref().map(|k| {
             crate::es256::native::NativeEs256::new(

@@ -75,6 +75,12 @@ impl Browser {
     }
 }
 
+/// A server with `ACCOUNT_PAGES` on: the pages exist only there.
+fn with_pages(mut s: Server) -> Server {
+    s.config.account_pages = true;
+    s
+}
+
 fn user(s: &Server, username: &str) -> Option<UserRecord> {
     block_on(get_json(&s.store, &keys::user(username))).unwrap()
 }
@@ -134,7 +140,7 @@ fn signed_in(s: &Server, b: &mut Browser, username: &str, password: &str) -> Res
 }
 
 fn an_invitation_sets_a_password_once() {
-    let s = Server::new();
+    let s = with_pages(Server::new());
     let token = invite(&s, "bob");
     let path = format!("/invite/{token}");
     let mut b = Browser::default();
@@ -182,7 +188,7 @@ fn an_invitation_sets_a_password_once() {
 }
 
 fn dead_links_get_pages_not_errors() {
-    let s = Server::new();
+    let s = with_pages(Server::new());
     let token = invite(&s, "bob");
     let mut b = Browser::default();
     // Unknown, malformed, or the other purpose's route.
@@ -205,7 +211,7 @@ fn dead_links_get_pages_not_errors() {
 }
 
 fn a_reset_keeps_links_working_and_spends_older_links() {
-    let s = Server::new();
+    let s = with_pages(Server::new());
     let (_, refresh) = s.link();
     let first = make_link(&s, "alice", PasswordLink::RESET, 86_400);
     let second = make_link(&s, "alice", PasswordLink::RESET, 86_400);
@@ -242,7 +248,7 @@ fn a_reset_keeps_links_working_and_spends_older_links() {
 }
 
 fn the_account_page_lists_and_ends_links() {
-    let s = Server::new();
+    let s = with_pages(Server::new());
     let (access, refresh) = s.link();
     let mut b = Browser::default();
     let page = signed_in(&s, &mut b, "alice", "correct horse");
@@ -280,7 +286,7 @@ fn the_account_page_lists_and_ends_links() {
 }
 
 fn one_cannot_end_another_users_link() {
-    let s = Server::new();
+    let s = with_pages(Server::new());
     let (_, refresh) = s.link(); // alice's
     invite(&s, "bob");
     let u = user(&s, "bob").unwrap();
@@ -304,7 +310,7 @@ fn one_cannot_end_another_users_link() {
 }
 
 fn forms_need_their_csrf_token_and_a_session() {
-    let s = Server::new();
+    let s = with_pages(Server::new());
     let (_, refresh) = s.link();
     let gid = refresh.split('.').next().unwrap();
     let mut b = Browser::default();
@@ -336,7 +342,7 @@ fn forms_need_their_csrf_token_and_a_session() {
 }
 
 fn wrong_passwords_count_against_the_limits() {
-    let s = Server::new_fast();
+    let s = with_pages(Server::new_fast());
     let mut b = Browser::default();
     let page = b.get(&s, "/account");
     let mut statuses = Vec::new();
@@ -365,7 +371,7 @@ fn wrong_passwords_count_against_the_limits() {
 }
 
 fn changing_the_password() {
-    let s = Server::new();
+    let s = with_pages(Server::new());
     let (_, refresh) = s.link();
     let mut b = Browser::default();
     let page = signed_in(&s, &mut b, "alice", "correct horse");
@@ -393,7 +399,7 @@ fn changing_the_password() {
 }
 
 fn a_session_ends_with_a_password_change_elsewhere_and_in_15_minutes() {
-    let s = Server::new();
+    let s = with_pages(Server::new());
     let mut b = Browser::default();
     signed_in(&s, &mut b, "alice", "correct horse");
     s.now.set(s.now.get() + 15 * 60);
@@ -418,7 +424,7 @@ fn a_session_ends_with_a_password_change_elsewhere_and_in_15_minutes() {
 /// account page's sign-in and password change, reset links, and the
 /// invitation's password form (its provider buttons stay).
 fn password_sign_in_off_holds_on_the_account_pages() {
-    let s = Server::with_providers(&[("PASSWORD_SIGN_IN", "false")]);
+    let s = with_pages(Server::with_providers(&[("PASSWORD_SIGN_IN", "false")]));
     // Alice with a password that would sign in, were passwords on.
     let mut alice = user(&s, "alice").unwrap();
     alice.password_hash = user(&Server::new(), "alice").unwrap().password_hash;
@@ -435,7 +441,7 @@ fn password_sign_in_off_holds_on_the_account_pages() {
     );
     // A sign-in posted with a good CSRF token (from a server whose
     // passwords are on: the token depends on the key and this browser only).
-    let on = Server::with_providers(&[]);
+    let on = with_pages(Server::with_providers(&[]));
     let form = b.get(&on, "/account");
     let (r, writes) = s.writes_during(|| {
         b.submit(
@@ -498,7 +504,7 @@ fn password_sign_in_off_holds_on_the_account_pages() {
 /// reads however many index entries the user has (KV bills each list, 1,000
 /// a day on the Free plan).
 fn a_view_reads_a_bounded_number_of_keys() {
-    let s = Server::new();
+    let s = with_pages(Server::new());
     s.link();
     let alice = user(&s, "alice").unwrap();
     // 300 index entries of links whose grants are gone.
@@ -523,7 +529,7 @@ fn a_view_reads_a_bounded_number_of_keys() {
     // Object mode its object), where all 301 were read before.
     assert!(reads <= 3 * 100 + 10, "{reads} reads for one view");
     // With fewer entries the live link is listed as ever.
-    let s = Server::new();
+    let s = with_pages(Server::new());
     let (_, refresh) = s.link();
     let gid = refresh.split('.').next().unwrap().to_owned();
     let page = signed_in(&s, &mut Browser::default(), "alice", "correct horse");
@@ -550,7 +556,7 @@ alexa_oauth::on_both_stores!(
 /// A session cookie someone made up (a real username, any MACs) is no
 /// session, and costs no storage read; a real one, altered, is none either.
 fn a_forged_session_is_none_and_reads_nothing() {
-    let s = Server::new();
+    let s = with_pages(Server::new());
     let name = alexa_oauth::crypto::b64url(b"alice");
     for forged in [
         format!("{name}.1999999999.AAAA.BBBB"),
@@ -587,7 +593,7 @@ fn through_provider(s: &Server, b: &mut Browser, page: &Response) -> Response {
 }
 
 fn signing_in_to_the_account_page_through_a_provider() {
-    let s = Server::with_providers(&[]);
+    let s = with_pages(Server::with_providers(&[]));
     let mut b = Browser::default();
     let page = b.get(&s, "/account");
     assert!(
@@ -614,7 +620,7 @@ fn signing_in_to_the_account_page_through_a_provider() {
 }
 
 fn an_invitation_taken_up_through_a_provider() {
-    let s = Server::with_providers(&[]);
+    let s = with_pages(Server::with_providers(&[]));
     let token = invite(&s, "bob");
     let path = format!("/invite/{token}");
     *s.upstream.subject.borrow_mut() = "subject-bob".into();
@@ -643,4 +649,34 @@ fn an_invitation_taken_up_through_a_provider() {
     assert_eq!(r.status, 409, "{}", r.body_text());
     assert_eq!(writes, 0);
     assert_eq!(c.get(&s, &path).status, 200, "the invitation still works");
+}
+
+#[test]
+fn the_pages_answer_only_where_account_pages_is_on() {
+    // One build: the setting alone decides, read when the Worker starts.
+    let paths = ["/account", "/invite/some-token", "/reset/some-token"];
+    let off = Server::new();
+    for path in paths {
+        let r = off.send(Request::new(Method::Get, path));
+        assert_eq!(r.status, 404, "{path} with ACCOUNT_PAGES unset");
+        assert!(
+            r.body_text().contains("not_found"),
+            "{path}: no page at all"
+        );
+    }
+    let on = Server::with_config(alexa_oauth::Config::from_vars(|k| match k {
+        "SIGNING_KEY" => Some(KEY.to_owned()),
+        "ACCOUNT_PAGES" => Some(" On ".to_owned()),
+        _ => None,
+    }));
+    assert!(on.config.account_pages);
+    assert_eq!(on.send(Request::new(Method::Get, "/account")).status, 200);
+    // An unknown link is a page that says so, not a missing route.
+    let dead = on.send(Request::new(Method::Get, "/invite/some-token"));
+    assert!(dead.body_text().contains("does not work"));
+    for value in ["off", "false", "", "yes"] {
+        let c =
+            alexa_oauth::Config::from_vars(|k| (k == "ACCOUNT_PAGES").then(|| value.to_owned()));
+        assert!(!c.account_pages, "ACCOUNT_PAGES={value:?}");
+    }
 }

@@ -193,14 +193,25 @@ fn a_missing_or_unusable_key_is_a_configuration_error_not_a_silent_change() {
     assert!(unknown.access_token_alg_error.is_some());
     // A key that is not a P-256 PKCS#8 key: the token endpoint says the
     // server is misconfigured rather than hand out tokens nobody can check.
-    let s = es256_server("not a key", None);
-    let code = s.code("");
-    let (status, body) = s.token(&exchange(&code), false);
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (500, Some("server_error")),
-        "{body}"
-    );
+    // Each refuses before the store is touched: the code is not spent, so
+    // Alexa's retry works once the operator has fixed the setting.
+    let unset = Server::with_config(missing);
+    let unknown = Server::with_config(unknown);
+    for mut s in [es256_server("not a key", None), unset, unknown] {
+        let code = s.code("");
+        let writes = s.operations().1;
+        let (status, body) = s.token(&exchange(&code), false);
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (500, Some("server_error")),
+            "{body}"
+        );
+        assert_eq!(s.operations().1, writes, "nothing written: {body}");
+        // The setting put right (HS256 here): the same code redeems.
+        (s.config.es256, s.config.access_token_alg_error) = (None, None);
+        let (status, body) = s.token(&exchange(&code), false);
+        assert_eq!(status, 200, "the code is still good: {body}");
+    }
 }
 
 #[test]

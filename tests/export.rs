@@ -21,6 +21,7 @@ fn server(mode: StoreMode) -> Server {
         _ => None,
     }));
     s.objects = (mode == StoreMode::Objects).then(|| LocalObjects::new(&s.config));
+    s.config.durable_grants = mode == StoreMode::Objects;
     s
 }
 

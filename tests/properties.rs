@@ -118,6 +118,7 @@ fn both_stores() -> [Server; 2] {
         let mut s = Server::new_fast();
         if mode == StoreMode::Objects {
             s.objects = Some(LocalObjects::new(&s.config));
+            s.config.durable_grants = true;
         }
         s
     })

@@ -1,5 +1,5 @@
-//! The pages people use without the operator (feature `account`, turned on
-//! by `ACCOUNT_PAGES`):
+//! The pages people use without the operator, served where `ACCOUNT_PAGES`
+//! is on (the router in `endpoint/mod.rs` decides):
 //! - `/account`: sign in with a password, see which clients hold a link to
 //!   the account, end one, change the password;
 //! - `/invite/<token>` and `/reset/<token>`: the links `admin user invite`
@@ -299,7 +299,6 @@ fn provider_buttons<'c, S>(ctx: &'c Ctx<'_, S>) -> Vec<(String, &'c str)> {
 /// Lets the provider buttons' forms end at the providers (`form-action`
 /// governs the redirect a form post is answered with), as on the login page.
 fn allow_providers<S>(r: Response, ctx: &Ctx<'_, S>) -> Response {
-    #[cfg(feature = "upstream")]
     let r = ctx.config.providers.list.iter().fold(r, |r, p| {
         let url = crate::upstream::client::expected_authorization_url(p);
         match url.and_then(super::authorize::origin_of) {
@@ -307,8 +306,6 @@ fn allow_providers<S>(r: Response, ctx: &Ctx<'_, S>) -> Response {
             None => r,
         }
     });
-    #[cfg(not(feature = "upstream"))]
-    let _ = ctx;
     r
 }
 
@@ -748,7 +745,6 @@ async fn link_page<S: GrantStore>(
 /// form (its `next`, and its CSRF token for that page) and counts the start
 /// against the per-address limit; gives where the sign-in returns, or the
 /// page to show instead.
-#[cfg(feature = "upstream")]
 pub(super) async fn provider_start<S: GrantStore>(
     req: &Request,
     ctx: &Ctx<'_, S>,
@@ -801,7 +797,6 @@ pub(super) async fn provider_start<S: GrantStore>(
 }
 
 /// An invitation that still works, and its user.
-#[cfg(feature = "upstream")]
 async fn live_invitation<S: GrantStore>(ctx: &Ctx<'_, S>, token: &str) -> Result<UserRecord, Stop> {
     let dead = || {
         dead_link(
@@ -824,7 +819,6 @@ async fn live_invitation<S: GrantStore>(ctx: &Ctx<'_, S>, token: &str) -> Result
 /// (`account`), or the invited user's account taken up with it
 /// (`invite/<token>`: the identity joins the user's allow-list, which spends
 /// the invitation).
-#[cfg(feature = "upstream")]
 pub(super) async fn provider_finish<S: GrantStore>(
     req: &Request,
     ctx: &Ctx<'_, S>,

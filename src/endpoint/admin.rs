@@ -1,5 +1,5 @@
 //! `POST /admin/grants`: the grant records, for `admin export` and `admin
-//! import`. Only the Durable Object build has it, and only with the secret
+//! import`. Only in Durable Object mode, and only with the secret
 //! `ADMIN_TOKEN` set: a grant's object can be reached from the Worker alone
 //! (wrangler reads KV, not objects). In KV mode `admin` reads the grants in KV
 //! itself, and this route is not needed.

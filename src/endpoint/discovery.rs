@@ -20,7 +20,6 @@ struct Metadata<'a> {
     introspection_endpoint: String,
     revocation_endpoint: String,
     /// Where the ES256 public keys are (RFC 8414 §2), when tokens are ES256.
-    #[cfg(feature = "es256")]
     #[serde(skip_serializing_if = "Option::is_none")]
     jwks_uri: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -43,7 +42,6 @@ pub(super) fn handle<S>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
         userinfo_endpoint: format!("{issuer}/userinfo"),
         introspection_endpoint: format!("{issuer}/introspect"),
         revocation_endpoint: format!("{issuer}/revoke"),
-        #[cfg(feature = "es256")]
         jwks_uri: ctx
             .es256
             .is_some()
@@ -68,7 +66,6 @@ pub(super) fn handle<S>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
 /// (RFC 7517 §5), the current one first, then the previous one; none while
 /// tokens are HS256. Cached five minutes: a skill that meets a `kid` its copy
 /// lacks (a rotation) fetches it again.
-#[cfg(feature = "es256")]
 pub(super) fn jwks<S>(ctx: &Ctx<'_, S>) -> Response {
     let keys = ctx.es256.map_or(&[][..], |k| k.keys());
     Response::json(200, &crate::es256::KeySet { keys })

@@ -2,9 +2,7 @@
 //! endpoint's `handle` has the same shape: read the request, decide through the
 //! core, answer with the request's log fields.
 
-#[cfg(feature = "account")]
 mod account;
-#[cfg(feature = "durable")]
 mod admin;
 mod authorize;
 mod discovery;
@@ -52,45 +50,35 @@ pub async fn handle<S: GrantStore>(req: &Request, ctx: &Ctx<'_, S>) -> Response 
     route(req, ctx).await.with_common_headers(req)
 }
 
+/// Every endpoint, in one place. All are in every build; the settings decide
+/// which answer (the account pages only where `ACCOUNT_PAGES` is on, the admin
+/// route only in Durable Object mode, a provider's routes only for a provider
+/// `SIGN_IN_PROVIDERS` names).
 async fn route<S: GrantStore>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
-    // Only a build with the `upstream` feature has these two routes, and with
-    // them sign-in through providers (the compiler drops the rest).
-    #[cfg(feature = "upstream")]
-    if let Some(name) = req.path.strip_prefix("/signin/") {
+    let path = req.path.as_str();
+    let pages = ctx.config.account_pages;
+    if let Some(name) = path.strip_prefix("/signin/") {
         return authorize::upstream::start(req, ctx, name).await;
     }
-    #[cfg(feature = "upstream")]
-    if let Some(name) = req.path.strip_prefix("/callback/") {
+    if let Some(name) = path.strip_prefix("/callback/") {
         return authorize::upstream::callback(req, ctx, name).await;
     }
-    #[cfg(feature = "es256")]
-    if req.path == "/.well-known/jwks.json" {
-        return discovery::jwks(ctx);
+    if let (true, Some(token)) = (pages, path.strip_prefix(INVITE)) {
+        return account::password_link(req, ctx, account::Purpose::Invite, token).await;
     }
-    #[cfg(feature = "account")]
-    {
-        use account::Purpose;
-        if req.path == "/account" {
-            return account::account(req, ctx).await;
-        }
-        if let Some(token) = req.path.strip_prefix(INVITE) {
-            return account::password_link(req, ctx, Purpose::Invite, token).await;
-        }
-        if let Some(token) = req.path.strip_prefix(RESET) {
-            return account::password_link(req, ctx, Purpose::Reset, token).await;
-        }
+    if let (true, Some(token)) = (pages, path.strip_prefix(RESET)) {
+        return account::password_link(req, ctx, account::Purpose::Reset, token).await;
     }
-    #[cfg(feature = "durable")]
-    if req.path == "/admin/grants" {
-        return admin::handle(req, ctx).await;
-    }
-    match req.path.as_str() {
+    match path {
         "/authorize" => authorize::handle(req, ctx).await,
         "/token" => token::handle(req, ctx).await,
         "/userinfo" => userinfo::handle(req, ctx).await,
         "/introspect" => introspect::handle(req, ctx).await,
         "/revoke" => revoke::handle(req, ctx).await,
+        "/account" if pages => account::account(req, ctx).await,
+        "/admin/grants" if ctx.config.durable_grants => admin::handle(req, ctx).await,
         "/.well-known/oauth-authorization-server" => discovery::handle(req, ctx),
+        "/.well-known/jwks.json" => discovery::jwks(ctx),
         "/static/login.css" => page::stylesheet(),
         "/demo/callback" if ctx.config.demo_callback => page::demo_callback(req),
         "/" if req.method() == Method::Get => {

@@ -61,6 +61,14 @@ async fn grant<S: GrantStore>(
             "the server has no signing key configured",
         )
     })?;
+    // A deployment that cannot sign as it is configured refuses here, before
+    // a code is spent or a grant touched, and never signs with something else.
+    if ctx.config.access_token_alg_error.is_some() {
+        return Err(UNUSABLE_ALG.into());
+    }
+    if ctx.config.es256.is_some() && ctx.es256.and_then(|k| k.signing_kid()).is_none() {
+        return Err(NO_ES256_KEY.into());
+    }
     let successors = ctx.config.successors();
     let issuer = ctx.issuer(req);
     let claims = |sub: &str, scope: &ScopeSet, grant: Option<&GrantRecord>| Claims {
@@ -213,7 +221,6 @@ async fn sign<S>(
     claims: &Claims,
     key: &jwt::SigningKey,
 ) -> Result<AccessToken, OAuthError> {
-    #[cfg(feature = "es256")]
     if ctx.config.es256.is_some() {
         let keys = ctx.es256.ok_or(NO_ES256_KEY)?;
         return jwt::sign_es256(claims, keys)
@@ -221,13 +228,18 @@ async fn sign<S>(
             .map(AccessToken::new)
             .ok_or(NO_ES256_KEY);
     }
-    let _ = ctx;
     Ok(AccessToken::new(jwt::sign(claims, key)))
 }
 
+/// `ACCESS_TOKEN_ALG` is unknown, or ES256 without `ES256_PRIVATE_KEY`
+/// (logged with its fix when the Worker reads its settings).
+const UNUSABLE_ALG: OAuthError = OAuthError::new(
+    ErrorCode::ServerError,
+    "the server's ACCESS_TOKEN_ALG setting is not usable",
+);
+
 /// `ES256_PRIVATE_KEY` is set but could not be read or used (logged with its
 /// fix when the Worker loads it).
-#[cfg(feature = "es256")]
 const NO_ES256_KEY: OAuthError = OAuthError::new(
     ErrorCode::ServerError,
     "the server's ES256 key is not usable",

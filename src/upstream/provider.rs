@@ -61,11 +61,6 @@ pub struct Provider {
     pub auto_create: bool,
 }
 
-/// Why a build without the `upstream` feature shows no provider's button.
-const NOT_BUILT: &str = "SIGN_IN_PROVIDERS is set, but this Worker was built without sign-in \
-     through providers: scripts/build.sh adds it when SIGN_IN_PROVIDERS is set at build time \
-     (in wrangler.toml's [vars], .dev.vars or the environment); rebuild and deploy";
-
 /// The providers, in button order, and what was wrong with the ones left out.
 #[derive(Debug, Default)]
 pub struct Providers {
@@ -82,14 +77,6 @@ impl Providers {
     pub fn from_vars(var: &impl Fn(&str) -> Option<String>) -> Self {
         let mut out = Self::default();
         let names = var("SIGN_IN_PROVIDERS").unwrap_or_default();
-        // A build without the `upstream` feature has none of the code below in
-        // its wasm (see `endpoint::handle`); say so rather than ignore the names.
-        if !cfg!(feature = "upstream") {
-            if !names.trim().is_empty() {
-                out.errors.push(NOT_BUILT.into());
-            }
-            return out;
-        }
         for name in names.split([' ', ',']).filter(|n| !n.is_empty()) {
             let name = name.to_ascii_lowercase();
             match Provider::from_vars(&name, var) {

@@ -1,4 +1,4 @@
-//! ES256 access tokens through WebCrypto (feature `es256`): the keys in the
+//! ES256 access tokens through WebCrypto: the keys in the
 //! secrets `ES256_PRIVATE_KEY` and `ES256_PRIVATE_KEY_PREVIOUS` are imported
 //! once per isolate, each on its own; the current one signs, both verify.
 

@@ -9,7 +9,7 @@
 //!   core's stores.
 //! - `js.rs`: what the core is handed from the runtime's JavaScript APIs: the
 //!   rate limiters and WebCrypto PBKDF2.
-//! - `upstream.rs` (feature `upstream`): `fetch` and WebCrypto signature checks
+//! - `upstream.rs`: `fetch` and WebCrypto signature checks
 //!   for sign-in through providers.
 //!
 //! The runtime's request, response and bindings are reached through web_sys and
@@ -30,11 +30,9 @@ use crate::http::{ErrorBody, Method, Request, Response, MAX_BODY_BYTES};
 use crate::store::ClientCache;
 use crate::{Config, Ctx};
 
-#[cfg(feature = "es256")]
 mod es256;
 mod js;
 mod storage;
-#[cfg(feature = "upstream")]
 mod upstream;
 
 use js::{settled, RateLimits, WebCryptoPbkdf2};
@@ -48,7 +46,6 @@ static ALLOCATOR: talc::TalckWasm = unsafe { talc::TalckWasm::new_global() };
 /// The KV namespace binding in `wrangler.toml`.
 const KV_BINDING: &str = "OAUTH_KV";
 /// The Durable Object binding for grants (`GRANT_STORE = "DO"`).
-#[cfg(feature = "durable")]
 const GRANTS_BINDING: &str = "GRANTS";
 
 thread_local! {
@@ -58,7 +55,6 @@ thread_local! {
     static CLIENTS: std::cell::OnceCell<Rc<ClientCache>> = const { std::cell::OnceCell::new() };
 }
 
-#[cfg(feature = "durable")]
 use {
     crate::grant::durable::DurableGrants,
     storage::{Grants, Stubs},
@@ -265,7 +261,6 @@ fn log_config_error(config: &str) {
 }
 
 /// Runs the core on KV, or on Durable Objects for grants when `GRANT_STORE=DO`.
-#[cfg(feature = "durable")]
 async fn respond(
     request: &Request,
     env: &Env,
@@ -276,9 +271,9 @@ async fn respond(
 ) -> Response {
     let objects = match config.durable_grants {
         false => None,
-        true => match env.durable_object(GRANTS_BINDING) {
-            Ok(ns) => Some(Stubs(ns)),
-            Err(_) => {
+        true => match js::property(env, GRANTS_BINDING) {
+            Some(ns) => Some(Stubs(ns)),
+            None => {
                 return config_error(
                     "GRANT_STORE is DO but the Durable Object binding GRANTS is missing: uncomment it and its migration in wrangler.toml",
                     "grant storage is not configured",
@@ -293,25 +288,6 @@ async fn respond(
     run(request, env, &store, config, now, revocations).await
 }
 
-/// Runs the core on KV. This build has no Durable Object support.
-#[cfg(not(feature = "durable"))]
-async fn respond(
-    request: &Request,
-    env: &Env,
-    kv: &Kv,
-    config: &Config,
-    now: u64,
-    revocations: &RevocationCache,
-) -> Response {
-    if config.durable_grants {
-        return config_error(
-            "GRANT_STORE is DO but this build has no Durable Object support: scripts/build.sh adds it when wrangler.toml says GRANT_STORE = \"DO\"; rebuild",
-            "grant storage is not configured",
-        );
-    }
-    run(request, env, kv, config, now, revocations).await
-}
-
 /// The core on `store`, with everything else the runtime hands it.
 async fn run<S: GrantStore>(
     request: &Request,
@@ -321,9 +297,7 @@ async fn run<S: GrantStore>(
     now: u64,
     revocations: &RevocationCache,
 ) -> Response {
-    #[cfg(feature = "upstream")]
     let providers = upstream::cache();
-    #[cfg(feature = "es256")]
     let es256 = es256::keys(config.es256.as_ref()).await;
     let ctx = Ctx {
         store,
@@ -337,9 +311,7 @@ async fn run<S: GrantStore>(
             c.get_or_init(|| Rc::new(ClientCache::new(config.client_cache_seconds)))
                 .clone()
         }),
-        #[cfg(feature = "upstream")]
         upstream: upstream::outbound(&providers),
-        #[cfg(feature = "es256")]
         es256: es256.as_deref().map(|k| k as &dyn crate::es256::Es256),
     };
     crate::handle(request, &ctx).await

@@ -11,12 +11,17 @@ use crate::store::{Store, StoreError};
 /// through js_sys. The crate's `KvStore` sends its options through
 /// serde-wasm-bindgen and `serde_json::Value`, which cost wasm size for one
 /// number.
+///
+/// A Durable Object's storage is one too ([`Kv::object_storage`]): it has the
+/// same `get`, `put` and bulk `get`, and one type for both means the grant
+/// logic an object runs is compiled into the wasm once, not once per store.
 pub(super) struct Kv {
     namespace: JsValue,
     get: js_sys::Function,
     put: js_sys::Function,
-    /// Now, for KV expiries (see [`crate::store::kv_expiration`]).
-    now: u64,
+    /// Now, for KV expiries (see [`crate::store::kv_expiration`]); `None` for
+    /// an object's storage, whose records expire by their own times.
+    now: Option<u64>,
 }
 
 impl Kv {
@@ -27,18 +32,34 @@ impl Kv {
             get: method(&namespace, "get")?,
             put: method(&namespace, "put")?,
             namespace,
-            now,
+            now: Some(now),
         })
+    }
+
+    /// A Durable Object's `state.storage`, if it is one.
+    pub(super) fn object_storage(state: &JsValue) -> Option<Self> {
+        let storage = property(state, "storage")?;
+        Some(Self {
+            get: method(&storage, "get")?,
+            put: method(&storage, "put")?,
+            namespace: storage,
+            now: None,
+        })
+    }
+
+    fn error(&self, e: JsValue) -> StoreError {
+        js_error(self.now.map_or("Durable Object storage", |_| "KV"), e)
     }
 }
 
-/// A failed KV call's message (a rejected promise carries an `Error`).
-fn kv_error(e: JsValue) -> StoreError {
+/// A failed runtime call's message (a rejected promise carries an `Error`),
+/// after what was called.
+fn js_error(what: &str, e: JsValue) -> StoreError {
     let message = property(&e, "message")
         .and_then(|m| m.as_string())
         .or_else(|| e.as_string())
         .unwrap_or_default();
-    StoreError(format!("KV: {message}"))
+    StoreError(format!("{what}: {message}"))
 }
 
 impl Store for Kv {
@@ -46,8 +67,11 @@ impl Store for Kv {
         let promise = self
             .get
             .call1(&self.namespace, &JsValue::from_str(key))
-            .map_err(kv_error)?;
-        Ok(settled(promise).await.map_err(kv_error)?.as_string())
+            .map_err(|e| self.error(e))?;
+        Ok(settled(promise)
+            .await
+            .map_err(|e| self.error(e))?
+            .as_string())
     }
 
     async fn put(
@@ -56,12 +80,12 @@ impl Store for Kv {
         value: String,
         expires_at: Option<u64>,
     ) -> Result<(), StoreError> {
-        let options = match expires_at {
-            Some(at) => object(&[(
+        let options = match (expires_at, self.now) {
+            (Some(at), Some(now)) => object(&[(
                 "expiration",
-                JsValue::from(crate::store::kv_expiration(at, self.now) as f64),
+                JsValue::from(crate::store::kv_expiration(at, now) as f64),
             )]),
-            None => JsValue::UNDEFINED,
+            _ => JsValue::UNDEFINED,
         };
         let promise = self
             .put
@@ -71,31 +95,41 @@ impl Store for Kv {
                 &JsValue::from_str(&value),
                 &options,
             )
-            .map_err(kv_error)?;
-        settled(promise).await.map(drop).map_err(kv_error)
+            .map_err(|e| self.error(e))?;
+        settled(promise).await.map(drop).map_err(|e| self.error(e))
     }
 
     /// Both keys in one bulk `get`: one binding call and one round trip where
-    /// two `get`s cost two of each (KV still bills a read per key).
+    /// two `get`s cost two of each (KV still bills a read per key). An
+    /// object's storage answers a bulk `get` with the same `Map`.
     async fn get_two(
         &self,
         a: &str,
         b: &str,
     ) -> Result<(Option<String>, Option<String>), StoreError> {
         let both = js_sys::Array::of2(&JsValue::from_str(a), &JsValue::from_str(b));
-        let promise = self.get.call1(&self.namespace, &both).map_err(kv_error)?;
-        let found: js_sys::Map = settled(promise).await.map_err(kv_error)?.unchecked_into();
+        let promise = self
+            .get
+            .call1(&self.namespace, &both)
+            .map_err(|e| self.error(e))?;
+        let found: js_sys::Map = settled(promise)
+            .await
+            .map_err(|e| self.error(e))?
+            .unchecked_into();
         let text = |key: &str| found.get(&JsValue::from_str(key)).as_string();
         Ok((text(a), text(b)))
     }
 
-    /// The binding's `list`, page by page (1,000 keys a page).
-    #[cfg(feature = "account")]
+    /// The binding's `list`, one page (1,000 keys at most). Only KV's: an
+    /// object's grant operations never list.
     async fn keys_with_prefix(
         &self,
         prefix: &str,
         limit: usize,
     ) -> Result<Vec<String>, StoreError> {
+        if self.now.is_none() {
+            return Err(StoreError("Durable Object storage: no listing".into()));
+        }
         let list = method(&self.namespace, "list")
             .ok_or_else(|| StoreError("KV: no list on the binding".into()))?;
         // One page, never a cursor: KV pages hold up to 1,000 keys.
@@ -104,8 +138,10 @@ impl Store for Kv {
             ("prefix", JsValue::from_str(prefix)),
             ("limit", JsValue::from_f64(limit)),
         ]);
-        let promise = list.call1(&self.namespace, &options).map_err(kv_error)?;
-        let page = settled(promise).await.map_err(kv_error)?;
+        let promise = list
+            .call1(&self.namespace, &options)
+            .map_err(|e| self.error(e))?;
+        let page = settled(promise).await.map_err(|e| self.error(e))?;
         let listed: js_sys::Array = property(&page, "keys")
             .ok_or_else(|| StoreError("KV: a list without keys".into()))?
             .unchecked_into();
@@ -119,7 +155,6 @@ impl Store for Kv {
 /// KV mode: codes and grants are KV records.
 impl crate::grant::kv::HoldsGrants for Kv {}
 
-#[cfg(feature = "durable")]
 mod durable {
     use super::*;
     use crate::crypto::TokenHash;
@@ -128,55 +163,50 @@ mod durable {
     use crate::store::{CodeRecord, GrantRecord, Profile, Tombstone};
     use crate::types::GrantId;
     use crate::worker_glue::config;
-    use wasm_bindgen::JsValue;
-    use worker::{durable_object, DurableObject, Env, ObjectNamespace, RequestInit, State};
+    use wasm_bindgen::prelude::wasm_bindgen;
+    use worker::worker_sys::web_sys;
 
     /// One grant's Durable Object (see [`crate::grant::durable`]): runs grant
     /// operations on its own transactional storage, one event at a time.
-    #[durable_object(fetch)]
+    ///
+    /// The class is declared to wasm-bindgen here rather than through the
+    /// crate's `#[durable_object]`, whose conversions to and from its own
+    /// `Request` and `Response` cost about 20 KiB of gzipped wasm for a body
+    /// that is one string each way.
+    #[wasm_bindgen]
     pub struct GrantObject {
-        state: State,
+        storage: Option<Kv>,
         env: Env,
     }
 
-    impl DurableObject for GrantObject {
-        fn new(state: State, env: Env) -> Self {
-            Self { state, env }
+    #[wasm_bindgen]
+    impl GrantObject {
+        #[wasm_bindgen(constructor)]
+        pub fn new(state: JsValue, env: Env) -> Self {
+            let storage = Kv::object_storage(&state);
+            Self { storage, env }
         }
 
-        async fn fetch(&self, mut req: worker::Request) -> worker::Result<worker::Response> {
-            let op = req.text().await?;
-            let storage = DurableStorage(self.state.storage());
+        /// One grant operation: the request's body is the op, the answer's
+        /// body its result (503 with the reason when storage failed).
+        pub async fn fetch(&self, req: web_sys::Request) -> Result<JsValue, JsValue> {
+            let op = settled(req.text()?.into())
+                .await?
+                .as_string()
+                .unwrap_or_default();
             // The same signing keys as the Worker, so both derive the same tokens.
             let config = config(&self.env);
-            match durable::serve(&storage, config.successors(), &op).await {
-                Ok(answer) => worker::Response::ok(answer),
-                Err(e) => worker::Response::error(e.0, 503),
-            }
-        }
-    }
-
-    /// A Durable Object's storage as the core's [`Store`]. Expiry is left to the
-    /// records' own times (a code's object is small and keeps its spent code).
-    struct DurableStorage(worker::Storage);
-
-    // Raw string values, not the typed `get`/`put`: those go through
-    // serde-wasm-bindgen, which would add much to the wasm for plain strings.
-    impl Store for DurableStorage {
-        async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
-            let found = self
-                .0
-                .get_multiple(vec![key])
-                .await
-                .map_err(|e| StoreError(e.to_string()))?;
-            Ok(found.get(&JsValue::from_str(key)).as_string())
-        }
-        async fn put(&self, key: &str, value: String, _: Option<u64>) -> Result<(), StoreError> {
-            let value = JsValue::from_str(&value);
-            self.0
-                .put_raw(key, value)
-                .await
-                .map_err(|e| StoreError(e.to_string()))
+            let served = match &self.storage {
+                Some(storage) => durable::serve(storage, config.successors(), &op).await,
+                None => Err(StoreError("Durable Object: no storage".into())),
+            };
+            let (body, status) = match served {
+                Ok(answer) => (answer, 200),
+                Err(e) => (e.0, 503),
+            };
+            let init = web_sys::ResponseInit::new();
+            init.set_status(status);
+            web_sys::Response::new_with_opt_str_and_init(Some(&body), &init).map(Into::into)
         }
     }
 
@@ -217,7 +247,6 @@ mod durable {
         ) -> Result<(Option<String>, Option<String>), StoreError> {
             either!(self, s => s.get_two(a, b).await)
         }
-        #[cfg(feature = "account")]
         async fn keys_with_prefix(
             &self,
             prefix: &str,
@@ -266,25 +295,38 @@ mod durable {
         }
     }
 
-    /// Reaches a grant's object through its Durable Object stub.
-    pub(in crate::worker_glue) struct Stubs(pub(in crate::worker_glue) ObjectNamespace);
+    /// Reaches a grant's object through the namespace binding's stub (the
+    /// binding as the runtime hands it, called through js_sys like KV).
+    pub(in crate::worker_glue) struct Stubs(pub(in crate::worker_glue) JsValue);
 
     impl ObjectTransport for Stubs {
         async fn call(&self, grant: &GrantId, op: String) -> Result<String, StoreError> {
-            let err = |e: worker::Error| StoreError(e.to_string());
-            let stub = self
-                .0
-                .id_from_name(grant.as_str())
-                .and_then(|id| id.get_stub())
+            let err = |e: JsValue| js_error("Durable Object", e);
+            let missing = || StoreError("Durable Object: not a namespace binding".into());
+            let ns = &self.0;
+            let id = method(ns, "idFromName")
+                .ok_or_else(missing)?
+                .call1(ns, &JsValue::from_str(grant.as_str()))
                 .map_err(err)?;
-            let mut init = RequestInit::new();
-            init.with_method(worker::Method::Post)
-                .with_body(Some(JsValue::from_str(&op)));
-            let req =
-                worker::Request::new_with_init("https://grant-object/", &init).map_err(err)?;
-            let mut res = stub.fetch_with_request(req).await.map_err(err)?;
-            let body = res.text().await.map_err(err)?;
-            if res.status_code() == 200 {
+            let stub = method(ns, "get")
+                .ok_or_else(missing)?
+                .call1(ns, &id)
+                .map_err(err)?;
+            let init = web_sys::RequestInit::new();
+            init.set_method("POST");
+            init.set_body(&JsValue::from_str(&op));
+            let req = web_sys::Request::new_with_str_and_init("https://grant-object/", &init)
+                .map_err(err)?;
+            let promise = method(&stub, "fetch")
+                .ok_or_else(missing)?
+                .call1(&stub, &req)
+                .map_err(err)?;
+            let res: web_sys::Response = settled(promise).await.map_err(err)?.unchecked_into();
+            let body = settled(res.text().map_err(err)?.into())
+                .await
+                .map_err(err)?;
+            let body = body.as_string().unwrap_or_default();
+            if res.status() == 200 {
                 Ok(body)
             } else {
                 Err(StoreError(body))
@@ -292,5 +334,4 @@ mod durable {
         }
     }
 }
-#[cfg(feature = "durable")]
 pub(super) use durable::{Grants, Stubs};

@@ -1,6 +1,5 @@
 //! Sign-in through providers, from the runtime: outbound `fetch` and ID token
-//! signatures through WebCrypto, called through js_sys. Only in a build with
-//! the `upstream` feature (see `scripts/features.sh`).
+//! signatures through WebCrypto, called through js_sys.
 
 use std::rc::Rc;
 

@@ -20,9 +20,11 @@ import {
 const workers = [];
 after(() => workers.forEach((w) => w.stop()));
 
+/** The pages are there only where ACCOUNT_PAGES is on, set as any variable is. */
+const PAGES = { ACCOUNT_PAGES: 'on' };
+
 async function start(durable) {
-  // The KV build with the pages is build-up (providers too); the DO build has them.
-  const w = await startWorker({ durable, upstream: !durable });
+  const w = await startWorker({ durable, vars: PAGES });
   workers.push(w);
   return w;
 }
@@ -195,8 +197,7 @@ test('an invitation taken up through a provider, then /account signed in through
   const idp = await startProvider();
   try {
     const w = await startWorker({
-      upstream: true,
-      vars: { SIGN_IN_PROVIDERS: 'idp', IDP_ISSUER: idp.base, IDP_CLIENT_ID: idp.clientId, IDP_CLIENT_SECRET: idp.clientSecret, IDP_LABEL: 'Stand-in IdP' },
+      vars: { ...PAGES, SIGN_IN_PROVIDERS: 'idp', IDP_ISSUER: idp.base, IDP_CLIENT_ID: idp.clientId, IDP_CLIENT_SECRET: idp.clientSecret, IDP_LABEL: 'Stand-in IdP' },
     });
     workers.push(w);
     const invite = linkIn(ok(['user', 'invite', '--username', 'frank', '--base-url', w.base], w));
@@ -314,7 +315,7 @@ test('the pages in Chromium, by keyboard, at a phone and a desktop viewport', { 
 });
 
 test('over https the session is a __Host- cookie: Secure, HttpOnly, SameSite=Lax, 15 minutes', { skip }, async () => {
-  const w = await startWorker({ upstream: true, https: true });
+  const w = await startWorker({ https: true, vars: PAGES });
   workers.push(w);
   const browser = await chromium.launch({
     executablePath: CHROMIUM,

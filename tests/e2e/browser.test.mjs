@@ -21,7 +21,6 @@ before(async () => {
   // One upstream provider (the stand-in of provider.mjs), so the page shows its button.
   idp = await startProvider();
   worker = await startWorker({
-    upstream: true,
     vars: { SIGN_IN_PROVIDERS: 'corp', CORP_ISSUER: idp.base, CORP_CLIENT_ID: idp.clientId, CORP_CLIENT_SECRET: idp.clientSecret, CORP_LABEL: 'Corp SSO' },
   });
   admin(worker.state, ['user', 'update', '--username', USERNAME, '--add-identity', `corp:${idp.subject}`]);

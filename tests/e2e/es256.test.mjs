@@ -19,8 +19,7 @@ let rotated;
 let badPrevious;
 let badCurrent;
 before(async () => {
-  // The build with providers has ES256 compiled in (scripts/test.sh).
-  const es256 = (current, previous) => startWorker({ upstream: true,
+  const es256 = (current, previous) => startWorker({
     vars: { ACCESS_TOKEN_ALG: 'ES256', ES256_PRIVATE_KEY: current, ...(previous ? { ES256_PRIVATE_KEY_PREVIOUS: previous } : {}) } });
   [first, rotated, badPrevious, badCurrent] = await Promise.all([
     es256(OLD), es256(NEW, OLD), es256(NEW, 'not a key'), es256('not a key', OLD)]);

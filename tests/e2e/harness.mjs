@@ -87,14 +87,14 @@ function probe(base) {
  * Starts the Worker; resolves to { base, state, logs(), stop() } once it answers.
  * `https: true` serves it with wrangler's self-signed certificate; `vars` are
  * passed as `--var NAME:VALUE`; `durable: true` keeps grants in Durable Objects
- * (a build with sign-in through providers too); `upstream: true` runs the KV
- * build with sign-in through providers, where the default build has none;
- * `main` runs another build's `index.js` (bench/profile.mjs); `rotation`
+ * (the same build, with `--var GRANT_STORE:DO` and the binding wrangler.toml
+ * has commented out); `envFile` ({ NAME: value }) is written to a file
+ * passed with `--env-file`, as an operator's .env is; `main` runs another build's `index.js` (bench/profile.mjs); `rotation`
  * ('never' or 'always') is the Alexa client's refresh policy, left to
  * admin's default when unset; `seed: false` starts on an empty namespace
  * (no clients, no users), in `state` if given.
  */
-export async function startWorker({ https: useHttps = false, vars = {}, durable = false, upstream = false, main, rotation, seed = true, state: given } = {}) {
+export async function startWorker({ https: useHttps = false, vars = {}, durable = false, envFile, main, rotation, seed = true, state: given } = {}) {
   const state = given ?? mkdtempSync(join(tmpdir(), 'alexa-oauth-e2e-'));
   if (seed) {
     admin(state, ['client', 'add', '--id', CLIENT_ID, '--name', 'E2E Skill', '--alexa', VENDOR,
@@ -114,17 +114,26 @@ export async function startWorker({ https: useHttps = false, vars = {}, durable 
   const config = join(configDir, 'wrangler.toml');
   writeFileSync(config, readFileSync(join(ROOT, 'wrangler.toml'), 'utf8')
     .replace(/^\[build\][\s\S]*?(?=^\[)/m, '')
-    .replace(/^main = .*$/m, `main = ${JSON.stringify(join(ROOT, main ?? `${durable ? 'build-do' : upstream ? 'build-up' : 'build'}/index.js`))}`)
-    // Durable Object mode: the binding and migration wrangler.toml has commented out.
-    .replace(/^GRANT_STORE = .*$/m, `GRANT_STORE = "${durable ? 'DO' : 'KV'}"`)
+    .replace(/^main = .*$/m, `main = ${JSON.stringify(join(ROOT, main ?? 'build/index.js'))}`)
+    // Durable Object mode: the binding and migration wrangler.toml has
+    // commented out (a binding cannot be a variable); GRANT_STORE is a --var.
     .replace(/^# (\[\[durable_objects\.bindings\]\]|name = "GRANTS"|class_name = "GrantObject"|\[\[migrations\]\]|tag = "v1"|new_sqlite_classes = .*)$/gm, durable ? '$1' : '# $1'));
 
+  const envArgs = [];
+  if (envFile) {
+    // Double-quoted, so that a PEM key's line breaks survive as \n.
+    const path = join(configDir, 'settings.env');
+    writeFileSync(path, Object.entries(envFile).map(([k, v]) => `${k}="${v.replaceAll('\n', '\\n')}"\n`).join(''));
+    envArgs.push('--env-file', path);
+  }
   const port = await freePort();
   const inspector = await freePort();
   const child = spawn(join(ROOT, 'node_modules/.bin/wrangler'), [
     'dev', '--config', config, '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector),
     '--persist-to', state, '--var', `SIGNING_KEY:${SIGNING_KEY}`, '--var', `SIGNING_KEY_PREVIOUS:${PREVIOUS_KEY}`, '--show-interactive-dev-session=false',
     ...(useHttps ? ['--local-protocol', 'https'] : []),
+    ...(durable && !envFile?.GRANT_STORE ? ['--var', 'GRANT_STORE:DO'] : []),
+    ...envArgs,
     ...Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
   ], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';

@@ -25,7 +25,7 @@ let lwaCalls = [];
 const dir = mkdtempSync(join(tmpdir(), 'alexa-oauth-skills-'));
 
 before(async () => {
-  worker = await startWorker({ upstream: true, vars: { ACCESS_TOKEN_ALG: 'ES256', ES256_PRIVATE_KEY: KEY } });
+  worker = await startWorker({ vars: { ACCESS_TOKEN_ALG: 'ES256', ES256_PRIVATE_KEY: KEY } });
   // Alice's bridge, a claim of her own that her tokens carry.
   admin(worker.state, ['user', 'update', '--username', 'alice', '--claim', `bridge_url=${BRIDGE}`]);
   // Login with Amazon's token endpoint, as AcceptGrant calls it.

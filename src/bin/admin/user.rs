@@ -397,21 +397,21 @@ fn password_link(
     block_on(kv.put(&key, value, Some(expires_at))).map_err(|e| e.0)?;
     if !account_pages_on() {
         eprintln!(
-            "admin: note: ACCOUNT_PAGES is not on in wrangler.toml, so a Worker built from \
-             it has no page for this link (docs/account.md)"
+            "admin: note: ACCOUNT_PAGES is not on in wrangler.toml, so unless it is set \
+             elsewhere (the dashboard, .dev.vars) the Worker has no page for this link \
+             (docs/account.md)"
         );
     }
     Ok((token, expires_at))
 }
 
-/// ACCOUNT_PAGES as the build reads it (scripts/features.sh): the
-/// environment, else wrangler.toml.
+/// ACCOUNT_PAGES as `admin` can see it: the environment, else wrangler.toml.
 fn account_pages_on() -> bool {
     let toml = std::fs::read_to_string("wrangler.toml").unwrap_or_default();
     std::env::var("ACCOUNT_PAGES")
         .ok()
         .or_else(|| alexa_oauth::var_in_wrangler_toml(&toml, "ACCOUNT_PAGES"))
-        .is_some_and(|v| v.eq_ignore_ascii_case("on") || v.eq_ignore_ascii_case("true"))
+        .is_some_and(|v| alexa_oauth::config::is_on(&v))
 }
 
 /// Where links point: `--base-url`, else `ISSUER` in wrangler.toml.

@@ -70,7 +70,6 @@ impl AuthRequest {
     }
 
     /// [`Self::pairs`] as a query string.
-    #[cfg(feature = "upstream")]
     pub(super) fn query(&self) -> String {
         let pairs = self.pairs();
         let pairs: Vec<(&str, &str)> = pairs.iter().map(|(n, v)| (*n, v.as_str())).collect();
@@ -100,7 +99,6 @@ pub(super) enum Refused {
     Unavailable,
     /// A sign-in through an upstream provider failed: a page with a link back
     /// to the login form, which still holds the authorization request.
-    #[cfg(feature = "upstream")]
     SignInFailed {
         status: u16,
         title: &'static str,

@@ -29,9 +29,7 @@ use crate::{Ctx, CODE_TTL};
 
 mod check;
 mod password;
-#[cfg(feature = "upstream")]
 mod sign_in_state;
-#[cfg(feature = "upstream")]
 pub(super) mod upstream;
 
 use check::{check, AuthRequest, Refused};
@@ -70,7 +68,6 @@ fn render(refused: Refused, log: &mut LogFields) -> Response {
             )
             .header("retry-after", "2"),
         ),
-        #[cfg(feature = "upstream")]
         Refused::SignInFailed {
             status,
             title,
@@ -330,7 +327,6 @@ fn login_page<S>(
     }
     // Each provider button's form is answered with a redirect to the
     // provider, which `form-action` governs too.
-    #[cfg(feature = "upstream")]
     for p in &ctx.config.providers.list {
         let url = crate::upstream::client::expected_authorization_url(p);
         if let Some(origin) = url.and_then(origin_of) {

@@ -22,7 +22,7 @@ use crate::csrf;
 use crate::error::ErrorCode;
 use crate::form::Params;
 use crate::grant::GrantStore;
-use crate::http::{Cookie, LogFields, Method, Request, Response};
+use crate::http::{Cookie, ErrorBody, LogFields, Method, Request, Response};
 use crate::store::{keys, kv_expiration, Records, Store, UserRecord};
 use crate::throttle::{self, Limit};
 use crate::types::UserId;
@@ -169,10 +169,9 @@ pub(in crate::endpoint) async fn start<S: GrantStore>(
                 return login_page(req, ctx, &ar, None, "", 200);
             }
             let params = form_params(req)?;
-            // A button of the account pages: their own checks, then the same
-            // way to the provider.
-            #[cfg(feature = "account")]
-            if params.get("next").is_some() {
+            // A button of the account pages (where they are on): their own
+            // checks, then the same way to the provider.
+            if ctx.config.account_pages && params.get("next").is_some() {
                 let next = match crate::endpoint::account::provider_start(req, ctx, &params).await {
                     Ok(next) => next,
                     Err(page) => return Ok(page),
@@ -358,8 +357,14 @@ pub(in crate::endpoint) async fn callback<S: GrantStore>(
                 value: "",
                 max_age: 0,
             };
-            #[cfg(feature = "account")]
             if let Some(next) = &record.next {
+                if !ctx.config.account_pages {
+                    // Turned off since this sign-in started.
+                    log.reason = Some("the account pages are off");
+                    return Ok(
+                        Response::json(404, &ErrorBody::code("not_found")).set_cookie(req, spent)
+                    );
+                }
                 if params.get("error").is_some() || params.get("code").is_none() {
                     log.reason = Some("the provider sent no code");
                     let msg = format!("Signing in with {} did not complete.", p.label);
