@@ -12,6 +12,9 @@ cargo fmt --all -- --check
 cargo clippy --quiet --all-targets -- -D warnings
 # The Worker's glue exists only for wasm32: lint it there too.
 cargo clippy --quiet --lib --target wasm32-unknown-unknown -- -D warnings
+# admin for WASI too (the bundle's `npm run admin`), where host.rs differs.
+bash scripts/admin-wasm.sh
+cargo clippy --quiet --bin admin --target wasm32-wasip1 -- -D warnings
 RUSTDOCFLAGS=-Dwarnings cargo doc --quiet --no-deps
 (cd fuzz && cargo fmt -- --check && cargo clippy --quiet --all-targets -- -D warnings \
   && RUSTDOCFLAGS=-Dwarnings cargo doc --quiet --no-deps)
@@ -27,6 +30,9 @@ cargo build --quiet --bin admin
 # (tests/e2e/harness.mjs), as an operator does. Quiet when it works; run again
 # for its output when it does not.
 bash scripts/build.sh >/dev/null 2>&1 || bash scripts/build.sh
+# The bundle that deploys without Rust (dist/), for tests/e2e/bundle.test.mjs:
+# this Worker and admin compiled to wasm32-wasip1.
+node scripts/bundle.mjs >/dev/null 2>&1 || node scripts/bundle.mjs
 
 echo "== end-to-end tests against wrangler dev"
 node --test --test-reporter=spec $(ls tests/e2e/*.test.mjs | grep -v load.test.mjs)

@@ -190,7 +190,7 @@ impl<S, V> KeyRing<S, V> {
 
 /// ES256 through the `p256` crate: the tests' signer, and `admin key
 /// generate`'s keys.
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub mod native {
     use p256::ecdsa::signature::{Signer, Verifier};
     use p256::ecdsa::{Signature, SigningKey, VerifyingKey};

@@ -92,7 +92,7 @@ pub mod throttle;
 pub mod types;
 pub mod upstream;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 mod worker_glue;
 
 pub use config::{

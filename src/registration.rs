@@ -127,12 +127,12 @@ pub fn normalize_username(username: &str) -> String {
 /// Unicode's full lowercase mapping. In the Worker it is the runtime's own
 /// `String.prototype.toLowerCase`, the same mapping (final sigma included),
 /// so the wasm carries no case tables (about 8 KB gzipped).
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 fn unicode_lowercase(s: &str) -> String {
     js_sys::JsString::from(s).to_lower_case().into()
 }
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 fn unicode_lowercase(s: &str) -> String {
     s.to_lowercase()
 }

@@ -48,7 +48,7 @@ export const PREVIOUS_KEY = randomBytes(48).toString('base64url');
 // restarted mid-request").
 const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_CI_DISABLE_CONFIG_WATCHING: 'true' };
 
-function freePort() {
+export function freePort() {
   return new Promise((ok, fail) => {
     const srv = createServer();
     srv.listen(0, '127.0.0.1', () => {
@@ -75,7 +75,7 @@ export function adminRun(state, args, { input, extraEnv = {} } = {}) {
 }
 
 /** Answers GET / with its status, accepting a self-signed certificate. */
-function probe(base) {
+export function probe(base) {
   return new Promise((resolve) => {
     const lib = base.startsWith('https') ? https : http;
     const req = lib.get(`${base}/`, { rejectUnauthorized: false }, (res) => { res.resume(); resolve(res.statusCode); });
@@ -87,7 +87,7 @@ function probe(base) {
  * Starts the Worker; resolves to { base, state, logs(), stop() } once it answers.
  * `https: true` serves it with wrangler's self-signed certificate; `vars` are
  * passed as `--var NAME:VALUE`; `durable: true` keeps grants in Durable Objects
- * (the same build, with `--var GRANT_STORE:DO` and the binding wrangler.toml
+ * (the same build, with GRANT_STORE = "DO" and the binding wrangler.toml
  * has commented out); `envFile` ({ NAME: value }) is written to a file
  * passed with `--env-file`, as an operator's .env is; `main` runs another build's `index.js` (bench/profile.mjs); `rotation`
  * ('never' or 'always') is the Alexa client's refresh policy, left to
@@ -116,7 +116,10 @@ export async function startWorker({ https: useHttps = false, vars = {}, durable 
     .replace(/^\[build\][\s\S]*?(?=^\[)/m, '')
     .replace(/^main = .*$/m, `main = ${JSON.stringify(join(ROOT, main ?? 'build/index.js'))}`)
     // Durable Object mode: the binding and migration wrangler.toml has
-    // commented out (a binding cannot be a variable); GRANT_STORE is a --var.
+    // commented out (a binding cannot be a variable), and GRANT_STORE there,
+    // where admin reads it too (tests/e2e/one-build.test.mjs sets it by an
+    // env file instead).
+    .replace(/^GRANT_STORE = .*$/m, `GRANT_STORE = "${durable && !envFile?.GRANT_STORE ? 'DO' : 'KV'}"`)
     .replace(/^# (\[\[durable_objects\.bindings\]\]|name = "GRANTS"|class_name = "GrantObject"|\[\[migrations\]\]|tag = "v1"|new_sqlite_classes = .*)$/gm, durable ? '$1' : '# $1'));
 
   const envArgs = [];
@@ -132,7 +135,6 @@ export async function startWorker({ https: useHttps = false, vars = {}, durable 
     'dev', '--config', config, '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector),
     '--persist-to', state, '--var', `SIGNING_KEY:${SIGNING_KEY}`, '--var', `SIGNING_KEY_PREVIOUS:${PREVIOUS_KEY}`, '--show-interactive-dev-session=false',
     ...(useHttps ? ['--local-protocol', 'https'] : []),
-    ...(durable && !envFile?.GRANT_STORE ? ['--var', 'GRANT_STORE:DO'] : []),
     ...envArgs,
     ...Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
   ], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { startProvider } from './provider.mjs';
-import { startWorker, authorizeQuery, login, token, ROOT, REDIRECTS } from './harness.mjs';
+import { startWorker, admin, authorizeQuery, login, token, formOf, unescapeHtml, ROOT, REDIRECTS, USERNAME } from './harness.mjs';
 
 const WASM = join(ROOT, 'build/index_bg.wasm');
 const digest = () => createHash('sha256').update(readFileSync(WASM)).digest('hex');
@@ -38,6 +38,7 @@ before(async () => {
   // `durable` only uncomments the binding (a binding is not a variable);
   // GRANT_STORE itself comes from the env file.
   [plain, configured] = await Promise.all([startWorker(), startWorker({ durable: true, envFile: everything })]);
+  admin(configured.state, ['user', 'update', '--username', USERNAME, '--add-identity', `idp:${idp.subject}`]);
 });
 after(async () => { plain?.stop(); configured?.stop(); await idp?.stop(); });
 
@@ -48,6 +49,27 @@ async function link(base) {
   const t = await token(base, { grant_type: 'authorization_code', code, redirect_uri: REDIRECTS[0] });
   assert.equal(t.status, 200, JSON.stringify(t.json));
   return t.json;
+}
+
+/** The login page's provider button, the stand-in (which approves at once), our callback, then /token. */
+async function linkThroughProvider(base) {
+  const page = await fetch(`${base}/authorize?${authorizeQuery()}`);
+  const html = await page.text();
+  const csrf = page.headers.get('set-cookie').split(';')[0];
+  const form = new URLSearchParams();
+  for (const m of formOf(html, '/signin/idp').matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) form.append(m[1], unescapeHtml(m[2]));
+  const start = await fetch(`${base}/signin/idp`, {
+    method: 'POST', redirect: 'manual', body: form.toString(),
+    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: csrf },
+  });
+  assert.equal(start.status, 303, await start.text());
+  assert.ok(start.headers.get('location').startsWith(`${idp.base}/`));
+  const cookie = `${csrf}; ${start.headers.get('set-cookie').split(';')[0]}`;
+  const atIdp = await fetch(start.headers.get('location'), { redirect: 'manual' });
+  const back = await fetch(atIdp.headers.get('location'), { redirect: 'manual', headers: { cookie } });
+  assert.equal(back.status, 302, await back.text());
+  const code = new URL(back.headers.get('location')).searchParams.get('code');
+  return token(base, { grant_type: 'authorization_code', code, redirect_uri: REDIRECTS[0] });
 }
 
 const adminGrants = (base) => fetch(`${base}/admin/grants`, {
@@ -74,12 +96,9 @@ test('the same wasm, set only by an env file: ES256, the account pages, a provid
   const account = await fetch(`${configured.base}/account`);
   assert.equal(account.status, 200);
   assert.match(await account.text(), /name="password"/);
-  // The provider: its button, and its start leads to it.
-  const page = await (await fetch(`${configured.base}/authorize?${authorizeQuery()}`)).text();
-  assert.match(page, /\/signin\/idp/);
-  const start = await fetch(`${configured.base}/signin/idp?${authorizeQuery()}`, { redirect: 'manual' });
-  assert.ok([302, 303].includes(start.status), `start: ${start.status}`);
-  assert.ok(start.headers.get('location').startsWith(`${idp.base}/`), start.headers.get('location'));
+  // The provider: its button, then a whole link through it.
+  const viaIdp = await linkThroughProvider(configured.base);
+  assert.equal(viaIdp.status, 200, JSON.stringify(viaIdp.json));
   // Durable Object mode: the grant is in its object, which only this route reads.
   const gid = t.refresh_token.split('.')[0];
   const grants = await fetch(`${configured.base}/admin/grants`, {
@@ -102,7 +121,10 @@ test('ES256 without its key fails closed at /token with the reason in the log', 
     const t = await token(w.base, { grant_type: 'authorization_code', code, redirect_uri: REDIRECTS[0] });
     assert.equal(t.status, 500);
     assert.equal(t.json.error, 'server_error');
-    assert.match(w.logs(), /"config":"ACCESS_TOKEN_ALG is ES256 but ES256_PRIVATE_KEY is not set/);
+    // The runtime's output reaches us a moment after the answer.
+    const said = /"config":"ACCESS_TOKEN_ALG is ES256 but ES256_PRIVATE_KEY is not set/;
+    for (let i = 0; i < 100 && !said.test(w.logs()); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.match(w.logs(), said);
   } finally {
     w.stop();
   }

@@ -103,18 +103,19 @@ pub(crate) fn export(kv: &Kv, worker: Option<&str>, out: Option<&Path>) -> Resul
 /// written to it (`mode` applies only to a file it creates).
 fn write_private(path: &Path, text: &str) -> Result<(), String> {
     use std::io::Write;
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let failed = |e: std::io::Error| format!("could not write {}: {e}", path.display());
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        // Emptied below, once only its owner can read it.
-        .truncate(false)
-        .mode(0o600)
-        .open(path)
-        .map_err(failed)?;
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))
-        .map_err(failed)?;
+    let mut file = match crate::host::create_private(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            crate::host::make_private(path).map_err(failed)?;
+            // Emptied below, now that only its owner can read it.
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(failed)?
+        }
+        Err(e) => return Err(failed(e)),
+    };
     file.set_len(0).map_err(failed)?;
     file.write_all(text.as_bytes()).map_err(failed)
 }

@@ -13,10 +13,12 @@
 //! - `js/admin-call.mjs`: one call to `/admin/grants`, compiled in;
 //! - `client.rs`, `user.rs`, `grant.rs`, `backup.rs` (export, import,
 //!   stats): one function per command;
-//! - `io.rs`: stdin and time.
+//! - `io.rs`: stdin and time;
+//! - `host.rs`: running wrangler and node, private files (natively `std`;
+//!   compiled to `wasm32-wasip1` for the bundle, the Node runner's).
 
 /// `println!` that does not panic when stdout is closed (e.g. `admin … | head -1`).
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 macro_rules! out {
     ($($arg:tt)*) => {{
         use std::io::Write;
@@ -24,31 +26,38 @@ macro_rules! out {
     }};
 }
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod backup;
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod cli;
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod client;
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod grant;
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+mod host;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod io;
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod route;
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod user;
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod wrangler;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 fn main() {}
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 fn main() -> std::process::ExitCode {
     use clap::Parser;
     use cli::{Cli, ClientCmd, GrantCmd, KeyCmd, TopCmd, UserCmd};
 
+    // WASI has no working folder of its own: the Node runner passes its own.
+    #[cfg(target_os = "wasi")]
+    if let Some(dir) = std::env::var_os("PWD") {
+        let _ = std::env::set_current_dir(dir);
+    }
     let cli = Cli::parse();
     if let TopCmd::Key(KeyCmd::Generate) = cli.command {
         // Stdout only: no file holds the private key unless the caller says so.

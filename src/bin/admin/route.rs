@@ -3,9 +3,6 @@
 //! `js/admin-call.mjs` under node (which wrangler already needs), with the
 //! secret in the environment and the body on stdin.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use alexa_oauth::grant::durable::GRANTS_PER_CALL;
 use alexa_oauth::store::{GrantRecord, Profile};
 use alexa_oauth::types::GrantId;
@@ -40,23 +37,10 @@ impl Route {
     }
 
     fn call(&self, body: &Value) -> Result<Value, String> {
-        let mut child = Command::new("node")
-            .args(["--input-type=module", "-e", ADMIN_CALL_JS, &self.url])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("could not run node: {e}"))?;
-        child
-            .stdin
-            .take()
-            .expect("piped")
-            .write_all(body.to_string().as_bytes())
-            .map_err(|e| format!("could not write to node: {e}"))?;
-        let out = child
-            .wait_with_output()
-            .map_err(|e| format!("could not run node: {e}"))?;
-        if !out.status.success() {
+        let args = ["--input-type=module", "-e", ADMIN_CALL_JS, &self.url];
+        let body = body.to_string();
+        let out = crate::host::run("node", &args, &[], Some(body.as_bytes()))?;
+        if !out.success {
             let stderr = String::from_utf8_lossy(&out.stderr);
             let hint = if stderr.contains("answered 404") {
                 "\nThe Worker has no /admin/grants: is it the Durable Object build, with \

@@ -2,7 +2,6 @@
 //! locally (the state `wrangler dev --persist-to` serves) or remotely.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use alexa_oauth::store::{get_json, put_json, Store, StoreError};
 use pollster::block_on;
@@ -92,20 +91,19 @@ impl Kv {
     }
 
     fn run_once(&self, args: &[&str]) -> Result<String, String> {
-        let mut cmd = Command::new(&self.program[0]);
-        cmd.args(&self.program[1..])
-            .arg("kv")
-            .args(args)
-            .args(["--binding", &self.binding])
-            .args(&self.location)
-            .env("WRANGLER_SEND_METRICS", "false")
+        let mut argv: Vec<&str> = self.program[1..].iter().map(String::as_str).collect();
+        argv.push("kv");
+        argv.extend_from_slice(args);
+        argv.extend(["--binding", &self.binding]);
+        argv.extend(self.location.iter().map(String::as_str));
+        let env = [
+            ("WRANGLER_SEND_METRICS", "false"),
             // Its stdout is parsed: no debug lines in it, whatever the
             // caller's WRANGLER_LOG ("log" still prints what `list` returns).
-            .env("WRANGLER_LOG", "log");
-        let out = cmd
-            .output()
-            .map_err(|e| format!("could not run {}: {e}", self.program[0]))?;
-        if !out.status.success() {
+            ("WRANGLER_LOG", "log"),
+        ];
+        let out = crate::host::run(&self.program[0], &argv, &env, None)?;
+        if !out.success {
             let stderr = String::from_utf8_lossy(&out.stderr);
             let stdout = String::from_utf8_lossy(&out.stdout);
             let hint = if stderr.contains("binding") || stdout.contains("binding") {
@@ -164,7 +162,11 @@ impl Kv {
         let chunks: Vec<&[String]> = keys.chunks(BULK_GET_KEYS).collect();
         let mut values = Vec::with_capacity(keys.len());
         // One at a time locally: the state is one SQLite file.
-        let parallel = if self.local { 1 } else { PARALLEL_CALLS };
+        let parallel = if self.local || !crate::host::THREADS {
+            1
+        } else {
+            PARALLEL_CALLS
+        };
         for batch in chunks.chunks(parallel) {
             let answers: Vec<Result<Vec<Option<String>>, String>> = std::thread::scope(|s| {
                 let running: Vec<_> = batch
@@ -295,18 +297,13 @@ struct ValueFile {
 impl ValueFile {
     fn new(value: &str) -> Result<Self, String> {
         use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
+        // Random enough to be unguessable; `create_new` refuses a file that is there.
         let name = format!(
-            "alexa-oauth-admin-{}-{}",
-            std::process::id(),
-            alexa_oauth::crypto::random_string(&alexa_oauth::crypto::OsRng, 9)
+            "alexa-oauth-admin-{}",
+            alexa_oauth::crypto::random_string(&alexa_oauth::crypto::OsRng, 16)
         );
-        let path = std::env::temp_dir().join(name);
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
+        let path = crate::host::temp_dir().join(name);
+        let mut file = crate::host::create_private(&path)
             .map_err(|e| format!("could not write a temporary file: {e}"))?;
         file.write_all(value.as_bytes())
             .map_err(|e| format!("could not write a temporary file: {e}"))?;
