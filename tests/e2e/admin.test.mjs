@@ -185,6 +185,34 @@ test('no record goes on wrangler\'s command line', async () => {
   }
 });
 
+test('a wrangler that crashes (an internal assertion) is tried again and says so; an error it answers is not', async () => {
+  const { mkdtempSync, readFileSync, writeFileSync, chmodSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'admin-crash-'));
+  try {
+    // Crashes as wrangler was seen to in CI, the first $FAILS calls, then runs the real one.
+    const crashing = join(dir, 'wrangler');
+    writeFileSync(crashing, `#!/bin/sh
+n=$(cat ${join(dir, 'calls')} 2>/dev/null || echo 0); n=$((n + 1)); echo $n > ${join(dir, 'calls')}
+if [ "$n" -le "$FAILS" ]; then echo "✘ [ERROR] false == true" >&2; exit 1; fi
+if [ -n "$ANSWER" ]; then echo "✘ [ERROR] $ANSWER" >&2; exit 1; fi
+exec ${join(ROOT, 'node_modules/.bin/wrangler')} "$@"
+`);
+    chmodSync(crashing, 0o755);
+    const calls = () => Number(readFileSync(join(dir, 'calls'), 'utf8'));
+    const ok = run(['client', 'show', '--id', CLIENT_ID], '', { WRANGLER: crashing, FAILS: '2' });
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.equal(calls(), 3, 'two crashes, then the answer');
+    assert.equal((ok.stderr.match(/wrangler crashed; trying again/g) ?? []).length, 2, ok.stderr);
+    writeFileSync(join(dir, 'calls'), '0');
+    const answered = run(['client', 'show', '--id', CLIENT_ID], '', { WRANGLER: crashing, FAILS: '0', ANSWER: 'A request to the Cloudflare API failed' });
+    assert.notEqual(answered.status, 0);
+    assert.equal(calls(), 1, 'an error wrangler answers is not tried again');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a local store locked by the running Worker (SQLITE_BUSY) is tried again, a few times', async () => {
   const { mkdtempSync, readFileSync, writeFileSync, chmodSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');

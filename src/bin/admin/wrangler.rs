@@ -234,21 +234,35 @@ impl Kv {
     }
 }
 
-/// Runs `call` again a few times while it fails with SQLITE_BUSY: local
-/// state is a SQLite file that a running `wrangler dev` also writes, and
-/// while it holds the lock a call fails having done nothing.
+/// Runs `call` again, a few times, while it fails in a way that did nothing
+/// and may not fail again:
+/// - SQLITE_BUSY: local state is a SQLite file that a running `wrangler dev`
+///   also writes, and while it holds the lock a call fails having done nothing;
+/// - wrangler itself crashing (an internal assertion such as
+///   `✘ [ERROR] false == true`, seen under load), as opposed to answering an
+///   error: every call admin makes is a read or the write of a whole value,
+///   so making it again is safe. Each retry of a crash is said on stderr.
 fn retry_when_busy(call: impl Fn() -> Result<String, String>) -> Result<String, String> {
     const TRIES: u64 = 5;
     let mut attempt = 1;
     loop {
         match call() {
-            Err(e) if attempt < TRIES && e.contains("SQLITE_BUSY") => {
+            Err(e) if attempt < TRIES && (e.contains("SQLITE_BUSY") || crashed(&e)) => {
+                if crashed(&e) {
+                    eprintln!("admin: wrangler crashed; trying again ({attempt} of {})", TRIES - 1);
+                }
                 std::thread::sleep(std::time::Duration::from_millis(200 * attempt));
                 attempt += 1;
             }
             done => return done,
         }
     }
+}
+
+/// Whether wrangler's output is its own crash rather than an answer: an
+/// internal assertion failed.
+fn crashed(output: &str) -> bool {
+    output.contains("false == true") || output.contains("AssertionError")
 }
 
 /// The Worker's own storage code, run against KV through wrangler, so the admin
