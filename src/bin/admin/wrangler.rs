@@ -249,7 +249,10 @@ fn retry_when_busy(call: impl Fn() -> Result<String, String>) -> Result<String, 
         match call() {
             Err(e) if attempt < TRIES && (e.contains("SQLITE_BUSY") || crashed(&e)) => {
                 if crashed(&e) {
-                    eprintln!("admin: wrangler crashed; trying again ({attempt} of {})", TRIES - 1);
+                    eprintln!(
+                        "admin: wrangler crashed; trying again ({attempt} of {})",
+                        TRIES - 1
+                    );
                 }
                 std::thread::sleep(std::time::Duration::from_millis(200 * attempt));
                 attempt += 1;
