@@ -185,59 +185,63 @@ test('no record goes on wrangler\'s command line', async () => {
   }
 });
 
-test('a wrangler that crashes (an internal assertion) is tried again and says so; an error it answers is not', async () => {
+/**
+ * A wrangler that fails the first $FAILS times it is called, each time by
+ * running `fail` (shell), and otherwise runs the real one; `calls()` counts
+ * the calls since `reset()`. Its folder goes with `remove()`.
+ */
+async function flakyWrangler(name, fail) {
   const { mkdtempSync, readFileSync, writeFileSync, chmodSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
-  const dir = mkdtempSync(join(tmpdir(), 'admin-crash-'));
-  try {
-    // Crashes as wrangler was seen to in CI, the first $FAILS calls, then runs the real one.
-    const crashing = join(dir, 'wrangler');
-    writeFileSync(crashing, `#!/bin/sh
-n=$(cat ${join(dir, 'calls')} 2>/dev/null || echo 0); n=$((n + 1)); echo $n > ${join(dir, 'calls')}
-if [ "$n" -le "$FAILS" ]; then echo "✘ [ERROR] false == true" >&2; exit 1; fi
+  const dir = mkdtempSync(join(tmpdir(), `admin-${name}-`));
+  const count = join(dir, 'calls');
+  const path = join(dir, 'wrangler');
+  writeFileSync(path, `#!/bin/sh
+n=$(cat ${count} 2>/dev/null || echo 0); n=$((n + 1)); echo $n > ${count}
+if [ "$n" -le "$FAILS" ]; then ${fail}; fi
 if [ -n "$ANSWER" ]; then echo "✘ [ERROR] $ANSWER" >&2; exit 1; fi
 exec ${join(ROOT, 'node_modules/.bin/wrangler')} "$@"
 `);
-    chmodSync(crashing, 0o755);
-    const calls = () => Number(readFileSync(join(dir, 'calls'), 'utf8'));
-    const ok = run(['client', 'show', '--id', CLIENT_ID], '', { WRANGLER: crashing, FAILS: '2' });
+  chmodSync(path, 0o755);
+  return {
+    path,
+    calls: () => Number(readFileSync(count, 'utf8')),
+    reset: () => writeFileSync(count, '0'),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+test('a wrangler that crashes (an internal assertion) is tried again and says so; an error it answers is not', async () => {
+  // Crashes as wrangler was seen to in CI.
+  const w = await flakyWrangler('crash', 'echo "✘ [ERROR] false == true" >&2; exit 1');
+  try {
+    const ok = run(['client', 'show', '--id', CLIENT_ID], '', { WRANGLER: w.path, FAILS: '2' });
     assert.equal(ok.status, 0, ok.stderr);
-    assert.equal(calls(), 3, 'two crashes, then the answer');
+    assert.equal(w.calls(), 3, 'two crashes, then the answer');
     assert.equal((ok.stderr.match(/wrangler crashed; trying again/g) ?? []).length, 2, ok.stderr);
-    writeFileSync(join(dir, 'calls'), '0');
-    const answered = run(['client', 'show', '--id', CLIENT_ID], '', { WRANGLER: crashing, FAILS: '0', ANSWER: 'A request to the Cloudflare API failed' });
+    w.reset();
+    const answered = run(['client', 'show', '--id', CLIENT_ID], '', { WRANGLER: w.path, FAILS: '0', ANSWER: 'A request to the Cloudflare API failed' });
     assert.notEqual(answered.status, 0);
-    assert.equal(calls(), 1, 'an error wrangler answers is not tried again');
+    assert.equal(w.calls(), 1, 'an error wrangler answers is not tried again');
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    w.remove();
   }
 });
 
 test('a local store locked by the running Worker (SQLITE_BUSY) is tried again, a few times', async () => {
-  const { mkdtempSync, readFileSync, writeFileSync, chmodSync, rmSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const dir = mkdtempSync(join(tmpdir(), 'admin-busy-'));
+  // Fails as a locked SQLite file makes it fail.
+  const w = await flakyWrangler('busy', 'echo "workerd/util/sqlite.c++: SQLite failed; database is locked: SQLITE_BUSY" >&2; exit 1');
   try {
-    // A wrangler that fails as a locked SQLite file makes it fail, the first
-    // $FAILS times it is called, then runs the real one.
-    const busy = join(dir, 'wrangler');
-    writeFileSync(busy, `#!/bin/sh
-n=$(cat ${join(dir, 'calls')} 2>/dev/null || echo 0); n=$((n + 1)); echo $n > ${join(dir, 'calls')}
-if [ "$n" -le "$FAILS" ]; then echo "workerd/util/sqlite.c++: SQLite failed; database is locked: SQLITE_BUSY" >&2; exit 1; fi
-exec ${join(ROOT, 'node_modules/.bin/wrangler')} "$@"
-`);
-    chmodSync(busy, 0o755);
-    const calls = () => Number(readFileSync(join(dir, 'calls'), 'utf8'));
-    const ok = run(['user', 'add', '--username', 'erin', '--password-stdin'], 'busy ' + randomBytes(8).toString('hex'), { WRANGLER: busy, FAILS: '2' });
+    const ok = run(['user', 'add', '--username', 'erin', '--password-stdin'], 'busy ' + randomBytes(8).toString('hex'), { WRANGLER: w.path, FAILS: '2' });
     assert.equal(ok.status, 0, ok.stderr);
-    assert.ok(calls() > 3, 'the two busy answers were tried again');
-    writeFileSync(join(dir, 'calls'), '0');
-    const gone = run(['client', 'show', '--id', CLIENT_ID], '', { WRANGLER: busy, FAILS: '99' });
+    assert.ok(w.calls() > 3, 'the two busy answers were tried again');
+    w.reset();
+    const gone = run(['client', 'show', '--id', CLIENT_ID], '', { WRANGLER: w.path, FAILS: '99' });
     assert.notEqual(gone.status, 0, 'a lock that stays is an error');
     assert.match(gone.stderr, /SQLITE_BUSY/);
-    assert.equal(calls(), 5, 'five tries, then the error');
+    assert.equal(w.calls(), 5, 'five tries, then the error');
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    w.remove();
   }
 });
 
