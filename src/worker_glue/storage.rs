@@ -19,9 +19,16 @@ pub(super) struct Kv {
     namespace: JsValue,
     get: js_sys::Function,
     put: js_sys::Function,
-    /// Now, for KV expiries (see [`crate::store::kv_expiration`]); `None` for
-    /// an object's storage, whose records expire by their own times.
-    now: Option<u64>,
+    backing: Backing,
+}
+
+/// What a [`Kv`] calls.
+enum Backing {
+    /// A KV namespace; `now` is for its expiries ([`crate::store::kv_expiration`]).
+    Namespace { now: u64 },
+    /// A Durable Object's storage: records expire by their own times, and
+    /// grant operations never list.
+    Object,
 }
 
 impl Kv {
@@ -32,7 +39,7 @@ impl Kv {
             get: method(&namespace, "get")?,
             put: method(&namespace, "put")?,
             namespace,
-            now: Some(now),
+            backing: Backing::Namespace { now },
         })
     }
 
@@ -43,12 +50,16 @@ impl Kv {
             get: method(&storage, "get")?,
             put: method(&storage, "put")?,
             namespace: storage,
-            now: None,
+            backing: Backing::Object,
         })
     }
 
     fn error(&self, e: JsValue) -> StoreError {
-        js_error(self.now.map_or("Durable Object storage", |_| "KV"), e)
+        let what = match self.backing {
+            Backing::Namespace { .. } => "KV",
+            Backing::Object => "Durable Object storage",
+        };
+        js_error(what, e)
     }
 }
 
@@ -80,10 +91,10 @@ impl Store for Kv {
         value: String,
         expires_at: Option<u64>,
     ) -> Result<(), StoreError> {
-        let options = match (expires_at, self.now) {
-            (Some(at), Some(now)) => object(&[(
+        let options = match (expires_at, &self.backing) {
+            (Some(at), Backing::Namespace { now }) => object(&[(
                 "expiration",
-                JsValue::from(crate::store::kv_expiration(at, now) as f64),
+                JsValue::from(crate::store::kv_expiration(at, *now) as f64),
             )]),
             _ => JsValue::UNDEFINED,
         };
@@ -127,7 +138,7 @@ impl Store for Kv {
         prefix: &str,
         limit: usize,
     ) -> Result<Vec<String>, StoreError> {
-        if self.now.is_none() {
+        if let Backing::Object = self.backing {
             return Err(StoreError("Durable Object storage: no listing".into()));
         }
         let list = method(&self.namespace, "list")

@@ -57,7 +57,7 @@ class Session {
   }
 }
 
-/** admin on the Worker's state, for a deployment built with the pages. */
+/** admin on the Worker's state, for a deployment with the pages on. */
 function ok(args, w) {
   return admin(w.state, args, undefined, { ACCOUNT_PAGES: 'on' });
 }

@@ -89,7 +89,7 @@ pub(crate) enum TopCmd {
     #[command(subcommand)]
     Grant(GrantCmd),
     /// Print the grant store wrangler.toml asks for: KV or DO (Durable Objects),
-    /// by the rule the Worker and the build use.
+    /// by the rule the Worker uses.
     GrantStore,
     /// Write every record (clients, users, identities, grants, tombstones,
     /// indexes) as JSON lines; secrets only as their stored hashes.

@@ -43,7 +43,7 @@ impl Route {
         if !out.success {
             let stderr = String::from_utf8_lossy(&out.stderr);
             let hint = if stderr.contains("answered 404") {
-                "\nThe Worker has no /admin/grants: is it the Durable Object build, with \
+                "\nThe Worker has no /admin/grants: is it in Durable Object mode, with \
                  ADMIN_TOKEN set (at least 32 bytes) to the same value as here?"
             } else {
                 ""
