@@ -1,8 +1,9 @@
 //! Removals that are final, natively on both grant stores: after `admin user
 //! remove` no grant of the user works, including one from a code issued
 //! before it and one a racing exchange wrote; a client removed and added again
-//! never brings back a grant of its earlier life, including one a cached copy
-//! made after the removal, whatever the admin machine's clock says.
+//! never brings back a grant or a code of its earlier life, whatever the admin
+//! machine's clock says, and a link made while an isolate still holds the
+//! earlier life keeps refreshing.
 
 use alexa_oauth::grant::remove_user;
 use alexa_oauth::registration::{client_to_add, removal_of};
@@ -93,7 +94,11 @@ fn a_client_added_again_never_brings_back_a_grant_of_its_earlier_life() {
     ))
     .unwrap();
     block_on(s.store.delete(&keys::client(&id))).unwrap();
-    let (_, in_window) = s.link();
+    // The isolate's copy still shows the login page, but the sign-in reads the
+    // stored client: no code for a removed one.
+    let in_window = s.login(&auth_query(LAYLA, ""), "alice", "correct horse", "login");
+    assert_eq!(in_window.status, 400, "no code while the client is removed");
+    assert!(String::from_utf8_lossy(&in_window.body).contains("Unknown application"));
     // `admin client add` again, the admin's clock now a day slow.
     let mut fresh = old.clone();
     fresh.created_at = s.now.get() - 86_400;
@@ -102,9 +107,11 @@ fn a_client_added_again_never_brings_back_a_grant_of_its_earlier_life() {
     assert_eq!(again.generation, old.generation + 1);
     s.put_client(&again);
     s.now.set(s.now.get() + 31);
-    for rt in [&before, &in_window] {
-        assert_eq!(refresh_status(&s, rt), 400, "a grant of the removed client");
-    }
+    assert_eq!(
+        refresh_status(&s, &before),
+        400,
+        "a grant of the removed client"
+    );
     let (_, after) = s.link();
     assert_eq!(
         refresh_status(&s, &after),
@@ -113,8 +120,58 @@ fn a_client_added_again_never_brings_back_a_grant_of_its_earlier_life() {
     );
 }
 
+fn a_link_made_after_a_client_is_added_again_keeps_refreshing_as_the_cached_copy_expires() {
+    // The isolate holds the client's old life (a link just made) when the id
+    // is removed and added again; the next link's refreshes must work before
+    // and after that copy expires.
+    let s = Server::new();
+    let (_, before) = s.link();
+    let id = ClientId::new("alexa");
+    let old = block_on(s.store.client(&id)).unwrap().unwrap();
+    let removal = removal_of(&old, s.now.get());
+    block_on(put_json(
+        &s.store,
+        &keys::client_removed(&id),
+        &removal,
+        None,
+    ))
+    .unwrap();
+    block_on(s.store.delete(&keys::client(&id))).unwrap();
+    let (again, _) = client_to_add(old.clone(), None, Some(removal), false, false).unwrap();
+    s.put_client(&again);
+    let (_, after) = s.link();
+    assert_eq!(refresh_status(&s, &after), 200, "within the copy's life");
+    s.now.set(s.now.get() + 31);
+    assert_eq!(refresh_status(&s, &after), 200, "after the copy expired");
+    assert_eq!(
+        refresh_status(&s, &before),
+        400,
+        "the earlier life stays dead"
+    );
+}
+
+fn a_code_of_an_earlier_life_of_the_client_redeems_nothing() {
+    let s = Server::new();
+    let code = s.code("");
+    let id = ClientId::new("alexa");
+    let old = block_on(s.store.client(&id)).unwrap().unwrap();
+    let removal = removal_of(&old, s.now.get());
+    block_on(s.store.delete(&keys::client(&id))).unwrap();
+    let (again, _) = client_to_add(old, None, Some(removal), false, false).unwrap();
+    s.put_client(&again);
+    s.now.set(s.now.get() + 31);
+    let (status, e) = s.token(&exchange(&code), false);
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{e}"
+    );
+}
+
 alexa_oauth::on_both_stores!(
     user_removal_ends_every_grant_even_from_earlier_codes_and_racing_exchanges,
     a_code_of_a_removed_user_gives_no_grant,
     a_client_added_again_never_brings_back_a_grant_of_its_earlier_life,
+    a_link_made_after_a_client_is_added_again_keeps_refreshing_as_the_cached_copy_expires,
+    a_code_of_an_earlier_life_of_the_client_redeems_nothing,
 );

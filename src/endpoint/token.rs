@@ -101,6 +101,7 @@ async fn grant<S: GrantStore>(
                 code_verifier: params
                     .take("code_verifier")
                     .map(|v| pkce::s256(&CodeVerifier::new(v))),
+                client_generation: client.generation,
                 now: ctx.now,
             };
             let grant = match ctx.store.redeem_code(successors, &redeem).await? {

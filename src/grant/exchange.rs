@@ -25,6 +25,7 @@ pub enum Refusal {
     ExpiredCode,
     /// The code was redeemed before: its grant is now revoked (RFC 6749 §10.5).
     Replayed,
+    /// Issued to another client, or to an earlier life of this client id.
     WrongClient,
     RedirectMissing,
     RedirectMismatch,
@@ -91,6 +92,10 @@ pub struct Redeem {
     pub redirect_uri: Option<String>,
     /// The PKCE verifier's S256 transform: the verifier itself stays at the edge.
     pub code_verifier: Option<VerifierS256>,
+    /// The authenticated client's generation: a code of an earlier life of
+    /// the client id redeems nothing.
+    #[serde(default)]
+    pub client_generation: u64,
     pub now: u64,
 }
 
@@ -98,7 +103,7 @@ fn check_code(code: &CodeRecord, r: &Redeem) -> Result<(), Refusal> {
     if code.expires_at <= r.now {
         return Err(Refusal::ExpiredCode);
     }
-    if code.client_id != r.client_id {
+    if code.client_id != r.client_id || code.client_generation < r.client_generation {
         return Err(Refusal::WrongClient);
     }
     if let Some(bound) = &code.redirect_uri {
@@ -275,12 +280,17 @@ pub const LAST_USE_INTERVAL: u64 = 86_400;
 /// Whether a grant may still be used by `client` at `now`: the one rule that
 /// `/token` (refresh) and `/introspect` both apply. A grant is dead when it is
 /// revoked, belongs to another client, or to an earlier life of this client
-/// id (removed and added again: another generation, or for clients re-added
+/// id (removed and added again: an earlier generation, or for clients re-added
 /// by older versions, a grant older than `grants_since`), or has been idle
 /// longer than `REFRESH_TOKEN_TTL`. A `never` grant's last use is recorded at
 /// most once per [`LAST_USE_INTERVAL`], so its idle time is counted from the
 /// recorded use plus that interval: it never expires sooner than the TTL
 /// after its real last use.
+///
+/// A grant of a *later* generation than `client` is live: `client` is then an
+/// isolate's copy from before the id was removed and added again, and the
+/// grant was made by the new life (its code is stamped from a fresh read). A
+/// removal that came after the grant wrote its tombstone.
 pub fn is_live(
     grant: &GrantRecord,
     revoked: bool,
@@ -294,7 +304,7 @@ pub fn is_live(
     };
     !revoked
         && grant.client_id == client.id
-        && grant.client_generation == client.generation
+        && grant.client_generation >= client.generation
         && client
             .grants_since
             .is_none_or(|since| grant.created_at >= since)

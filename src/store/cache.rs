@@ -7,7 +7,9 @@
 //! works at once: a secret that does not match the cached record makes one
 //! fresh read. Unknown ids are never cached. What must act at once goes through
 //! the grant records and their tombstones (`admin client remove` writes one per
-//! grant), which this cache never holds.
+//! grant), which this cache never holds. A code is stamped from a fresh read
+//! (its client's generation), so a copy of a client's earlier life never
+//! decides which life a new grant belongs to.
 
 use std::cell::RefCell;
 use std::rc::Rc;

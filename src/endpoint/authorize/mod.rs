@@ -137,7 +137,7 @@ async fn show<S: GrantStore>(
     log: &mut LogFields,
 ) -> Result<Response, Refused> {
     let params = Params::parse(req.query.as_bytes()).map_err(unreadable)?;
-    let ar = validate(&params, ctx, log).await?;
+    let ar = validate(&params, ctx, log, ClientCopy::Cached).await?;
     login_page(req, ctx, &ar, None, "", 200)
 }
 
@@ -205,12 +205,16 @@ fn form_expired<S>(
 }
 
 /// The end of every sign-in: a code for `user`, sent to the client's
-/// registered redirect URI with the unchanged `state`.
+/// registered redirect URI with the unchanged `state`. The request is checked
+/// once more against the stored client (one read per sign-in), so the code
+/// carries the client's current generation.
 async fn issue_code<S: GrantStore>(
     ctx: &Ctx<'_, S>,
-    ar: &AuthRequest,
+    params: &Params,
     user: UserRecord,
+    log: &mut LogFields,
 ) -> Result<Response, Refused> {
+    let ar = &validate(params, ctx, log, ClientCopy::Fresh).await?;
     // §4.1.2 and §10.10: 256 random bits, stored only as a hash, short-lived. The
     // code names its grant (`<grant id>.<secret>`), so the exchange goes straight
     // to the grant's record, or to its Durable Object.
@@ -243,11 +247,25 @@ async fn issue_code<S: GrantStore>(
     )))
 }
 
+/// Which copy of the client a check reads.
+#[derive(Clone, Copy)]
+enum ClientCopy {
+    /// The isolate's copy, for the pages and forms: most requests to
+    /// `/authorize` then read no storage.
+    Cached,
+    /// The stored record, for the code: a code names its client's generation,
+    /// and a cached copy may be of the life before an `admin client remove`
+    /// and `add`, which would make the new link's refreshes fail once the
+    /// copy expires.
+    Fresh,
+}
+
 /// Loads the client, then checks the request against it.
 async fn validate<S: GrantStore>(
     params: &Params,
     ctx: &Ctx<'_, S>,
     log: &mut LogFields,
+    copy: ClientCopy,
 ) -> Result<AuthRequest, Refused> {
     let Some(id) = params.get("client_id") else {
         return check(params, None);
@@ -258,7 +276,12 @@ async fn validate<S: GrantStore>(
         return check(params, None);
     }
     let id = ClientId::new(id);
-    let found = ctx.clients.get(ctx.store, &id, ctx.now).await;
+    let found = match copy {
+        ClientCopy::Cached => ctx.clients.get(ctx.store, &id, ctx.now).await,
+        ClientCopy::Fresh => {
+            (ctx.clients.reload(ctx.store, &id, ctx.now).await).map(|c| c.map(|c| (c, true)))
+        }
+    };
     let Some((client, fresh)) = found.map_err(|_| Refused::Unavailable)? else {
         return check(params, None);
     };

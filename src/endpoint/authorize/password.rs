@@ -3,7 +3,7 @@
 
 use super::{
     form_expired, form_is_ours, form_key, form_params, issue_code, login_page, validate,
-    AuthRequest, Refused,
+    AuthRequest, ClientCopy, Refused,
 };
 use crate::csrf;
 use crate::endpoint::sign_in::{self, Attempt};
@@ -22,7 +22,7 @@ pub(super) async fn post<S: GrantStore>(
     log: &mut LogFields,
 ) -> Result<Response, Refused> {
     let mut params = form_params(req)?;
-    let ar = validate(&params, ctx, log).await?;
+    let ar = validate(&params, ctx, log, ClientCopy::Cached).await?;
     if !form_is_ours(req, ctx, &params, &ar)? {
         return form_expired(req, ctx, &ar, log);
     }
@@ -64,7 +64,9 @@ pub(super) async fn post<S: GrantStore>(
         value: &device,
         max_age: csrf::DEVICE_TTL,
     };
-    Ok(issue_code(ctx, &ar, user).await?.set_cookie(req, device))
+    Ok(issue_code(ctx, &params, user, log)
+        .await?
+        .set_cookie(req, device))
 }
 
 /// 429: the login form again, saying when to retry.

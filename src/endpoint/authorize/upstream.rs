@@ -33,7 +33,7 @@ use crate::Ctx;
 use super::sign_in_state::{self, PendingSignIn};
 use super::{
     finish, form_expired, form_is_ours, form_params, issue_code, login_page, unreadable, validate,
-    Refused,
+    ClientCopy, Refused,
 };
 
 /// How long an upstream sign-in may take, from the button to the callback.
@@ -164,7 +164,7 @@ pub(in crate::endpoint) async fn start<S: GrantStore>(
                 // Not from our page: the login page for the same request, whose
                 // button starts the sign-in. Nothing leaves for the provider.
                 let params = Params::parse(req.query.as_bytes()).map_err(unreadable)?;
-                let ar = validate(&params, ctx, log).await?;
+                let ar = validate(&params, ctx, log, ClientCopy::Cached).await?;
                 log.reason = Some("a sign-in through a provider starts from the login page");
                 return login_page(req, ctx, &ar, None, "", 200);
             }
@@ -188,7 +188,7 @@ pub(in crate::endpoint) async fn start<S: GrantStore>(
                 )
                 .await;
             }
-            let ar = validate(&params, ctx, log).await?;
+            let ar = validate(&params, ctx, log, ClientCopy::Cached).await?;
             if !form_is_ours(req, ctx, &params, &ar)? {
                 return form_expired(req, ctx, &ar, log);
             }
@@ -379,7 +379,7 @@ pub(in crate::endpoint) async fn callback<S: GrantStore>(
             }
             let again = format!("/authorize?{}", record.request);
             let pending = Params::parse(record.request.as_bytes()).map_err(unreadable)?;
-            let ar = validate(&pending, ctx, log).await?;
+            let ar = validate(&pending, ctx, log, ClientCopy::Cached).await?;
             if let Some(error) = params.get("error") {
                 log.reason = Some(match error {
                     "access_denied" => "the person declined at the provider",
@@ -407,7 +407,9 @@ pub(in crate::endpoint) async fn callback<S: GrantStore>(
                 log.reason = Some("signed in through the provider");
             }
             log.sub = Some(user.id.to_string());
-            Ok(issue_code(ctx, &ar, user).await?.set_cookie(req, spent))
+            Ok(issue_code(ctx, &pending, user, log)
+                .await?
+                .set_cookie(req, spent))
         },
     )
     .await
