@@ -118,12 +118,12 @@ impl UserClaims {
     /// The claims as a map: what `admin` shows and edits. Values that are not
     /// strings (never written by `admin`) are shown as their JSON.
     pub fn to_map(&self) -> BTreeMap<String, String> {
-        serde_json::from_str::<BTreeMap<String, &RawValue>>(&self.0)
+        serde_json::from_slice::<BTreeMap<String, &RawValue>>(self.0.as_bytes())
             .unwrap_or_default()
             .into_iter()
             .map(|(k, v)| {
-                let value =
-                    serde_json::from_str::<String>(v.get()).unwrap_or_else(|_| v.get().to_owned());
+                let value = serde_json::from_slice::<String>(v.get().as_bytes())
+                    .unwrap_or_else(|_| v.get().to_owned());
                 (k, value)
             })
             .collect()
@@ -193,7 +193,7 @@ impl UserClaims {
                 self.0.len()
             ));
         }
-        let members = serde_json::from_str::<Members>(&self.0)
+        let members = serde_json::from_slice::<Members>(self.0.as_bytes())
             .map_err(|_| "claims are not a JSON object".to_owned())?;
         let mut seen = std::collections::BTreeSet::new();
         for (name, value) in &members.0 {
@@ -201,7 +201,7 @@ impl UserClaims {
                 return Err(format!("claim `{name}` appears twice"));
             }
             if tokens && name == "identities" {
-                serde_json::from_str::<Vec<String>>(value.get())
+                serde_json::from_slice::<Vec<String>>(value.get().as_bytes())
                     .map_err(|_| "`identities` is not a list of strings".to_owned())?;
                 continue;
             }

@@ -34,8 +34,9 @@ use crate::types::GrantId;
 /// plan); 16 records also fit the 16 KiB body limit.
 pub const GRANTS_PER_CALL: usize = 16;
 
-/// A request to a grant's object.
-#[derive(Debug, Serialize, Deserialize)]
+/// A request to a grant's object: JSON with its name in `op` beside its fields.
+/// Read with [`GrantOp::from_json`].
+#[derive(Debug, Serialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum GrantOp {
     PutCode {
@@ -65,6 +66,77 @@ pub enum GrantOp {
     },
 }
 
+impl GrantOp {
+    /// Reads an op in two steps, its name and then its fields from the same
+    /// JSON (whose readers skip the `op` member). Not serde's derive for an
+    /// internally tagged enum: that buffers the whole value in its `Content`
+    /// type, which puts a second reader of every record in the wasm.
+    pub fn from_json(json: &str) -> serde_json::Result<Self> {
+        // `from_slice`, as everywhere: each reader type is a copy of the parser.
+        let json = json.as_bytes();
+        #[derive(Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        enum Name {
+            PutCode,
+            Redeem,
+            Refresh,
+            Get,
+            Revoke,
+            Restore,
+            Profile,
+        }
+        #[derive(Deserialize)]
+        struct Op {
+            op: Name,
+        }
+        #[derive(Deserialize)]
+        struct PutCode {
+            hash: TokenHash,
+            code: CodeRecord,
+        }
+        #[derive(Deserialize)]
+        struct Id {
+            id: GrantId,
+        }
+        #[derive(Deserialize)]
+        struct Revoke {
+            id: GrantId,
+            tombstone: Tombstone,
+        }
+        #[derive(Deserialize)]
+        struct Restore {
+            grant: GrantRecord,
+        }
+        #[derive(Deserialize)]
+        struct SetProfile {
+            id: GrantId,
+            profile: Profile,
+        }
+        Ok(match serde_json::from_slice::<Op>(json)?.op {
+            Name::PutCode => {
+                let PutCode { hash, code } = serde_json::from_slice(json)?;
+                Self::PutCode { hash, code }
+            }
+            Name::Redeem => Self::Redeem(serde_json::from_slice(json)?),
+            Name::Refresh => Self::Refresh(serde_json::from_slice(json)?),
+            Name::Get => Self::Get {
+                id: serde_json::from_slice::<Id>(json)?.id,
+            },
+            Name::Revoke => {
+                let Revoke { id, tombstone } = serde_json::from_slice(json)?;
+                Self::Revoke { id, tombstone }
+            }
+            Name::Restore => Self::Restore {
+                grant: serde_json::from_slice::<Restore>(json)?.grant,
+            },
+            Name::Profile => {
+                let SetProfile { id, profile } = serde_json::from_slice(json)?;
+                Self::Profile { id, profile }
+            }
+        })
+    }
+}
+
 type Redeemed = Result<GrantRecord, Refusal>;
 type Refreshed_ = Result<Refreshed, Refusal>;
 
@@ -77,8 +149,7 @@ pub async fn serve<S: Store>(
     successors: &Successors,
     op: &str,
 ) -> Result<String, StoreError> {
-    let op: GrantOp = serde_json::from_slice(op.as_bytes())
-        .map_err(|e| StoreError(format!("bad grant op: {e}")))?;
+    let op = GrantOp::from_json(op).map_err(|e| StoreError(format!("bad grant op: {e}")))?;
     let json = match op {
         GrantOp::PutCode { hash, code } => to_json(&put_code(storage, &hash, &code).await?),
         GrantOp::Redeem(r) => {
@@ -232,5 +303,35 @@ impl<K: Store, T: ObjectTransport> GrantStore for DurableGrants<'_, K, T> {
             profile: profile.clone(),
         };
         self.call(id, op).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_op_is_read_back_as_written_whatever_the_member_order() {
+        let revoke = GrantOp::Revoke {
+            id: GrantId::new("g1"),
+            tombstone: Tombstone::new(7, crate::store::Revocation::Admin),
+        };
+        let json = to_json(&revoke);
+        assert_eq!(
+            json,
+            r#"{"op":"revoke","id":"g1","tombstone":{"revoked_at":7,"why":2}}"#
+        );
+        assert_eq!(to_json(&GrantOp::from_json(&json).unwrap()), json);
+        // The name last, as another writer may put it.
+        let get = GrantOp::from_json(r#"{"id":"g2","op":"get"}"#).unwrap();
+        assert!(matches!(get, GrantOp::Get { id } if id.as_str() == "g2"));
+        for bad in [
+            r#"{"op":"drop","id":"g"}"#,
+            r#"{"op":"get"}"#,
+            r#"{"id":"g"}"#,
+            "[]",
+        ] {
+            assert!(GrantOp::from_json(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -80,7 +80,7 @@ impl Entry {
         let value = if text.is_empty() {
             Value::String(String::new())
         } else {
-            serde_json::from_str(text).map_err(|e| format!("{key}: not JSON: {e}"))?
+            serde_json::from_slice(text.as_bytes()).map_err(|e| format!("{key}: not JSON: {e}"))?
         };
         Ok(Self {
             key,
@@ -212,7 +212,7 @@ pub fn brought_back(
                 };
                 let now = current
                     .get(&entry.key)
-                    .and_then(|text| serde_json::from_str::<UserRecord>(text).ok());
+                    .and_then(|text| serde_json::from_slice::<UserRecord>(text.as_bytes()).ok());
                 let Some(now) = now else {
                     let removal = super::keys::user_removed(&old.id);
                     if existing.contains(&removal) {
@@ -291,8 +291,8 @@ pub fn parse(text: &str) -> Result<(Header, Vec<(Kind, Entry)>), LineError> {
     let (n, first) = lines
         .next()
         .ok_or_else(|| err(1, "the file is empty".into()))?;
-    let header: Header =
-        serde_json::from_str(first).map_err(|e| err(n, format!("not an export header: {e}")))?;
+    let header: Header = serde_json::from_slice(first.as_bytes())
+        .map_err(|e| err(n, format!("not an export header: {e}")))?;
     if header.format != FORMAT {
         return Err(err(
             n,
@@ -313,8 +313,8 @@ pub fn parse(text: &str) -> Result<(Header, Vec<(Kind, Entry)>), LineError> {
     let mut last = n;
     for (n, line) in lines {
         last = n;
-        let entry: Entry =
-            serde_json::from_str(line).map_err(|e| err(n, format!("not a record line: {e}")))?;
+        let entry: Entry = serde_json::from_slice(line.as_bytes())
+            .map_err(|e| err(n, format!("not a record line: {e}")))?;
         let kind = entry.check().map_err(|m| err(n, m))?;
         if !seen.insert(entry.key.clone()) {
             return Err(err(n, format!("{} appears twice", entry.key)));

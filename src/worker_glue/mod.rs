@@ -14,15 +14,16 @@
 //!
 //! The runtime's request, response and bindings are reached through web_sys and
 //! js_sys rather than the `worker` crate's typed wrappers: those cost wasm size
-//! and per-request work (see `bench/README.md`). The crate still provides the
-//! entry point, `Env`, the clock, logging and the Durable Object class.
+//! and per-request work (see `bench/README.md`). So are the entry point
+//! ([`fetch`]) and the Durable Object class; the crate still provides `Env`,
+//! the clock, logging, and the start-up that worker-build's `index.js` calls.
 
 use std::rc::Rc;
 
 use serde::Serialize;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::worker_sys::web_sys;
-use worker::{console_error, console_log, event, Context, Date, Env};
+use worker::{console_error, console_log, Date, Env};
 
 use crate::crypto::{random_string, OsRng};
 use crate::grant::{GrantStore, RevocationCache};
@@ -160,7 +161,7 @@ fn split_origin(url: &str) -> (&str, &str) {
     url.split_at(path_at)
 }
 
-fn write_response(r: Response) -> worker::Result<web_sys::Response> {
+fn write_response(r: Response) -> Result<web_sys::Response, JsValue> {
     let headers = web_sys::Headers::new()?;
     for (name, value) in &r.headers {
         headers.append(name, value)?;
@@ -170,9 +171,7 @@ fn write_response(r: Response) -> worker::Result<web_sys::Response> {
     init.set_headers(&headers);
     let mut body = r.body;
     let body = (!body.is_empty()).then_some(body.as_mut_slice());
-    Ok(web_sys::Response::new_with_opt_u8_array_and_init(
-        body, &init,
-    )?)
+    web_sys::Response::new_with_opt_u8_array_and_init(body, &init)
 }
 
 /// The configuration, read from the environment once per isolate: vars and
@@ -206,12 +205,33 @@ fn config(env: &Env) -> Rc<Config> {
     })
 }
 
-#[event(fetch)]
-async fn fetch(
-    req: web_sys::Request,
-    env: Env,
-    _ctx: Context,
-) -> worker::Result<web_sys::Response> {
+/// The Worker's `fetch` handler, exported to the runtime's module (the
+/// `index.js` that worker-build writes calls it). Declared here rather than
+/// with the crate's `#[event(fetch)]`: that wraps the handler in the crate's
+/// own error and response types, whose formatting of every error the crate
+/// knows (its router's among them) cost about 8 KiB of wasm for an answer
+/// that is never made. A runtime call that throws is a 500 and one log line.
+#[wasm_bindgen::prelude::wasm_bindgen]
+#[allow(unreachable_pub)] // exported to JavaScript, not to Rust
+pub async fn fetch(req: web_sys::Request, env: Env, _ctx: JsValue) -> Result<JsValue, JsValue> {
+    match serve(req, env).await {
+        Ok(response) => Ok(response.into()),
+        Err(e) => {
+            let message = e.as_string().or_else(|| {
+                e.dyn_ref::<js_sys::Error>()
+                    .map(|e| String::from(e.message()))
+            });
+            log_config_error(&format!(
+                "a runtime call failed: {}",
+                message.as_deref().unwrap_or("(no message)")
+            ));
+            let body = ErrorBody::new("server_error", "the request could not be served");
+            write_response(Response::json(500, &body)).map(Into::into)
+        }
+    }
+}
+
+async fn serve(req: web_sys::Request, env: Env) -> Result<web_sys::Response, JsValue> {
     let started = Date::now().as_millis();
     let config = config(&env);
     let request = match read_request(&req).await {
