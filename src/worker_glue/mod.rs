@@ -221,10 +221,7 @@ pub async fn fetch(req: web_sys::Request, env: Env, _ctx: JsValue) -> Result<JsV
                 e.dyn_ref::<js_sys::Error>()
                     .map(|e| String::from(e.message()))
             });
-            log_config_error(&format!(
-                "a runtime call failed: {}",
-                message.as_deref().unwrap_or("(no message)")
-            ));
+            log_error("runtime", message.as_deref().unwrap_or("a call threw"));
             let body = ErrorBody::new("server_error", "the request could not be served");
             write_response(Response::json(500, &body)).map(Into::into)
         }
@@ -268,16 +265,14 @@ fn config_error(log: &str, answer: &str) -> Response {
 
 /// A configuration mistake's log line: `{"config": <what to fix>, "level": "error"}`.
 fn log_config_error(config: &str) {
-    #[derive(Serialize)]
-    struct Line<'a> {
-        config: &'a str,
-        level: &'static str,
-    }
-    let line = Line {
-        config,
-        level: "error",
-    };
-    console_error!("{}", serde_json::to_string(&line).unwrap_or_default());
+    log_error("config", config);
+}
+
+/// An error's log line, `{"<kind>": <message>, "level": "error"}`: `config`
+/// for a setting to fix, `runtime` for a runtime call that threw.
+fn log_error(kind: &'static str, message: &str) {
+    let message = serde_json::to_string(message).unwrap_or_default();
+    console_error!("{{\"{kind}\":{message},\"level\":\"error\"}}");
 }
 
 /// Runs the core on KV, or on Durable Objects for grants when `GRANT_STORE=DO`.
