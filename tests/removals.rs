@@ -7,7 +7,9 @@
 
 use alexa_oauth::grant::remove_user;
 use alexa_oauth::registration::{client_to_add, removal_of};
-use alexa_oauth::store::{keys, put_json, Keys, Records, Store, UserRemoval};
+use alexa_oauth::store::{
+    keys, put_json, ClientRecord, ClientRemoval, Keys, Records, Store, UserRemoval,
+};
 use alexa_oauth::testing::*;
 use alexa_oauth::types::ClientId;
 use pollster::block_on;
@@ -77,15 +79,13 @@ fn a_code_of_a_removed_user_gives_no_grant() {
     assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")));
 }
 
-fn a_client_added_again_never_brings_back_a_grant_of_its_earlier_life() {
-    // With the client cache on: the Worker keeps its copy of the client for
-    // 30 s after the removal, and a link made then must not come back either.
-    let s = Server::new();
-    let (_, before) = s.link();
+/// `admin client remove` of the test client, as the admin's clock says
+/// `removed_at`: the trace written, the record deleted. Returns the removed
+/// record and its trace.
+fn remove_client(s: &Server, removed_at: u64) -> (ClientRecord, ClientRemoval) {
     let id = ClientId::new("alexa");
     let old = block_on(s.store.client(&id)).unwrap().unwrap();
-    // `admin client remove`, with the admin machine's clock a day fast.
-    let removal = removal_of(&old, s.now.get() + 86_400);
+    let removal = removal_of(&old, removed_at);
     block_on(put_json(
         &s.store,
         &keys::client_removed(&id),
@@ -94,6 +94,23 @@ fn a_client_added_again_never_brings_back_a_grant_of_its_earlier_life() {
     ))
     .unwrap();
     block_on(s.store.delete(&keys::client(&id))).unwrap();
+    (old, removal)
+}
+
+/// `admin client add` of `fresh` again after `removal`; returns what was stored.
+fn add_again(s: &Server, fresh: ClientRecord, removal: ClientRemoval) -> ClientRecord {
+    let (again, _) = client_to_add(fresh, None, Some(removal), false, false).unwrap();
+    s.put_client(&again);
+    again
+}
+
+fn a_client_added_again_never_brings_back_a_grant_of_its_earlier_life() {
+    // With the client cache on: the Worker keeps its copy of the client for
+    // 30 s after the removal, and a link made then must not come back either.
+    let s = Server::new();
+    let (_, before) = s.link();
+    // `admin client remove`, with the admin machine's clock a day fast.
+    let (old, removal) = remove_client(&s, s.now.get() + 86_400);
     // The isolate's copy still shows the login page, but the sign-in reads the
     // stored client: no code for a removed one.
     let in_window = s.login(&auth_query(LAYLA, ""), "alice", "correct horse", "login");
@@ -103,9 +120,8 @@ fn a_client_added_again_never_brings_back_a_grant_of_its_earlier_life() {
     let mut fresh = old.clone();
     fresh.created_at = s.now.get() - 86_400;
     fresh.generation = 0;
-    let (again, _) = client_to_add(fresh, None, Some(removal), false, false).unwrap();
+    let again = add_again(&s, fresh, removal);
     assert_eq!(again.generation, old.generation + 1);
-    s.put_client(&again);
     s.now.set(s.now.get() + 31);
     assert_eq!(
         refresh_status(&s, &before),
@@ -126,19 +142,8 @@ fn a_link_made_after_a_client_is_added_again_keeps_refreshing_as_the_cached_copy
     // and after that copy expires.
     let s = Server::new();
     let (_, before) = s.link();
-    let id = ClientId::new("alexa");
-    let old = block_on(s.store.client(&id)).unwrap().unwrap();
-    let removal = removal_of(&old, s.now.get());
-    block_on(put_json(
-        &s.store,
-        &keys::client_removed(&id),
-        &removal,
-        None,
-    ))
-    .unwrap();
-    block_on(s.store.delete(&keys::client(&id))).unwrap();
-    let (again, _) = client_to_add(old.clone(), None, Some(removal), false, false).unwrap();
-    s.put_client(&again);
+    let (old, removal) = remove_client(&s, s.now.get());
+    add_again(&s, old, removal);
     let (_, after) = s.link();
     assert_eq!(refresh_status(&s, &after), 200, "within the copy's life");
     s.now.set(s.now.get() + 31);
@@ -153,12 +158,8 @@ fn a_link_made_after_a_client_is_added_again_keeps_refreshing_as_the_cached_copy
 fn a_code_of_an_earlier_life_of_the_client_redeems_nothing() {
     let s = Server::new();
     let code = s.code("");
-    let id = ClientId::new("alexa");
-    let old = block_on(s.store.client(&id)).unwrap().unwrap();
-    let removal = removal_of(&old, s.now.get());
-    block_on(s.store.delete(&keys::client(&id))).unwrap();
-    let (again, _) = client_to_add(old, None, Some(removal), false, false).unwrap();
-    s.put_client(&again);
+    let (old, removal) = remove_client(&s, s.now.get());
+    add_again(&s, old, removal);
     s.now.set(s.now.get() + 31);
     let (status, e) = s.token(&exchange(&code), false);
     assert_eq!(
