@@ -65,6 +65,9 @@ pub struct Config {
     /// fix, and `/token` answers `server_error` rather than sign with
     /// something else.
     pub access_token_alg_error: Option<ConfigError>,
+    /// Alexa's side of the link: LWA and the event gateways (see
+    /// [`crate::alexa::Settings`]).
+    pub alexa: crate::alexa::Settings,
     /// The keys refresh tokens are derived with, from the signing keys.
     successors: grant::Successors,
 }
@@ -235,6 +238,7 @@ impl Config {
                 .map(|t| t.trim().to_owned())
                 .filter(|t| t.len() >= ADMIN_TOKEN_MIN_BYTES)
                 .map(crate::types::AdminToken::new),
+            alexa: crate::alexa::Settings::from_vars(&var),
             successors: grant::Successors::new([]),
         };
         config.successors = grant::Successors::new(config.verification_keys());

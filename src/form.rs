@@ -52,6 +52,18 @@ impl Params {
         Ok(Self(params))
     }
 
+    /// The client credentials of a JSON body (`client_id`, `client_secret`),
+    /// as client authentication reads them from a form (RFC 6749 §2.3.1).
+    pub fn credentials(client_id: Option<String>, client_secret: Option<String>) -> Self {
+        let pairs = [("client_id", client_id), ("client_secret", client_secret)];
+        Self(
+            pairs
+                .into_iter()
+                .filter_map(|(n, v)| Some((n.to_owned(), v.filter(|v| !v.is_empty())?)))
+                .collect(),
+        )
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()

@@ -9,6 +9,20 @@ use serde::Serialize;
 /// `invalid_request` (413) before it is parsed.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
+/// Largest body of `POST /alexa/events`: an Alexa event message, which a
+/// Discovery report of many endpoints makes far longer than any form.
+pub const MAX_EVENT_BODY_BYTES: usize = 256 * 1024;
+
+/// The body limit of a path: [`MAX_EVENT_BODY_BYTES`] for events,
+/// [`MAX_BODY_BYTES`] for everything else.
+pub fn max_body_bytes(path: &str) -> usize {
+    if path == "/alexa/events" {
+        MAX_EVENT_BODY_BYTES
+    } else {
+        MAX_BODY_BYTES
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
     Get,

@@ -28,6 +28,8 @@
 //! - `endpoint/revoke.rs`: `/revoke` (RFC 7009).
 //! - `endpoint/admin.rs`: `/admin/grants` (Durable Object mode, with
 //!   `ADMIN_TOKEN`): the grants, for `admin export` and `admin import`.
+//! - `endpoint/alexa.rs`: `/alexa/accept-grant` and `/alexa/events`, for a
+//!   skill that sends events to Alexa ([`alexa`]).
 //! - `endpoint/discovery.rs`: `/.well-known/oauth-authorization-server` (RFC 8414).
 //! - `endpoint/front.rs`: the shared JSON front of the client-authenticated
 //!   endpoints: reading the form, rejections, RFC 6749 §5.2 error answers.
@@ -49,6 +51,9 @@
 //! - [`upstream`]: sign-in through Amazon, Google, GitHub or an OpenID Connect
 //!   provider (the provider side; our endpoints are in `endpoint/authorize/`).
 //! - [`config`]: the settings, and the `GRANT_STORE` rule.
+//! - [`alexa`]: Alexa's side of the link: AcceptGrant's event tokens from
+//!   Login with Amazon, and events sent to the user's region (our endpoints
+//!   are in `endpoint/alexa.rs`).
 //!
 //! Storage:
 //! - [`store`]: the `Store` trait, the records, every KV key ([`store::keys`]),
@@ -69,6 +74,7 @@
 //! - `testing` (feature `testing`): the fixture shared by tests, benches and fuzz targets.
 //! - `src/bin/admin/`: the native `admin` command that writes clients and users.
 
+pub mod alexa;
 pub mod claims;
 pub mod client_auth;
 pub mod config;
@@ -121,6 +127,8 @@ pub struct Ctx<'a, S> {
     pub clients: &'a store::ClientCache,
     /// Outbound HTTP and signature checks, for sign-in through providers.
     pub upstream: upstream::Outbound<'a>,
+    /// This isolate's copies of event records and LWA access tokens.
+    pub alexa: &'a alexa::EventTokenCache,
     /// ES256 with the deployment's keys, when `ACCESS_TOKEN_ALG` is ES256 and
     /// they could be read.
     pub es256: Option<&'a dyn es256::Es256>,

@@ -155,7 +155,8 @@ pub fn check_complete(c: &ClientRecord) -> Result<(), &'static str> {
 /// - **Replacing** (`existing`, with `--force`): the client keeps its secret
 ///   (and a rotation's grace), its creation time, its generation and its
 ///   refresh policy unless `policy_given`, unless a new secret is asked for
-///   (`new_secret`): every linked user's refresh would otherwise fail.
+///   (`new_secret`): every linked user's refresh would otherwise fail. It
+///   keeps its Login with Amazon events client always.
 /// - **Adding again after a removal** (`removed`): the next generation, so the
 ///   removed client's grants, and any a cached copy of it made after the
 ///   removal, never come back. No clock is compared.
@@ -169,6 +170,11 @@ pub fn client_to_add(
     check_complete(&new)?;
     if let Some(removed) = removed {
         new.generation = removed.generation.saturating_add(1);
+    }
+    // The skill's events client is not ours to forget on a replace.
+    if let Some(old) = &existing {
+        new.lwa_client_id.clone_from(&old.lwa_client_id);
+        new.lwa_client_secret.clone_from(&old.lwa_client_secret);
     }
     let Some(old) = existing.filter(|_| !new_secret) else {
         return Ok((new, true));
@@ -252,6 +258,8 @@ mod tests {
             grants_since: None,
             refresh_rotation: Default::default(),
             generation: 0,
+            lwa_client_id: None,
+            lwa_client_secret: None,
         }
     }
 

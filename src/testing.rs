@@ -23,9 +23,11 @@ use crate::upstream::{Outbound, ProviderCache};
 use crate::{handle, Config, Ctx};
 use pollster::block_on;
 
+mod amazon;
 mod helpers;
 mod provider;
 mod requests;
+pub use amazon::{Amazon, Delivered, EVENTS_CLIENT_ID, EVENTS_CLIENT_SECRET, GATEWAYS, LWA};
 pub use helpers::{
     auth_query, check_answer, exchange, form_fields, hidden_fields, query_param, set_cookie,
     unescape_html, urlenc, RFC_ERRORS,
@@ -119,6 +121,8 @@ pub struct Server {
     pub provider_cache: ProviderCache,
     /// ES256 through `p256`, when the configuration asks for it.
     pub es256: Option<crate::es256::native::NativeEs256>,
+    /// The isolate's event records and LWA access tokens.
+    pub alexa: crate::alexa::EventTokenCache,
 }
 
 /// Grant objects in memory: one store per grant id, each op run by
@@ -179,6 +183,32 @@ impl Server {
             "CLIENT_CACHE_SECONDS" => Some("0".to_owned()),
             _ => None,
         }))
+    }
+
+    /// A server whose Alexa client sends events: LWA and the gateways are
+    /// the [`Amazon`] stand-in, and the client has the events credentials
+    /// (as `admin client update --lwa-client-id` gives it).
+    pub fn with_alexa_events() -> Self {
+        let vars = [
+            ("SIGNING_KEY", KEY),
+            ("LWA_TOKEN_URL", LWA),
+            ("ALEXA_GATEWAY_NA", GATEWAYS[0]),
+            ("ALEXA_GATEWAY_EU", GATEWAYS[1]),
+            ("ALEXA_GATEWAY_FE", GATEWAYS[2]),
+        ];
+        let server = Self::build(
+            Config::from_vars(|k| {
+                vars.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }),
+            Some("correct horse"),
+        );
+        server.edit_client("alexa", |c| {
+            c.lwa_client_id = Some(EVENTS_CLIENT_ID.into());
+            c.lwa_client_secret = Some(crate::types::LwaClientSecret::new(EVENTS_CLIENT_SECRET));
+        });
+        server
     }
 
     /// A server with two upstream providers on the [`StandIn`]: `idp`
@@ -260,6 +290,7 @@ impl Server {
             upstream: StandIn::default(),
             provider_cache: ProviderCache::default(),
             es256,
+            alexa: Default::default(),
         };
         let client = ClientRecord {
             client_id: ClientId::new("alexa"),
@@ -276,6 +307,8 @@ impl Server {
             // the default policy set `Never` (`Server::set_rotation`).
             refresh_rotation: RefreshRotation::Always,
             generation: 0,
+            lwa_client_id: None,
+            lwa_client_secret: None,
         };
         let mut machine = client.clone();
         machine.client_id = ClientId::new("machine");
@@ -377,6 +410,7 @@ impl Server {
             pbkdf2: &crate::password::RustPbkdf2,
             clients: &self.clients,
             upstream: self.outbound(),
+            alexa: &self.alexa,
             es256: self.es256.as_ref().map(|k| k as &dyn crate::es256::Es256),
         }
     }

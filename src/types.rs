@@ -171,6 +171,11 @@ impl From<ScopeSet> for String {
 }
 
 macro_rules! secret {
+    // `stored`: a secret the server must keep in readable form (Amazon's
+    // tokens and the skill's LWA secret), so it reads and writes as a string.
+    (stored $(#[$doc:meta])* $name:ident) => {
+        secret!($(#[$doc])* #[derive(serde::Serialize, serde::Deserialize, Clone)] #[serde(transparent)] $name);
+    };
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         pub struct $name(String);
@@ -226,6 +231,67 @@ secret!(
     /// A PKCE code verifier (RFC 7636 §4.1).
     CodeVerifier
 );
+secret!(stored
+    /// A skill's "Send Alexa Events" client secret at Login with Amazon:
+    /// `admin client update --lwa-client-secret-stdin`, or `LWA_CLIENT_SECRET`.
+    /// Sent to LWA, so kept as it is; `admin export` leaves it out.
+    LwaClientSecret
+);
+secret!(stored
+    /// Login with Amazon's refresh token (`Atzr|…`) for one user's events,
+    /// from AcceptGrant. Sent to LWA, so kept as it is; `admin export`
+    /// leaves it out.
+    LwaRefreshToken
+);
+secret!(
+    /// Login with Amazon's access token (`Atza|…`), for the event gateway:
+    /// held only in the isolate.
+    LwaAccessToken
+);
+
+/// An Alexa region, as its event gateway is chosen (North America, Europe,
+/// the Far East): what the skill's Lambda saw AcceptGrant arrive in.
+///
+/// Read and written as `NA`, `EU` or `FE` through a string, not serde's
+/// enum derive (the same answer in less wasm, as `RefreshRotation`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "&'static str")]
+pub enum Region {
+    Na,
+    Eu,
+    Fe,
+}
+
+impl Region {
+    pub const ALL: [Self; 3] = [Self::Na, Self::Eu, Self::Fe];
+
+    /// `NA`, `EU` or `FE`, in any case.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Na => "NA",
+            Self::Eu => "EU",
+            Self::Fe => "FE",
+        }
+    }
+}
+
+impl TryFrom<String> for Region {
+    type Error = &'static str;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s).ok_or("region is NA, EU or FE")
+    }
+}
+
+impl From<Region> for &'static str {
+    fn from(r: Region) -> Self {
+        r.as_str()
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -234,7 +234,7 @@ fn a_damaged_file_is_refused_with_its_line_number() {
 
 #[test]
 fn an_import_over_a_namespace_in_use_says_what_it_would_undo() {
-    use alexa_oauth::store::{keys, Keys, UserRecord, UserRemoval};
+    use alexa_oauth::store::{keys, UserRecord, UserRemoval};
     let s = server(StoreMode::Kv);
     s.allow_identity("alice", "google:1");
     let file = export(&s, Mode::Kv);

@@ -8,7 +8,7 @@
 use alexa_oauth::grant::remove_user;
 use alexa_oauth::registration::{client_to_add, removal_of};
 use alexa_oauth::store::{
-    keys, put_json, ClientRecord, ClientRemoval, Keys, Records, Store, UserRemoval,
+    keys, put_json, ClientRecord, ClientRemoval, Records, Store, UserRemoval,
 };
 use alexa_oauth::testing::*;
 use alexa_oauth::types::ClientId;

@@ -483,6 +483,7 @@ async fn end_link<S: GrantStore>(
         Revocation::UserEnded,
     )
     .await?;
+    crate::alexa::forget(ctx.store, ctx.alexa, &user.id, &grant.client_id, &grant.id).await?;
     let client = ctx
         .clients
         .get(ctx.store, &grant.client_id, ctx.now)

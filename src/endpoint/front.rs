@@ -41,6 +41,22 @@ impl From<StoreError> for Rejection {
 /// The shared front of `/token`, `/introspect` and `/revoke`: a POST whose body is
 /// a form of at most 16 KiB (RFC 6749 §3.2, RFC 7662 §2.1, RFC 7009 §2.1).
 pub(super) fn read_form(req: &Request, endpoint: &'static str) -> Result<Params, Rejection> {
+    let body = read_post(req, endpoint)?;
+    if !req.header("content-type").is_some_and(is_form_content_type) {
+        return Err(OAuthError::invalid_request(
+            "Content-Type must be application/x-www-form-urlencoded",
+        )
+        .into());
+    }
+    Ok(Params::parse(body)?)
+}
+
+/// A POST's body, within its path's limit: anything else is a 405 (with
+/// `endpoint` saying what is allowed) or a 413.
+pub(super) fn read_post<'r>(
+    req: &'r Request,
+    endpoint: &'static str,
+) -> Result<&'r [u8], Rejection> {
     if req.method() != Method::Post {
         let error = OAuthError::invalid_request(endpoint);
         return Err(Rejection {
@@ -49,21 +65,11 @@ pub(super) fn read_form(req: &Request, endpoint: &'static str) -> Result<Params,
             retry_after: None,
         });
     }
-    let Some(body) = req.body.as_deref() else {
-        let error = OAuthError::invalid_request("the request body is larger than 16 KiB");
-        return Err(Rejection {
-            status: Some(413),
-            error,
-            retry_after: None,
-        });
-    };
-    if !req.header("content-type").is_some_and(is_form_content_type) {
-        return Err(OAuthError::invalid_request(
-            "Content-Type must be application/x-www-form-urlencoded",
-        )
-        .into());
-    }
-    Ok(Params::parse(body)?)
+    req.body.as_deref().ok_or(Rejection {
+        status: Some(413),
+        error: OAuthError::invalid_request("the request body is larger than this endpoint takes"),
+        retry_after: None,
+    })
 }
 
 /// Extracts and checks the client's credentials, noting the client in the log.

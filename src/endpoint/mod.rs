@@ -4,6 +4,7 @@
 
 mod account;
 mod admin;
+mod alexa;
 mod authorize;
 mod discovery;
 mod front;
@@ -75,6 +76,8 @@ async fn route<S: GrantStore>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
         "/userinfo" => userinfo::handle(req, ctx).await,
         "/introspect" => introspect::handle(req, ctx).await,
         "/revoke" => revoke::handle(req, ctx).await,
+        "/alexa/accept-grant" => alexa::accept_grant(req, ctx).await,
+        "/alexa/events" => alexa::events(req, ctx).await,
         "/account" if pages => account::account(req, ctx).await,
         "/admin/grants" if ctx.config.durable_grants => admin::handle(req, ctx).await,
         "/.well-known/oauth-authorization-server" => discovery::handle(req, ctx),

@@ -7,6 +7,8 @@
 //! An access token past its expiry still ends its grant: a skill that kept
 //! only its last access token can end the link with it.
 //!
+//! The grant's event tokens for Alexa are forgotten with it ([`crate::alexa`]).
+//!
 //! The answer is 200 for an unknown or foreign token too (§2.2), so it tells
 //! nothing; another client's tokens are left alone.
 
@@ -17,8 +19,9 @@ use crate::grant::GrantStore;
 use crate::http::{LogFields, Request, Response};
 use crate::jwt;
 
+use crate::alexa;
 use crate::store::Revocation;
-use crate::types::GrantId;
+use crate::types::{GrantId, UserId};
 use crate::Ctx;
 
 /// Handles `POST /revoke`.
@@ -42,12 +45,13 @@ async fn revoke<S: GrantStore>(
         .take("token")
         .ok_or(OAuthError::invalid_request("token is missing"))?;
 
-    let grant_id = match grant::refresh_token_grant(&token) {
+    // The grant, and its user, whose event tokens go with it.
+    let found = match grant::refresh_token_grant(&token) {
         // Only the holder of a live refresh token of the grant may end it.
         Some(_) => grant::find_by_refresh_token(ctx.store, ctx.config.successors(), &token)
             .await?
             .filter(|g| g.client_id == client.client_id)
-            .map(|g| g.id),
+            .map(|g| (g.id, g.user_id)),
         // An expired access token still names its grant, and the client
         // holds it: its signature is what makes it ours (§2.1: the client
         // revokes what it holds), its age does not matter.
@@ -58,10 +62,10 @@ async fn revoke<S: GrantStore>(
             claims => claims
                 .ok()
                 .filter(|c| c.client_id == client.client_id.as_str())
-                .and_then(|c| c.gid.map(GrantId::new)),
+                .and_then(|c| Some((GrantId::new(c.gid?), UserId::new(c.sub)))),
         },
     };
-    let Some(grant_id) = grant_id else {
+    let Some((grant_id, user)) = found else {
         log.reason = Some("unknown, expired or already revoked token");
         return Ok(());
     };
@@ -74,6 +78,7 @@ async fn revoke<S: GrantStore>(
         Revocation::Client,
     )
     .await?;
+    alexa::forget(ctx.store, ctx.alexa, &user, &client.client_id, &grant_id).await?;
     log.reason = Some("grant revoked");
     Ok(())
 }

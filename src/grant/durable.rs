@@ -225,6 +225,9 @@ impl<K: Store, T: ObjectTransport> Store for DurableGrants<'_, K, T> {
     ) -> Result<(), StoreError> {
         self.kv.put(key, value, expires_at).await
     }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.kv.delete(key).await
+    }
     async fn get_two(
         &self,
         a: &str,

@@ -11,6 +11,8 @@
 //! - the sweep runs twice, the second time after `settle` (long enough for the
 //!   trace and the index to be seen everywhere: KV's propagation delay), which
 //!   catches an exchange that read the store before the trace existed.
+//!
+//! The user's event tokens for Alexa are deleted after the sweeps.
 
 use crate::store::{
     keys, put_json, Keys, Revocation, StoreError, Tombstone, UserRecord, UserRemoval,
@@ -35,6 +37,12 @@ pub async fn remove_user<S: Keys>(
     let mut ended = end_indexed(store, &index, now, Revocation::UserRemoved).await?;
     settle().await;
     ended += end_indexed(store, &index, now, Revocation::UserRemoved).await?;
+    // Their event tokens for Alexa, after the second sweep: an AcceptGrant
+    // racing the removal wrote its record before its grant's tombstone was
+    // seen, or is refused by it.
+    for key in store.list(&keys::alexa_events_prefix(&user.id)).await? {
+        store.delete(&key).await?;
+    }
     Ok(ended)
 }
 

@@ -8,7 +8,9 @@
 //! taken in one mode loads in the other.
 //!
 //! Secrets appear only as the hashes that are stored. Codes are left out: one
-//! lives five minutes, and Alexa redeems it within seconds.
+//! lives five minutes, and Alexa redeems it within seconds. So are the
+//! secrets kept readable for Amazon: a client's LWA secret and the event
+//! tokens of AcceptGrant (see [`crate::alexa`]).
 //!
 //! [`parse`] checks every line before anything is written: a known key, a
 //! value that reads as that key's record, a record that names its own key, no

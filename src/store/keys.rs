@@ -19,9 +19,10 @@
 //! | `passwordlink:<sha256 of token>` | [`PasswordLink`]          | `admin user invite/reset-link` | with the link         |
 //! | `clientgrant:<client id>:<grant id>` | empty                 | `/token` (code); DO mode: `/authorize`, with the code | never |
 //! | `signinstate:<sha256 of state>`  | empty                     | `/callback/<provider>`, with the code it mints | with the state (10 min) |
+//! | `alexaevents:<user id>:<client id>` | [`EventTokens`]        | `/alexa/accept-grant`; `/alexa/events` when LWA hands out a new refresh token | deleted when the link ends |
 //!
-//! `admin export` writes every one of these but codes, password links and
-//! spent states as JSON lines (see [`super::backup`]).
+//! `admin export` writes every one of these but codes, password links,
+//! spent states and event tokens (Amazon's secrets, kept readable) as JSON lines (see [`super::backup`]).
 //!
 //! Codes and refresh tokens appear only as SHA-256 hashes. Both are
 //! `<grant id>.<secret>`, so a refresh reads exactly one grant. In Durable
@@ -37,6 +38,7 @@
 //! [`Tombstone`]: super::Tombstone
 //! [`IdentityLink`]: super::IdentityLink
 //! [`PasswordLink`]: super::PasswordLink
+//! [`EventTokens`]: super::EventTokens
 
 use crate::crypto::TokenHash;
 use crate::types::{ClientId, GrantId, UserId};
@@ -90,4 +92,12 @@ pub fn password_link(hash: &TokenHash) -> String {
 /// A provider sign-in's `state` that has minted a code (empty value).
 pub fn spent_sign_in_state(hash: &TokenHash) -> String {
     format!("signinstate:{}", hash.as_str())
+}
+/// One user's event tokens for one client (see [`crate::alexa`]). The user
+/// comes first, so a user's removal finds theirs by prefix.
+pub fn alexa_events(user: &UserId, client: &ClientId) -> String {
+    format!("alexaevents:{user}:{client}")
+}
+pub fn alexa_events_prefix(user: &UserId) -> String {
+    format!("alexaevents:{user}:")
 }

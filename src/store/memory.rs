@@ -92,6 +92,12 @@ impl Store for MemoryStore {
         self.map.borrow_mut().insert(key.to_owned(), value);
         Ok(())
     }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.writes.set(self.writes.get() + 1);
+        self.operation()?;
+        self.map.borrow_mut().remove(key);
+        Ok(())
+    }
     async fn keys_with_prefix(
         &self,
         prefix: &str,
@@ -112,11 +118,5 @@ impl Keys for MemoryStore {
             .filter(|k| k.starts_with(prefix))
             .cloned()
             .collect())
-    }
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.writes.set(self.writes.get() + 1);
-        self.operation()?;
-        self.map.borrow_mut().remove(key);
-        Ok(())
     }
 }

@@ -30,8 +30,8 @@ pub(crate) use join::join;
 #[cfg(any(test, feature = "testing"))]
 pub use memory::MemoryStore;
 pub use records::{
-    ClientRecord, ClientRemoval, ClientView, CodeRecord, GrantRecord, IdentityLink, PasswordLink,
-    Profile, RefreshRotation, Revocation, Tombstone, UserRecord, UserRemoval,
+    ClientRecord, ClientRemoval, ClientView, CodeRecord, EventTokens, GrantRecord, IdentityLink,
+    PasswordLink, Profile, RefreshRotation, Revocation, Tombstone, UserRecord, UserRemoval,
 };
 
 use serde::{de::DeserializeOwned, Serialize};
@@ -52,6 +52,12 @@ pub trait Store {
         value: String,
         expires_at: Option<u64>,
     ) -> Result<(), StoreError>;
+    /// Removes a key. Only the stores that end links override it (Workers
+    /// KV, the memory store, `admin`'s); a Durable Object never deletes.
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let _ = key;
+        Err(StoreError("this store cannot delete keys".into()))
+    }
     /// Two keys read at once. By default two gets side by side; Workers KV
     /// makes it one bulk read (one call and one round trip; KV still bills a
     /// read per key).
@@ -134,7 +140,6 @@ impl<S: Store + ?Sized> Records for S {}
 pub trait Keys: Store {
     /// The keys that start with `prefix`.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
-    async fn delete(&self, key: &str) -> Result<(), StoreError>;
     /// Many keys' values, in order. One at a time by default; `admin`'s store
     /// makes it a bulk read (a command per key costs it about a second).
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, StoreError> {

@@ -4,7 +4,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::claims::UserClaims;
 use crate::crypto::TokenHash;
-use crate::types::{ClientId, GrantId, GrantType, RedirectUri, ScopeSet, UserId};
+use crate::types::{
+    ClientId, GrantId, GrantType, LwaClientSecret, LwaRefreshToken, RedirectUri, Region, ScopeSet,
+    UserId,
+};
 
 /// A registered client (RFC 6749 §2).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,6 +43,14 @@ pub struct ClientRecord {
     /// back, whatever the clocks say.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub generation: u64,
+    /// The skill's "Send Alexa Events" client at Login with Amazon, for
+    /// AcceptGrant and events (see [`crate::alexa`]); `LWA_CLIENT_ID` and
+    /// `LWA_CLIENT_SECRET` stand in for a client without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lwa_client_id: Option<String>,
+    /// Never exported, never logged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lwa_client_secret: Option<LwaClientSecret>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -321,6 +332,22 @@ pub struct GrantRecord {
     pub revoked_at: Option<u64>,
     /// The client's generation when the grant was made: it works only while
     /// the client record has the same one.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub client_generation: u64,
+}
+
+/// Under `alexaevents:<sub>:<client id>`: what AcceptGrant left for one
+/// user's events to Alexa through one client (see [`crate::alexa`]). It
+/// works while its grant has no tombstone and its client is the generation
+/// it was accepted under; ending the link deletes it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventTokens {
+    /// The link whose AcceptGrant this was.
+    pub grant_id: GrantId,
+    /// Which gateway the user's events go to.
+    pub region: Region,
+    pub refresh_token: LwaRefreshToken,
+    pub accepted_at: u64,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub client_generation: u64,
 }

@@ -56,6 +56,8 @@ pub struct StandIn {
     /// some providers do).
     pub slash_issuer: Cell<bool>,
     codes: RefCell<HashMap<String, Pending>>,
+    /// Login with Amazon and the event gateways, on the same outbound path.
+    pub amazon: super::amazon::Amazon,
 }
 
 impl Default for StandIn {
@@ -68,6 +70,7 @@ impl Default for StandIn {
             fetched: RefCell::default(),
             slash_issuer: Cell::new(false),
             codes: RefCell::default(),
+            amazon: Default::default(),
         }
     }
 }
@@ -165,6 +168,9 @@ fn answer(status: u16, body: Value) -> Answer {
 impl Fetch for StandIn {
     fn fetch(&self, call: Call) -> Fetched<'_> {
         self.fetched.borrow_mut().push(call.url.clone());
+        if let Some(result) = self.amazon.fetch(&call) {
+            return Box::pin(std::future::ready(result));
+        }
         let path = call
             .url
             .strip_prefix(IDP)

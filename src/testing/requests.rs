@@ -34,6 +34,43 @@ impl Server {
         (r.status, r.body_text().to_owned())
     }
 
+    /// A JSON POST with the Alexa client's credentials in HTTP Basic:
+    /// (status, JSON answer, or `null`).
+    pub fn json_post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("alexa:{SECRET}"));
+        let r = self.send(
+            Request::new(Method::Post, path)
+                .with_header("content-type", "application/json")
+                .with_header("authorization", &format!("Basic {basic}"))
+                .with_body(body.to_string()),
+        );
+        let answer = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+        (r.status, answer)
+    }
+
+    /// The skill forwarding an AcceptGrant for `access_token`'s link, with a
+    /// fresh code from the stand-in LWA.
+    pub fn accept_grant(&self, access_token: &str, region: &str) -> (u16, Value) {
+        let code = self.upstream.amazon.grant_code();
+        let body =
+            serde_json::json!({"code": code, "grantee_token": access_token, "region": region});
+        self.json_post("/alexa/accept-grant", &body)
+    }
+
+    /// The skill's backend sending a ChangeReport for `sub`.
+    pub fn send_change_report(&self, sub: &str) -> (u16, Value) {
+        let message = serde_json::json!({"event": {
+            "header": {"namespace": "Alexa", "name": "ChangeReport", "payloadVersion": "3",
+                       "messageId": "m-1"},
+            "endpoint": {"endpointId": "lamp-1"},
+            "payload": {"change": {"cause": {"type": "PHYSICAL_INTERACTION"}, "properties": []}}},
+            "context": {"properties": []}});
+        self.json_post(
+            "/alexa/events",
+            &serde_json::json!({"sub": sub, "message": message}),
+        )
+    }
+
     /// GET /authorize, then the login form as a browser would post it.
     pub fn login(&self, query: &str, username: &str, password: &str, action: &str) -> Response {
         self.login_from(query, username, password, action, &Browser::default())

@@ -23,7 +23,7 @@ pub mod id_token;
 mod provider;
 
 pub use client::{Failure, Identity};
-pub use provider::{Kind, Provider, Providers, UpstreamSecret};
+pub use provider::{allowed_url, Kind, Provider, Providers, UpstreamSecret};
 
 /// How long any one call to a provider may take.
 pub const TIMEOUT_MS: u64 = 5_000;

@@ -91,7 +91,7 @@ impl Providers {
 
 /// Whether an issuer or endpoint may be used: `https://`, or `http://` on this
 /// machine only (a local stand-in).
-pub(super) fn allowed_url(url: &str) -> bool {
+pub fn allowed_url(url: &str) -> bool {
     if url.starts_with("https://") && url.len() > "https://".len() {
         return true;
     }

@@ -27,7 +27,7 @@ use worker::{console_error, console_log, Date, Env};
 
 use crate::crypto::{random_string, OsRng};
 use crate::grant::{GrantStore, RevocationCache};
-use crate::http::{ErrorBody, Method, Request, Response, MAX_BODY_BYTES};
+use crate::http::{max_body_bytes, ErrorBody, Method, Request, Response};
 use crate::store::ClientCache;
 use crate::{Config, Ctx};
 
@@ -54,6 +54,8 @@ thread_local! {
     static REVOCATIONS: Rc<RevocationCache> = Default::default();
     // Client records, per isolate; see `crate::store::ClientCache`.
     static CLIENTS: std::cell::OnceCell<Rc<ClientCache>> = const { std::cell::OnceCell::new() };
+    // Event records and LWA access tokens, per isolate; see `crate::alexa`.
+    static ALEXA: Rc<crate::alexa::EventTokenCache> = Default::default();
 }
 
 use {
@@ -62,7 +64,7 @@ use {
 };
 
 /// Copies what the core needs out of the runtime's request. A body larger than
-/// [`MAX_BODY_BYTES`] is not read at all when its length is declared.
+/// its path's limit ([`max_body_bytes`]) is not read at all when its length is declared.
 ///
 /// The runtime's own `Request`, not the crate's: the crate's conversion reads
 /// `request.cf` (an object the runtime builds on each access) and streams the
@@ -91,12 +93,13 @@ async fn read_request(req: &web_sys::Request) -> Result<Request, JsValue> {
         .get("content-length")?
         .and_then(|v| v.parse::<usize>().ok());
     let method = Method::from_name(&req.method());
+    let limit = max_body_bytes(path);
     let body = if method != Method::Post {
         Some(Vec::new())
-    } else if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+    } else if declared.is_some_and(|n| n > limit) {
         None
     } else {
-        read_body(req, declared.is_some()).await?
+        read_body(req, declared.is_some(), limit).await?
     };
     Ok(Request {
         method: Some(method),
@@ -112,16 +115,20 @@ async fn read_request(req: &web_sys::Request) -> Result<Request, JsValue> {
     })
 }
 
-/// The body, kept up to [`MAX_BODY_BYTES`] and no further whatever the declared
+/// The body, kept up to `limit` ([`max_body_bytes`]) and no further whatever the declared
 /// length (or its absence): `None` when it is longer. A declared length (at
 /// most the limit; the caller checked) is read in one piece. Otherwise the
 /// stream is read chunk by chunk, and what follows the limit is read and
 /// dropped, up to [`DRAIN_BYTES`], rather than left unread: answering before
 /// the body is consumed made `wrangler dev` fail the next request.
-async fn read_body(req: &web_sys::Request, declared: bool) -> Result<Option<Vec<u8>>, JsValue> {
+async fn read_body(
+    req: &web_sys::Request,
+    declared: bool,
+    limit: usize,
+) -> Result<Option<Vec<u8>>, JsValue> {
     if declared {
         let bytes = js_sys::Uint8Array::new(&settled(req.array_buffer()?.into()).await?);
-        return Ok((bytes.length() as usize <= MAX_BODY_BYTES).then(|| bytes.to_vec()));
+        return Ok((bytes.length() as usize <= limit).then(|| bytes.to_vec()));
     }
     let Some(stream) = req.body() else {
         return Ok(Some(Vec::new()));
@@ -138,7 +145,7 @@ async fn read_body(req: &web_sys::Request, declared: bool) -> Result<Option<Vec<
         let bytes = js_sys::Uint8Array::new(&js_sys::Reflect::get(&chunk, &value)?);
         let at = body.len();
         seen += bytes.length() as usize;
-        if seen <= MAX_BODY_BYTES {
+        if seen <= limit {
             body.resize(seen, 0);
             bytes.copy_to(&mut body[at..]);
         } else if seen > DRAIN_BYTES {
@@ -146,7 +153,7 @@ async fn read_body(req: &web_sys::Request, declared: bool) -> Result<Option<Vec<
         }
     }
     reader.release_lock();
-    Ok((seen <= MAX_BODY_BYTES).then_some(body))
+    Ok((seen <= limit).then_some(body))
 }
 
 /// How much of an oversized body is read (and dropped) before giving up on it.
@@ -198,6 +205,9 @@ fn config(env: &Env) -> Rc<Config> {
             }
             for e in &config.providers.errors {
                 log_config_error(e);
+            }
+            for e in config.alexa.errors() {
+                log_config_error(e.0);
             }
             Rc::new(config)
         })
@@ -327,6 +337,7 @@ async fn run<S: GrantStore>(
                 .clone()
         }),
         upstream: upstream::outbound(&providers),
+        alexa: &ALEXA.with(Rc::clone),
         es256: es256.as_deref().map(|k| k as &dyn crate::es256::Es256),
     };
     crate::handle(request, &ctx).await

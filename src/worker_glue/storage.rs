@@ -110,6 +110,16 @@ impl Store for Kv {
         settled(promise).await.map(drop).map_err(|e| self.error(e))
     }
 
+    /// The binding's `delete` (KV bills it as a write). Only KV's: an
+    /// object's grant operations never delete.
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let delete = method(&self.namespace, "delete").ok_or(StoreError("no delete".into()))?;
+        let promise = delete
+            .call1(&self.namespace, &JsValue::from_str(key))
+            .map_err(|e| self.error(e))?;
+        settled(promise).await.map(drop).map_err(|e| self.error(e))
+    }
+
     /// Both keys in one bulk `get`: one binding call and one round trip where
     /// two `get`s cost two of each (KV still bills a read per key). An
     /// object's storage answers a bulk `get` with the same `Map`.
@@ -250,6 +260,9 @@ mod durable {
             expires_at: Option<u64>,
         ) -> Result<(), StoreError> {
             either!(self, s => s.put(key, value, expires_at).await)
+        }
+        async fn delete(&self, key: &str) -> Result<(), StoreError> {
+            either!(self, s => s.delete(key).await)
         }
         async fn get_two(
             &self,

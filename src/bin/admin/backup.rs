@@ -26,8 +26,9 @@ fn read_all(kv: &Kv, worker: Option<&str>) -> Result<Vec<Entry>, String> {
             Some(_) => true,
             None => {
                 // Codes, password links and spent sign-in states:
-                // short-lived, and of no use restored.
-                let ours = ["code:", "passwordlink:", "signinstate:"];
+                // short-lived, and of no use restored. Event tokens: Amazon's
+                // secrets, which an export never holds.
+                let ours = ["code:", "passwordlink:", "signinstate:", "alexaevents:"];
                 if !ours.iter().any(|prefix| key.starts_with(prefix)) {
                     eprintln!("admin: left out {key:?}, which is not one of ours");
                 }
@@ -41,7 +42,19 @@ fn read_all(kv: &Kv, worker: Option<&str>) -> Result<Vec<Entry>, String> {
     for ((key, expiration), value) in listed.into_iter().zip(values) {
         // A key deleted between the listing and the read is gone.
         if let Some(text) = value {
-            entries.push(Entry::from_stored(key, &text, expiration)?);
+            let mut entry = Entry::from_stored(key, &text, expiration)?;
+            // The skill's LWA secret stays in KV: `client update
+            // --lwa-client-secret-stdin` sets it again after an import.
+            if let Some(fields) = entry.value.as_object_mut() {
+                if fields.remove("lwa_client_secret").is_some() {
+                    eprintln!(
+                        "admin: left out the Login with Amazon secret of {}; after an import, \
+                         set it again with `client update --lwa-client-id … --lwa-client-secret-stdin`",
+                        entry.key
+                    );
+                }
+            }
+            entries.push(entry);
         }
     }
     if let Some(route) = route {

@@ -296,6 +296,18 @@ pub(crate) struct ClientUpdate {
     /// way.
     #[arg(long, value_name = "never|always", value_parser = parse_rotation)]
     pub(crate) refresh_rotation: Option<RefreshRotation>,
+    /// The skill's "Send Alexa Events" client id at Login with Amazon (the
+    /// developer console's Permissions page), for /alexa/accept-grant and
+    /// /alexa/events. Give its secret with --lwa-client-secret-stdin.
+    #[arg(long, value_name = "ID", requires = "lwa_client_secret_stdin")]
+    pub(crate) lwa_client_id: Option<String>,
+    /// Read that client's secret from stdin (never argv, which `ps` shows).
+    #[arg(long, requires = "lwa_client_id")]
+    pub(crate) lwa_client_secret_stdin: bool,
+    /// Forget the client's Login with Amazon credentials (LWA_CLIENT_ID and
+    /// LWA_CLIENT_SECRET then stand in, if set).
+    #[arg(long, conflicts_with = "lwa_client_id")]
+    pub(crate) no_lwa_client: bool,
 }
 
 #[derive(Args)]

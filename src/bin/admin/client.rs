@@ -79,6 +79,8 @@ pub(crate) fn add(kv: &Kv, args: ClientAdd) -> Result<(), String> {
         grants_since: None,
         refresh_rotation: args.refresh_rotation.unwrap_or_default(),
         generation: 0,
+        lwa_client_id: None,
+        lwa_client_secret: None,
     };
     let new_secret_asked = args.new_secret || args.secret_stdin;
     let policy_given = args.refresh_rotation.is_some();
@@ -155,6 +157,15 @@ pub(crate) fn update(kv: &Kv, args: ClientUpdate) -> Result<(), String> {
     if let Some(rotation) = args.refresh_rotation {
         c.refresh_rotation = rotation;
     }
+    if let Some(id) = args.lwa_client_id {
+        let secret = crate::io::read_lwa_client_secret()?;
+        c.lwa_client_id = Some(id);
+        c.lwa_client_secret = Some(secret);
+    }
+    if args.no_lwa_client {
+        c.lwa_client_id = None;
+        c.lwa_client_secret = None;
+    }
     registration::check_complete(&c)?;
     put(kv, &keys::client(&c.client_id), &c)?;
     out!("Client {:?} updated; its secret is unchanged.", args.id);
@@ -163,7 +174,16 @@ pub(crate) fn update(kv: &Kv, args: ClientUpdate) -> Result<(), String> {
     }
     out!("  scope:         {}", c.scope);
     out!("  refresh:       {}", rotation(&c));
+    out!("  events client: {}", lwa_client(&c));
     Ok(())
+}
+
+/// Which Login with Amazon client the client's events use; never its secret.
+fn lwa_client(c: &ClientRecord) -> String {
+    match &c.lwa_client_id {
+        Some(id) => format!("{id} (Login with Amazon, for /alexa/events)"),
+        None => "none of its own (LWA_CLIENT_ID, if set)".into(),
+    }
 }
 
 pub(crate) fn list(kv: &Kv) -> Result<(), String> {
@@ -197,6 +217,7 @@ pub(crate) fn show(kv: &Kv, id: &str) -> Result<(), String> {
     let grants: Vec<_> = c.grant_types.iter().map(|g| g.as_str()).collect();
     out!("grant_types:  {}", grants.join(","));
     out!("refresh:      {}", rotation(&c));
+    out!("events:       {}", lwa_client(&c));
     for uri in &c.redirect_uris {
         out!("redirect_uri: {uri}");
     }

@@ -72,10 +72,29 @@ pub(crate) fn revoke_by_id(kv: &Kv, id: &str) -> Result<(), String> {
         if !grant::is_grant_id(id) {
             return Err(format!("{id:?} is not a grant id"));
         }
-    } else if get::<GrantRecord>(kv, &keys::grant(&gid))?.is_none() {
-        return Err(format!("no grant with id {id:?}"));
     }
+    let record = match kv.durable_grants {
+        true => None,
+        false => Some(
+            get::<GrantRecord>(kv, &keys::grant(&gid))?
+                .ok_or_else(|| format!("no grant with id {id:?}"))?,
+        ),
+    };
     revoke(kv, &gid, Revocation::Admin)?;
+    // Its event tokens for Alexa. In Durable Object mode the record (and so
+    // its user) is out of reach: the tombstone ends the events, and the
+    // Worker deletes the tokens at the first event it refuses.
+    if let Some(g) = record {
+        let cache = alexa_oauth::alexa::EventTokenCache::default();
+        block_on(alexa_oauth::alexa::forget(
+            kv,
+            &cache,
+            &g.user_id,
+            &g.client_id,
+            &gid,
+        ))
+        .map_err(|e| e.0)?;
+    }
     out!("Grant {id} ended: its refresh tokens no longer work, its access tokens stop within the revocation bound.");
     Ok(())
 }

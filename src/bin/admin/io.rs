@@ -47,6 +47,15 @@ pub(crate) fn new_client_secret(from_stdin: bool) -> Result<(ClientSecret, bool)
     Ok((secret, false))
 }
 
+/// The skill's "Send Alexa Events" client secret at LWA, from stdin.
+pub(crate) fn read_lwa_client_secret() -> Result<alexa_oauth::types::LwaClientSecret, String> {
+    let secret = read_secret("Login with Amazon client secret")?;
+    if secret.trim().is_empty() {
+        return Err("the Login with Amazon client secret is empty".into());
+    }
+    Ok(alexa_oauth::types::LwaClientSecret::new(secret.trim()))
+}
+
 pub(crate) fn read_password() -> Result<Password, String> {
     Ok(registration::password(Password::new(read_secret(
         "password",

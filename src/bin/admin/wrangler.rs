@@ -296,6 +296,9 @@ impl Store for Kv {
         }
         self.run(&args).map(|_| ()).map_err(StoreError)
     }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        Self::delete(self, key).map_err(StoreError)
+    }
 }
 
 pub(crate) fn get<T: serde::de::DeserializeOwned>(kv: &Kv, key: &str) -> Result<Option<T>, String> {
@@ -337,9 +340,6 @@ impl Drop for ValueFile {
 impl alexa_oauth::store::Keys for Kv {
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         Self::list(self, prefix).map_err(StoreError)
-    }
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        Self::delete(self, key).map_err(StoreError)
     }
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, StoreError> {
         Self::get_many(self, keys).map_err(StoreError)
