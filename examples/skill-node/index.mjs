@@ -8,12 +8,13 @@
 //   TOKEN_CHECK        "jwks" (the default): verify the ES256 access token offline
 //                      against the Worker's key set, cached; "userinfo": ask the
 //                      Worker's /userinfo, with a short cache
-//   LWA_CLIENT_ID, LWA_CLIENT_SECRET
-//                      the skill's "Alexa Skill Messaging" credentials, for
-//                      AcceptGrant (Login with Amazon)
-//   LWA_TOKEN_URL      default https://api.amazon.com/auth/o2/token
-//   TOKEN_STORE_FILE   where this example keeps each user's LWA tokens
-//                      (default /tmp/lwa-tokens.json; use DynamoDB in production)
+//   OAUTH_CLIENT_SECRET
+//                      this skill's client secret at the Worker: AcceptGrant is
+//                      forwarded to the Worker's /alexa/accept-grant, which
+//                      keeps the event tokens (docs/skill.md §4)
+//   ALEXA_REGION       NA, EU or FE: where this Lambda's directives come from;
+//                      by default from AWS_REGION (us-east-1 NA, eu-west-1 EU,
+//                      us-west-2 FE)
 //
 // The error rule (docs/skill.md): INVALID_AUTHORIZATION_CREDENTIAL only when
 // the Worker said the token is bad (a 401, or a signature that fails), which
@@ -21,7 +22,6 @@
 // 5xx, the Worker unreachable), which does not. A token up to LEEWAY seconds
 // past its expiry is still served.
 import { createPublicKey, verify as verifySignature, randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync, renameSync } from 'node:fs';
 
 const LEEWAY = 60;
 const KEYS_MAX_AGE_MS = 5 * 60 * 1000;
@@ -32,11 +32,16 @@ const settings = () => ({
   issuer: (process.env.OAUTH_ISSUER ?? '').replace(/\/$/, ''),
   clientId: process.env.OAUTH_CLIENT_ID ?? '',
   check: process.env.TOKEN_CHECK ?? 'jwks',
-  lwaUrl: process.env.LWA_TOKEN_URL ?? 'https://api.amazon.com/auth/o2/token',
-  lwaId: process.env.LWA_CLIENT_ID,
-  lwaSecret: process.env.LWA_CLIENT_SECRET,
-  storeFile: process.env.TOKEN_STORE_FILE ?? '/tmp/lwa-tokens.json',
+  clientSecret: process.env.OAUTH_CLIENT_SECRET ?? '',
+  region: process.env.ALEXA_REGION ?? regionOf(process.env.AWS_REGION),
 });
+
+/** The Alexa region whose directives reach a Lambda in this AWS region. */
+function regionOf(awsRegion = '') {
+  if (awsRegion.startsWith('eu-')) return 'EU';
+  if (awsRegion === 'us-west-2' || awsRegion.startsWith('ap-')) return 'FE';
+  return 'NA';
+}
 
 /** Why a directive cannot be served: the Alexa error type to answer with. */
 class Refusal extends Error {
@@ -166,36 +171,45 @@ function powerProperty(endpointId) {
   };
 }
 
-// ---- LWA tokens for AcceptGrant, behind a small store -----------------------
+// ---- AcceptGrant and events, through the Worker ---------------------------
 
-/** Where each user's Login with Amazon tokens are kept: a file here, DynamoDB in production. */
-export const tokenStore = {
-  read() {
-    try {
-      return JSON.parse(readFileSync(settings().storeFile, 'utf8'));
-    } catch {
-      return {};
-    }
-  },
-  put(sub, tokens) {
-    const file = settings().storeFile;
-    const all = this.read();
-    all[sub] = tokens;
-    writeFileSync(`${file}.tmp`, JSON.stringify(all), { mode: 0o600 });
-    renameSync(`${file}.tmp`, file);
-  },
-  get(sub) {
-    return this.read()[sub];
-  },
-};
+/** A JSON POST to the Worker with this skill's credentials (HTTP Basic). */
+async function toWorker(path, body) {
+  const { issuer, clientId, clientSecret } = settings();
+  if (!issuer || !clientId || !clientSecret) throw internal('OAUTH_ISSUER, OAUTH_CLIENT_ID and OAUTH_CLIENT_SECRET must be set');
+  const basic = Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64');
+  const r = await call(`${issuer}${path}`, {
+    method: 'POST', headers: { 'content-type': 'application/json', authorization: `Basic ${basic}` }, body: JSON.stringify(body),
+  });
+  return { status: r.status, body: await r.json().catch(() => null) };
+}
 
-async function acceptGrant(code, user) {
-  const { lwaUrl, lwaId, lwaSecret } = settings();
-  const body = new URLSearchParams({ grant_type: 'authorization_code', code, client_id: lwaId ?? '', client_secret: lwaSecret ?? '' });
-  const r = await call(lwaUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
-  if (r.status !== 200) throw new Refusal('ACCEPT_GRANT_FAILED', `Login with Amazon answered ${r.status}`);
-  const t = await r.json();
-  tokenStore.put(user.sub, { access_token: t.access_token, refresh_token: t.refresh_token, expires_at: Math.floor(Date.now() / 1000) + (t.expires_in ?? 3600) });
+/**
+ * The Worker exchanges the code at Login with Amazon and keeps the tokens
+ * for the user our access token names; the skill keeps nothing.
+ */
+async function acceptGrant(code, granteeToken) {
+  const r = await toWorker('/alexa/accept-grant', { code, grantee_token: granteeToken, region: settings().region });
+  if (r.status !== 200) throw new Refusal('ACCEPT_GRANT_FAILED', r.body?.error_description ?? `the Worker answered ${r.status}`);
+}
+
+/**
+ * What a device backend calls when a device changes: a ChangeReport for
+ * one of `sub`'s endpoints, which the Worker sends to the user's region.
+ * The status is the gateway's (202 when Alexa took it); 404 means the user
+ * has no event tokens (no AcceptGrant, or the link ended), 409 that Alexa
+ * no longer accepts them until the user links again.
+ */
+export async function sendChangeReport(sub, endpointId, properties, cause = 'PHYSICAL_INTERACTION') {
+  const message = {
+    event: {
+      header: { namespace: 'Alexa', name: 'ChangeReport', payloadVersion: '3', messageId: randomUUID() },
+      endpoint: { endpointId },
+      payload: { change: { cause: { type: cause }, properties } },
+    },
+    context: { properties: [] },
+  };
+  return toWorker('/alexa/events', { sub, message });
 }
 
 // ---- The handler -------------------------------------------------------------
@@ -239,8 +253,7 @@ export async function handler(event, context) {
       return { event: { header: header('Alexa.Discovery', 'Discover.Response', directive), payload: { endpoints } } };
     }
     if (namespace === 'Alexa.Authorization' && name === 'AcceptGrant') {
-      const user = await userOf(directive.payload.grantee?.token);
-      await acceptGrant(directive.payload.grant?.code, user);
+      await acceptGrant(directive.payload.grant?.code, directive.payload.grantee?.token);
       return { event: { header: header('Alexa.Authorization', 'AcceptGrant.Response', directive), payload: {} } };
     }
     const endpoint = directive.endpoint;

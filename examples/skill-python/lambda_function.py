@@ -8,12 +8,13 @@ Settings (environment):
   TOKEN_CHECK        "jwks" (the default): verify the ES256 access token offline
                      against the Worker's key set, cached; "userinfo": ask the
                      Worker's /userinfo, with a short cache
-  LWA_CLIENT_ID, LWA_CLIENT_SECRET
-                     the skill's "Alexa Skill Messaging" credentials, for
-                     AcceptGrant (Login with Amazon)
-  LWA_TOKEN_URL      default https://api.amazon.com/auth/o2/token
-  TOKEN_STORE_FILE   where this example keeps each user's LWA tokens
-                     (default /tmp/lwa-tokens.json; use DynamoDB in production)
+  OAUTH_CLIENT_SECRET
+                     this skill's client secret at the Worker: AcceptGrant is
+                     forwarded to the Worker's /alexa/accept-grant, which keeps
+                     the event tokens (docs/skill.md section 4)
+  ALEXA_REGION       NA, EU or FE: where this Lambda's directives come from;
+                     by default from AWS_REGION (us-east-1 NA, eu-west-1 EU,
+                     us-west-2 FE)
 
 The error rule (docs/skill.md): INVALID_AUTHORIZATION_CREDENTIAL only when the
 Worker said the token is bad (a 401, or a signature that fails), which makes
@@ -24,6 +25,7 @@ expiry is still served.
 The only dependency is PyJWT with its crypto extra (requirements.txt).
 """
 
+import base64
 import json
 import os
 import time
@@ -46,11 +48,18 @@ def settings():
         "issuer": os.environ.get("OAUTH_ISSUER", "").rstrip("/"),
         "client_id": os.environ.get("OAUTH_CLIENT_ID", ""),
         "check": os.environ.get("TOKEN_CHECK", "jwks"),
-        "lwa_url": os.environ.get("LWA_TOKEN_URL", "https://api.amazon.com/auth/o2/token"),
-        "lwa_id": os.environ.get("LWA_CLIENT_ID", ""),
-        "lwa_secret": os.environ.get("LWA_CLIENT_SECRET", ""),
-        "store_file": os.environ.get("TOKEN_STORE_FILE", "/tmp/lwa-tokens.json"),
+        "client_secret": os.environ.get("OAUTH_CLIENT_SECRET", ""),
+        "region": os.environ.get("ALEXA_REGION") or region_of(os.environ.get("AWS_REGION", "")),
     }
+
+
+def region_of(aws_region):
+    """The Alexa region whose directives reach a Lambda in this AWS region."""
+    if aws_region.startswith("eu-"):
+        return "EU"
+    if aws_region == "us-west-2" or aws_region.startswith("ap-"):
+        return "FE"
+    return "NA"
 
 
 class Refusal(Exception):
@@ -211,45 +220,48 @@ def power_property(endpoint_id):
     }
 
 
-# ---- LWA tokens for AcceptGrant, behind a small store ------------------------
+# ---- AcceptGrant and events, through the Worker ----------------------------
 
-class FileTokenStore:
-    """Each user's Login with Amazon tokens: a file here, DynamoDB in production."""
-
-    def _read(self):
-        try:
-            with open(settings()["store_file"], encoding="utf-8") as f:
-                return json.load(f)
-        except (OSError, ValueError):
-            return {}
-
-    def put(self, sub, tokens):
-        path = settings()["store_file"]
-        everything = self._read()
-        everything[sub] = tokens
-        fd = os.open(f"{path}.tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(everything, f)
-        os.replace(f"{path}.tmp", path)
-
-    def get(self, sub):
-        return self._read().get(sub)
-
-
-token_store = FileTokenStore()
-
-
-def accept_grant(code, user):
+def to_worker(path, body):
+    """A JSON POST to the Worker with this skill's credentials (HTTP Basic): (status, JSON or None)."""
     s = settings()
-    data = urllib.parse.urlencode({"grant_type": "authorization_code", "code": code or "",
-                                   "client_id": s["lwa_id"], "client_secret": s["lwa_secret"]}).encode()
-    status, body = call(s["lwa_url"], data=data,
-                        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    if not (s["issuer"] and s["client_id"] and s["client_secret"]):
+        raise internal("OAUTH_ISSUER, OAUTH_CLIENT_ID and OAUTH_CLIENT_SECRET must be set")
+    pair = f"{urllib.parse.quote(s['client_id'], safe='')}:{urllib.parse.quote(s['client_secret'], safe='')}"
+    basic = base64.b64encode(pair.encode()).decode()
+    status, answer = call(f"{s['issuer']}{path}", data=json.dumps(body).encode(),
+                          headers={"Content-Type": "application/json", "Authorization": f"Basic {basic}"})
+    try:
+        return status, json.loads(answer) if answer else None
+    except ValueError:
+        return status, None
+
+
+def accept_grant(code, grantee_token):
+    """The Worker exchanges the code at Login with Amazon and keeps the tokens
+    for the user our access token names; the skill keeps nothing."""
+    status, answer = to_worker("/alexa/accept-grant",
+                               {"code": code, "grantee_token": grantee_token, "region": settings()["region"]})
     if status != 200:
-        raise Refusal("ACCEPT_GRANT_FAILED", f"Login with Amazon answered {status}")
-    t = json.loads(body)
-    token_store.put(user["sub"], {"access_token": t["access_token"], "refresh_token": t["refresh_token"],
-                                  "expires_at": int(time.time()) + int(t.get("expires_in", 3600))})
+        raise Refusal("ACCEPT_GRANT_FAILED", (answer or {}).get("error_description") or f"the Worker answered {status}")
+
+
+def send_change_report(sub, endpoint_id, properties, cause="PHYSICAL_INTERACTION"):
+    """What a device backend calls when a device changes: a ChangeReport for one
+    of `sub`'s endpoints, which the Worker sends to the user's region. The
+    status is the gateway's (202 when Alexa took it); 404 means the user has no
+    event tokens (no AcceptGrant, or the link ended), 409 that Alexa no longer
+    accepts them until the user links again."""
+    message = {
+        "event": {
+            "header": {"namespace": "Alexa", "name": "ChangeReport", "payloadVersion": "3",
+                       "messageId": str(uuid.uuid4())},
+            "endpoint": {"endpointId": endpoint_id},
+            "payload": {"change": {"cause": {"type": cause}, "properties": properties}},
+        },
+        "context": {"properties": []},
+    }
+    return to_worker("/alexa/events", {"sub": sub, "message": message})
 
 
 # ---- The handler -------------------------------------------------------------
@@ -292,8 +304,7 @@ def _serve(directive):
         return {"event": {"header": _header("Alexa.Discovery", "Discover.Response", directive),
                           "payload": {"endpoints": endpoints}}}
     if (namespace, name) == ("Alexa.Authorization", "AcceptGrant"):
-        user = user_of(payload.get("grantee", {}).get("token"))
-        accept_grant(payload.get("grant", {}).get("code"), user)
+        accept_grant(payload.get("grant", {}).get("code"), payload.get("grantee", {}).get("token"))
         return {"event": {"header": _header("Alexa.Authorization", "AcceptGrant.Response", directive),
                           "payload": {}}}
     endpoint = directive.get("endpoint") or {}

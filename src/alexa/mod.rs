@@ -32,7 +32,6 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::config::ConfigError;
 use crate::form::encode_pairs;
@@ -379,8 +378,8 @@ pub async fn accept_grant<S: Store>(
 pub struct Event<'a> {
     pub client: &'a ClientRecord,
     pub user: UserId,
-    /// `{"event": …, "context": …}`, as the gateway takes it.
-    pub message: Value,
+    /// `{"event": …, "context": …}`, as the gateway takes it: JSON text.
+    pub message: &'a str,
     pub now: u64,
 }
 
@@ -396,9 +395,9 @@ pub struct Reach<'a, S> {
 /// Sends an event to the gateway of its user's region with an LWA access
 /// token in it, and gives back the gateway's answer. A `401` from the
 /// gateway gets one retry with a fresh token.
-pub async fn send_event<S: Store>(r: &Reach<'_, S>, mut e: Event<'_>) -> Result<Answer, Refused> {
+pub async fn send_event<S: Store>(r: &Reach<'_, S>, e: Event<'_>) -> Result<Answer, Refused> {
     // The message is checked before anything is read or fetched.
-    place_scope(&mut e.message, "")?;
+    let slot = scope_slot(e.message)?;
     let key = keys::alexa_events(&e.user, &e.client.client_id);
     let mut entry = match r.cache.get(&key) {
         Some(c) if e.now < c.read_at + RECORD_CACHE_SECONDS => c,
@@ -445,7 +444,6 @@ pub async fn send_event<S: Store>(r: &Reach<'_, S>, mut e: Event<'_>) -> Result<
             }
         };
         r.cache.put(entry.clone());
-        place_scope(&mut e.message, token.secret())?;
         let call = Call {
             post: true,
             url: url.clone(),
@@ -453,7 +451,7 @@ pub async fn send_event<S: Store>(r: &Reach<'_, S>, mut e: Event<'_>) -> Result<
                 ("content-type", "application/json".to_owned()),
                 ("authorization", format!("Bearer {}", token.secret())),
             ],
-            body: Some(e.message.to_string()),
+            body: Some(with_scope(e.message, slot, token.secret())),
         };
         let answer = r.fetch.fetch(call).await.map_err(|f| {
             Refused::Unavailable(match f {
@@ -515,28 +513,92 @@ async fn refresh<S: Store>(
     }
 }
 
-/// Puts `token` where the gateway looks for it: `event.payload.scope` in a
-/// Discovery report (`AddOrUpdateReport`, `DeleteReport`), otherwise
-/// `event.endpoint.scope` (a `ChangeReport`, a doorbell press, …).
-fn place_scope(message: &mut Value, token: &str) -> Result<(), Refused> {
-    let event = message
-        .get_mut("event")
-        .filter(|e| e.is_object())
-        .ok_or(Refused::BadMessage("message.event must be an object"))?;
-    let discovery =
-        event.pointer("/header/namespace").and_then(Value::as_str) == Some("Alexa.Discovery");
-    let (holder, missing) = if discovery {
-        ("payload", "a Discovery report needs event.payload")
+/// Where an event's token goes: the gateway looks in `event.payload.scope`
+/// in a Discovery report (`AddOrUpdateReport`, `DeleteReport`), and in
+/// `event.endpoint.scope` otherwise (a `ChangeReport`, a doorbell press, …).
+/// Found once, before anything is read or fetched.
+#[derive(Debug, Clone, Copy)]
+struct ScopeSlot {
+    /// Where the holder object's text starts in the message.
+    holder: usize,
+    /// The text of a `scope` the message already has: replaced.
+    scope: Option<(usize, usize)>,
+}
+
+/// Finds the [`ScopeSlot`] of `message`, the text of a JSON event message.
+/// The message is not parsed into a value and written out again: each part
+/// we need is read as raw JSON borrowed from the text, and its place found
+/// from where it lies in it. (`from_slice`, as everywhere: `from_str` is a
+/// second copy of the parser in the wasm.)
+fn scope_slot(message: &str) -> Result<ScopeSlot, Refused> {
+    use serde_json::value::RawValue;
+    #[derive(Deserialize)]
+    struct Message<'a> {
+        #[serde(borrow)]
+        event: &'a RawValue,
+    }
+    #[derive(Deserialize)]
+    struct Event<'a> {
+        #[serde(default)]
+        header: Header,
+        #[serde(borrow)]
+        endpoint: Option<&'a RawValue>,
+        #[serde(borrow)]
+        payload: Option<&'a RawValue>,
+    }
+    #[derive(Deserialize, Default)]
+    struct Header {
+        #[serde(default)]
+        namespace: String,
+    }
+    #[derive(Deserialize)]
+    struct Holder<'a> {
+        #[serde(borrow)]
+        scope: Option<&'a RawValue>,
+    }
+    let at = |part: &str| part.as_ptr() as usize - message.as_ptr() as usize;
+    let msg: Message = serde_json::from_slice(message.as_bytes())
+        .map_err(|_| Refused::BadMessage("message must be an object with an event"))?;
+    let event: Event = serde_json::from_slice(msg.event.get().as_bytes())
+        .map_err(|_| Refused::BadMessage("message.event must be an object"))?;
+    let (holder, missing) = if event.header.namespace == "Alexa.Discovery" {
+        (
+            event.payload,
+            "a Discovery report needs the object event.payload",
+        )
     } else {
-        ("endpoint", "this event needs event.endpoint")
+        (event.endpoint, "this event needs the object event.endpoint")
     };
-    let slot = event
-        .get_mut(holder)
-        .and_then(Value::as_object_mut)
+    let holder = holder
+        .filter(|h| h.get().starts_with('{'))
         .ok_or(Refused::BadMessage(missing))?;
-    let scope = serde_json::json!({"type": "BearerToken", "token": token});
-    slot.insert("scope".to_owned(), scope);
-    Ok(())
+    let found: Holder = serde_json::from_slice(holder.get().as_bytes())
+        .map_err(|_| Refused::BadMessage(missing))?;
+    Ok(ScopeSlot {
+        holder: at(holder.get()),
+        scope: found
+            .scope
+            .map(|s| (at(s.get()), at(s.get()) + s.get().len())),
+    })
+}
+
+/// The message with `token` in its [`ScopeSlot`].
+fn with_scope(message: &str, slot: ScopeSlot, token: &str) -> String {
+    let token = serde_json::to_string(token).expect("a string serialises");
+    let scope = format!("{{\"type\":\"BearerToken\",\"token\":{token}}}");
+    match slot.scope {
+        Some((from, to)) => format!("{}{scope}{}", &message[..from], &message[to..]),
+        None => {
+            let open = slot.holder + 1;
+            let rest = &message[open..];
+            let comma = if rest.trim_start().starts_with('}') {
+                ""
+            } else {
+                ","
+            };
+            format!("{}\"scope\":{scope}{comma}{rest}", &message[..open])
+        }
+    }
 }
 
 /// Forgets a link's event tokens: deletes the record of `user` and `client`
@@ -562,33 +624,52 @@ pub async fn forget<S: Store>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::Value;
 
     #[test]
     fn the_token_goes_where_each_kind_of_event_wants_it() {
-        let mut change = json!({"event": {"header": {"namespace": "Alexa", "name": "ChangeReport"},
-                                          "endpoint": {"endpointId": "lamp"}, "payload": {}}});
-        place_scope(&mut change, "Atza|t").unwrap();
-        assert_eq!(change["event"]["endpoint"]["scope"]["token"], "Atza|t");
-        assert_eq!(change["event"]["endpoint"]["scope"]["type"], "BearerToken");
-        assert!(change["event"]["payload"].get("scope").is_none());
+        let placed = |message: &str| -> Value {
+            let slot = scope_slot(message).unwrap();
+            serde_json::from_str(&with_scope(message, slot, "Atza|t\"x")).unwrap()
+        };
+        let change = r#"{"event": {"header": {"namespace": "Alexa", "name": "ChangeReport"},
+            "endpoint": {"endpointId": "lamp", "n": 1.5e3}, "payload": {}}, "context": {"p": [1, 2.25]}}"#;
+        let sent = placed(change);
+        let scope = &sent["event"]["endpoint"]["scope"];
+        assert_eq!(
+            (scope["type"].as_str(), scope["token"].as_str()),
+            (Some("BearerToken"), Some("Atza|t\"x"))
+        );
+        assert!(sent["event"]["payload"].get("scope").is_none());
+        assert_eq!(sent["event"]["endpoint"]["n"], 1500.0, "the rest as it was");
+        assert_eq!(sent["context"]["p"][1], 2.25);
 
-        let mut discovery = json!({"event": {"header": {"namespace": "Alexa.Discovery",
-                                   "name": "AddOrUpdateReport"}, "payload": {"endpoints": []}}});
-        place_scope(&mut discovery, "Atza|t").unwrap();
-        assert_eq!(discovery["event"]["payload"]["scope"]["token"], "Atza|t");
+        let discovery = r#"{"event":{"header":{"namespace":"Alexa.Discovery","name":"AddOrUpdateReport"},"payload":{ }}}"#;
+        assert_eq!(
+            placed(discovery)["event"]["payload"]["scope"]["token"],
+            "Atza|t\"x"
+        );
+        // A scope the message already has is replaced, not doubled.
+        let scoped = r#"{"event":{"endpoint":{"scope":{"type":"BearerToken","token":"old"},"endpointId":"x"}}}"#;
+        let sent = with_scope(scoped, scope_slot(scoped).unwrap(), "new");
+        assert_eq!(sent.matches("scope").count(), 1, "{sent}");
+        assert_eq!(
+            serde_json::from_str::<Value>(&sent).unwrap()["event"]["endpoint"]["scope"]["token"],
+            "new"
+        );
 
         for bad in [
-            json!({}),
-            json!({"event": 3}),
-            json!({"event": {"header": {"namespace": "Alexa"}}}),
-            json!({"event": {"header": {"namespace": "Alexa.Discovery"}, "endpoint": {}}}),
+            "{}",
+            "[]",
+            r#"{"event": 3}"#,
+            r#"{"event": {"header": {"namespace": "Alexa"}}}"#,
+            r#"{"event": {"endpoint": [1]}}"#,
+            r#"{"event": {"header": {"namespace": "Alexa.Discovery"}, "endpoint": {}}}"#,
         ] {
-            let mut bad = bad;
-            assert!(matches!(
-                place_scope(&mut bad, "t"),
-                Err(Refused::BadMessage(_))
-            ));
+            assert!(
+                matches!(scope_slot(bad), Err(Refused::BadMessage(_))),
+                "{bad}"
+            );
         }
     }
 

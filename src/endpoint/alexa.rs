@@ -4,7 +4,7 @@
 //! `client_id` and `client_secret`), and take JSON.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::front::{self, Rejection};
 use crate::alexa::{self, Acceptance, Event, LwaFailure, Reach, Refused};
@@ -34,11 +34,12 @@ struct AcceptGrantBody {
     client_secret: Option<String>,
 }
 
-/// `POST /alexa/events`'s body.
+/// `POST /alexa/events`'s body; the message stays the text it came as.
 #[derive(Deserialize)]
-struct EventBody {
+struct EventBody<'a> {
     sub: String,
-    message: Value,
+    #[serde(borrow)]
+    message: &'a RawValue,
     client_id: Option<String>,
     client_secret: Option<String>,
 }
@@ -49,7 +50,7 @@ struct Accepted {
 }
 
 /// Reads a JSON body of type `T` from a POST.
-fn read_json<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T, Rejection> {
+fn read_json<'r, T: Deserialize<'r>>(req: &'r Request) -> Result<T, Rejection> {
     let body = front::read_post(req, "this endpoint accepts POST only")?;
     let json = req
         .header("content-type")
@@ -162,7 +163,7 @@ async fn send<S: GrantStore>(
     let event = Event {
         client: &client,
         user: UserId::new(body.sub),
-        message: body.message,
+        message: body.message.get(),
         now: ctx.now,
     };
     let outcome = match event.user.as_str().len() {

@@ -1,11 +1,11 @@
 // Starts the built Worker under `wrangler dev` on a free port with fresh local
 // KV, seeded through the admin command, and speaks HTTP to it as Alexa does.
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { randomBytes, createHmac } from 'node:crypto';
+import { join, relative, resolve } from 'node:path';
+import { randomBytes, createHash, createHmac } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 
@@ -255,4 +255,28 @@ export function signJwt(claims, key, header = { alg: 'HS256', typ: 'at+jwt', kid
   const enc = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
   const input = `${enc(header)}.${enc(claims)}`;
   return `${input}.${createHmac('sha256', key).update(input).digest('base64url')}`;
+}
+
+/**
+ * Every persisted file under the state folder and a hash of its bytes. SQLite's
+ * shared-memory index (`-shm`) changes on reads, so it is left out; its
+ * write-ahead log (`-wal`) and databases, and KV's value blobs, are in.
+ */
+export function snapshot(dir) {
+  const files = new Map();
+  const walk = (d) => {
+    for (const name of readdirSync(d)) {
+      const path = join(d, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else if (!name.endsWith('-shm')) files.set(relative(dir, path), createHash('sha256').update(readFileSync(path)).digest('hex'));
+    }
+  };
+  walk(dir);
+  return files;
+}
+
+/** The files whose bytes differ between two snapshots. */
+export function changed(before, after) {
+  const names = new Set([...before.keys(), ...after.keys()]);
+  return [...names].filter((n) => before.get(n) !== after.get(n));
 }

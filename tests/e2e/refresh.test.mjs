@@ -5,33 +5,7 @@
 // rotates, and a token reused after 2, 10 or 40 refreshes revokes the grant.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import { startWorker, authorizeQuery, login, token, admin, REDIRECTS, CLIENT_ID } from './harness.mjs';
-
-/**
- * Every persisted file under the state folder and a hash of its bytes. SQLite's
- * shared-memory index (`-shm`) changes on reads, so it is left out; its
- * write-ahead log (`-wal`) and databases, and KV's value blobs, are in.
- */
-function snapshot(dir) {
-  const files = new Map();
-  const walk = (d) => {
-    for (const name of readdirSync(d)) {
-      const path = join(d, name);
-      if (statSync(path).isDirectory()) walk(path);
-      else if (!name.endsWith('-shm')) files.set(relative(dir, path), createHash('sha256').update(readFileSync(path)).digest('hex'));
-    }
-  };
-  walk(dir);
-  return files;
-}
-
-function changed(before, after) {
-  const names = new Set([...before.keys(), ...after.keys()]);
-  return [...names].filter((n) => before.get(n) !== after.get(n));
-}
+import { startWorker, authorizeQuery, login, token, admin, snapshot, changed, REDIRECTS, CLIENT_ID } from './harness.mjs';
 
 for (const durable of [false, true]) {
   describe(durable ? 'Durable Object mode' : 'KV mode', () => {

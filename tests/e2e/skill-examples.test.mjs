@@ -3,61 +3,51 @@
 // set, and /userinfo): a real link through the login page, then the
 // directives Alexa sends carrying that token, and the error rule: a bad token
 // is INVALID_AUTHORIZATION_CREDENTIAL, a Worker that does not answer is
-// INTERNAL_ERROR, a token 30 s past its expiry is still served. Login with
-// Amazon (AcceptGrant) is a stand-in on 127.0.0.1.
+// INTERNAL_ERROR, a token 30 s past its expiry is still served. AcceptGrant
+// is forwarded to the Worker, whose Login with Amazon and event gateways are
+// the stand-ins of amazon.mjs on 127.0.0.1; each example's device backend
+// then sends a ChangeReport through the Worker to the Lambda's region.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { generateKeyPairSync, createPublicKey, sign as nodeSign, randomUUID } from 'node:crypto';
-import { createServer } from 'node:http';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { calculateJwkThumbprint } from 'jose';
-import { startWorker, authorizeQuery, login, token, admin, CLIENT_ID, SECRET, REDIRECTS, ROOT } from './harness.mjs';
+import { startWorker, authorizeQuery, login, token, admin, CLIENT_ID, SECRET, REDIRECTS, ROOT, SECRETS_SEEN } from './harness.mjs';
+import { startAmazon } from './amazon.mjs';
 
 const BRIDGE = 'https://bridge.example/alice';
 const KEY = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' });
 const PYTHON = execFileSync('bash', [join(ROOT, 'scripts/setup-python.sh')], { encoding: 'utf8' }).trim();
 let worker;
-let lwa;
-let lwaCalls = [];
-const dir = mkdtempSync(join(tmpdir(), 'alexa-oauth-skills-'));
+let amazon;
 
 before(async () => {
-  worker = await startWorker({ vars: { ACCESS_TOKEN_ALG: 'ES256', ES256_PRIVATE_KEY: KEY } });
+  amazon = await startAmazon();
+  worker = await startWorker({ vars: { ACCESS_TOKEN_ALG: 'ES256', ES256_PRIVATE_KEY: KEY, ...amazon.vars } });
   // Alice's bridge, a claim of her own that her tokens carry.
   admin(worker.state, ['user', 'update', '--username', 'alice', '--claim', `bridge_url=${BRIDGE}`]);
-  // Login with Amazon's token endpoint, as AcceptGrant calls it.
-  lwa = createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => { body += d; });
-    req.on('end', () => {
-      const form = new URLSearchParams(body);
-      lwaCalls.push(Object.fromEntries(form));
-      const ok = form.get('grant_type') === 'authorization_code' && form.get('code') === 'grant-code-ok'
-        && form.get('client_id') === 'lwa-client' && form.get('client_secret') === 'lwa-secret';
-      res.writeHead(ok ? 200 : 400, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(ok ? { access_token: 'Atza|lwa-access', refresh_token: 'Atzr|lwa-refresh', token_type: 'bearer', expires_in: 3600 } : { error: 'invalid_grant' }));
-    });
-  });
-  await new Promise((r) => lwa.listen(0, '127.0.0.1', r));
+  admin(worker.state, ['client', 'update', '--id', CLIENT_ID, '--lwa-client-id', amazon.clientId, '--lwa-client-secret-stdin'], amazon.clientSecret);
 });
-after(() => {
+after(async () => {
   worker?.stop();
-  lwa?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await amazon?.stop();
+  for (const s of amazon?.secrets ?? []) SECRETS_SEEN.add(s);
 });
 
-const env = (check, issuer = worker.base) => ({
+/** The Lambda's settings; the Node one runs in eu-west-1, the Python one in us-west-2. */
+const env = (check, issuer = worker.base, language = 'node') => ({
   OAUTH_ISSUER: issuer,
   OAUTH_CLIENT_ID: CLIENT_ID,
+  OAUTH_CLIENT_SECRET: SECRET,
   TOKEN_CHECK: check,
-  LWA_TOKEN_URL: `http://127.0.0.1:${lwa.address().port}/auth/o2/token`,
-  LWA_CLIENT_ID: 'lwa-client',
-  LWA_CLIENT_SECRET: 'lwa-secret',
-  TOKEN_STORE_FILE: join(dir, `lwa-${check}.json`),
+  AWS_REGION: language === 'node' ? 'eu-west-1' : 'us-west-2',
 });
+const REGION = { node: 'eu', python: 'fe' };
+const BACKEND = {
+  node: (args, settings) => run('node', [join(ROOT, 'examples/skill-node/report-change.mjs'), ...args], settings),
+  python: (args, settings) => run(PYTHON, [join(ROOT, 'examples/skill-python/report_change.py'), ...args], settings),
+};
 
 /** Runs each example's handler on `directives` in one process (as one warm Lambda). */
 function runNode(settings, directives) {
@@ -137,11 +127,11 @@ for (const [language, runExample] of Object.entries(EXAMPLES)) {
       assert.equal(claims.aud, CLIENT_ID, 'RFC 9068: the audience is the client');
       const sub = claims.sub;
       const lamp = `${sub}:lamp`;
-      lwaCalls = [];
       const on = power(t.access_token, lamp);
-      const [found, turnedOn, state, granted, refused] = await runExample(env(check), [
+      const settings = env(check, worker.base, language);
+      const [found, turnedOn, state, granted, refused] = await runExample(settings, [
         discover(t.access_token), on, reportState(t.access_token, lamp),
-        acceptGrant(t.access_token, 'grant-code-ok'), acceptGrant(t.access_token, 'grant-code-bad'),
+        acceptGrant(t.access_token, amazon.grantCode()), acceptGrant(t.access_token, 'ANspent'),
       ]);
       assert.equal(found.event.header.name, 'Discover.Response', JSON.stringify(found));
       assert.deepEqual(found.event.payload.endpoints.map((e) => e.endpointId), [lamp, `${sub}:fan`]);
@@ -154,9 +144,20 @@ for (const [language, runExample] of Object.entries(EXAMPLES)) {
       assert.equal(state.context.properties[0].value, 'ON');
       assert.equal(granted.event.header.name, 'AcceptGrant.Response', JSON.stringify(granted));
       assert.equal(refused.event.payload.type, 'ACCEPT_GRANT_FAILED');
-      assert.equal(lwaCalls[0].code, 'grant-code-ok');
-      const stored = JSON.parse(readFileSync(env(check).TOKEN_STORE_FILE, 'utf8'));
-      assert.equal(stored[sub].refresh_token, 'Atzr|lwa-refresh');
+      assert.match(refused.event.payload.message, /invalid_grant/);
+      // The device backend: a ChangeReport for the user, to the Lambda's region.
+      const sent = amazon.delivered.length;
+      const reported = await BACKEND[language]([sub, lamp, 'OFF'], settings);
+      assert.equal(reported.status, 202, JSON.stringify(reported));
+      assert.equal(amazon.delivered.length, sent + 1);
+      const event = amazon.delivered.at(-1);
+      assert.equal(event.region, REGION[language]);
+      assert.equal(event.message.event.endpoint.endpointId, lamp);
+      assert.equal(event.message.event.payload.change.properties[0].value, 'OFF');
+      assert.equal(event.authorization, `Bearer ${event.message.event.endpoint.scope.token}`);
+      // A user with no event tokens: the backend hears 404, not a crash.
+      const nobody = await BACKEND[language](['nobody', lamp, 'ON'], settings).catch((e) => e.message);
+      assert.match(JSON.stringify(nobody), /404/);
       // Another user's device is not this user's.
       const [other] = await runExample(env(check), [power(t.access_token, 'someone-else:lamp')]);
       assert.equal(errorType(other), 'NO_SUCH_ENDPOINT');
