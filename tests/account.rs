@@ -285,6 +285,32 @@ fn the_account_page_lists_and_ends_links() {
     assert!(page.body_text().contains("No service holds a link"));
 }
 
+fn ending_a_link_at_the_account_page_forgets_its_event_tokens() {
+    let s = with_pages(Server::with_alexa_events());
+    let (access, refresh) = s.link();
+    assert_eq!(s.accept_grant(&access, "EU").0, 200);
+    let record = keys::alexa_events(
+        &UserId::new("user-1"),
+        &alexa_oauth::types::ClientId::new("alexa"),
+    );
+    assert!(
+        block_on(get_json::<serde_json::Value, _>(&s.store, &record))
+            .unwrap()
+            .is_some()
+    );
+    let mut b = Browser::default();
+    let page = signed_in(&s, &mut b, "alice", "correct horse");
+    let gid = refresh.split('.').next().unwrap();
+    let r = b.submit(&s, &page, "/account", &[("grant", gid), ("action", "end")]);
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    assert!(
+        block_on(get_json::<serde_json::Value, _>(&s.store, &record))
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(s.send_change_report("user-1").0, 404);
+}
+
 fn one_cannot_end_another_users_link() {
     let s = with_pages(Server::new());
     let (_, refresh) = s.link(); // alice's
@@ -537,6 +563,7 @@ fn a_view_reads_a_bounded_number_of_keys() {
 }
 
 alexa_oauth::on_both_stores!(
+    ending_a_link_at_the_account_page_forgets_its_event_tokens,
     a_view_reads_a_bounded_number_of_keys,
     password_sign_in_off_holds_on_the_account_pages,
     an_invitation_sets_a_password_once,

@@ -89,6 +89,17 @@ fn every_route_asked_anonymously_or_wrongly_writes_nothing() {
         ),
         post("/introspect", &format!("token={rt}")),
         post("/introspect", &format!("token={access}&{body_creds}")),
+        // Alexa's side of the link, without a client, or with a bad grantee token.
+        Request::new(Method::Post, "/alexa/accept-grant")
+            .with_header("content-type", "application/json")
+            .with_body(format!(r#"{{"code":"c","grantee_token":"{access}","region":"NA"}}"#)),
+        Request::new(Method::Post, "/alexa/accept-grant")
+            .with_header("content-type", "application/json")
+            .with_body(r#"{"code":"c","grantee_token":"x.y.z","region":"NA","client_id":"alexa","client_secret":"wrong"}"#),
+        Request::new(Method::Post, "/alexa/events")
+            .with_header("content-type", "application/json")
+            .with_body(r#"{"sub":"user-1","message":{"event":{"endpoint":{}}}}"#),
+        Request::new(Method::Get, "/alexa/events"),
         // The skill's side.
         Request::new(Method::Get, "/userinfo"),
         Request::new(Method::Get, "/userinfo").with_header("authorization", "Bearer x.y.z"),
