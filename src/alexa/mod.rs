@@ -31,11 +31,11 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use serde::Deserialize;
+use serde_json::Value;
 
 use crate::config::ConfigError;
 use crate::form::encode_pairs;
-use crate::store::{get_json, keys, put_json, ClientRecord, EventTokens, Store, StoreError};
+use crate::store::{keys, put_json, ClientRecord, EventTokens, Store, StoreError};
 use crate::types::{
     ClientId, GrantId, LwaAccessToken, LwaClientSecret, LwaRefreshToken, Region, UserId,
 };
@@ -205,32 +205,24 @@ async fn lwa_token(
             FetchError::Failed => "Login with Amazon could not be reached",
         })
     })?;
-    #[derive(Deserialize)]
-    struct Tokens {
-        access_token: String,
-        refresh_token: Option<String>,
-        expires_in: Option<u64>,
-    }
-    #[derive(Deserialize)]
-    struct Refusal {
-        error: String,
-    }
+    // Read as a `Value`, as every provider's answer is (`upstream::client`):
+    // a typed reader per answer costs the wasm more.
+    let body: Value = serde_json::from_slice(&answer.body).unwrap_or_default();
+    let text = |name: &str| body.get(name).and_then(Value::as_str).map(str::to_owned);
     match answer.status {
-        200 => {
-            let t: Tokens = serde_json::from_slice(&answer.body).map_err(|_| {
-                LwaFailure::Unavailable("Login with Amazon's answer is not a token answer")
-            })?;
-            Ok(LwaTokens {
-                access_token: LwaAccessToken::new(t.access_token),
-                refresh_token: t.refresh_token.map(LwaRefreshToken::new),
-                expires_in: t.expires_in.unwrap_or(3600),
-            })
-        }
+        200 => Ok(LwaTokens {
+            access_token: LwaAccessToken::new(text("access_token").ok_or(
+                LwaFailure::Unavailable("Login with Amazon's answer is not a token answer"),
+            )?),
+            refresh_token: text("refresh_token").map(LwaRefreshToken::new),
+            expires_in: body
+                .get("expires_in")
+                .and_then(Value::as_u64)
+                .unwrap_or(3600),
+        }),
         400..=499 => {
-            let code = serde_json::from_slice::<Refusal>(&answer.body)
-                .map(|r| r.error)
-                .unwrap_or_default();
-            let code: String = code
+            let code: String = text("error")
+                .unwrap_or_default()
                 .chars()
                 .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
                 .take(40)
@@ -378,8 +370,8 @@ pub async fn accept_grant<S: Store>(
 pub struct Event<'a> {
     pub client: &'a ClientRecord,
     pub user: UserId,
-    /// `{"event": …, "context": …}`, as the gateway takes it: JSON text.
-    pub message: &'a str,
+    /// `{"event": …, "context": …}`, as the gateway takes it.
+    pub message: Value,
     pub now: u64,
 }
 
@@ -395,14 +387,14 @@ pub struct Reach<'a, S> {
 /// Sends an event to the gateway of its user's region with an LWA access
 /// token in it, and gives back the gateway's answer. A `401` from the
 /// gateway gets one retry with a fresh token.
-pub async fn send_event<S: Store>(r: &Reach<'_, S>, e: Event<'_>) -> Result<Answer, Refused> {
+pub async fn send_event<S: Store>(r: &Reach<'_, S>, mut e: Event<'_>) -> Result<Answer, Refused> {
     // The message is checked before anything is read or fetched.
-    let slot = scope_slot(e.message)?;
+    place_scope(&mut e.message, "")?;
     let key = keys::alexa_events(&e.user, &e.client.client_id);
     let mut entry = match r.cache.get(&key) {
         Some(c) if e.now < c.read_at + RECORD_CACHE_SECONDS => c,
         cached => {
-            let Some(record) = get_json::<EventTokens, _>(r.store, &key).await? else {
+            let Some(record) = read_record(r.store, &key).await? else {
                 r.cache.drop_key(&key);
                 return Err(Refused::NoTokens);
             };
@@ -444,6 +436,7 @@ pub async fn send_event<S: Store>(r: &Reach<'_, S>, e: Event<'_>) -> Result<Answ
             }
         };
         r.cache.put(entry.clone());
+        place_scope(&mut e.message, token.secret())?;
         let call = Call {
             post: true,
             url: url.clone(),
@@ -451,7 +444,7 @@ pub async fn send_event<S: Store>(r: &Reach<'_, S>, e: Event<'_>) -> Result<Answ
                 ("content-type", "application/json".to_owned()),
                 ("authorization", format!("Bearer {}", token.secret())),
             ],
-            body: Some(with_scope(e.message, slot, token.secret())),
+            body: Some(e.message.to_string()),
         };
         let answer = r.fetch.fetch(call).await.map_err(|f| {
             Refused::Unavailable(match f {
@@ -513,91 +506,44 @@ async fn refresh<S: Store>(
     }
 }
 
-/// Where an event's token goes: the gateway looks in `event.payload.scope`
-/// in a Discovery report (`AddOrUpdateReport`, `DeleteReport`), and in
-/// `event.endpoint.scope` otherwise (a `ChangeReport`, a doorbell press, …).
-/// Found once, before anything is read or fetched.
-#[derive(Debug, Clone, Copy)]
-struct ScopeSlot {
-    /// Where the holder object's text starts in the message.
-    holder: usize,
-    /// The text of a `scope` the message already has: replaced.
-    scope: Option<(usize, usize)>,
-}
-
-/// Finds the [`ScopeSlot`] of `message`, the text of a JSON event message.
-/// The message is not parsed into a value and written out again: each part
-/// we need is read as raw JSON borrowed from the text, and its place found
-/// from where it lies in it. (`from_slice`, as everywhere: `from_str` is a
-/// second copy of the parser in the wasm.)
-fn scope_slot(message: &str) -> Result<ScopeSlot, Refused> {
-    use serde_json::value::RawValue;
-    #[derive(Deserialize)]
-    struct Message<'a> {
-        #[serde(borrow)]
-        event: &'a RawValue,
-    }
-    #[derive(Deserialize)]
-    struct Event<'a> {
-        #[serde(default)]
-        header: Header,
-        #[serde(borrow)]
-        endpoint: Option<&'a RawValue>,
-        #[serde(borrow)]
-        payload: Option<&'a RawValue>,
-    }
-    #[derive(Deserialize, Default)]
-    struct Header {
-        #[serde(default)]
-        namespace: String,
-    }
-    #[derive(Deserialize)]
-    struct Holder<'a> {
-        #[serde(borrow)]
-        scope: Option<&'a RawValue>,
-    }
-    let at = |part: &str| part.as_ptr() as usize - message.as_ptr() as usize;
-    let msg: Message = serde_json::from_slice(message.as_bytes())
-        .map_err(|_| Refused::BadMessage("message must be an object with an event"))?;
-    let event: Event = serde_json::from_slice(msg.event.get().as_bytes())
-        .map_err(|_| Refused::BadMessage("message.event must be an object"))?;
-    let (holder, missing) = if event.header.namespace == "Alexa.Discovery" {
+/// Puts `token` where the gateway looks for it: `event.payload.scope` in a
+/// Discovery report (`AddOrUpdateReport`, `DeleteReport`), otherwise
+/// `event.endpoint.scope` (a `ChangeReport`, a doorbell press, …). A
+/// `scope` the message has is replaced. The message is a [`Value`], which
+/// the wasm has anyway: typed readers for each part cost it more.
+fn place_scope(message: &mut Value, token: &str) -> Result<(), Refused> {
+    let event = message
+        .get_mut("event")
+        .filter(|e| e.is_object())
+        .ok_or(Refused::BadMessage("message.event must be an object"))?;
+    let discovery =
+        event.pointer("/header/namespace").and_then(Value::as_str) == Some("Alexa.Discovery");
+    let (holder, missing) = if discovery {
         (
-            event.payload,
+            "payload",
             "a Discovery report needs the object event.payload",
         )
     } else {
-        (event.endpoint, "this event needs the object event.endpoint")
+        ("endpoint", "this event needs the object event.endpoint")
     };
-    let holder = holder
-        .filter(|h| h.get().starts_with('{'))
+    let slot = event
+        .get_mut(holder)
+        .and_then(Value::as_object_mut)
         .ok_or(Refused::BadMessage(missing))?;
-    let found: Holder = serde_json::from_slice(holder.get().as_bytes())
-        .map_err(|_| Refused::BadMessage(missing))?;
-    Ok(ScopeSlot {
-        holder: at(holder.get()),
-        scope: found
-            .scope
-            .map(|s| (at(s.get()), at(s.get()) + s.get().len())),
-    })
+    let mut scope = serde_json::Map::new();
+    scope.insert("type".to_owned(), Value::from("BearerToken"));
+    scope.insert("token".to_owned(), Value::from(token));
+    slot.insert("scope".to_owned(), Value::Object(scope));
+    Ok(())
 }
 
-/// The message with `token` in its [`ScopeSlot`].
-fn with_scope(message: &str, slot: ScopeSlot, token: &str) -> String {
-    let token = serde_json::to_string(token).expect("a string serialises");
-    let scope = format!("{{\"type\":\"BearerToken\",\"token\":{token}}}");
-    match slot.scope {
-        Some((from, to)) => format!("{}{scope}{}", &message[..from], &message[to..]),
-        None => {
-            let open = slot.holder + 1;
-            let rest = &message[open..];
-            let comma = if rest.trim_start().starts_with('}') {
-                ""
-            } else {
-                ","
-            };
-            format!("{}\"scope\":{scope}{comma}{rest}", &message[..open])
-        }
+/// The event record at `key`; a damaged one is a store fault.
+async fn read_record<S: Store>(store: &S, key: &str) -> Result<Option<EventTokens>, StoreError> {
+    match store.get(key).await? {
+        None => Ok(None),
+        Some(text) => EventTokens::from_json(text.as_bytes())
+            .map(Some)
+            .ok_or_else(|| StoreError(format!("corrupt record at {key}"))),
     }
 }
 
@@ -613,7 +559,7 @@ pub async fn forget<S: Store>(
 ) -> Result<(), StoreError> {
     let key = keys::alexa_events(user, client);
     cache.drop_key(&key);
-    match get_json::<EventTokens, _>(store, &key).await {
+    match read_record(store, &key).await {
         Ok(Some(r)) if r.grant_id != *grant => Ok(()),
         Ok(None) => Ok(()),
         // A damaged record is forgotten too.
@@ -624,50 +570,41 @@ pub async fn forget<S: Store>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::Value;
+    use serde_json::json;
 
     #[test]
     fn the_token_goes_where_each_kind_of_event_wants_it() {
-        let placed = |message: &str| -> Value {
-            let slot = scope_slot(message).unwrap();
-            serde_json::from_str(&with_scope(message, slot, "Atza|t\"x")).unwrap()
-        };
-        let change = r#"{"event": {"header": {"namespace": "Alexa", "name": "ChangeReport"},
-            "endpoint": {"endpointId": "lamp", "n": 1.5e3}, "payload": {}}, "context": {"p": [1, 2.25]}}"#;
-        let sent = placed(change);
-        let scope = &sent["event"]["endpoint"]["scope"];
+        let mut change = json!({"event": {"header": {"namespace": "Alexa", "name": "ChangeReport"},
+            "endpoint": {"endpointId": "lamp", "n": 1.5e3}, "payload": {}}, "context": {"p": [1, 2.25]}});
+        place_scope(&mut change, "Atza|t").unwrap();
+        let scope = &change["event"]["endpoint"]["scope"];
         assert_eq!(
             (scope["type"].as_str(), scope["token"].as_str()),
-            (Some("BearerToken"), Some("Atza|t\"x"))
+            (Some("BearerToken"), Some("Atza|t"))
         );
-        assert!(sent["event"]["payload"].get("scope").is_none());
-        assert_eq!(sent["event"]["endpoint"]["n"], 1500.0, "the rest as it was");
-        assert_eq!(sent["context"]["p"][1], 2.25);
+        assert!(change["event"]["payload"].get("scope").is_none());
+        assert_eq!(change["context"]["p"][1], 2.25, "the rest as it was");
 
-        let discovery = r#"{"event":{"header":{"namespace":"Alexa.Discovery","name":"AddOrUpdateReport"},"payload":{ }}}"#;
-        assert_eq!(
-            placed(discovery)["event"]["payload"]["scope"]["token"],
-            "Atza|t\"x"
-        );
-        // A scope the message already has is replaced, not doubled.
-        let scoped = r#"{"event":{"endpoint":{"scope":{"type":"BearerToken","token":"old"},"endpointId":"x"}}}"#;
-        let sent = with_scope(scoped, scope_slot(scoped).unwrap(), "new");
-        assert_eq!(sent.matches("scope").count(), 1, "{sent}");
-        assert_eq!(
-            serde_json::from_str::<Value>(&sent).unwrap()["event"]["endpoint"]["scope"]["token"],
-            "new"
-        );
+        let mut discovery = json!({"event": {"header": {"namespace": "Alexa.Discovery",
+            "name": "AddOrUpdateReport"}, "payload": {"endpoints": []}}});
+        place_scope(&mut discovery, "Atza|t").unwrap();
+        assert_eq!(discovery["event"]["payload"]["scope"]["token"], "Atza|t");
+        // A scope the message has is replaced.
+        let mut scoped = json!({"event": {"endpoint": {"scope": {"token": "old"}}}});
+        place_scope(&mut scoped, "new").unwrap();
+        assert_eq!(scoped["event"]["endpoint"]["scope"]["token"], "new");
 
         for bad in [
-            "{}",
-            "[]",
-            r#"{"event": 3}"#,
-            r#"{"event": {"header": {"namespace": "Alexa"}}}"#,
-            r#"{"event": {"endpoint": [1]}}"#,
-            r#"{"event": {"header": {"namespace": "Alexa.Discovery"}, "endpoint": {}}}"#,
+            json!({}),
+            json!([]),
+            json!({"event": 3}),
+            json!({"event": {"header": {"namespace": "Alexa"}}}),
+            json!({"event": {"endpoint": [1]}}),
+            json!({"event": {"header": {"namespace": "Alexa.Discovery"}, "endpoint": {}}}),
         ] {
+            let mut bad = bad;
             assert!(
-                matches!(scope_slot(bad), Err(Refused::BadMessage(_))),
+                matches!(place_scope(&mut bad, "t"), Err(Refused::BadMessage(_))),
                 "{bad}"
             );
         }

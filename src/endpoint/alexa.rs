@@ -3,8 +3,8 @@
 //! client as `/token` does, HTTP Basic or the body (here a JSON body's
 //! `client_id` and `client_secret`), and take JSON.
 
-use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
+use serde::Serialize;
+use serde_json::Value;
 
 use super::front::{self, Rejection};
 use crate::alexa::{self, Acceptance, Event, LwaFailure, Reach, Refused};
@@ -23,34 +23,14 @@ const GRANTEE_LEEWAY: u64 = 60;
 /// The longest `sub` looked up: longer than any id we issue.
 const MAX_SUB_LEN: usize = 128;
 
-/// `POST /alexa/accept-grant`'s body: AcceptGrant's `grant.code`, its
-/// `grantee.token` (our access token) and the region the directive came to.
-#[derive(Deserialize)]
-struct AcceptGrantBody {
-    code: String,
-    grantee_token: String,
-    region: String,
-    client_id: Option<String>,
-    client_secret: Option<String>,
-}
-
-/// `POST /alexa/events`'s body; the message stays the text it came as.
-#[derive(Deserialize)]
-struct EventBody<'a> {
-    sub: String,
-    #[serde(borrow)]
-    message: &'a RawValue,
-    client_id: Option<String>,
-    client_secret: Option<String>,
-}
-
 #[derive(Serialize)]
 struct Accepted {
     accepted: bool,
 }
 
-/// Reads a JSON body of type `T` from a POST.
-fn read_json<'r, T: Deserialize<'r>>(req: &'r Request) -> Result<T, Rejection> {
+/// A JSON object body of a POST. Read as a [`Value`], which the wasm has
+/// anyway: a typed reader per body costs it more.
+fn read_json(req: &Request) -> Result<Value, Rejection> {
     let body = front::read_post(req, "this endpoint accepts POST only")?;
     let json = req
         .header("content-type")
@@ -58,9 +38,27 @@ fn read_json<'r, T: Deserialize<'r>>(req: &'r Request) -> Result<T, Rejection> {
     if !json {
         return Err(OAuthError::invalid_request("Content-Type must be application/json").into());
     }
-    serde_json::from_slice(body).map_err(|_| {
-        OAuthError::invalid_request("the body is not the JSON this endpoint takes").into()
-    })
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .filter(Value::is_object)
+        .ok_or(OAuthError::invalid_request("the body must be a JSON object").into())
+}
+
+/// A string member of a JSON body, taken out of it.
+fn take_string(body: &mut Value, name: &str) -> Option<String> {
+    match body.get_mut(name)?.take() {
+        Value::String(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// The client's credentials: HTTP Basic, or `client_id` and `client_secret`
+/// members of the body.
+fn credentials(body: &mut Value) -> Params {
+    Params::credentials(
+        take_string(body, "client_id"),
+        take_string(body, "client_secret"),
+    )
 }
 
 /// Handles `POST /alexa/accept-grant`.
@@ -78,16 +76,27 @@ async fn accept<S: GrantStore>(
     ctx: &Ctx<'_, S>,
     log: &mut LogFields,
 ) -> Result<Response, Rejection> {
-    let body: AcceptGrantBody = read_json(req)?;
-    let mut params = Params::credentials(body.client_id, body.client_secret);
+    let mut body = read_json(req)?;
+    let mut params = credentials(&mut body);
     let client = front::authenticate_request(req, &mut params, ctx, log).await?;
-    let region = Region::parse(&body.region)
-        .ok_or(OAuthError::invalid_request("region must be NA, EU or FE"))?;
+    // AcceptGrant's `grant.code`, its `grantee.token` (our access token), and
+    // the region the directive came to.
+    let (Some(code), Some(grantee_token), Some(region)) = (
+        take_string(&mut body, "code"),
+        take_string(&mut body, "grantee_token"),
+        take_string(&mut body, "region"),
+    ) else {
+        return Err(
+            OAuthError::invalid_request("code, grantee_token and region are required").into(),
+        );
+    };
+    let region =
+        Region::parse(&region).ok_or(OAuthError::invalid_request("region must be NA, EU or FE"))?;
     const FOREIGN: OAuthError = OAuthError::invalid_grant(
         "grantee_token is not a live access token this client holds for a user",
     );
     let claims = match ctx
-        .verify_access_token(&body.grantee_token, GRANTEE_LEEWAY)
+        .verify_access_token(&grantee_token, GRANTEE_LEEWAY)
         .await
     {
         Ok(claims) => claims,
@@ -112,7 +121,7 @@ async fn accept<S: GrantStore>(
         user: UserId::new(claims.sub),
         grant: GrantId::new(gid),
         region,
-        code: &body.code,
+        code: &code,
         now: ctx.now,
     };
     let settings = &ctx.config.alexa;
@@ -149,10 +158,14 @@ async fn send<S: GrantStore>(
     ctx: &Ctx<'_, S>,
     log: &mut LogFields,
 ) -> Result<Response, Rejection> {
-    let body: EventBody = read_json(req)?;
-    let mut params = Params::credentials(body.client_id, body.client_secret);
+    let mut body = read_json(req)?;
+    let mut params = credentials(&mut body);
     let client = front::authenticate_request(req, &mut params, ctx, log).await?;
-    log.sub = Some(body.sub.chars().take(MAX_SUB_LEN).collect());
+    let (Some(sub), Some(message)) = (take_string(&mut body, "sub"), body.get_mut("message"))
+    else {
+        return Err(OAuthError::invalid_request("sub and message are required").into());
+    };
+    log.sub = Some(sub.chars().take(MAX_SUB_LEN).collect());
     let reach = Reach {
         store: ctx.store,
         settings: &ctx.config.alexa,
@@ -162,8 +175,8 @@ async fn send<S: GrantStore>(
     };
     let event = Event {
         client: &client,
-        user: UserId::new(body.sub),
-        message: body.message.get(),
+        user: UserId::new(sub),
+        message: message.take(),
         now: ctx.now,
     };
     let outcome = match event.user.as_str().len() {

@@ -340,7 +340,9 @@ pub struct GrantRecord {
 /// user's events to Alexa through one client (see [`crate::alexa`]). It
 /// works while its grant has no tombstone and its client is the generation
 /// it was accepted under; ending the link deletes it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+///
+/// Written by serde's derive, read by [`EventTokens::from_json`].
+#[derive(Debug, Clone, Serialize)]
 pub struct EventTokens {
     /// The link whose AcceptGrant this was.
     pub grant_id: GrantId,
@@ -350,6 +352,26 @@ pub struct EventTokens {
     pub accepted_at: u64,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub client_generation: u64,
+}
+
+impl EventTokens {
+    /// The record from its JSON text, read through a [`serde_json::Value`]
+    /// (which the wasm has anyway) rather than the derived reader, which
+    /// costs the wasm about 3 KiB for this one record. `None` for text that
+    /// is not such a record.
+    pub fn from_json(text: &[u8]) -> Option<Self> {
+        use serde_json::Value;
+        let v: Value = serde_json::from_slice(text).ok()?;
+        let text = |name: &str| v.get(name).and_then(Value::as_str);
+        let number = |name: &str| v.get(name).map_or(Some(0), Value::as_u64);
+        Some(Self {
+            grant_id: GrantId::new(text("grant_id")?),
+            region: Region::parse(text("region")?)?,
+            refresh_token: LwaRefreshToken::new(text("refresh_token")?),
+            accepted_at: number("accepted_at")?,
+            client_generation: number("client_generation")?,
+        })
+    }
 }
 
 /// A grant's revocation, kept apart from the grant record so that no refresh
@@ -405,6 +427,45 @@ impl Revocation {
             6 => "a refresh token it had moved past came back",
             7 => "its user ended it at /account",
             _ => "not recorded (a tombstone from before reasons)",
+        }
+    }
+}
+
+#[cfg(test)]
+mod event_tokens_tests {
+    use super::*;
+
+    #[test]
+    fn event_tokens_read_back_what_is_written() {
+        let record = EventTokens {
+            grant_id: GrantId::new("g1"),
+            region: Region::Fe,
+            refresh_token: LwaRefreshToken::new("Atzr|r"),
+            accepted_at: 1_800_000_000,
+            client_generation: 2,
+        };
+        let text = serde_json::to_string(&record).unwrap();
+        let back = EventTokens::from_json(text.as_bytes()).unwrap();
+        assert_eq!(serde_json::to_string(&back).unwrap(), text);
+        // Generation 0 is left out, and reads back as 0.
+        let first = EventTokens {
+            client_generation: 0,
+            ..record
+        };
+        let text = serde_json::to_string(&first).unwrap();
+        assert!(!text.contains("client_generation"));
+        assert_eq!(
+            EventTokens::from_json(text.as_bytes())
+                .unwrap()
+                .client_generation,
+            0
+        );
+        for bad in [
+            &b"{}"[..],
+            b"[]",
+            b"{\"grant_id\":\"g\",\"region\":\"SA\",\"refresh_token\":\"r\"}",
+        ] {
+            assert!(EventTokens::from_json(bad).is_none());
         }
     }
 }

@@ -249,9 +249,21 @@ mod durable {
         };
     }
 
+    impl Grants<'_> {
+        /// KV, which holds everything but grant state in both modes.
+        fn kv(&self) -> &Kv {
+            match self {
+                Grants::Kv(kv) => kv,
+                Grants::Objects(objects) => objects.kv,
+            }
+        }
+    }
+
+    /// Straight to KV in both modes (as [`DurableGrants`]'s own `Store`
+    /// does): one future type per call, not one per mode.
     impl Store for Grants<'_> {
         async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
-            either!(self, s => s.get(key).await)
+            self.kv().get(key).await
         }
         async fn put(
             &self,
@@ -259,24 +271,24 @@ mod durable {
             value: String,
             expires_at: Option<u64>,
         ) -> Result<(), StoreError> {
-            either!(self, s => s.put(key, value, expires_at).await)
+            self.kv().put(key, value, expires_at).await
         }
         async fn delete(&self, key: &str) -> Result<(), StoreError> {
-            either!(self, s => s.delete(key).await)
+            self.kv().delete(key).await
         }
         async fn get_two(
             &self,
             a: &str,
             b: &str,
         ) -> Result<(Option<String>, Option<String>), StoreError> {
-            either!(self, s => s.get_two(a, b).await)
+            self.kv().get_two(a, b).await
         }
         async fn keys_with_prefix(
             &self,
             prefix: &str,
             limit: usize,
         ) -> Result<Vec<String>, StoreError> {
-            either!(self, s => s.keys_with_prefix(prefix, limit).await)
+            self.kv().keys_with_prefix(prefix, limit).await
         }
     }
 
