@@ -128,7 +128,7 @@ fn signed_in(s: &Server, b: &mut Browser, username: &str, password: &str) -> Res
             ("action", "signin"),
         ],
     );
-    assert_eq!(r.status, 302, "{}", r.body_text());
+    assert_eq!(r.status, 303, "{}", r.body_text());
     let page = b.get(s, "/account");
     assert_eq!(page.status, 200);
     assert!(
@@ -363,7 +363,7 @@ fn forms_need_their_csrf_token_and_a_session() {
     assert_eq!(writes, 0);
     // Signing out ends the session.
     let r = b.submit(&s, &page, "/account", &[("action", "signout")]);
-    assert_eq!(r.status, 302);
+    assert_eq!(r.status, 303);
     assert!(!b.get(&s, "/account").body_text().contains("Signed in as"));
 }
 

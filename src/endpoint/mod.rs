@@ -45,10 +45,17 @@ pub fn log_path(path: &str) -> Cow<'_, str> {
     }
 }
 
-/// Routes one request to its endpoint, and adds the headers every answer
-/// gets ([`Response::with_common_headers`]).
+/// Routes one request to its endpoint, and does what holds for every answer:
+/// the common headers ([`Response::with_common_headers`]), and a redirect
+/// that answers a POST is a 303. RFC 9700 §4.12: after a form post carrying
+/// credentials, 303, so that no browser repeats the POST (and the password)
+/// at the redirect target; the endpoints redirect with a plain 302.
 pub async fn handle<S: GrantStore>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
-    route(req, ctx).await.with_common_headers(req)
+    let mut response = route(req, ctx).await;
+    if req.method() == Method::Post && response.status == 302 {
+        response.status = 303;
+    }
+    response.with_common_headers(req)
 }
 
 /// Every endpoint, in one place. All are in every build; the settings decide

@@ -96,7 +96,7 @@ async function signIn(s, username, password) {
   const page = await s.fetch('/account');
   assert.equal(page.status, 200);
   const r = await s.post(page, '/account', { username, password, action: 'signin' });
-  assert.equal(r.status, 302, r.html);
+  assert.equal(r.status, 303, r.html);
   const signedIn = await s.fetch('/account');
   assert.match(signedIn.html, /Signed in as/);
   return signedIn;

@@ -118,15 +118,10 @@ pub(super) async fn handle<S: GrantStore>(req: &Request, ctx: &Ctx<'_, S>) -> Re
         }),
     };
     let response = finish(answer, &mut log);
-    let mut response = match req.method() {
+    let response = match req.method() {
         Method::Other => response.header("allow", "GET, HEAD, POST"),
         _ => response,
     };
-    // RFC 9700 §4.12: after a form post carrying credentials, 303, so that no
-    // browser repeats the POST (and the password) at the redirect target.
-    if req.method() == Method::Post && response.status == 302 {
-        response.status = 303;
-    }
     response.with_log(log)
 }
 

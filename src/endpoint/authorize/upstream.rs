@@ -108,10 +108,6 @@ where
     if response.status == 405 {
         response = response.header("allow", if post { "GET, POST" } else { "GET" });
     }
-    // RFC 9700 §4.12, as for the login form: after a form post, 303.
-    if req.method() == Method::Post && response.status == 302 {
-        response.status = 303;
-    }
     response.with_log(log)
 }
 
