@@ -13,8 +13,10 @@ use crate::form::Params;
 use crate::grant::GrantStore;
 use crate::http::{ErrorBody, LogFields, Request, Response};
 use crate::jwt;
+use crate::store::ClientRecord;
 use crate::types::{GrantId, Region, UserId};
 use crate::Ctx;
+use std::rc::Rc;
 
 /// Seconds past `exp` a grantee token is still taken: AcceptGrant follows
 /// the token exchange at once, but Alexa's clock is not ours.
@@ -61,14 +63,30 @@ fn credentials(body: &mut Value) -> Params {
     )
 }
 
+/// What both endpoints read first: the JSON body, and the client it
+/// authenticates.
+async fn read_authenticated<S: GrantStore>(
+    req: &Request,
+    ctx: &Ctx<'_, S>,
+    log: &mut LogFields,
+) -> Result<(Value, Rc<ClientRecord>), Rejection> {
+    let mut body = read_json(req)?;
+    let mut params = credentials(&mut body);
+    let client = front::authenticate_request(req, &mut params, ctx, log).await?;
+    Ok((body, client))
+}
+
+/// The answer, or the RFC 6749 §5.2 error, with the request's log fields.
+fn answered(result: Result<Response, Rejection>, mut log: LogFields) -> Response {
+    let response = result.unwrap_or_else(|rejection| front::error_response(rejection, &mut log));
+    response.with_log(log)
+}
+
 /// Handles `POST /alexa/accept-grant`.
 pub(super) async fn accept_grant<S: GrantStore>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
     let mut log = LogFields::default();
-    let response = match accept(req, ctx, &mut log).await {
-        Ok(r) => r,
-        Err(rejection) => front::error_response(rejection, &mut log),
-    };
-    response.with_log(log)
+    let result = accept(req, ctx, &mut log).await;
+    answered(result, log)
 }
 
 async fn accept<S: GrantStore>(
@@ -76,9 +94,7 @@ async fn accept<S: GrantStore>(
     ctx: &Ctx<'_, S>,
     log: &mut LogFields,
 ) -> Result<Response, Rejection> {
-    let mut body = read_json(req)?;
-    let mut params = credentials(&mut body);
-    let client = front::authenticate_request(req, &mut params, ctx, log).await?;
+    let (mut body, client) = read_authenticated(req, ctx, log).await?;
     // AcceptGrant's `grant.code`, its `grantee.token` (our access token), and
     // the region the directive came to.
     let (Some(code), Some(grantee_token), Some(region)) = (
@@ -146,11 +162,8 @@ async fn accept<S: GrantStore>(
 /// Handles `POST /alexa/events`.
 pub(super) async fn events<S: GrantStore>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
     let mut log = LogFields::default();
-    let response = match send(req, ctx, &mut log).await {
-        Ok(r) => r,
-        Err(rejection) => front::error_response(rejection, &mut log),
-    };
-    response.with_log(log)
+    let result = send(req, ctx, &mut log).await;
+    answered(result, log)
 }
 
 async fn send<S: GrantStore>(
@@ -158,9 +171,7 @@ async fn send<S: GrantStore>(
     ctx: &Ctx<'_, S>,
     log: &mut LogFields,
 ) -> Result<Response, Rejection> {
-    let mut body = read_json(req)?;
-    let mut params = credentials(&mut body);
-    let client = front::authenticate_request(req, &mut params, ctx, log).await?;
+    let (mut body, client) = read_authenticated(req, ctx, log).await?;
     let (Some(sub), Some(message)) = (take_string(&mut body, "sub"), body.get_mut("message"))
     else {
         return Err(OAuthError::invalid_request("sub and message are required").into());
