@@ -284,6 +284,28 @@ fn ending_a_link_forgets_its_event_tokens() {
     assert_eq!(s.send_change_report(SUB).0, 404);
     assert!(stored(&s).is_none());
 
+    // By its grant alone (admin grant revoke in Durable Object mode): the
+    // record that names it goes, no other.
+    let s = Server::with_alexa_events();
+    let (at, _) = accepted(&s, "NA");
+    let other = keys::alexa_events(&UserId::new("someone-else"), &ClientId::new("alexa"));
+    let text = stored(&s)
+        .unwrap()
+        .replace("\"grant_id\":\"", "\"grant_id\":\"x");
+    block_on(s.store.put(&other, text, None)).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            at.split('.').nth(1).unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let gid = alexa_oauth::types::GrantId::new(claims["gid"].as_str().unwrap());
+    block_on(alexa_oauth::alexa::forget_grant(&s.store, &gid)).unwrap();
+    assert!(stored(&s).is_none());
+    assert!(block_on(s.store.get(&other)).unwrap().is_some());
+
     // The user's removal.
     let s = Server::with_alexa_events();
     accepted(&s, "NA");

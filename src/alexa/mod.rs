@@ -23,7 +23,7 @@
 //! Every way of ending a link writes its grant's tombstone, and a record
 //! whose grant has one is dead: its events get 404 and the record is deleted.
 //! `/revoke`, "end link" at `/account`, `admin grant revoke` and `admin user
-//! remove` delete it at once ([`forget`]). A client removed and added again
+//! remove` delete it at once ([`forget`], [`forget_grant`]). A client removed and added again
 //! is a new generation, whose records start empty.
 //!
 //! [`EventTokens`]: crate::store::EventTokens
@@ -565,6 +565,25 @@ pub async fn forget<S: Store>(
         // A damaged record is forgotten too.
         _ => store.delete(&key).await,
     }
+}
+
+/// Forgets the event tokens of `grant` when its user is not known (`admin
+/// grant revoke` in Durable Object mode, whose grant records are out of its
+/// reach): one listing of every event record, one bulk read, a delete for
+/// each that names the grant.
+pub async fn forget_grant<S: crate::store::Keys>(
+    store: &S,
+    grant: &GrantId,
+) -> Result<(), StoreError> {
+    let listed = store.list("alexaevents:").await?;
+    let values = store.get_many(&listed).await?;
+    for (key, value) in listed.iter().zip(values) {
+        let record = value.and_then(|v| EventTokens::from_json(v.as_bytes()));
+        if record.is_some_and(|r| r.grant_id == *grant) {
+            store.delete(key).await?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import {
   startWorker, authorizeQuery, login, token, admin, snapshot, changed,
-  REDIRECTS, CLIENT_ID, MACHINE_ID, SECRET, ROOT, SECRETS_SEEN, USERNAME,
+  Session, REDIRECTS, CLIENT_ID, MACHINE_ID, SECRET, ROOT, SECRETS_SEEN, USERNAME, PASSWORD,
 } from './harness.mjs';
 import { startAmazon } from './amazon.mjs';
 
@@ -31,7 +31,7 @@ for (const durable of [false, true]) {
     let amazon;
     before(async () => {
       amazon = await startAmazon();
-      worker = await startWorker({ durable, vars: amazon.vars });
+      worker = await startWorker({ durable, vars: { ...amazon.vars, ACCOUNT_PAGES: 'on' } });
       admin(worker.state, ['client', 'update', '--id', CLIENT_ID, '--lwa-client-id', amazon.clientId, '--lwa-client-secret-stdin'], amazon.clientSecret);
     });
     after(async () => {
@@ -155,7 +155,7 @@ for (const durable of [false, true]) {
       assert.equal(get.status, 405);
     });
 
-    test('ending a link forgets its event tokens: /revoke, admin grant revoke, admin user remove', async () => {
+    test('ending a link forgets its event tokens: /revoke, the account page, admin grant revoke, admin user remove', async () => {
       const revoked = await link();
       assert.equal((await acceptGrant(revoked.at, 'NA')).status, 200);
       const answer = await fetch(`${worker.base}/revoke`, {
@@ -166,14 +166,25 @@ for (const durable of [false, true]) {
       assert.equal((await sendEvent(revoked.sub)).status, 404);
       assert.equal(stored(revoked.sub), null);
 
-      if (!durable) {
-        // admin reaches KV, not the Worker's isolate: the record goes at once.
-        const byAdmin = await link();
-        assert.equal((await acceptGrant(byAdmin.at, 'NA')).status, 200);
-        const gid = JSON.parse(Buffer.from(byAdmin.at.split('.')[1], 'base64url')).gid;
-        admin(worker.state, ['grant', 'revoke', '--id', gid]);
-        assert.equal(stored(byAdmin.sub), null);
-      }
+      // "End link" at /account.
+      const ended = await link();
+      assert.equal((await acceptGrant(ended.at, 'NA')).status, 200);
+      const browser = new Session(worker.base, '198.51.100.77');
+      const signIn = await browser.post(await browser.fetch('/account'), '/account', { username: USERNAME, password: PASSWORD, action: 'signin' });
+      assert.equal(signIn.status, 303, signIn.html);
+      const gidOf = (at) => JSON.parse(Buffer.from(at.split('.')[1], 'base64url')).gid;
+      const page = await browser.fetch('/account');
+      const end = await browser.post(page, '/account', { grant: gidOf(ended.at), action: 'end' });
+      assert.equal(end.status, 200, end.html);
+      assert.equal(stored(ended.sub), null);
+      assert.equal((await sendEvent(ended.sub)).status, 404);
+
+      // admin reaches KV, not the Worker's isolate: the record goes at once
+      // (in Durable Object mode found by its grant among the event records).
+      const byAdmin = await link();
+      assert.equal((await acceptGrant(byAdmin.at, 'NA')).status, 200);
+      admin(worker.state, ['--mode', durable ? 'do' : 'kv', 'grant', 'revoke', '--id', gidOf(byAdmin.at)]);
+      assert.equal(stored(byAdmin.sub), null);
       // Last, since it removes the test's user.
       const removed = await link();
       assert.equal((await acceptGrant(removed.at, 'NA')).status, 200);

@@ -280,3 +280,31 @@ export function changed(before, after) {
   const names = new Set([...before.keys(), ...after.keys()]);
   return [...names].filter((n) => before.get(n) !== after.get(n));
 }
+
+/** A browser's cookies, kept across fetches. */
+export class Session {
+  constructor(base, ip) { this.base = base; this.ip = ip; this.cookies = new Map(); }
+  async fetch(path, init = {}) {
+    const cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    const r = await fetch(`${this.base}${path}`, {
+      redirect: 'manual', ...init,
+      headers: { 'cf-connecting-ip': this.ip, ...(cookie ? { cookie } : {}), ...(init.headers ?? {}) },
+    });
+    for (const set of r.headers.getSetCookie()) {
+      const [pair] = set.split(';');
+      const at = pair.indexOf('=');
+      const [name, value] = [pair.slice(0, at), pair.slice(at + 1)];
+      if (value) this.cookies.set(name, value); else this.cookies.delete(name);
+    }
+    return { status: r.status, location: r.headers.get('location'), html: await r.text() };
+  }
+  /** Posts the first form of `page` that posts to `action`: its hidden fields, then `fields`. */
+  post(page, action, fields) {
+    const form = new URLSearchParams();
+    for (const m of formOf(page.html, action).matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
+      if (!(m[1] in fields)) form.append(m[1], unescapeHtml(m[2]));
+    }
+    for (const [k, v] of Object.entries(fields)) form.append(k, v);
+    return this.fetch(action, { method: 'POST', body: form.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  }
+}

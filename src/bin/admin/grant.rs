@@ -81,20 +81,23 @@ pub(crate) fn revoke_by_id(kv: &Kv, id: &str) -> Result<(), String> {
         ),
     };
     revoke(kv, &gid, Revocation::Admin)?;
-    // Its event tokens for Alexa. In Durable Object mode the record (and so
-    // its user) is out of reach: the tombstone ends the events, and the
-    // Worker deletes the tokens at the first event it refuses.
-    if let Some(g) = record {
-        let cache = alexa_oauth::alexa::EventTokenCache::default();
-        block_on(alexa_oauth::alexa::forget(
-            kv,
-            &cache,
-            &g.user_id,
-            &g.client_id,
-            &gid,
-        ))
-        .map_err(|e| e.0)?;
-    }
+    // Its event tokens for Alexa: by its user and client where the grant
+    // record says them; in Durable Object mode, where it is out of reach,
+    // found among all the event records by the grant they name.
+    let forgotten = match &record {
+        Some(g) => {
+            let cache = alexa_oauth::alexa::EventTokenCache::default();
+            block_on(alexa_oauth::alexa::forget(
+                kv,
+                &cache,
+                &g.user_id,
+                &g.client_id,
+                &gid,
+            ))
+        }
+        None => block_on(alexa_oauth::alexa::forget_grant(kv, &gid)),
+    };
+    forgotten.map_err(|e| e.0)?;
     out!("Grant {id} ended: its refresh tokens no longer work, its access tokens stop within the revocation bound.");
     Ok(())
 }
