@@ -52,8 +52,9 @@
 //!   provider (the provider side; our endpoints are in `endpoint/authorize/`).
 //! - [`config`]: the settings, and the `GRANT_STORE` rule.
 //! - [`alexa`]: Alexa's side of the link: AcceptGrant's event tokens from
-//!   Login with Amazon, and events sent to the user's region (our endpoints
-//!   are in `endpoint/alexa.rs`).
+//!   Login with Amazon (`alexa/lwa.rs` speaks to it), and events sent to the
+//!   user's region (`alexa/events.rs`, with the isolate's copies); our
+//!   endpoints are in `endpoint/alexa.rs`.
 //!
 //! Storage:
 //! - [`store`]: the `Store` trait, the records, every KV key ([`store::keys`]),
