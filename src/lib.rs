@@ -15,13 +15,19 @@
 //! - `endpoint/mod.rs`: the router, from a path to its endpoint; the headers
 //!   every answer gets.
 //! - `endpoint/authorize/mod.rs`: `/authorize` (RFC 6749 §4.1.1-2): check the
-//!   request (`check.rs`), show the login page, sign in (`password.rs`, or
-//!   `upstream.rs` for `/signin/<provider>` and `/callback/<provider>`, with
-//!   `sign_in_state.rs`), issue the code.
+//!   request (`check.rs`), show the login page, sign in with a password
+//!   (`password.rs`), issue the code.
+//! - `endpoint/provider/mod.rs`: sign-in through a provider, `/signin/<provider>`
+//!   and `/callback/<provider>` (`callback.rs`), with the pending sign-in
+//!   sealed in a cookie (`state.rs`) and where it returns (`Return`).
 //! - `endpoint/sign_in.rs`: a password sign-in under the attempt limits,
 //!   shared by the login page and the account page.
-//! - `endpoint/account.rs` (where `ACCOUNT_PAGES` is on): `/account`, `/invite/<token>`,
-//!   `/reset/<token>`: people's own links and passwords.
+//! - `endpoint/forms.rs`: the shared front of the pages' forms: the CSRF
+//!   nonce, reading a form, its CSRF check, the providers' buttons.
+//! - `endpoint/account/mod.rs` (where `ACCOUNT_PAGES` is on): `/account`;
+//!   its sessions (`session.rs`), `/invite/<token>` and `/reset/<token>`
+//!   (`password_link.rs`), and its provider buttons,
+//!   `/account/signin/<provider>` (`with_provider.rs`).
 //! - `endpoint/token.rs`: `/token` and its three grants (§4.1.3, §4.4, §6).
 //! - `endpoint/userinfo.rs`: `/userinfo`, the skill's way from a token to a user (RFC 6750).
 //! - `endpoint/introspect.rs`: `/introspect` (RFC 7662).
@@ -46,10 +52,10 @@
 //! - [`claims`]: a user's own claims and identities, as token members.
 //! - [`pkce`]: PKCE S256 (RFC 7636).
 //! - [`password`]: PBKDF2 password hashes.
-//! - `csrf`: the CSRF tokens of every form, and the account page's sessions.
+//! - `csrf`: the CSRF tokens of every form, and the device cookie.
 //! - [`throttle`]: limits on sign-in attempts and failed client authentications.
 //! - [`upstream`]: sign-in through Amazon, Google, GitHub or an OpenID Connect
-//!   provider (the provider side; our endpoints are in `endpoint/authorize/`).
+//!   provider (the provider side; our endpoints are in `endpoint/provider/`).
 //! - [`config`]: the settings, and the `GRANT_STORE` rule.
 //! - [`alexa`]: Alexa's side of the link: AcceptGrant's event tokens from
 //!   Login with Amazon (`alexa/lwa.rs` speaks to it), and events sent to the

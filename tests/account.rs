@@ -613,7 +613,7 @@ fn a_forged_session_is_none_and_reads_nothing() {
 /// Signs in through the stand-in provider from `page`'s button whose form
 /// carries `next`: the callback's answer.
 fn through_provider(s: &Server, b: &mut Browser, page: &Response) -> Response {
-    let start = b.submit(s, page, "/signin/idp", &[]);
+    let start = b.submit(s, page, "/account/signin/idp", &[]);
     assert_eq!(start.status, 303, "{}", start.body_text());
     let back = s.upstream.approve(start.get_header("location").unwrap());
     b.get(s, &format!("/callback/idp?{back}"))
@@ -636,6 +636,29 @@ fn signing_in_to_the_account_page_through_a_provider() {
         .get(&s, "/account")
         .body_text()
         .contains("Signed in as <strong>Alice"));
+
+    // The account pages' start takes a POST of their own form, for a
+    // provider that exists; anything else leaves for no provider.
+    let get = s.send(Request::new(Method::Get, "/account/signin/idp"));
+    assert_eq!(get.status, 405);
+    assert_eq!(get.get_header("allow"), Some("POST"));
+    let mut stranger = Browser::default();
+    let post = |path: &str| {
+        Request::new(Method::Post, path)
+            .with_header("content-type", "application/x-www-form-urlencoded")
+            .with_body("next=account&csrf=1999999999.AAAA")
+    };
+    let (forged, writes) = s.writes_during(|| stranger.send(&s, post("/account/signin/idp")));
+    assert_eq!(forged.status, 403, "{}", forged.body_text());
+    assert!(forged.get_header("location").is_none());
+    assert_eq!(writes, 0);
+    assert_eq!(
+        stranger.send(&s, post("/account/signin/nobody")).status,
+        404
+    );
+    // Nor does the login page's start take the account pages' form.
+    let login_start = stranger.send(&s, post("/signin/idp"));
+    assert!(login_start.get_header("location").is_none());
 
     // An identity nobody allowed signs in to nothing.
     *s.upstream.subject.borrow_mut() = "a-stranger".into();
@@ -681,7 +704,12 @@ fn an_invitation_taken_up_through_a_provider() {
 #[test]
 fn the_pages_answer_only_where_account_pages_is_on() {
     // One build: the setting alone decides, read when the Worker starts.
-    let paths = ["/account", "/invite/some-token", "/reset/some-token"];
+    let paths = [
+        "/account",
+        "/invite/some-token",
+        "/reset/some-token",
+        "/account/signin/idp",
+    ];
     let off = Server::new();
     for path in paths {
         let r = off.send(Request::new(Method::Get, path));

@@ -7,8 +7,10 @@ mod admin;
 mod alexa;
 mod authorize;
 mod discovery;
+mod forms;
 mod front;
 mod introspect;
+mod provider;
 mod revoke;
 mod sign_in;
 mod token;
@@ -66,10 +68,17 @@ async fn route<S: GrantStore>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
     let path = req.path.as_str();
     let pages = ctx.config.account_pages;
     if let Some(name) = path.strip_prefix("/signin/") {
-        return authorize::upstream::start(req, ctx, name).await;
+        return provider::start(req, ctx, name).await;
     }
     if let Some(name) = path.strip_prefix("/callback/") {
-        return authorize::upstream::callback(req, ctx, name).await;
+        // The account pages finish what their buttons started.
+        return match provider::callback(req, ctx, name).await {
+            provider::Outcome::Answer(r) => r,
+            provider::Outcome::Vouched(v) => account::provider_finish(req, ctx, v).await,
+        };
+    }
+    if let (true, Some(name)) = (pages, path.strip_prefix("/account/signin/")) {
+        return account::provider_start(req, ctx, name).await;
     }
     if let (true, Some(token)) = (pages, path.strip_prefix(INVITE)) {
         return account::password_link(req, ctx, account::Purpose::Invite, token).await;

@@ -5,7 +5,7 @@
 //! round trip is the authorization code flow with PKCE S256 (RFC 6749 §4.1,
 //! RFC 7636), plus a `nonce` for OpenID Connect; the endpoint side (the state
 //! record, the browser binding, who may link) is in
-//! `endpoint/authorize/upstream.rs`. This module speaks to the provider:
+//! `endpoint/provider/`. This module speaks to the provider:
 //! [`client`] builds the authorization URL, exchanges the code and finds out who
 //! signed in; [`id_token`] checks an OpenID Connect ID token.
 //!

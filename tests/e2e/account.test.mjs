@@ -176,7 +176,7 @@ test('an invitation taken up through a provider, then /account signed in through
     idp.subject = 'idp-subject-frank';
     /** The page's provider button, the stand-in (which approves at once), our callback. */
     const viaProvider = async (s, page) => {
-      const start = await s.post(page, '/signin/idp', {});
+      const start = await s.post(page, '/account/signin/idp', {});
       assert.equal(start.status, 303, start.html);
       const atIdp = await fetch(start.location, { redirect: 'manual' });
       assert.equal(atIdp.status, 302);

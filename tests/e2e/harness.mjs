@@ -1,7 +1,7 @@
 // Starts the built Worker under `wrangler dev` on a free port with fresh local
 // KV, seeded through the admin command, and speaks HTTP to it as Alexa does.
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
@@ -33,9 +33,14 @@ export const REDIRECTS = ['pitangui.amazon.com', 'layla.amazon.com', 'alexa.amaz
   .map((host) => `https://${host}/api/skill/link/${VENDOR}`);
 export const CLIENT_ID = 'alexa-e2e';
 export const MACHINE_ID = 'machine-e2e';
-export const SECRET = randomBytes(32).toString('base64url');
+// E2E_RUN (scripts/test.sh sets one per run) makes the seeded secrets the same
+// in every test file of a run, so that the seeded state is made once per run
+// and copied (see `seeded`); without it each file has its own.
+const RUN = process.env.E2E_RUN || randomBytes(16).toString('hex');
+const derived = (what, bytes) => createHmac('sha256', RUN).update(what).digest().subarray(0, bytes).toString('base64url');
+export const SECRET = derived('client secret', 32);
 export const USERNAME = 'alice';
-export const PASSWORD = 'e2e ' + randomBytes(12).toString('base64url');
+export const PASSWORD = 'e2e ' + derived('password', 12);
 export const SIGNING_KEY = randomBytes(48).toString('base64url');
 /** Every secret value the helpers below send or receive, for the log check. */
 export const SECRETS_SEEN = new Set();
@@ -74,6 +79,40 @@ export function adminRun(state, args, { input, extraEnv = {} } = {}) {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/**
+ * A state folder holding the two clients and the user every Worker starts
+ * with, made by the admin command the first time a run asks for it (eight
+ * wrangler calls, about 10 s) and copied after that. Made under a temporary
+ * name and renamed, so a file running beside this one never copies half of one.
+ */
+let seeds;
+function seeded(rotation) {
+  if (!seeds) {
+    // Shared by the run's files under target/ (scripts/test.sh empties it), or
+    // this process's own.
+    seeds = process.env.E2E_RUN ? join(ROOT, 'target/e2e-seeds') : mkdtempSync(join(tmpdir(), 'alexa-oauth-e2e-seeds-'));
+    mkdirSync(seeds, { recursive: true });
+    if (!process.env.E2E_RUN) process.on('exit', () => rmSync(seeds, { recursive: true, force: true }));
+  }
+  const dir = join(seeds, createHash('sha256')
+    .update(`${RUN} ${rotation ?? 'default'} ${readFileSync(import.meta.filename, 'utf8')}`).digest('hex').slice(0, 16));
+  if (existsSync(dir)) return dir;
+  const making = mkdtempSync(`${dir}.making-`);
+  admin(making, ['client', 'add', '--id', CLIENT_ID, '--name', 'E2E Skill', '--alexa', VENDOR,
+    '--scope', 'smart_home profile', '--secret-stdin', ...(rotation ? ['--refresh-rotation', rotation] : [])], SECRET);
+  admin(making, ['client', 'add', '--id', MACHINE_ID, '--name', 'Machine', '--scope', 'metrics',
+    '--grant-types', 'client_credentials,refresh_token', '--secret-stdin'], SECRET);
+  admin(making, ['user', 'add', '--username', USERNAME, '--display-name', 'Alice', '--password-stdin'], PASSWORD);
+  try {
+    renameSync(making, dir);
+  } catch (e) {
+    // Another file made it first: theirs is as good.
+    if (!existsSync(dir)) throw e;
+    rmSync(making, { recursive: true, force: true });
+  }
+  return dir;
+}
+
 /** Answers GET / with its status, accepting a self-signed certificate. */
 export function probe(base) {
   return new Promise((resolve) => {
@@ -96,13 +135,7 @@ export function probe(base) {
  */
 export async function startWorker({ https: useHttps = false, vars = {}, durable = false, envFile, main, rotation, seed = true, state: given } = {}) {
   const state = given ?? mkdtempSync(join(tmpdir(), 'alexa-oauth-e2e-'));
-  if (seed) {
-    admin(state, ['client', 'add', '--id', CLIENT_ID, '--name', 'E2E Skill', '--alexa', VENDOR,
-      '--scope', 'smart_home profile', '--secret-stdin', ...(rotation ? ['--refresh-rotation', rotation] : [])], SECRET);
-    admin(state, ['client', 'add', '--id', MACHINE_ID, '--name', 'Machine', '--scope', 'metrics',
-      '--grant-types', 'client_credentials,refresh_token', '--secret-stdin'], SECRET);
-    admin(state, ['user', 'add', '--username', USERNAME, '--display-name', 'Alice', '--password-stdin'], PASSWORD);
-  }
+  if (seed) cpSync(seeded(rotation), state, { recursive: true });
 
   // The project's wrangler.toml without its [build] table: `npm test` has built
   // the Worker already, and wrangler's file watcher could otherwise rebuild and

@@ -14,31 +14,31 @@ use crate::types::{RedirectUri, ScopeSet};
 
 /// A redirect URI that matched one the client registered (§3.1.2.3). Made only
 /// by [`match_redirect`], so nothing can be redirected to a URI that did not.
-pub(super) struct RegisteredRedirect(RedirectUri);
+pub(in crate::endpoint) struct RegisteredRedirect(RedirectUri);
 
 impl RegisteredRedirect {
-    pub(super) fn as_str(&self) -> &str {
+    pub(in crate::endpoint) fn as_str(&self) -> &str {
         self.0.as_str()
     }
-    pub(super) fn uri(&self) -> &RedirectUri {
+    pub(in crate::endpoint) fn uri(&self) -> &RedirectUri {
         &self.0
     }
 }
 
 /// A checked authorization request.
-pub(super) struct AuthRequest {
-    pub(super) client: Rc<ClientRecord>,
-    pub(super) redirect: RegisteredRedirect,
+pub(in crate::endpoint) struct AuthRequest {
+    pub(in crate::endpoint) client: Rc<ClientRecord>,
+    pub(in crate::endpoint) redirect: RegisteredRedirect,
     /// Whether `redirect_uri` was in the request (it must then be repeated at /token).
-    pub(super) redirect_given: bool,
-    pub(super) state: Option<String>,
-    pub(super) scope: ScopeSet,
-    pub(super) code_challenge: Option<String>,
+    pub(in crate::endpoint) redirect_given: bool,
+    pub(in crate::endpoint) state: Option<String>,
+    pub(in crate::endpoint) scope: ScopeSet,
+    pub(in crate::endpoint) code_challenge: Option<String>,
 }
 
 impl AuthRequest {
     /// What a login form's CSRF token is bound to: the whole request.
-    pub(super) fn csrf_fields(&self) -> [String; 5] {
+    pub(in crate::endpoint) fn csrf_fields(&self) -> [String; 5] {
         [
             self.client.client_id.to_string(),
             self.redirect.as_str().to_owned(),
@@ -50,7 +50,7 @@ impl AuthRequest {
 
     /// The request's parameters as the login page carries them in hidden
     /// fields, and a provider sign-in carries them to its callback.
-    pub(super) fn pairs(&self) -> Vec<(&'static str, String)> {
+    pub(in crate::endpoint) fn pairs(&self) -> Vec<(&'static str, String)> {
         let mut pairs = vec![
             ("response_type", "code".to_owned()),
             ("client_id", self.client.client_id.to_string()),
@@ -70,7 +70,7 @@ impl AuthRequest {
     }
 
     /// [`Self::pairs`] as a query string.
-    pub(super) fn query(&self) -> String {
+    pub(in crate::endpoint) fn query(&self) -> String {
         let pairs = self.pairs();
         let pairs: Vec<(&str, &str)> = pairs.iter().map(|(n, v)| (*n, v.as_str())).collect();
         crate::form::encode_pairs(&pairs)
@@ -78,7 +78,7 @@ impl AuthRequest {
 }
 
 /// Why a request gets no code, and how that may be answered (§4.1.2.1).
-pub(super) enum Refused {
+pub(in crate::endpoint) enum Refused {
     /// The client or its redirect URI is in doubt, or the request cannot be read:
     /// a page for the person, never a redirect.
     Page {
@@ -114,7 +114,11 @@ pub(super) enum Refused {
 
 impl Refused {
     /// A 400 page for a request that cannot be trusted or read.
-    pub(super) fn page(title: &'static str, detail: &'static str, reason: &'static str) -> Self {
+    pub(in crate::endpoint) fn page(
+        title: &'static str,
+        detail: &'static str,
+        reason: &'static str,
+    ) -> Self {
         Self::Page {
             status: 400,
             title,
@@ -125,7 +129,7 @@ impl Refused {
     }
 
     /// An error for the client of a checked request.
-    pub(super) fn to_client(ar: &AuthRequest, error: OAuthError) -> Self {
+    pub(in crate::endpoint) fn to_client(ar: &AuthRequest, error: OAuthError) -> Self {
         Self::Redirect {
             to: RegisteredRedirect(ar.redirect.0.clone()),
             state: ar.state.clone(),
@@ -165,7 +169,7 @@ fn match_redirect(
 
 /// Checks an authorization request against its client (`None`: unknown or
 /// absent). Pure: no storage, no time.
-pub(super) fn check(
+pub(in crate::endpoint) fn check(
     params: &Params,
     client: Option<Rc<ClientRecord>>,
 ) -> Result<AuthRequest, Refused> {

@@ -3,8 +3,8 @@
 //!
 //! The spine: `GET /authorize` checks the request ([`check`]) and shows the
 //! login page; the person signs in by one of two methods side by side, a
-//! password (`POST /authorize`, [`password`]) or a provider (`upstream`); both
-//! end in [`issue_code`]. Every step checks the request again in full from
+//! password (`POST /authorize`, [`password`]) or a provider
+//! ([`super::provider`]); both end in [`issue_code`]. Every step checks the request again in full from
 //! what the browser sends (hidden fields, or the sealed pending sign-in), so
 //! nothing the browser sends is trusted.
 //!
@@ -16,11 +16,10 @@
 
 use crate::claims::UserClaims;
 use crate::crypto::{random_string, token_hash};
-use crate::csrf;
 use crate::error::{ErrorCode, OAuthError};
-use crate::form::{append_query, is_form_content_type, Params};
+use crate::form::{append_query, Params};
 use crate::grant::GrantStore;
-use crate::http::{Cookie, LogFields, Method, Request, Response};
+use crate::http::{LogFields, Method, Request, Response};
 use crate::page::{self, render_login, Login};
 use crate::registration;
 use crate::store::{CodeRecord, UserRecord};
@@ -29,13 +28,10 @@ use crate::{Ctx, CODE_TTL};
 
 mod check;
 mod password;
-mod sign_in_state;
-pub(super) mod upstream;
 
-use check::{check, AuthRequest, Refused};
-
-/// How long a login form stays valid.
-const FORM_TTL: u64 = 30 * 60;
+use super::forms::{self, Nonce, Unreadable};
+use check::check;
+pub(in crate::endpoint) use check::{AuthRequest, Refused};
 
 /// The one place a refusal becomes a response, with its log fields.
 fn render(refused: Refused, log: &mut LogFields) -> Response {
@@ -96,7 +92,10 @@ fn render(refused: Refused, log: &mut LogFields) -> Response {
 }
 
 /// A response either way.
-fn finish(answer: Result<Response, Refused>, log: &mut LogFields) -> Response {
+pub(in crate::endpoint) fn finish(
+    answer: Result<Response, Refused>,
+    log: &mut LogFields,
+) -> Response {
     match answer {
         Ok(r) => r,
         Err(refused) => render(refused, log),
@@ -136,7 +135,7 @@ async fn show<S: GrantStore>(
     login_page(req, ctx, &ar, None, "", 200)
 }
 
-fn unreadable(e: OAuthError) -> Refused {
+pub(in crate::endpoint) fn unreadable(e: OAuthError) -> Refused {
     Refused::page(
         "This link request is not valid",
         e.description,
@@ -144,42 +143,39 @@ fn unreadable(e: OAuthError) -> Refused {
     )
 }
 
-/// A posted form's parameters: a url-encoded body of at most 16 KiB.
-fn form_params(req: &Request) -> Result<Params, Refused> {
-    let Some(body) = req.body.as_deref() else {
-        return Err(Refused::Page {
+/// A posted form's parameters (see [`forms::read`]).
+pub(in crate::endpoint) fn form_params(req: &Request) -> Result<Params, Refused> {
+    forms::read(req).map_err(|e| match e {
+        Unreadable::TooLarge => Refused::Page {
             status: 413,
             title: "Request too large",
             detail: "The form was too large.",
             error: ErrorCode::InvalidRequest,
             reason: "the form is larger than 16 KiB",
-        });
-    };
-    if !req.header("content-type").is_some_and(is_form_content_type) {
-        return Err(unreadable(OAuthError::invalid_request(
-            "the form must be application/x-www-form-urlencoded",
-        )));
-    }
-    Params::parse(body).map_err(unreadable)
+        },
+        Unreadable::NotAForm(why) => Refused::page("This link request is not valid", why, why),
+    })
 }
 
 /// Whether a posted login form carries the CSRF token made for this
 /// browser's cookie and this exact request (see [`crate::csrf`]): what every
 /// action of the login page (a password sign-in, a cancel, a provider
 /// button) must show before it does anything.
-fn form_is_ours<S>(
+pub(in crate::endpoint) fn form_is_ours<S>(
     req: &Request,
     ctx: &Ctx<'_, S>,
     params: &Params,
     ar: &AuthRequest,
 ) -> Result<bool, Refused> {
-    let csrf_key = form_key(ctx)?;
     let fields = ar.csrf_fields();
     let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
-    Ok(match (req.cookie(csrf::COOKIE), params.get("csrf")) {
-        (Some(nonce), Some(token)) => csrf::check(&csrf_key, nonce, token, &fields, ctx.now),
-        _ => false,
-    })
+    Ok(forms::is_ours(
+        req,
+        params,
+        &form_key(ctx)?,
+        &fields,
+        ctx.now,
+    ))
 }
 
 /// The key of the login form's CSRF tokens and device cookies.
@@ -188,7 +184,7 @@ fn form_key<S>(ctx: &Ctx<'_, S>) -> Result<[u8; 32], Refused> {
 }
 
 /// The login page again, for a form whose CSRF check failed.
-fn form_expired<S>(
+pub(in crate::endpoint) fn form_expired<S>(
     req: &Request,
     ctx: &Ctx<'_, S>,
     ar: &AuthRequest,
@@ -203,7 +199,7 @@ fn form_expired<S>(
 /// registered redirect URI with the unchanged `state`. The request is checked
 /// once more against the stored client (one read per sign-in), so the code
 /// carries the client's current generation.
-async fn issue_code<S: GrantStore>(
+pub(in crate::endpoint) async fn issue_code<S: GrantStore>(
     ctx: &Ctx<'_, S>,
     params: &Params,
     user: UserRecord,
@@ -244,7 +240,7 @@ async fn issue_code<S: GrantStore>(
 
 /// Which copy of the client a check reads.
 #[derive(Clone, Copy)]
-enum ClientCopy {
+pub(in crate::endpoint) enum ClientCopy {
     /// The isolate's copy, for the pages and forms: most requests to
     /// `/authorize` then read no storage.
     Cached,
@@ -256,7 +252,7 @@ enum ClientCopy {
 }
 
 /// Loads the client, then checks the request against it.
-async fn validate<S: GrantStore>(
+pub(in crate::endpoint) async fn validate<S: GrantStore>(
     params: &Params,
     ctx: &Ctx<'_, S>,
     log: &mut LogFields,
@@ -292,19 +288,8 @@ async fn validate<S: GrantStore>(
     }
 }
 
-/// `scheme://authority` of a registered redirect URI (registration checked it is
-/// an absolute http(s) URL). Done by hand: a URL parser would bring IDNA tables
-/// into the wasm for a value that is already known to be well formed.
-pub(in crate::endpoint) fn origin_of(uri: &str) -> Option<&str> {
-    let rest = uri
-        .strip_prefix("https://")
-        .or_else(|| uri.strip_prefix("http://"))?;
-    let authority = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    (authority > 0).then(|| &uri[..uri.len() - rest.len() + authority])
-}
-
 /// The login form for a checked request, with a CSRF token bound to this browser.
-fn login_page<S>(
+pub(in crate::endpoint) fn login_page<S>(
     req: &Request,
     ctx: &Ctx<'_, S>,
     ar: &AuthRequest,
@@ -312,75 +297,27 @@ fn login_page<S>(
     username: &str,
     status: u16,
 ) -> Result<Response, Refused> {
-    let csrf_key = form_key(ctx)?;
-    // Keep the browser's nonce if it has a sane one, so two open tabs both work.
-    let existing = req.cookie(csrf::COOKIE).filter(|n| csrf::is_nonce(n));
-    let nonce = existing
-        .map(str::to_owned)
-        .unwrap_or_else(|| random_string(ctx.rng, 16));
-    let exp = ctx.now + FORM_TTL;
+    let nonce = Nonce::of(req, ctx);
     let mut hidden = ar.pairs();
     // Each provider button is a form of its own that posts the same hidden
     // fields, CSRF token included, to `/signin/<provider>`: a sign-in through
     // a provider starts only from this page.
-    let providers = ctx.config.providers.list.iter();
-    let providers = providers
-        .map(|p| (format!("/signin/{}", p.name), p.label.as_str()))
-        .collect();
     let fields = ar.csrf_fields();
     let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
-    hidden.push(("csrf", csrf::token(&csrf_key, &nonce, exp, &fields)));
+    hidden.push(("csrf", nonce.token(&form_key(ctx)?, ctx.now, &fields)));
     let body = render_login(&Login {
         client_name: &ar.client.name,
         scopes: ar.scope.iter().map(|s| s.as_str()).collect(),
         error,
         username,
         hidden,
-        providers,
+        providers: forms::provider_buttons(ctx, "/signin"),
         password: ctx.config.password_sign_in,
     });
     let mut r = Response::html(status, body);
-    if let Some(origin) = origin_of(ar.redirect.as_str()) {
+    if let Some(origin) = forms::origin_of(ar.redirect.as_str()) {
         r = r.allow_form_target(origin);
     }
-    // Each provider button's form is answered with a redirect to the
-    // provider, which `form-action` governs too.
-    for p in &ctx.config.providers.list {
-        let url = crate::upstream::client::expected_authorization_url(p);
-        if let Some(origin) = url.and_then(origin_of) {
-            r = r.allow_form_target(origin);
-        }
-    }
-    if existing.is_none() {
-        let cookie = Cookie {
-            name: csrf::COOKIE,
-            value: &nonce,
-            max_age: FORM_TTL,
-        };
-        r = r.set_cookie(req, cookie);
-    }
-    Ok(r)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::origin_of;
-
-    #[test]
-    fn origins() {
-        assert_eq!(
-            origin_of("https://layla.amazon.com/api/skill/link/M2"),
-            Some("https://layla.amazon.com")
-        );
-        assert_eq!(
-            origin_of("http://localhost:8787/demo/callback"),
-            Some("http://localhost:8787")
-        );
-        assert_eq!(
-            origin_of("https://a.example?x=1"),
-            Some("https://a.example")
-        );
-        assert_eq!(origin_of("https://"), None);
-        assert_eq!(origin_of("myapp:/cb"), None);
-    }
+    let r = forms::allow_providers(r, ctx);
+    Ok(nonce.set_on(r, req))
 }

@@ -4,7 +4,7 @@
 //! starting sign-ins.
 //!
 //! The cookie is `<payload>.<mac>`: the payload (base64url JSON) names the
-//! provider, the pending authorization request, the expiry and the `state`
+//! provider, where the sign-in returns ([`Return`]), the expiry and the `state`
 //! sent to the provider; the MAC is an HMAC under a sub-key of `SIGNING_KEY`
 //! over the payload and the browser's login-form nonce cookie, so the cookie
 //! works only in the browser whose login page started the sign-in, only
@@ -21,19 +21,59 @@ pub(super) struct PendingSignIn {
     /// The provider's name.
     #[serde(rename = "p")]
     pub provider: String,
-    /// The pending `/authorize` request, as a query; checked again on return.
+    /// Where the sign-in returns once the provider vouched.
     #[serde(rename = "r")]
-    pub request: String,
+    pub to: Return,
     /// Unix seconds.
     #[serde(rename = "e")]
     pub expires_at: u64,
     /// The `state` sent to the provider, which must come back with the code.
     #[serde(rename = "s")]
     pub state: String,
-    /// Where a sign-in from the account pages returns (`account`, or
-    /// `invite/<token>`), in place of an authorization request.
-    #[serde(rename = "n", default, skip_serializing_if = "Option::is_none")]
-    pub next: Option<String>,
+}
+
+/// Where a sign-in through a provider returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(in crate::endpoint) enum Return {
+    /// The pending `/authorize` request, as a query; checked again on
+    /// return, then a code.
+    #[serde(rename = "a")]
+    Authorize(String),
+    /// One of the account pages, which finish the sign-in themselves.
+    #[serde(rename = "p")]
+    Page(Page),
+}
+
+/// The account page a sign-in through a provider returns to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(in crate::endpoint) enum Page {
+    /// `/account`: a session for the user the identity signs in as.
+    #[serde(rename = "account")]
+    Account,
+    /// `/invite/<token>`: the invited user's account, taken up with the
+    /// identity.
+    #[serde(rename = "invite")]
+    Invite(String),
+}
+
+impl Page {
+    /// The page's path: where its buttons are, and the way back to them.
+    pub(in crate::endpoint) fn path(&self) -> String {
+        match self {
+            Self::Account => "/account".to_owned(),
+            Self::Invite(token) => format!("/invite/{token}"),
+        }
+    }
+}
+
+impl Return {
+    /// Where a failed sign-in offers to try again.
+    pub(super) fn again(&self) -> String {
+        match self {
+            Self::Authorize(request) => format!("/authorize?{request}"),
+            Self::Page(page) => page.path(),
+        }
+    }
 }
 
 /// Browsers keep cookies of about 4 KiB; a larger one would be dropped
@@ -74,10 +114,9 @@ mod tests {
     fn pending() -> PendingSignIn {
         PendingSignIn {
             provider: "idp".into(),
-            request: "response_type=code&client_id=alexa".into(),
+            to: Return::Authorize("response_type=code&client_id=alexa".into()),
             expires_at: 1_600,
             state: "s".repeat(32),
-            next: None,
         }
     }
 
