@@ -47,6 +47,9 @@
 //! - [`client_auth`]: client authentication, Basic or body (§2.3.1).
 //! - [`registration`]: what a valid client, redirect URI and username are, and
 //!   how `admin` adds a client.
+//! - [`users`]: what adding, replacing and changing a user keeps, that an
+//!   identity signs in as one user, password links: `admin` and the account
+//!   pages share them.
 //! - [`jwt`]: access tokens as HS256 JWTs (RFC 7519, RFC 9068), or ES256
 //!   ([`es256`]).
 //! - [`claims`]: a user's own claims and identities, as token members.
@@ -104,6 +107,7 @@ pub mod testing;
 pub mod throttle;
 pub mod types;
 pub mod upstream;
+pub mod users;
 
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 mod worker_glue;

@@ -7,15 +7,14 @@ use alexa_oauth::registration::normalize_username;
 use std::collections::BTreeMap;
 
 use alexa_oauth::claims::UserClaims;
-use alexa_oauth::store::{
-    keys, GrantRecord, IdentityLink, PasswordLink, Profile, Records, Store, UserRecord,
-};
+use alexa_oauth::store::{keys, GrantRecord, PasswordLink, Profile, UserRecord};
 use alexa_oauth::types::{GrantId, UserId};
+use alexa_oauth::users::{self, NewUser, UserChange, UserError};
 use pollster::block_on;
 
 use crate::cli::{UserAdd, UserInvite, UserResetLink, UserUpdate};
 use crate::io::{now, read_password};
-use crate::wrangler::{get, put, Kv};
+use crate::wrangler::{get, Kv};
 
 pub(crate) fn add(kv: &Kv, worker: Option<&str>, args: UserAdd) -> Result<(), String> {
     let username =
@@ -26,45 +25,49 @@ pub(crate) fn add(kv: &Kv, worker: Option<&str>, args: UserAdd) -> Result<(), St
         true => Some(read_password()?),
         false => None,
     };
-    let key = keys::user(&username);
-    let existing: Option<UserRecord> = get(kv, &key)?;
-    if existing.is_some() && !args.force {
-        return Err(format!(
-            "a user named {username:?} already exists (use --force to replace it)"
-        ));
-    }
-    for identity in &identities {
-        check_free(kv, identity, &username)?;
-    }
-    let record = UserRecord {
-        // A replaced user keeps its id, so its links keep working.
-        id: existing
-            .as_ref()
-            .map(|u| u.id.clone())
-            .unwrap_or_else(|| UserId::new(random_string(&OsRng, 16))),
+    let new = NewUser {
         display_name: args.display_name.unwrap_or_else(|| username.clone()),
         password_hash: password.map(|p| hash_password(&OsRng, &p)),
         identities: identities.clone(),
-        created_at: existing.as_ref().map(|u| u.created_at).unwrap_or_else(now),
-        username: username.clone(),
         claims: UserClaims::from_map(&claims),
+        username: username.clone(),
     };
-    check_size(&record)?;
-    // Identities the replaced record had and this one lacks stop signing in.
-    for old in existing.iter().flat_map(|u| &u.identities) {
-        if !identities.contains(old) {
-            kv.delete(&keys::identity(old))?;
+    let id = UserId::new(random_string(&OsRng, 16));
+    let added = block_on(users::add(kv, new, args.force, id, now()));
+    let (record, replaced) = added.map_err(|e| match e {
+        UserError::Exists => {
+            format!("a user named {username:?} already exists (use --force to replace it)")
         }
-    }
-    block_on(kv.put_user(&record)).map_err(|e| e.0)?;
+        e => said(e),
+    })?;
     out!("User {username:?} added (sub {}).", record.id);
     for identity in &identities {
         out!("  may sign in as {identity}");
     }
-    if existing.is_some() {
+    if replaced.is_some() {
         update_grants(kv, worker, &record)?;
     }
     Ok(())
+}
+
+/// What a refusal of the user rules says.
+fn said(e: UserError) -> String {
+    match e {
+        UserError::Exists => "the user already exists".into(),
+        UserError::IdentityTaken { identity, username } => format!(
+            "{identity} already signs in as {username:?}; remove it there first \
+             (user update --username {username} --remove-identity {identity})"
+        ),
+        UserError::NoWayToSignIn => "the user has no password, so removing every identity \
+             would leave no way to sign in (set one first: user passwd)"
+            .into(),
+        UserError::TooLarge(size) => format!(
+            "the user's identities and claims would take {size} bytes of each access token; \
+             the limit is {} (tokens should stay under 2 KB)",
+            alexa_oauth::claims::MAX_BYTES
+        ),
+        UserError::Store(e) => e.0,
+    }
 }
 
 /// The user's claims after `--claim NAME=VALUE` and `--remove-claim NAME`.
@@ -86,22 +89,6 @@ fn edit_claims(
         claims.insert(name.to_owned(), value.to_owned());
     }
     Ok(claims)
-}
-
-/// Identities and claims ride in every access token, which should stay
-/// under 2 KB.
-fn check_size(user: &UserRecord) -> Result<(), String> {
-    let identities = serde_json::to_string(&user.identities).expect("strings serialise");
-    let claims = user.claims.as_ref().map_or("", |c| c.as_json());
-    let size = identities.len() + claims.len();
-    if size > alexa_oauth::claims::MAX_BYTES {
-        return Err(format!(
-            "the user's identities and claims would take {size} bytes of each access token; \
-             the limit is {} (tokens should stay under 2 KB)",
-            alexa_oauth::claims::MAX_BYTES
-        ));
-    }
-    Ok(())
 }
 
 /// Puts the user's display name, identities and claims on each of their
@@ -161,54 +148,29 @@ fn identities(given: &[String], flag: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-/// An identity signs in as one user only.
-fn check_free(kv: &Kv, identity: &str, username: &str) -> Result<(), String> {
-    let link: Option<IdentityLink> = get(kv, &keys::identity(identity))?;
-    match link {
-        Some(l)
-            if l.username != username
-                && get::<UserRecord>(kv, &keys::user(&l.username))?.is_some() =>
-        {
-            Err(format!(
-                "{identity} already signs in as {:?}; remove it there first \
-                 (user update --username {} --remove-identity {identity})",
-                l.username, l.username
-            ))
-        }
-        _ => Ok(()),
-    }
-}
-
 pub(crate) fn update(kv: &Kv, worker: Option<&str>, args: UserUpdate) -> Result<(), String> {
-    let mut user = load_user(kv, &args.username)?;
+    let user = load_user(kv, &args.username)?;
     let claims = user.claims.as_ref().map(UserClaims::to_map);
     let claims = edit_claims(claims.unwrap_or_default(), &args.claim, &args.remove_claim)?;
-    user.claims = UserClaims::from_map(&claims);
-    let add = identities(&args.add_identity, "--add-identity")?;
-    let remove = identities(&args.remove_identity, "--remove-identity")?;
-    for identity in &add {
-        check_free(kv, identity, &user.username)?;
-    }
-    if let Some(name) = args.display_name {
-        user.display_name = name;
-    }
-    user.identities.retain(|i| !remove.contains(i));
-    for identity in &add {
-        if !user.identities.contains(identity) {
-            user.identities.push(identity.clone());
-        }
-    }
-    if user.password_hash.is_none() && user.identities.is_empty() {
-        return Err(format!(
+    let change = UserChange {
+        display_name: args.display_name,
+        claims: Some(UserClaims::from_map(&claims)),
+        add_identities: identities(&args.add_identity, "--add-identity")?,
+        remove_identities: identities(&args.remove_identity, "--remove-identity")?,
+    };
+    let (add, remove) = (
+        change.add_identities.clone(),
+        change.remove_identities.clone(),
+    );
+    let user = block_on(users::update(kv, user, change)).map_err(|e| match e {
+        UserError::NoWayToSignIn => format!(
             "{:?} has no password, so removing every identity would leave no way to sign in \
              (set one first: user passwd)",
-            user.username
-        ));
-    }
-    check_size(&user)?;
-    block_on(kv.put_user(&user)).map_err(|e| e.0)?;
+            args.username
+        ),
+        e => said(e),
+    })?;
     for identity in &remove {
-        kv.delete(&keys::identity(identity))?;
         out!("{identity} may no longer sign in as {:?}.", user.username);
     }
     for identity in &add {
@@ -286,9 +248,9 @@ pub(crate) fn show(kv: &Kv, worker: Option<&str>, username: &str) -> Result<(), 
 }
 
 pub(crate) fn passwd(kv: &Kv, username: &str) -> Result<(), String> {
-    let mut user = load_user(kv, username)?;
-    user.password_hash = Some(hash_password(&OsRng, &read_password()?));
-    put(kv, &keys::user(&user.username), &user)?;
+    let user = load_user(kv, username)?;
+    let hash = hash_password(&OsRng, &read_password()?);
+    let user = block_on(users::set_password(kv, user, hash)).map_err(|e| e.0)?;
     out!("Password of {:?} changed.", user.username);
     Ok(())
 }
@@ -335,22 +297,21 @@ pub(crate) fn invite(kv: &Kv, args: UserInvite) -> Result<(), String> {
     let username =
         registration::username(&args.username).map_err(|e| format!("--username: {e}"))?;
     let base = base_url(args.base_url)?;
-    if get::<UserRecord>(kv, &keys::user(&username))?.is_some() {
-        return Err(format!(
-            "a user named {username:?} already exists; for a new password, use \
-             `user reset-link --username {username}`"
-        ));
-    }
-    let user = UserRecord {
-        id: UserId::new(random_string(&OsRng, 16)),
+    let new = NewUser {
         display_name: args.display_name.unwrap_or_else(|| username.clone()),
         password_hash: None,
         identities: Vec::new(),
-        created_at: now(),
-        username: username.clone(),
         claims: None,
+        username: username.clone(),
     };
-    block_on(kv.put_user(&user)).map_err(|e| e.0)?;
+    let id = UserId::new(random_string(&OsRng, 16));
+    let (user, _) = block_on(users::add(kv, new, false, id, now())).map_err(|e| match e {
+        UserError::Exists => format!(
+            "a user named {username:?} already exists; for a new password, use \
+             `user reset-link --username {username}`"
+        ),
+        e => said(e),
+    })?;
     let (token, expires_at) = password_link(kv, &user, PasswordLink::INVITE, args.valid_for)?;
     out!(
         "User {username:?} invited (sub {}). Send them this link; it works once, until {}:",
@@ -385,16 +346,11 @@ fn password_link(
 ) -> Result<(String, u64), String> {
     let token = random_string(&OsRng, 32);
     let expires_at = now() + valid_for;
-    let link = PasswordLink {
-        purpose: purpose.to_owned(),
-        username: user.username.clone(),
-        user_id: user.id.clone(),
-        fingerprint: PasswordLink::fingerprint(user),
-        expires_at,
-    };
-    let key = keys::password_link(&alexa_oauth::crypto::token_hash(&token));
-    let value = serde_json::to_string(&link).expect("a link serialises");
-    block_on(kv.put(&key, value, Some(expires_at))).map_err(|e| e.0)?;
+    let hash = alexa_oauth::crypto::token_hash(&token);
+    block_on(users::put_password_link(
+        kv, user, purpose, &hash, expires_at,
+    ))
+    .map_err(|e| e.0)?;
     if !account_pages_on() {
         eprintln!(
             "admin: note: ACCOUNT_PAGES is not on in wrangler.toml, so unless it is set \

@@ -14,9 +14,10 @@ use crate::http::{LogFields, Method, Request, Response};
 use crate::page::{self, SetPassword};
 use crate::password::hash_password_with;
 use crate::registration::{self, MIN_PASSWORD};
-use crate::store::{get_json, keys, put_json, PasswordLink, Records, UserRecord};
+use crate::store::{get_json, keys, PasswordLink, Records, UserRecord};
 use crate::throttle::{self, Limit};
 use crate::types::Password;
+use crate::users;
 use crate::Ctx;
 
 use super::{key, passwords_on, session, unavailable, Stop};
@@ -240,13 +241,11 @@ pub(super) fn check_new(new: Password, confirm: &Password) -> Result<Password, &
 /// links are unchanged).
 pub(super) async fn set_password<S: GrantStore>(
     ctx: &Ctx<'_, S>,
-    mut user: UserRecord,
+    user: UserRecord,
     password: &Password,
 ) -> Result<UserRecord, Stop> {
     let hash = hash_password_with(ctx.pbkdf2, ctx.rng, password)
         .await
         .map_err(|_| Stop::page(unavailable()))?;
-    user.password_hash = Some(hash);
-    put_json(ctx.store, &keys::user(&user.username), &user, None).await?;
-    Ok(user)
+    Ok(users::set_password(ctx.store, user, hash).await?)
 }

@@ -9,6 +9,7 @@ use crate::http::{LogFields, Method, Request, Response};
 use crate::page;
 use crate::store::{Records, UserRecord};
 use crate::throttle::{self, Limit};
+use crate::users::{self, UserError};
 use crate::Ctx;
 
 use super::password_link::live_invitation;
@@ -136,9 +137,8 @@ async fn signed_in<S: GrantStore>(
     let id_key = vouched.identity.key();
     let label = &vouched.provider.label;
     let log = &mut vouched.log;
-    let holder = ctx.store.user_by_identity(&id_key).await?;
     let user = match &vouched.to {
-        Page::Account => holder.ok_or_else(|| {
+        Page::Account => ctx.store.user_by_identity(&id_key).await?.ok_or_else(|| {
             log.reason = Some("the identity signs in as nobody");
             Stop::page(page::message(
                 403,
@@ -148,22 +148,23 @@ async fn signed_in<S: GrantStore>(
             ))
         })?,
         Page::Invite(token) => {
-            let mut user = live_invitation(ctx, token).await?;
-            if holder.is_some_and(|h| h.id != user.id) {
-                log.reason = Some("the identity already signs in as another user");
-                return Err(Stop::page(page::message(
-                    409,
-                    "Already in use",
-                    &format!("This {label} account already signs in as someone else here."),
-                    (&vouched.to.path(), "Back"),
-                )));
+            let user = live_invitation(ctx, token).await?;
+            match users::add_identity(ctx.store, user, id_key).await {
+                Ok(user) => {
+                    log.reason = Some("invitation accepted through a provider");
+                    user
+                }
+                Err(UserError::IdentityTaken { .. }) => {
+                    log.reason = Some("the identity already signs in as another user");
+                    return Err(Stop::page(page::message(
+                        409,
+                        "Already in use",
+                        &format!("This {label} account already signs in as someone else here."),
+                        (&vouched.to.path(), "Back"),
+                    )));
+                }
+                Err(_) => return Err(Stop::page(unavailable())),
             }
-            if !user.identities.contains(&id_key) {
-                user.identities.push(id_key);
-            }
-            ctx.store.put_user(&user).await?;
-            log.reason = Some("invitation accepted through a provider");
-            user
         }
     };
     log.sub = Some(user.id.to_string());
