@@ -35,7 +35,15 @@ bash scripts/build.sh >/dev/null 2>&1 || bash scripts/build.sh
 node scripts/bundle.mjs >/dev/null 2>&1 || node scripts/bundle.mjs
 
 echo "== end-to-end tests against wrangler dev"
-node --test --test-reporter=spec $(ls tests/e2e/*.test.mjs | grep -v load.test.mjs)
+# One seeded state per run, copied for each Worker (tests/e2e/harness.mjs),
+# in place of eight wrangler calls per start.
+rm -rf target/e2e-seeds
+E2E_RUN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+export E2E_RUN
+# Two files at a time: most of a file's time is waiting on wrangler and the
+# runtime, not the two cores.
+node --test --test-concurrency="${E2E_CONCURRENCY:-2}" --test-reporter=spec \
+  $(ls tests/e2e/*.test.mjs | grep -v load.test.mjs)
 # The load test alone: with other Workers starting beside it on a 2-core machine,
 # wrangler dev was seen to restart the runtime mid-request.
 echo "== load test (KV and Durable Object modes)"
