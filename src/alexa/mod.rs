@@ -272,7 +272,7 @@ pub async fn forget<S: Store>(
 /// grant revoke` in Durable Object mode, whose grant records are out of its
 /// reach): one listing of every event record, one bulk read, a delete for
 /// each that names the grant.
-pub async fn forget_grant<S: crate::store::Keys>(
+pub async fn forget_grant<S: crate::store::Listing>(
     store: &S,
     grant: &GrantId,
 ) -> Result<(), StoreError> {

@@ -15,13 +15,13 @@
 //! The user's event tokens for Alexa are deleted after the sweeps.
 
 use crate::store::{
-    keys, put_json, Keys, Revocation, StoreError, Tombstone, UserRecord, UserRemoval,
+    keys, put_json, Listing, Revocation, StoreError, Tombstone, UserRecord, UserRemoval,
 };
 use crate::types::GrantId;
 
 /// Removes `user` and ends every grant of theirs (see the module doc);
 /// `settle` waits between the two sweeps. Returns how many grants it ended.
-pub async fn remove_user<S: Keys>(
+pub async fn remove_user<S: Listing>(
     store: &S,
     user: &UserRecord,
     now: u64,
@@ -50,7 +50,7 @@ pub async fn remove_user<S: Keys>(
 /// by its key prefix) that has none, in KV, where both grant modes look
 /// first: one listing, one bulk read and one bulk write through `admin`'s
 /// store, however many grants. Returns how many it ended.
-pub async fn end_indexed<S: Keys>(
+pub async fn end_indexed<S: Listing>(
     store: &S,
     index: &str,
     now: u64,

@@ -3,7 +3,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
-use super::{Keys, Store};
+use super::{Listing, Store};
 use crate::error::StoreError;
 
 /// An in-memory store for tests. Expiry is not enforced here; the core checks
@@ -109,7 +109,7 @@ impl Store for MemoryStore {
     }
 }
 
-impl Keys for MemoryStore {
+impl Listing for MemoryStore {
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         self.operation()?;
         let map = self.map.borrow();

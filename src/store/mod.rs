@@ -137,7 +137,7 @@ impl<S: Store + ?Sized> Records for S {}
 /// A store whose keys can be listed and deleted: what `admin` has (through
 /// wrangler) and the Worker does not need.
 #[allow(async_fn_in_trait)]
-pub trait Keys: Store {
+pub trait Listing: Store {
     /// The keys that start with `prefix`.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
     /// Many keys' values, in order. One at a time by default; `admin`'s store

@@ -237,7 +237,7 @@ pub struct Callback<'a> {
 }
 
 /// Exchanges the provider's code and finds out who signed in.
-pub async fn sign_in(
+pub async fn identify(
     p: &Provider,
     out: &Outbound<'_>,
     cb: &Callback<'_>,

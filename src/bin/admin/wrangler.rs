@@ -337,7 +337,7 @@ impl Drop for ValueFile {
     }
 }
 
-impl alexa_oauth::store::Keys for Kv {
+impl alexa_oauth::store::Listing for Kv {
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         Self::list(self, prefix).map_err(StoreError)
     }

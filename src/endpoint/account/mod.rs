@@ -252,7 +252,7 @@ async fn post<S: GrantStore>(
         passwords_on(ctx, log)?;
     }
     match (action.as_str(), user) {
-        ("signin", _) => sign_in(req, ctx, &key, &mut params, log).await,
+        ("signin", _) => password_sign_in(req, ctx, &key, &mut params, log).await,
         ("signout", _) => Ok(session::close(Response::redirect("/account".into()), req)),
         ("end", Some(user)) => end_link(req, ctx, &key, &params, &user, log).await,
         ("password", Some(user)) => change_password(req, ctx, &key, &mut params, user, log).await,
@@ -269,7 +269,7 @@ async fn post<S: GrantStore>(
     }
 }
 
-async fn sign_in<S: GrantStore>(
+async fn password_sign_in<S: GrantStore>(
     req: &Request,
     ctx: &Ctx<'_, S>,
     key: &[u8; 32],

@@ -199,7 +199,7 @@ async fn identity_of<S: Store>(
         nonce: &derived(&key, NONCE, state),
         now: ctx.now,
     };
-    let identity = client::sign_in(p, &ctx.upstream, &cb).await;
+    let identity = client::identify(p, &ctx.upstream, &cb).await;
     let identity = identity.map_err(|f| failed(p, f, again.to_owned(), log))?;
     log.identity = Some(identity.key());
     Ok(identity)
