@@ -126,8 +126,11 @@ async fn returned<'c, S: GrantStore>(
             reason: "too many sign-ins from this address",
         });
     }
-    let again = record.to.again();
-    let request = match record.to {
+    let Some(to) = record.to() else {
+        return Err(stale("the pending sign-in returns to no page of ours"));
+    };
+    let again = to.again();
+    let request = match to {
         Return::Authorize(request) => request,
         Return::Page(page) => {
             if !ctx.config.account_pages {

@@ -222,12 +222,7 @@ async fn to_provider<S: Store>(
     let meta = meta.map_err(|f| failed(p, f, to.again(), log))?;
     let state = crate::crypto::random_string(ctx.rng, 24);
     let nonce = req.cookie(csrf::COOKIE).unwrap_or_default();
-    let pending = PendingSignIn {
-        provider: p.name.clone(),
-        to,
-        expires_at: ctx.now + STATE_TTL,
-        state: state.clone(),
-    };
+    let pending = PendingSignIn::new(p.name.clone(), to, ctx.now + STATE_TTL, state.clone());
     let sealed = state::seal(&state_key(ctx)?, nonce, &pending);
     if sealed.len() > state::MAX_COOKIE {
         return Err(Refused::page(

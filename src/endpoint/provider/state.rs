@@ -21,9 +21,12 @@ pub(super) struct PendingSignIn {
     /// The provider's name.
     #[serde(rename = "p")]
     pub provider: String,
-    /// Where the sign-in returns once the provider vouched.
+    /// Where the sign-in returns, as two strings ([`Self::to`]): a derived
+    /// enum would cost the wasm more than these two fields.
     #[serde(rename = "r")]
-    pub to: Return,
+    request: String,
+    #[serde(rename = "n", default, skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
     /// Unix seconds.
     #[serde(rename = "e")]
     pub expires_at: u64,
@@ -32,27 +35,51 @@ pub(super) struct PendingSignIn {
     pub state: String,
 }
 
+impl PendingSignIn {
+    pub(super) fn new(provider: String, to: Return, expires_at: u64, state: String) -> Self {
+        let (request, next) = match to {
+            Return::Authorize(request) => (request, None),
+            Return::Page(Page::Account) => (String::new(), Some("account".to_owned())),
+            Return::Page(Page::Invite(token)) => (String::new(), Some(format!("invite/{token}"))),
+        };
+        Self {
+            provider,
+            request,
+            next,
+            expires_at,
+            state,
+        }
+    }
+
+    /// Where the sign-in returns; `None` for a `next` no page of ours sets.
+    pub(super) fn to(&self) -> Option<Return> {
+        match self.next.as_deref() {
+            None => Some(Return::Authorize(self.request.clone())),
+            Some("account") => Some(Return::Page(Page::Account)),
+            Some(next) => next
+                .strip_prefix("invite/")
+                .map(|token| Return::Page(Page::Invite(token.to_owned()))),
+        }
+    }
+}
+
 /// Where a sign-in through a provider returns.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(in crate::endpoint) enum Return {
     /// The pending `/authorize` request, as a query; checked again on
     /// return, then a code.
-    #[serde(rename = "a")]
     Authorize(String),
     /// One of the account pages, which finish the sign-in themselves.
-    #[serde(rename = "p")]
     Page(Page),
 }
 
 /// The account page a sign-in through a provider returns to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(in crate::endpoint) enum Page {
     /// `/account`: a session for the user the identity signs in as.
-    #[serde(rename = "account")]
     Account,
     /// `/invite/<token>`: the invited user's account, taken up with the
     /// identity.
-    #[serde(rename = "invite")]
     Invite(String),
 }
 
@@ -112,12 +139,25 @@ mod tests {
     use super::*;
 
     fn pending() -> PendingSignIn {
-        PendingSignIn {
-            provider: "idp".into(),
-            to: Return::Authorize("response_type=code&client_id=alexa".into()),
-            expires_at: 1_600,
-            state: "s".repeat(32),
+        let to = Return::Authorize("response_type=code&client_id=alexa".into());
+        PendingSignIn::new("idp".into(), to, 1_600, "s".repeat(32))
+    }
+
+    #[test]
+    fn where_it_returns_survives_the_cookie() {
+        for to in [
+            Return::Authorize("a=b".into()),
+            Return::Page(Page::Account),
+            Return::Page(Page::Invite("tok".into())),
+        ] {
+            let p = PendingSignIn::new("idp".into(), to.clone(), 9, "s".into());
+            let back: PendingSignIn =
+                serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+            assert_eq!(back.to(), Some(to));
         }
+        let mut odd = pending();
+        odd.next = Some("elsewhere".into());
+        assert_eq!(odd.to(), None);
     }
 
     #[test]
