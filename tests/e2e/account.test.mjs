@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { startProvider } from './provider.mjs';
 import {
-  startWorker, admin, authorizeQuery, login, token, Session, ROOT, REDIRECTS, USERNAME, PASSWORD,
+  startWorker, admin, authorizeQuery, login, token, Session, ROOT, REDIRECTS, USERNAME, PASSWORD, link, refresh,
 } from './harness.mjs';
 
 const workers = [];
@@ -55,15 +55,6 @@ async function assertLinkNotLogged(w, link) {
   assert.match(readFileSync(join(ROOT, 'wrangler.toml'), 'utf8'), /^\[observability\.logs\]\ninvocation_logs = false$/m);
 }
 
-async function linkAlexa(w, username, password) {
-  const r = await login(w.base, authorizeQuery({ redirect: REDIRECTS[0] }), { username, password });
-  assert.equal(r.status, 303, await r.text());
-  const code = new URL(r.headers.get('location')).searchParams.get('code');
-  const t = await token(w.base, { grant_type: 'authorization_code', code, redirect_uri: REDIRECTS[0] });
-  assert.equal(t.status, 200, JSON.stringify(t.json));
-  return t.json;
-}
-
 async function signIn(s, username, password) {
   const page = await s.fetch('/account');
   assert.equal(page.status, 200);
@@ -93,7 +84,7 @@ for (const mode of ['kv', 'do']) {
     assert.match(used.html, /already used/);
     await assertLinkNotLogged(w, invite);
 
-    const linked = await linkAlexa(w, 'carol', 'carols password');
+    const linked = await link(w.base, { username: 'carol', password: 'carols password' });
     const gid = linked.refresh_token.split('.')[0];
     const account = await signIn(new Session(w.base, '198.51.100.9'), 'carol', 'carols password');
     assert.match(account.html, /E2E Skill/);
@@ -104,7 +95,7 @@ for (const mode of ['kv', 'do']) {
     const ended = await viewer.post(mine, '/account', { grant: gid, action: 'end' });
     assert.equal(ended.status, 200, ended.html);
     assert.match(ended.html, /Link ended/);
-    const refused = await token(w.base, { grant_type: 'refresh_token', refresh_token: linked.refresh_token });
+    const refused = await refresh(w.base, linked.refresh_token);
     assert.equal(refused.status, 400);
     assert.equal(refused.json.error, 'invalid_grant');
     // Its access token: refused at /userinfo by the instance that ended it
@@ -117,7 +108,7 @@ for (const mode of ['kv', 'do']) {
 
   test(`${mode} mode: a reset link changes the password and existing links keep working`, async () => {
     const w = await start(mode === 'do');
-    const linked = await linkAlexa(w, USERNAME, PASSWORD);
+    const linked = await link(w.base, { username: USERNAME, password: PASSWORD });
     const reset = linkIn(ok(['user', 'reset-link', '--username', USERNAME, '--valid-for', '1h', '--base-url', w.base], w));
     const s = new Session(w.base, '198.51.100.20');
     const page = await s.fetch(reset.pathname);
@@ -127,7 +118,7 @@ for (const mode of ['kv', 'do']) {
     const set = await s.post(page, reset.pathname, { password: 'a new password', confirm: 'a new password' });
     assert.equal(set.status, 200, set.html);
     await assertLinkNotLogged(w, reset);
-    const refreshed = await token(w.base, { grant_type: 'refresh_token', refresh_token: linked.refresh_token });
+    const refreshed = await refresh(w.base, linked.refresh_token);
     assert.equal(refreshed.status, 200, JSON.stringify(refreshed.json));
     await signIn(new Session(w.base, '198.51.100.21'), USERNAME, 'a new password');
     const old = await login(w.base, authorizeQuery(), { password: PASSWORD });
@@ -235,7 +226,7 @@ test('the pages in Chromium, by keyboard, at a phone and a desktop viewport', { 
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
   try {
-    await linkAlexa(w, USERNAME, PASSWORD);
+    await link(w.base, { username: USERNAME, password: PASSWORD });
     for (const [name, device] of Object.entries(VIEWPORTS)) {
       const context = await browser.newContext(device);
       const page = await context.newPage();
@@ -279,7 +270,7 @@ test('the pages in Chromium, by keyboard, at a phone and a desktop viewport', { 
       await account.screenshot({ path: join(SHOTS, `link-ended-${name}.png`), fullPage: true });
       await context.close();
       await context2.close();
-      if (name === 'phone') await linkAlexa(w, USERNAME, PASSWORD); // a link for the desktop round
+      if (name === 'phone') await link(w.base, { username: USERNAME, password: PASSWORD }); // a link for the desktop round
     }
   } finally {
     await browser.close();

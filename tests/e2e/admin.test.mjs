@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import {
   startWorker, admin, authorizeQuery, login, token, ROOT,
-  REDIRECTS, CLIENT_ID, SECRET, USERNAME, PASSWORD, VENDOR,
+  REDIRECTS, CLIENT_ID, SECRET, USERNAME, PASSWORD, VENDOR, link,
 } from './harness.mjs';
 
 let worker;
@@ -20,16 +20,6 @@ function run(args, input = '', env = {}) {
     cwd: ROOT, input, encoding: 'utf8', env: { ...process.env, WRANGLER_SEND_METRICS: 'false', ...env },
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-async function link(opts = {}) {
-  const redirect = REDIRECTS[0];
-  const r = await login(worker.base, authorizeQuery({ redirect }), opts);
-  assert.equal(r.status, 303);
-  const code = new URL(r.headers.get('location')).searchParams.get('code');
-  const t = await token(worker.base, { grant_type: 'authorization_code', code, redirect_uri: redirect }, opts);
-  assert.equal(t.status, 200, JSON.stringify(t.json));
-  return t.json;
 }
 
 test('client list and show, never the secret', () => {
@@ -84,7 +74,7 @@ test('user passwd, grant list and grant revoke', async () => {
   const username = 'bob';
   const pw1 = 'bob ' + randomBytes(8).toString('hex');
   admin(worker.state, ['user', 'add', '--username', username, '--display-name', 'Bob', '--password-stdin'], pw1);
-  const t = await link({ username, password: pw1 });
+  const t = await link(worker.base, { username, password: pw1 });
   assert.match(run(['user', 'list']).stdout, /^bob$/m);
 
   const pw2 = 'bob ' + randomBytes(8).toString('hex');
@@ -108,8 +98,8 @@ test('user remove ends the user\'s grants', async () => {
   const username = 'carol';
   const pw = 'carol ' + randomBytes(8).toString('hex');
   admin(worker.state, ['user', 'add', '--username', username, '--password-stdin'], pw);
-  const a = await link({ username, password: pw });
-  const b = await link({ username, password: pw, auth: 'basic' });
+  const a = await link(worker.base, { username, password: pw });
+  const b = await link(worker.base, { username, password: pw, auth: 'basic' });
   const r = run(['user', 'remove', '--username', username]);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /2 grant\(s\) ended/);
@@ -122,7 +112,7 @@ test('user remove ends the user\'s grants', async () => {
 });
 
 test('client update and add --force keep the secret, so a live skill stays linked', async () => {
-  const t = await link({ username: USERNAME, password: PASSWORD });
+  const t = await link(worker.base, { username: USERNAME, password: PASSWORD });
   const refresh = (rt) => token(worker.base, { grant_type: 'refresh_token', refresh_token: rt });
   // A new vendor id, say after a skill was recreated: three more redirect URLs.
   const up = run(['client', 'update', '--id', CLIENT_ID, '--alexa', 'M2NEWVENDOR', '--name', 'E2E Skill 2']);
@@ -144,7 +134,7 @@ test('client update and add --force keep the secret, so a live skill stays linke
 });
 
 test('client remove ends its grants, and adding the id again does not bring them back', async () => {
-  const t = await link({ username: USERNAME, password: PASSWORD });
+  const t = await link(worker.base, { username: USERNAME, password: PASSWORD });
   const r = run(['client', 'remove', '--id', CLIENT_ID]);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /[1-9]\d* grant\(s\) ended/);
@@ -161,7 +151,7 @@ test('client remove ends its grants, and adding the id again does not bring them
   const u = await fetch(`${worker.base}/userinfo`, { headers: { authorization: `Bearer ${t.access_token}` } });
   assert.equal(u.status, 401, 'its access tokens are ended too');
   // New links work.
-  const fresh = await link({ username: USERNAME, password: PASSWORD });
+  const fresh = await link(worker.base, { username: USERNAME, password: PASSWORD });
   assert.equal((await token(worker.base, { grant_type: 'refresh_token', refresh_token: fresh.refresh_token })).status, 200);
 });
 

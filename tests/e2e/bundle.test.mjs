@@ -11,7 +11,7 @@ import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import {
-  freePort, probe, authorizeQuery, login, token, ROOT, CLIENT_ID, SECRET, USERNAME, PASSWORD, VENDOR, SIGNING_KEY, REDIRECTS,
+  freePort, probe, authorizeQuery, login, token, ROOT, CLIENT_ID, SECRET, USERNAME, PASSWORD, VENDOR, SIGNING_KEY, REDIRECTS, refresh,
 } from './harness.mjs';
 
 const DIST = join(ROOT, 'dist');
@@ -92,7 +92,7 @@ test('npx wrangler dev serves a whole link: code, token, refresh, revoke', async
   const code = new URL(r.headers.get('location')).searchParams.get('code');
   const t = await token(base, { grant_type: 'authorization_code', code, redirect_uri: REDIRECTS[0] });
   assert.equal(t.status, 200, JSON.stringify(t.json));
-  const refreshed = await token(base, { grant_type: 'refresh_token', refresh_token: t.json.refresh_token });
+  const refreshed = await refresh(base, t.json.refresh_token);
   assert.equal(refreshed.status, 200, JSON.stringify(refreshed.json));
   const revoke = await fetch(`${base}/revoke`, {
     method: 'POST',
@@ -100,7 +100,7 @@ test('npx wrangler dev serves a whole link: code, token, refresh, revoke', async
     body: new URLSearchParams({ token: t.json.refresh_token }),
   });
   assert.equal(revoke.status, 200);
-  const after = await token(base, { grant_type: 'refresh_token', refresh_token: t.json.refresh_token });
+  const after = await refresh(base, t.json.refresh_token);
   assert.equal(after.status, 400);
   assert.equal(after.json.error, 'invalid_grant');
 });

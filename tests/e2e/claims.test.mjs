@@ -6,7 +6,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { startWorker, authorizeQuery, login, token, adminRun, REDIRECTS } from './harness.mjs';
+import { startWorker, authorizeQuery, login, token, adminRun, REDIRECTS, link, userinfo, refresh } from './harness.mjs';
 
 const ADMIN_TOKEN = randomBytes(32).toString('base64url');
 const workers = [];
@@ -23,19 +23,11 @@ function ok(r) {
   return r.stdout;
 }
 
-async function link(base) {
-  const r = await login(base, authorizeQuery({ redirect: REDIRECTS[2] }));
-  assert.equal(r.status, 303, await r.text());
-  const code = new URL(r.headers.get('location')).searchParams.get('code');
-  const t = await token(base, { grant_type: 'authorization_code', code, redirect_uri: REDIRECTS[2] });
-  assert.equal(t.status, 200, JSON.stringify(t.json));
-  return t.json;
-}
-
-async function userinfo(base, accessToken) {
-  const r = await fetch(`${base}/userinfo`, { headers: { authorization: `Bearer ${accessToken}` } });
+/** /userinfo's answer, which must be a 200. */
+async function body(base, accessToken) {
+  const r = await userinfo(base, accessToken);
   assert.equal(r.status, 200);
-  return r.json();
+  return r.body;
 }
 
 const payload = (jwt) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url'));
@@ -47,9 +39,9 @@ for (const mode of ['kv', 'do']) {
 
     ok(admin(w, mode, ['user', 'update', '--username', 'alice',
       '--claim', 'bridge_url=https://bridge.example/alice', '--claim', 'tier=gold']));
-    const linked = await link(w.base);
+    const linked = await link(w.base, { redirect: REDIRECTS[2] });
     assert.equal(payload(linked.access_token).bridge_url, 'https://bridge.example/alice');
-    assert.deepEqual(await userinfo(w.base, linked.access_token), {
+    assert.deepEqual(await body(w.base, linked.access_token), {
       sub: payload(linked.access_token).sub, name: 'Alice', bridge_url: 'https://bridge.example/alice', tier: 'gold',
     });
 
@@ -70,14 +62,14 @@ for (const mode of ['kv', 'do']) {
     assert.doesNotMatch(shown, /tier/);
 
     // The token issued before keeps what it was signed with.
-    assert.equal((await userinfo(w.base, linked.access_token)).bridge_url, 'https://bridge.example/alice');
-    const refreshed = await token(w.base, { grant_type: 'refresh_token', refresh_token: linked.refresh_token });
+    assert.equal((await body(w.base, linked.access_token)).bridge_url, 'https://bridge.example/alice');
+    const refreshed = await refresh(w.base, linked.refresh_token);
     assert.equal(refreshed.status, 200, JSON.stringify(refreshed.json));
-    assert.deepEqual(await userinfo(w.base, refreshed.json.access_token), {
+    assert.deepEqual(await body(w.base, refreshed.json.access_token), {
       sub: payload(linked.access_token).sub, name: 'Alice B', identities: ['google:42'], bridge_url: 'https://bridge.example/new',
     });
     // And the link keeps refreshing.
-    const again = await token(w.base, { grant_type: 'refresh_token', refresh_token: refreshed.json.refresh_token });
+    const again = await refresh(w.base, refreshed.json.refresh_token);
     assert.equal(again.status, 200, JSON.stringify(again.json));
   });
 }

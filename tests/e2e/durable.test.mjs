@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { startWorker, authorizeQuery, login, token, verifyJwt, REDIRECTS } from './harness.mjs';
+import { startWorker, authorizeQuery, login, token, verifyJwt, REDIRECTS, refresh } from './harness.mjs';
 
 let worker;
 before(async () => { worker = await startWorker({ durable: true }); });
@@ -25,10 +25,10 @@ test('the full Alexa link and refresh flow, as in KV mode', async () => {
     const t = await token(worker.base, params, { auth: i % 2 ? 'basic' : 'body' });
     assert.equal(t.status, 200, JSON.stringify(t.json));
     assert.equal(t.json.expires_in, 3600);
-    const r1 = await token(worker.base, { grant_type: 'refresh_token', refresh_token: t.json.refresh_token });
+    const r1 = await refresh(worker.base, t.json.refresh_token);
     assert.equal(r1.status, 200, JSON.stringify(r1.json));
     // Alexa's retry with the previous token.
-    const retry = await token(worker.base, { grant_type: 'refresh_token', refresh_token: t.json.refresh_token });
+    const retry = await refresh(worker.base, t.json.refresh_token);
     assert.equal(retry.status, 200, JSON.stringify(retry.json));
     const u = await fetch(`${worker.base}/userinfo`, { headers: { authorization: `Bearer ${retry.json.access_token}` } });
     assert.equal(u.status, 200);
@@ -48,7 +48,7 @@ test('50 concurrent redemptions of one code: exactly one succeeds, and the grant
     assert.equal(a.json.error, 'invalid_grant');
   }
   // The replays revoked the grant (RFC 6749 §10.5): its refresh token is dead.
-  const r = await token(worker.base, { grant_type: 'refresh_token', refresh_token: ok[0].json.refresh_token });
+  const r = await refresh(worker.base, ok[0].json.refresh_token);
   assert.equal(r.status, 400);
   assert.equal(r.json.error, 'invalid_grant');
 });

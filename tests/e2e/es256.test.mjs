@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, createPublicKey, sign as nodeSign } from 'node:crypto';
 import { createRemoteJWKSet, jwtVerify, calculateJwkThumbprint } from 'jose';
-import { startWorker, authorizeQuery, login, token, signJwt, SIGNING_KEY, REDIRECTS, CLIENT_ID } from './harness.mjs';
+import { startWorker, authorizeQuery, login, token, signJwt, SIGNING_KEY, REDIRECTS, CLIENT_ID, link, userinfo, refresh } from './harness.mjs';
 
 const pem = () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' });
 const OLD = pem();
@@ -25,20 +25,6 @@ before(async () => {
     es256(OLD), es256(NEW, OLD), es256(NEW, 'not a key'), es256('not a key', OLD)]);
 });
 after(() => { for (const w of [first, rotated, badPrevious, badCurrent]) w?.stop(); });
-
-async function link(base) {
-  const r = await login(base, authorizeQuery({ redirect: REDIRECTS[0] }));
-  assert.equal(r.status, 303, await r.text());
-  const code = new URL(r.headers.get('location')).searchParams.get('code');
-  const t = await token(base, { grant_type: 'authorization_code', code, redirect_uri: REDIRECTS[0] });
-  assert.equal(t.status, 200, JSON.stringify(t.json));
-  return t.json;
-}
-
-async function userinfo(base, accessToken) {
-  const r = await fetch(`${base}/userinfo`, { headers: { authorization: `Bearer ${accessToken}` } });
-  return { status: r.status, body: await r.json() };
-}
 
 const publicJwk = (privatePem) => createPublicKey(privatePem).export({ format: 'jwk' });
 
@@ -73,7 +59,7 @@ test('a skill verifies the access token offline with jose and the served key set
   assert.equal(keys[0].d, undefined);
 
   // A refreshed token too.
-  const r = await token(first.base, { grant_type: 'refresh_token', refresh_token: t.refresh_token });
+  const r = await refresh(first.base, t.refresh_token);
   assert.equal(r.status, 200);
   await jwtVerify(r.json.access_token, jwks, { issuer: first.base });
 });

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, writeFileSync, statSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { startWorker, authorizeQuery, login, token, adminRun, ROOT, REDIRECTS, CLIENT_ID, SECRET } from './harness.mjs';
+import { startWorker, authorizeQuery, login, token, adminRun, ROOT, REDIRECTS, CLIENT_ID, SECRET, link, refresh } from './harness.mjs';
 
 const ADMIN_TOKEN = randomBytes(32).toString('base64url');
 const workers = [];
@@ -42,15 +42,6 @@ function ok(r) {
   return r.stdout;
 }
 
-async function link(base) {
-  const r = await login(base, authorizeQuery({ redirect: REDIRECTS[1] }));
-  assert.equal(r.status, 303, await r.text());
-  const code = new URL(r.headers.get('location')).searchParams.get('code');
-  const t = await token(base, { grant_type: 'authorization_code', code, redirect_uri: REDIRECTS[1] });
-  assert.equal(t.status, 200, JSON.stringify(t.json));
-  return t.json;
-}
-
 async function sub(base, accessToken) {
   const r = await fetch(`${base}/userinfo`, { headers: { authorization: `Bearer ${accessToken}` } });
   assert.equal(r.status, 200);
@@ -59,7 +50,7 @@ async function sub(base, accessToken) {
 
 /** The link works on `base`: the refresh token refreshes, /userinfo names `expected`. */
 async function stillLinked(base, refreshToken, expected, what) {
-  const r = await token(base, { grant_type: 'refresh_token', refresh_token: refreshToken });
+  const r = await refresh(base, refreshToken);
   assert.equal(r.status, 200, `${what}: ${JSON.stringify(r.json)}`);
   assert.equal(await sub(base, r.json.access_token), expected, what);
 }
@@ -80,12 +71,12 @@ async function importInto(mode, file) {
 
 test('a KV link survives export and import into KV mode and into Durable Object mode', async () => {
   const from = await start({ rotation: 'always' });
-  const linked = await link(from.base);
+  const linked = await link(from.base, { redirect: REDIRECTS[1] });
   const expected = await sub(from.base, linked.access_token);
   // One rotation, so the grant carries a previous token too.
-  const rotated = await token(from.base, { grant_type: 'refresh_token', refresh_token: linked.refresh_token });
+  const rotated = await refresh(from.base, linked.refresh_token);
   assert.equal(rotated.status, 200);
-  const revoked = await link(from.base);
+  const revoked = await link(from.base, { redirect: REDIRECTS[1] });
   assert.equal((await fetch(`${from.base}/revoke`, {
     method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ token: revoked.refresh_token, client_id: CLIENT_ID, client_secret: SECRET }),
@@ -114,14 +105,14 @@ test('a KV link survives export and import into KV mode and into Durable Object 
   for (const mode of ['kv', 'do']) {
     const to = await importInto(mode, file);
     await stillLinked(to.base, rotated.json.refresh_token, expected, `KV -> ${mode}`);
-    const again = await token(to.base, { grant_type: 'refresh_token', refresh_token: revoked.refresh_token });
+    const again = await refresh(to.base, revoked.refresh_token);
     assert.equal(again.status, 400, `KV -> ${mode}: the revoked link stays ended`);
   }
 });
 
 test('a Durable Object link survives export through the Worker and import into KV mode', async () => {
   const from = await start({ durable: true });
-  const linked = await link(from.base);
+  const linked = await link(from.base, { redirect: REDIRECTS[1] });
   const expected = await sub(from.base, linked.access_token);
   const file = join(tempDir(), 'backup.jsonl');
   // Without the Worker's URL, or with the wrong token, there is no way to the grants.
@@ -146,7 +137,7 @@ test('a Durable Object link survives export through the Worker and import into K
 
 test('a damaged line is refused with its number and nothing is written; a namespace in use is left alone unasked', async () => {
   const from = await start({});
-  await link(from.base);
+  await link(from.base, { redirect: REDIRECTS[1] });
   const file = join(tempDir(), 'backup.jsonl');
   ok(admin(from.state, ['--mode', 'kv', 'export', '--out', file]));
   const lines = readFileSync(file, 'utf8').trim().split('\n');

@@ -270,6 +270,31 @@ export async function token(base, params, { auth = 'body', id = CLIENT_ID, secre
   return { status: r.status, headers: r.headers, json };
 }
 
+/**
+ * Links as Alexa does: the login page through `redirect` (one of the three
+ * regional URIs), then the code at /token; gives /token's JSON. The other
+ * options go to `login` (username, password, ip) and `token` (auth).
+ */
+export async function link(base, { redirect = REDIRECTS[0], ...opts } = {}) {
+  const r = await login(base, authorizeQuery({ redirect }), opts);
+  if (r.status !== 303) throw new Error(`the login page answered ${r.status}: ${await r.text()}`);
+  const code = new URL(r.headers.get('location')).searchParams.get('code');
+  const t = await token(base, { grant_type: 'authorization_code', code, redirect_uri: redirect }, opts);
+  if (t.status !== 200) throw new Error(`/token answered ${t.status}: ${JSON.stringify(t.json)}`);
+  return t.json;
+}
+
+/** A refresh as Alexa sends it: { status, headers, json }. */
+export function refresh(base, refreshToken, opts = {}) {
+  return token(base, { grant_type: 'refresh_token', refresh_token: refreshToken }, opts);
+}
+
+/** GET /userinfo with a bearer token: { status, body }. */
+export async function userinfo(base, accessToken) {
+  const r = await fetch(`${base}/userinfo`, { headers: { authorization: `Bearer ${accessToken}` } });
+  return { status: r.status, body: await r.json() };
+}
+
 /** Checks an HS256 JWT's signature with the test's key and returns its claims. */
 export function verifyJwt(jwt, key = SIGNING_KEY) {
   const [h, p, s] = jwt.split('.');

@@ -4,7 +4,7 @@
 // Bounded in count; all traffic stays on 127.0.0.1.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startWorker, authorizeQuery, login, token, REDIRECTS } from './harness.mjs';
+import { startWorker, authorizeQuery, login, token, REDIRECTS, refresh } from './harness.mjs';
 
 const LINKS = 500;
 const REFRESHES_PER_LINK = 10;
@@ -89,7 +89,7 @@ async function load(mode, worker) {
   await pool(LINKS, async (i) => {
     for (let n = 0; n < REFRESHES_PER_LINK; n++) {
       // Rotation `never`: sending a refresh again is harmless.
-      const t = await again(() => token(worker.base, { grant_type: 'refresh_token', refresh_token: links[i].refresh }));
+      const t = await again(() => refresh(worker.base, links[i].refresh));
       count(t.status);
       assert.equal(t.status, 200, JSON.stringify(t.json));
       links[i].refresh = t.json.refresh_token;
@@ -101,7 +101,7 @@ async function load(mode, worker) {
   const grants = new Set(links.map((l) => l.refresh.split('.')[0]));
   assert.equal(grants.size, LINKS, 'no grant duplicated or shared');
   await pool(LINKS, async (i) => {
-    const t = await again(() => token(worker.base, { grant_type: 'refresh_token', refresh_token: links[i].refresh }));
+    const t = await again(() => refresh(worker.base, links[i].refresh));
     count(t.status);
     assert.equal(t.status, 200, `final refresh token of link ${i} works`);
   });

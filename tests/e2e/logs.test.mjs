@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   startWorker, authorizeQuery, login, token, REDIRECTS, SECRET, PASSWORD,
-  SIGNING_KEY, PREVIOUS_KEY, SECRETS_SEEN,
+  SIGNING_KEY, PREVIOUS_KEY, SECRETS_SEEN, refresh,
 } from './harness.mjs';
 
 let worker;
@@ -50,11 +50,11 @@ test('a link, refreshes and failures leave useful logs with no secret in them', 
   assert.equal((await token(worker.base, { grant_type: 'refresh_token', refresh_token: linked.json.refresh_token }, { secret: badSecret })).status, 401);
   assert.equal((await token(worker.base, { grant_type: 'refresh_token', refresh_token: linked.json.refresh_token }, { auth: 'basic', secret: badSecret })).status, 401);
   // A refresh and a retried refresh.
-  const r1 = await token(worker.base, { grant_type: 'refresh_token', refresh_token: linked.json.refresh_token });
+  const r1 = await refresh(worker.base, linked.json.refresh_token);
   assert.equal(r1.status, 200);
-  assert.equal((await token(worker.base, { grant_type: 'refresh_token', refresh_token: linked.json.refresh_token })).status, 200);
+  assert.equal((await refresh(worker.base, linked.json.refresh_token)).status, 200);
   const bogusRefresh = linked.json.refresh_token.split('.')[0] + '.' + randomBytes(32).toString('base64url');
-  assert.equal((await token(worker.base, { grant_type: 'refresh_token', refresh_token: bogusRefresh })).status, 400);
+  assert.equal((await refresh(worker.base, bogusRefresh)).status, 400);
   assert.equal((await fetch(`${worker.base}/userinfo`, { headers: { authorization: `Bearer ${r1.json.access_token}x` } })).status, 401);
   assert.equal((await fetch(`${worker.base}/userinfo`, { headers: { authorization: `Bearer ${r1.json.access_token}` } })).status, 200);
 

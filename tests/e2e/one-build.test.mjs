@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { startProvider } from './provider.mjs';
-import { startWorker, admin, authorizeQuery, login, token, formOf, unescapeHtml, ROOT, REDIRECTS, USERNAME } from './harness.mjs';
+import { startWorker, admin, authorizeQuery, login, token, formOf, unescapeHtml, ROOT, REDIRECTS, USERNAME, link, refresh } from './harness.mjs';
 
 const WASM = join(ROOT, 'build/index_bg.wasm');
 const digest = () => createHash('sha256').update(readFileSync(WASM)).digest('hex');
@@ -41,15 +41,6 @@ before(async () => {
   admin(configured.state, ['user', 'update', '--username', USERNAME, '--add-identity', `idp:${idp.subject}`]);
 });
 after(async () => { plain?.stop(); configured?.stop(); await idp?.stop(); });
-
-async function link(base) {
-  const r = await login(base, authorizeQuery());
-  assert.equal(r.status, 303, await r.text());
-  const code = new URL(r.headers.get('location')).searchParams.get('code');
-  const t = await token(base, { grant_type: 'authorization_code', code, redirect_uri: REDIRECTS[0] });
-  assert.equal(t.status, 200, JSON.stringify(t.json));
-  return t.json;
-}
 
 /** The login page's provider button, the stand-in (which approves at once), our callback, then /token. */
 async function linkThroughProvider(base) {
@@ -108,7 +99,7 @@ test('the same wasm, set only by an env file: ES256, the account pages, a provid
   assert.equal(grants.status, 200);
   assert.equal((await grants.json()).grants.length, 1, 'the grant, from its object');
   // And a refresh on it, as Alexa makes one.
-  const r = await token(configured.base, { grant_type: 'refresh_token', refresh_token: t.refresh_token });
+  const r = await refresh(configured.base, t.refresh_token);
   assert.equal(r.status, 200, JSON.stringify(r.json));
   assert.equal(digest(), built, 'nothing rebuilt the wasm');
 });

@@ -13,7 +13,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { generateKeyPairSync, createPublicKey, sign as nodeSign, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { calculateJwkThumbprint } from 'jose';
-import { startWorker, authorizeQuery, login, token, admin, CLIENT_ID, SECRET, REDIRECTS, ROOT, SECRETS_SEEN } from './harness.mjs';
+import { startWorker, authorizeQuery, login, token, admin, CLIENT_ID, SECRET, REDIRECTS, ROOT, SECRETS_SEEN, link } from './harness.mjs';
 import { startAmazon } from './amazon.mjs';
 
 const BRIDGE = 'https://bridge.example/alice';
@@ -81,15 +81,6 @@ function run(program, args, settings) {
 
 const EXAMPLES = { node: runNode, python: runPython };
 
-async function link() {
-  const r = await login(worker.base, authorizeQuery({ redirect: REDIRECTS[0] }));
-  assert.equal(r.status, 303);
-  const code = new URL(r.headers.get('location')).searchParams.get('code');
-  const t = await token(worker.base, { grant_type: 'authorization_code', code, redirect_uri: REDIRECTS[0] });
-  assert.equal(t.status, 200);
-  return t.json;
-}
-
 const header = (namespace, name, extra = {}) => ({ namespace, name, payloadVersion: '3', messageId: randomUUID(), ...extra });
 const discover = (t) => ({ header: header('Alexa.Discovery', 'Discover'), payload: { scope: { type: 'BearerToken', token: t } } });
 const power = (t, endpointId, name = 'TurnOn') => ({
@@ -122,7 +113,7 @@ const errorType = (answer) => (answer.event.header.name === 'ErrorResponse' ? an
 for (const [language, runExample] of Object.entries(EXAMPLES)) {
   for (const check of ['jwks', 'userinfo']) {
     test(`${language} example, ${check} check: discovery, power, state and AcceptGrant for the linked user`, async () => {
-      const t = await link();
+      const t = await link(worker.base);
       const claims = JSON.parse(Buffer.from(t.access_token.split('.')[1], 'base64url'));
       assert.equal(claims.aud, CLIENT_ID, 'RFC 9068: the audience is the client');
       const sub = claims.sub;
@@ -164,7 +155,7 @@ for (const [language, runExample] of Object.entries(EXAMPLES)) {
     });
 
     test(`${language} example, ${check} check: the error rule`, async () => {
-      const t = await link();
+      const t = await link(worker.base);
       const sub = JSON.parse(Buffer.from(t.access_token.split('.')[1], 'base64url')).sub;
       const now = Math.floor(Date.now() / 1000);
       const [signed, sig] = [t.access_token.slice(0, t.access_token.lastIndexOf('.')), t.access_token.split('.')[2]];
