@@ -113,18 +113,17 @@ pub(in crate::endpoint) async fn finish<S: GrantStore>(
     ctx: &Ctx<'_, S>,
     mut vouched: Vouched<'_>,
 ) -> Response {
-    let r = match signed_in(ctx, &mut vouched).await {
-        Ok(user) => match key(ctx) {
-            Ok(key) => session::open(
-                Response::redirect("/account".into()),
-                req,
-                &key,
-                &user,
-                ctx.now,
-            ),
+    // The key before anything is written: without it there is no session
+    // to open, and an invitation must not be spent for nothing.
+    let r = match key(ctx) {
+        Err(Stop(r)) => *r,
+        Ok(key) => match signed_in(ctx, &mut vouched).await {
+            Ok(user) => {
+                let r = Response::redirect("/account".into());
+                session::open(r, req, &key, &user, ctx.now)
+            }
             Err(Stop(r)) => *r,
         },
-        Err(Stop(r)) => *r,
     };
     vouched.answer(req, r)
 }
