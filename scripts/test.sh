@@ -4,10 +4,13 @@
 # built Worker under `wrangler dev`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Each phase says when it starts, in seconds since this script did, so a slow
+# run (CI's log) shows where the time went.
+phase() { echo "== [${SECONDS} s] $*"; }
 eval "$(bash scripts/setup.sh)"
 bash scripts/setup-browser.sh
 
-echo "== the compiler's gates: format, clippy and rustdoc, here and in fuzz/"
+phase "the compiler's gates: format, clippy and rustdoc, here and in fuzz/"
 cargo fmt --all -- --check
 cargo clippy --quiet --all-targets -- -D warnings
 # The Worker's glue exists only for wasm32: lint it there too.
@@ -21,10 +24,10 @@ RUSTDOCFLAGS=-Dwarnings cargo doc --quiet --no-deps
 # Every path the README, docs/ and the module map name exists.
 node scripts/check-paths.mjs
 
-echo "== native tests (cargo test: both grant stores)"
+phase "native tests (cargo test: both grant stores)"
 cargo test --quiet
 
-echo "== building the Worker and the admin command"
+phase "building the Worker and the admin command"
 cargo build --quiet --bin admin
 # One Worker: every test picks its store and capabilities with variables
 # (tests/e2e/harness.mjs), as an operator does. Quiet when it works; run again
@@ -34,7 +37,7 @@ bash scripts/build.sh >/dev/null 2>&1 || bash scripts/build.sh
 # this Worker and admin compiled to wasm32-wasip1.
 node scripts/bundle.mjs >/dev/null 2>&1 || node scripts/bundle.mjs
 
-echo "== end-to-end tests against wrangler dev"
+phase "end-to-end tests against wrangler dev"
 # One seeded state per run, copied for each Worker (tests/e2e/harness.mjs),
 # in place of eight wrangler calls per start.
 rm -rf target/e2e-seeds
@@ -46,5 +49,6 @@ node --test --test-concurrency="${E2E_CONCURRENCY:-2}" --test-reporter=spec \
   $(ls tests/e2e/*.test.mjs | grep -v load.test.mjs)
 # The load test alone: with other Workers starting beside it on a 2-core machine,
 # wrangler dev was seen to restart the runtime mid-request.
-echo "== load test (KV and Durable Object modes)"
+phase "load test (KV and Durable Object modes)"
 node --test --test-reporter=spec tests/e2e/load.test.mjs
+phase "done"
