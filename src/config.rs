@@ -4,7 +4,7 @@
 //! setting is read at run time: nothing here is fixed by the build.
 
 use crate::jwt::SigningKey;
-use crate::{grant, upstream};
+use crate::{grant, provider};
 
 /// Access tokens live one hour by default (`expires_in: 3600`);
 /// `ACCESS_TOKEN_TTL` sets another life within [`ACCESS_TOKEN_TTL_RANGE`].
@@ -51,8 +51,8 @@ pub struct Config {
     /// `CLIENT_CACHE_SECONDS`: how long an isolate trusts its copy of a client
     /// record (default 30; 0 reads KV every time).
     pub client_cache_seconds: u64,
-    /// `SIGN_IN_PROVIDERS` and each one's settings (see [`upstream::Providers`]).
-    pub providers: upstream::Providers,
+    /// `SIGN_IN_PROVIDERS` and each one's settings (see [`provider::Providers`]).
+    pub providers: provider::Providers,
     /// `PASSWORD_SIGN_IN=false` hides the username and password form.
     pub password_sign_in: bool,
     /// `ADMIN_TOKEN` (a secret, at least [`ADMIN_TOKEN_MIN_BYTES`]): unset, or
@@ -230,7 +230,7 @@ impl Config {
             client_cache_seconds: var("CLIENT_CACHE_SECONDS")
                 .and_then(|s| s.trim().parse().ok())
                 .unwrap_or(30),
-            providers: upstream::Providers::from_vars(&var),
+            providers: provider::Providers::from_vars(&var),
             password_sign_in: var("PASSWORD_SIGN_IN").is_none_or(|v| v.trim() != "false"),
             es256: None,
             access_token_alg_error: None,

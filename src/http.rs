@@ -209,7 +209,7 @@ pub struct LogFields {
     pub error: Option<&'static str>,
     /// Why, in words. Never a secret or an echoed value.
     pub reason: Option<&'static str>,
-    /// The upstream provider of a sign-in through one.
+    /// The provider of a sign-in through one.
     pub provider: Option<String>,
     /// Who signed in there, `<provider>:<subject>`: an identifier, not a
     /// secret, logged so that an operator can allow a refused person.

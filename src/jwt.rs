@@ -70,7 +70,7 @@ pub struct Claims {
     /// The user's display name, so `/userinfo` needs no storage read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// The user's upstream identities and own claims (see
+    /// The user's provider identities and own claims (see
     /// [`crate::claims`]), as top-level members of the payload after the
     /// ones above: appended when signing, taken back out by [`Jws::claims`].
     #[serde(skip)]

@@ -57,8 +57,8 @@
 //! - [`password`]: PBKDF2 password hashes.
 //! - `csrf`: the CSRF tokens of every form, and the device cookie.
 //! - [`throttle`]: limits on sign-in attempts and failed client authentications.
-//! - [`upstream`]: sign-in through Amazon, Google, GitHub or an OpenID Connect
-//!   provider (the provider side; our endpoints are in `endpoint/provider/`).
+//! - [`provider`]: sign-in through Amazon, Google, GitHub or an OpenID Connect
+//!   provider (the provider's side; our endpoints are in `endpoint/provider/`).
 //! - [`config`]: the settings, and the `GRANT_STORE` rule.
 //! - [`alexa`]: Alexa's side of the link: AcceptGrant's event tokens from
 //!   Login with Amazon (`alexa/lwa.rs` speaks to it), and events sent to the
@@ -74,6 +74,8 @@
 //! - [`types`]: identifier newtypes, redacted secret types, the grant types.
 //! - [`error`]: RFC 6749 error codes, and the store's error.
 //! - [`http`]: the request and response the core speaks.
+//! - [`outbound`]: the calls the core makes out (providers, Login with Amazon,
+//!   the Alexa gateways), through a `Fetch` the glue or a test passes in.
 //!
 //! And:
 //! - [`crypto`]: randomness, token hashes, constant-time comparison.
@@ -97,16 +99,17 @@ pub mod form;
 pub mod grant;
 pub mod http;
 pub mod jwt;
+pub mod outbound;
 mod page;
 pub mod password;
 pub mod pkce;
+pub mod provider;
 pub mod registration;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod throttle;
 pub mod types;
-pub mod upstream;
 pub mod users;
 
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
@@ -136,8 +139,8 @@ pub struct Ctx<'a, S> {
     pub pbkdf2: &'a dyn password::Pbkdf2,
     /// This isolate's copies of client records.
     pub clients: &'a store::ClientCache,
-    /// Outbound HTTP and signature checks, for sign-in through providers.
-    pub upstream: upstream::Outbound<'a>,
+    /// Outbound HTTP and signature checks: providers, LWA and the Alexa gateways.
+    pub outbound: outbound::Outbound<'a>,
     /// This isolate's copies of event records and LWA access tokens.
     pub alexa: &'a alexa::EventTokenCache,
     /// ES256 with the deployment's keys, when `ACCESS_TOKEN_ALG` is ES256 and

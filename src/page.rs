@@ -22,7 +22,7 @@ pub(crate) struct Login<'a> {
     pub(crate) username: &'a str,
     /// Hidden fields: the authorization request and the CSRF token.
     pub(crate) hidden: Vec<(&'static str, String)>,
-    /// One "Sign in with …" link per upstream provider: (href, label).
+    /// One "Sign in with …" link per provider: (href, label).
     pub(crate) providers: Vec<(String, &'a str)>,
     /// Whether the username and password form is shown.
     pub(crate) password: bool,

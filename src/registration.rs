@@ -52,7 +52,7 @@ pub fn username(username: &str) -> Result<String, &'static str> {
     Ok(username)
 }
 
-/// An upstream identity as the allow-list keeps it: `<provider>:<subject>`,
+/// A provider identity as the allow-list keeps it: `<provider>:<subject>`,
 /// the provider's name in lower case (as in `SIGN_IN_PROVIDERS`) and its id
 /// for the person exactly as it sends it (`amazon:amzn1.account.AF…`).
 pub fn identity(identity: &str) -> Result<String, &'static str> {

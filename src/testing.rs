@@ -11,7 +11,9 @@ use crate::crypto::{hash_client_secret, TestRng};
 use crate::grant::durable::{self, DurableGrants, ObjectTransport};
 use crate::grant::{GrantStore, RevocationCache, Successors};
 use crate::http::{Request, Response};
+use crate::outbound::Outbound;
 use crate::password::hash_password;
+use crate::provider::ProviderCache;
 use crate::store::{
     keys, put_json, ClientRecord, GrantType, MemoryStore, RefreshRotation, UserRecord,
 };
@@ -19,7 +21,6 @@ use crate::store::{ClientCache, Records, StoreError};
 use crate::throttle::MemoryLimiter;
 use crate::types::GrantId;
 use crate::types::{ClientId, ClientSecret, Password, RedirectUri, ScopeSet, UserId};
-use crate::upstream::{Outbound, ProviderCache};
 use crate::{handle, Config, Ctx};
 use pollster::block_on;
 
@@ -115,8 +116,8 @@ pub struct Server {
     /// Durable Object mode: `Some` on [`StoreMode::Objects`], so that the same
     /// tests run through the same traits on either implementation.
     pub objects: Option<LocalObjects>,
-    /// The upstream provider every outbound call reaches.
-    pub upstream: StandIn,
+    /// The provider every outbound call reaches.
+    pub outbound: StandIn,
     /// The isolate's copies of provider metadata and keys.
     pub provider_cache: ProviderCache,
     /// ES256 through `p256`, when the configuration asks for it.
@@ -211,7 +212,7 @@ impl Server {
         server
     }
 
-    /// A server with two upstream providers on the [`StandIn`]: `idp`
+    /// A server with two providers on the [`StandIn`]: `idp`
     /// (OpenID Connect, with `extra` settings) and the `amazon` preset pointed
     /// at it. Alice may sign in through `idp:subject-alice` and
     /// `amazon:amzn1.account.subject-alice`.
@@ -253,10 +254,10 @@ impl Server {
 
     /// What reaches providers: the [`StandIn`].
     pub fn outbound(&self) -> Outbound<'_> {
-        self.upstream.now.set(self.now.get());
+        self.outbound.now.set(self.now.get());
         Outbound {
-            fetch: &self.upstream,
-            signatures: &self.upstream,
+            fetch: &self.outbound,
+            signatures: &self.outbound,
             cache: &self.provider_cache,
         }
     }
@@ -287,7 +288,7 @@ impl Server {
             revocations: RevocationCache::default(),
             limiter: MemoryLimiter::default(),
             clients: ClientCache::new(client_cache_seconds),
-            upstream: StandIn::default(),
+            outbound: StandIn::default(),
             provider_cache: ProviderCache::default(),
             es256,
             alexa: Default::default(),
@@ -409,7 +410,7 @@ impl Server {
             limiter: &self.limiter,
             pbkdf2: &crate::password::RustPbkdf2,
             clients: &self.clients,
-            upstream: self.outbound(),
+            outbound: self.outbound(),
             alexa: &self.alexa,
             es256: self.es256.as_ref().map(|k| k as &dyn crate::es256::Es256),
         }

@@ -17,7 +17,7 @@
 //!   one, so a distributed attack does not keep the owner out; a new browser
 //!   waits until the attack stops (at most a minute after it does).
 //! - Someone trying once a minute, forever, locks nothing.
-//! - Each start of a sign-in through an upstream provider counts against the
+//! - Each start of a sign-in through a provider counts against the
 //!   per-address limit too: it writes a KV record.
 //!
 //! Client authentication counts failures only, per address, 10 a minute; the

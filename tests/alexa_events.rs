@@ -41,7 +41,7 @@ fn accept_grant_then_events_go_to_the_region_with_no_write() {
     assert!(!record.contains(EVENTS_CLIENT_SECRET));
     let ((status, _), writes) = s.writes_during(|| s.send_change_report(SUB));
     assert_eq!((status, writes), (202, 0));
-    let amazon = &s.upstream.amazon;
+    let amazon = &s.outbound.amazon;
     let sent = amazon.delivered.borrow()[0].clone();
     assert_eq!(sent.region, "eu");
     let token = sent.message["event"]["endpoint"]["scope"]["token"]
@@ -85,7 +85,7 @@ fn accept_grant_then_events_go_to_the_region_with_no_write() {
 fn a_gateway_401_gets_one_fresh_token_and_a_new_refresh_token_is_written() {
     let s = Server::with_alexa_events();
     accepted(&s, "NA");
-    let amazon = &s.upstream.amazon;
+    let amazon = &s.outbound.amazon;
     amazon.expire_access_tokens();
     let ((status, _), writes) = s.writes_during(|| s.send_change_report(SUB));
     assert_eq!((status, writes), (202, 0), "LWA kept its refresh token");
@@ -113,7 +113,7 @@ fn a_gateway_401_gets_one_fresh_token_and_a_new_refresh_token_is_written() {
 fn lwa_refusing_the_refresh_token_forgets_the_tokens() {
     let s = Server::with_alexa_events();
     accepted(&s, "NA");
-    s.upstream.amazon.forget_everything();
+    s.outbound.amazon.forget_everything();
     let (status, body) = s.send_change_report(SUB);
     assert_eq!(
         (status, error(&body)),
@@ -127,7 +127,7 @@ fn lwa_refusing_the_refresh_token_forgets_the_tokens() {
 fn every_refusal_writes_nothing() {
     let s = Server::with_alexa_events();
     let (at, _) = s.link();
-    let amazon = &s.upstream.amazon;
+    let amazon = &s.outbound.amazon;
     let cases: Vec<(Value, u16, &str)> = vec![
         // LWA refuses a code it does not know (spent, or another skill's).
         (
@@ -230,7 +230,7 @@ fn another_client_never_sends_with_this_clients_tokens() {
             ),
     );
     assert_eq!(r.status, 404, "{}", r.body_text());
-    assert!(s.upstream.amazon.delivered.borrow().is_empty());
+    assert!(s.outbound.amazon.delivered.borrow().is_empty());
 }
 
 fn a_client_without_lwa_credentials_is_a_configuration_error() {

@@ -84,7 +84,7 @@ proptest! {
     }
 
     #[test]
-    fn upstream_requests(query in form(), cookie in "[ -~]{0,30}", which in 0u8..4, pending in any::<bool>()) {
+    fn provider_requests(query in form(), cookie in "[ -~]{0,30}", which in 0u8..4, pending in any::<bool>()) {
         let s = Server::with_providers(&[]);
         let path = ["/signin/idp", "/signin/amazon", "/callback/idp", "/callback/amazon"][which as usize];
         let (query, cookie) = if pending {

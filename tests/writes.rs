@@ -19,7 +19,7 @@ fn post(path: &str, body: &str) -> Request {
 /// password): (access token, refresh token).
 fn link(s: &Server) -> (String, String) {
     let (start, cookies) = s.provider_start("idp", "192.0.2.12");
-    let back = s.upstream.approve(start.get_header("location").unwrap());
+    let back = s.outbound.approve(start.get_header("location").unwrap());
     let r = s.send(
         Request::new(Method::Get, &format!("/callback/idp?{back}")).with_header("cookie", &cookies),
     );
@@ -145,22 +145,22 @@ fn every_route_asked_anonymously_or_wrongly_writes_nothing() {
     for failing in [Misbehaviour::BadSignature, Misbehaviour::TokenError] {
         let (r, writes) = s.writes_during(|| {
             let (start, cookies) = s.provider_start("idp", "192.0.2.10");
-            let back = s.upstream.approve(start.get_header("location").unwrap());
-            s.upstream.mode.set(failing);
+            let back = s.outbound.approve(start.get_header("location").unwrap());
+            s.outbound.mode.set(failing);
             let r = s.send(
                 Request::new(Method::Get, &format!("/callback/idp?{back}"))
                     .with_header("cookie", &cookies),
             );
-            s.upstream.mode.set(Misbehaviour::None);
+            s.outbound.mode.set(Misbehaviour::None);
             r
         });
         assert!(r.status >= 400, "{failing:?}");
         assert_eq!(writes, 0, "{failing:?} wrote");
     }
-    *s.upstream.subject.borrow_mut() = "a-stranger".into();
+    *s.outbound.subject.borrow_mut() = "a-stranger".into();
     let (r, writes) = s.writes_during(|| {
         let (start, cookies) = s.provider_start("idp", "192.0.2.11");
-        let back = s.upstream.approve(start.get_header("location").unwrap());
+        let back = s.outbound.approve(start.get_header("location").unwrap());
         s.send(
             Request::new(Method::Get, &format!("/callback/idp?{back}"))
                 .with_header("cookie", &cookies),

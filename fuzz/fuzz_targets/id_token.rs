@@ -1,8 +1,8 @@
 #![no_main]
-// An upstream provider's answers as they reach the ID token checks: any token,
+// A provider's answers as they reach the ID token checks: any token,
 // claims or JWKS document is refused or accepted without a panic, and only
 // claims that meet every rule give a subject.
-use alexa_oauth::upstream::id_token::{check_claims, Expected, Jws, KeySet};
+use alexa_oauth::provider::id_token::{check_claims, Expected, Jws, KeySet};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

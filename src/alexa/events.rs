@@ -8,9 +8,9 @@ use serde_json::Value;
 
 use super::lwa::{lwa_token, LwaFailure, LwaGrant};
 use super::{read_record, Refused, Settings, EXPIRY_MARGIN, NO_LWA_CLIENT, RECORD_CACHE_SECONDS};
+use crate::outbound::{Answer, Call, Fetch, FetchError};
 use crate::store::{keys, put_json, ClientRecord, EventTokens, Store};
 use crate::types::{LwaAccessToken, UserId};
-use crate::upstream::{Answer, Call, Fetch, FetchError};
 
 /// This isolate's copies of event records and LWA access tokens, by client
 /// and user. Never borrowed across an `.await`: requests share the isolate.

@@ -6,8 +6,8 @@ use serde_json::Value;
 
 use super::LwaClient;
 use crate::form::encode_pairs;
+use crate::outbound::{Call, Fetch, FetchError};
 use crate::types::{LwaAccessToken, LwaRefreshToken};
-use crate::upstream::{Call, Fetch, FetchError};
 
 /// What LWA answered a token request with.
 #[derive(Debug)]
@@ -70,7 +70,7 @@ pub(super) async fn lwa_token(
             FetchError::Failed => "Login with Amazon could not be reached",
         })
     })?;
-    // Read as a `Value`, as every provider's answer is (`upstream::client`):
+    // Read as a `Value`, as every provider's answer is (`provider::client`):
     // a typed reader per answer costs the wasm more.
     let body: Value = serde_json::from_slice(&answer.body).unwrap_or_default();
     let text = |name: &str| body.get(name).and_then(Value::as_str).map(str::to_owned);

@@ -40,9 +40,9 @@ use events::Cached;
 use lwa::{lwa_token, LwaGrant};
 
 use crate::config::ConfigError;
+use crate::outbound::Fetch;
 use crate::store::{keys, put_json, ClientRecord, EventTokens, Store, StoreError};
 use crate::types::{ClientId, GrantId, LwaClientSecret, Region, UserId};
-use crate::upstream::Fetch;
 
 /// Amazon's defaults for the settings that tests point at stand-ins.
 pub const LWA_TOKEN_URL: &str = "https://api.amazon.com/auth/o2/token";
@@ -95,7 +95,7 @@ impl Settings {
             let value = var(name).map(|v| v.trim().trim_end_matches('/').to_owned());
             match value.filter(|v| !v.is_empty()) {
                 None => Ok(default.to_owned()),
-                Some(v) if crate::upstream::allowed_url(&v) => Ok(v),
+                Some(v) if crate::provider::allowed_url(&v) => Ok(v),
                 Some(_) => Err(bad),
             }
         };

@@ -141,7 +141,7 @@ async fn accept<S: GrantStore>(
         now: ctx.now,
     };
     let settings = &ctx.config.alexa;
-    let fetch = ctx.upstream.fetch;
+    let fetch = ctx.outbound.fetch;
     match alexa::accept_grant(ctx.store, settings, fetch, ctx.alexa, &acceptance).await {
         Ok(()) => {
             log.reason = Some("event tokens kept");
@@ -180,7 +180,7 @@ async fn send<S: GrantStore>(
     let reach = Reach {
         store: ctx.store,
         settings: &ctx.config.alexa,
-        fetch: ctx.upstream.fetch,
+        fetch: ctx.outbound.fetch,
         cache: ctx.alexa,
         revocations: ctx.revocations,
     };

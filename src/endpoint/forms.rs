@@ -101,7 +101,7 @@ pub(super) fn provider_buttons<'c, S>(ctx: &'c Ctx<'_, S>, base: &str) -> Vec<(S
 /// the redirect a form post is answered with, too.
 pub(super) fn allow_providers<S>(r: Response, ctx: &Ctx<'_, S>) -> Response {
     ctx.config.providers.list.iter().fold(r, |r, p| {
-        let url = crate::upstream::client::expected_authorization_url(p);
+        let url = crate::provider::client::expected_authorization_url(p);
         match url.and_then(origin_of) {
             Some(origin) => r.allow_form_target(origin),
             None => r,

@@ -38,7 +38,7 @@ async fn introspect<S: GrantStore>(
     // token_type_hint is only a hint (§2.1); the token's shape says what it is.
     // Anything not described is inactive.
     let answer = describe(&token, &client, ctx).await?.unwrap_or_default();
-    log.grant_id = grant::refresh_token_grant(&token).map(|g| g.to_string());
+    log.grant_id = grant::grant_named_by_refresh_token(&token).map(|g| g.to_string());
     log.sub.clone_from(&answer.sub);
     Ok(answer)
 }

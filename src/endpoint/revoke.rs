@@ -46,7 +46,7 @@ async fn revoke<S: GrantStore>(
         .ok_or(OAuthError::invalid_request("token is missing"))?;
 
     // The grant, and its user, whose event tokens go with it.
-    let found = match grant::refresh_token_grant(&token) {
+    let found = match grant::grant_named_by_refresh_token(&token) {
         // Only the holder of a live refresh token of the grant may end it.
         Some(_) => grant::find_by_refresh_token(ctx.store, ctx.config.successors(), &token)
             .await?

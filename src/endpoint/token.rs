@@ -91,9 +91,9 @@ async fn grant<S: GrantStore>(
         GrantType::AuthorizationCode => {
             let code = params.require("code", "code is missing")?;
             // Codes are `<grant id>.<secret>`; anything else was never issued.
-            let grant_id = grant::code_grant(code).ok_or(Refusal::UnknownCode.error())?;
+            let grant_id = grant::grant_named_by_code(code).ok_or(Refusal::UnknownCode.error())?;
             log.grant_id = Some(grant_id.to_string());
-            let redeem = grant::Redeem {
+            let redeem = grant::CodeExchange {
                 grant_id,
                 code_hash: token_hash(code),
                 client_id: client.client_id.clone(),
@@ -143,10 +143,10 @@ async fn grant<S: GrantStore>(
             let presented = params.require("refresh_token", "refresh_token is missing")?;
             // An access token or anything else not shaped like a refresh token is
             // refused here, without a storage read.
-            let grant_id = grant::refresh_token_grant(presented).ok_or(INVALID.error())?;
+            let grant_id = grant::grant_named_by_refresh_token(presented).ok_or(INVALID.error())?;
             log.grant_id = Some(grant_id.to_string());
             let scope = requested_scope(&params)?;
-            let request = grant::Refresh {
+            let request = grant::RefreshExchange {
                 grant_id,
                 presented_hash: token_hash(presented),
                 client: client.view(),

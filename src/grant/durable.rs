@@ -22,7 +22,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::records::{index_grant, is_revoked, put_code, put_grant};
-use super::{GrantStore, Indexing, Redeem, Refresh, Refreshed, Refusal, Successors};
+use super::{CodeExchange, GrantStore, Indexing, RefreshExchange, Refreshed, Refusal, Successors};
 use crate::crypto::TokenHash;
 use crate::store::{
     get_json, keys, CodeRecord, GrantRecord, Profile, Records, Store, StoreError, Tombstone,
@@ -43,8 +43,8 @@ pub enum GrantOp {
         hash: TokenHash,
         code: CodeRecord,
     },
-    Redeem(Redeem),
-    Refresh(Refresh),
+    Redeem(CodeExchange),
+    Refresh(RefreshExchange),
     Get {
         id: GrantId,
     },
@@ -273,12 +273,16 @@ impl<K: Store, T: ObjectTransport> GrantStore for DurableGrants<'_, K, T> {
             (g, revoked)
         }))
     }
-    async fn redeem_code(&self, _: &Successors, r: &Redeem) -> Result<Redeemed, StoreError> {
+    async fn redeem_code(&self, _: &Successors, r: &CodeExchange) -> Result<Redeemed, StoreError> {
         self.call(&r.grant_id, GrantOp::Redeem(r.clone())).await
     }
     /// Revocations written where the object cannot see them (`admin` writes only
     /// KV) are checked here, before the object rotates anything.
-    async fn refresh_grant(&self, _: &Successors, r: &Refresh) -> Result<Refreshed_, StoreError> {
+    async fn refresh_grant(
+        &self,
+        _: &Successors,
+        r: &RefreshExchange,
+    ) -> Result<Refreshed_, StoreError> {
         if self.kv.is_tombstoned(&r.grant_id).await? {
             return Ok(Err(Refusal::InvalidRefresh));
         }

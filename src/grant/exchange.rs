@@ -83,7 +83,7 @@ impl Refusal {
 
 /// A code exchange, as decided next to the stored code (RFC 6749 §4.1.3).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Redeem {
+pub struct CodeExchange {
     /// The grant the code names (codes are `<grant id>.<secret>`); routes the
     /// request to the grant's Durable Object. Checked against the stored code.
     pub grant_id: GrantId,
@@ -99,7 +99,7 @@ pub struct Redeem {
     pub now: u64,
 }
 
-fn check_code(code: &CodeRecord, r: &Redeem) -> Result<(), Refusal> {
+fn check_code(code: &CodeRecord, r: &CodeExchange) -> Result<(), Refusal> {
     if code.expires_at <= r.now {
         return Err(Refusal::ExpiredCode);
     }
@@ -151,7 +151,7 @@ pub enum Indexing {
 pub async fn redeem<S: Store + ?Sized>(
     store: &S,
     successors: &Successors,
-    r: &Redeem,
+    r: &CodeExchange,
     indexing: Indexing,
 ) -> Result<Result<GrantRecord, Refusal>, StoreError> {
     let Some(code) = records::code(store, &r.code_hash).await? else {
@@ -202,7 +202,7 @@ pub async fn redeem<S: Store + ?Sized>(
 
 /// A refresh, as decided next to the stored grant (RFC 6749 §6).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Refresh {
+pub struct RefreshExchange {
     pub grant_id: GrantId,
     pub presented_hash: TokenHash,
     /// The authenticated client, as its grants see it.
@@ -328,7 +328,7 @@ pub fn is_live(
 pub async fn refresh<S: Store + ?Sized>(
     store: &S,
     successors: &Successors,
-    r: &Refresh,
+    r: &RefreshExchange,
 ) -> Result<Result<Refreshed, Refusal>, StoreError> {
     let (grant, tombstoned) = grant_and_tombstone(store, &r.grant_id).await?;
     let Some(mut grant) = grant else {

@@ -4,7 +4,7 @@
 //! `admin`'s store through wrangler are such stores.
 
 use super::records::{grant_and_tombstone, is_revoked, put_code, put_grant};
-use super::{GrantStore, Indexing, Redeem, Refresh, Refreshed, Refusal, Successors};
+use super::{CodeExchange, GrantStore, Indexing, RefreshExchange, Refreshed, Refusal, Successors};
 use crate::crypto::TokenHash;
 use crate::store::{
     get_json, keys, CodeRecord, GrantRecord, Profile, Records, Store, StoreError, Tombstone,
@@ -37,14 +37,14 @@ impl<S: HoldsGrants + ?Sized> GrantStore for S {
     async fn redeem_code(
         &self,
         successors: &Successors,
-        r: &Redeem,
+        r: &CodeExchange,
     ) -> Result<Result<GrantRecord, Refusal>, StoreError> {
         super::redeem(self, successors, r, Indexing::WithGrant).await
     }
     async fn refresh_grant(
         &self,
         successors: &Successors,
-        r: &Refresh,
+        r: &RefreshExchange,
     ) -> Result<Result<Refreshed, Refusal>, StoreError> {
         super::refresh(self, successors, r).await
     }

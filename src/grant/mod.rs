@@ -53,8 +53,8 @@ mod revocation;
 mod rotation;
 
 pub use exchange::{
-    is_live, redeem, refresh, Handout, Indexing, Redeem, Refresh, RefreshPath, Refreshed, Refusal,
-    LAST_USE_INTERVAL,
+    is_live, redeem, refresh, CodeExchange, Handout, Indexing, RefreshExchange, RefreshPath,
+    Refreshed, Refusal, LAST_USE_INTERVAL,
 };
 pub use removal::{end_indexed, remove_user};
 pub use revocation::{revoke, RevocationCache, REVOCATION_CACHE_SECONDS};
@@ -73,13 +73,13 @@ pub fn is_grant_id(s: &str) -> bool {
 
 /// The grant a refresh token (`<grant id>.<secret>`) names, if it has that shape.
 /// Anything else, an access token included, names none, and costs no storage read.
-pub fn refresh_token_grant(token: &str) -> Option<GrantId> {
+pub fn grant_named_by_refresh_token(token: &str) -> Option<GrantId> {
     let (gid, secret) = token.split_once('.')?;
     (is_grant_id(gid) && secret.len() == 43 && !secret.contains('.')).then(|| GrantId::new(gid))
 }
 
 /// The grant a code names, if it has the `<grant id>.<secret>` shape.
-pub fn code_grant(code: &str) -> Option<GrantId> {
+pub fn grant_named_by_code(code: &str) -> Option<GrantId> {
     let (gid, secret) = code.split_once('.')?;
     (is_grant_id(gid) && secret.len() == 43).then(|| GrantId::new(gid))
 }
@@ -92,7 +92,7 @@ pub async fn find_by_refresh_token<S: GrantStore>(
     successors: &Successors,
     token: &str,
 ) -> Result<Option<GrantRecord>, StoreError> {
-    let Some(gid) = refresh_token_grant(token) else {
+    let Some(gid) = grant_named_by_refresh_token(token) else {
         return Ok(None);
     };
     let Some((grant, false)) = store.grant_with_revocation(&gid).await? else {
@@ -126,13 +126,13 @@ pub trait GrantStore: Store {
     async fn redeem_code(
         &self,
         successors: &Successors,
-        r: &Redeem,
+        r: &CodeExchange,
     ) -> Result<Result<GrantRecord, Refusal>, StoreError>;
     /// A refresh (see [`refresh`]).
     async fn refresh_grant(
         &self,
         successors: &Successors,
-        r: &Refresh,
+        r: &RefreshExchange,
     ) -> Result<Result<Refreshed, Refusal>, StoreError>;
     /// Writes a grant's tombstone where every refresh and `/userinfo` sees it.
     async fn revoke_grant(&self, id: &GrantId, t: &Tombstone) -> Result<(), StoreError>;

@@ -56,7 +56,7 @@ pub fn user(username: &str) -> String {
 pub fn user_removed(user: &UserId) -> String {
     format!("userremoved:{user}")
 }
-/// An upstream identity's entry in the allow-list; `identity` is
+/// A provider identity's entry in the allow-list; `identity` is
 /// `<provider>:<subject>`.
 pub fn identity(identity: &str) -> String {
     format!("identity:{identity}")

@@ -93,7 +93,7 @@ pub trait Records: Store {
     async fn user(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
         get_json(self, &keys::user(username)).await
     }
-    /// The user an upstream identity (`<provider>:<subject>`) is allowed to
+    /// The user a provider identity (`<provider>:<subject>`) is allowed to
     /// sign in as. Both the link and the user's own list must name it, so a
     /// stale link left by a removal grants nothing.
     async fn user_by_identity(&self, identity: &str) -> Result<Option<UserRecord>, StoreError> {

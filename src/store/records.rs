@@ -165,11 +165,11 @@ pub struct UserRemoval {
 }
 
 /// A user who can sign in on the authorization page: with a password, through
-/// an upstream provider, or both.
+/// a provider, or both.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UserRecord {
     /// The stable `sub`; the username can change, this cannot. Never an
-    /// upstream provider's id.
+    /// provider's id.
     pub id: UserId,
     pub username: String,
     pub display_name: String,
@@ -177,7 +177,7 @@ pub struct UserRecord {
     /// only through a provider.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_hash: Option<String>,
-    /// The upstream identities allowed to sign in as this user,
+    /// The provider identities allowed to sign in as this user,
     /// `<provider>:<subject>`; each also has an `identity:` key naming the user.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub identities: Vec<String>,
@@ -261,7 +261,7 @@ impl PasswordLink {
     }
 }
 
-/// Under `identity:<provider>:<subject>`: the user an upstream identity signs
+/// Under `identity:<provider>:<subject>`: the user a provider identity signs
 /// in as (the operator's allow-list).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdentityLink {

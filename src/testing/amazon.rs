@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use serde_json::{json, Value};
 
 use crate::form::Params;
-use crate::upstream::{Answer, Call, FetchError};
+use crate::outbound::{Answer, Call, FetchError};
 
 /// Where the stand-in's LWA token endpoint is.
 pub const LWA: &str = "https://lwa.test/auth/o2/token";

@@ -1,4 +1,4 @@
-//! A stand-in upstream provider for native tests: an OpenID Connect provider at
+//! A stand-in provider for native tests: an OpenID Connect provider at
 //! [`IDP`] (discovery, JWKS, token) that also answers Login with Amazon's
 //! profile, with switchable misbehaviours. Its "signatures" are HMACs under the
 //! key id: the core's checks are what these tests exercise; real RS256 and
@@ -12,7 +12,8 @@ use serde_json::{json, Value};
 use super::query_param;
 use crate::crypto::{b64url, ct_eq, hmac_sha256, sha256_b64url};
 use crate::form::Params;
-use crate::upstream::{Alg, Answer, Call, Checked, Fetch, FetchError, Fetched, Signatures};
+use crate::outbound::{Answer, Call, Fetch, FetchError, Fetched};
+use crate::provider::{Alg, Checked, Signatures};
 
 /// The stand-in's issuer.
 pub const IDP: &str = "https://idp.test";

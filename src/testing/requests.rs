@@ -51,7 +51,7 @@ impl Server {
     /// The skill forwarding an AcceptGrant for `access_token`'s link, with a
     /// fresh code from the stand-in LWA.
     pub fn accept_grant(&self, access_token: &str, region: &str) -> (u16, Value) {
-        let code = self.upstream.amazon.grant_code();
+        let code = self.outbound.amazon.grant_code();
         let body =
             serde_json::json!({"code": code, "grantee_token": access_token, "region": region});
         self.json_post("/alexa/accept-grant", &body)

@@ -9,8 +9,8 @@
 //!   core's stores.
 //! - `js.rs`: what the core is handed from the runtime's JavaScript APIs: the
 //!   rate limiters and WebCrypto PBKDF2.
-//! - `upstream.rs`: `fetch` and WebCrypto signature checks
-//!   for sign-in through providers.
+//! - `outbound.rs`: `fetch` for every outbound call, and WebCrypto signature
+//!   checks for sign-in through providers.
 //!
 //! The runtime's request, response and bindings are reached through web_sys and
 //! js_sys rather than the `worker` crate's typed wrappers: those cost wasm size
@@ -33,8 +33,8 @@ use crate::{Config, Ctx};
 
 mod es256;
 mod js;
+mod outbound;
 mod storage;
-mod upstream;
 
 use js::{settled, RateLimits, WebCryptoPbkdf2};
 use storage::Kv;
@@ -60,7 +60,7 @@ thread_local! {
 
 use {
     crate::grant::durable::DurableGrants,
-    storage::{Grants, Stubs},
+    storage::{ModeStore, Stubs},
 };
 
 /// Copies what the core needs out of the runtime's request. A body larger than
@@ -307,8 +307,8 @@ async fn respond(
         },
     };
     let store = match &objects {
-        None => Grants::Kv(kv),
-        Some(objects) => Grants::Objects(DurableGrants { kv, objects }),
+        None => ModeStore::Kv(kv),
+        Some(objects) => ModeStore::Objects(DurableGrants { kv, objects }),
     };
     run(request, env, &store, config, now, revocations).await
 }
@@ -322,7 +322,7 @@ async fn run<S: GrantStore>(
     now: u64,
     revocations: &RevocationCache,
 ) -> Response {
-    let providers = upstream::cache();
+    let providers = outbound::cache();
     let es256 = es256::keys(config.es256.as_ref()).await;
     let ctx = Ctx {
         store,
@@ -336,7 +336,7 @@ async fn run<S: GrantStore>(
             c.get_or_init(|| Rc::new(ClientCache::new(config.client_cache_seconds)))
                 .clone()
         }),
-        upstream: upstream::outbound(&providers),
+        outbound: outbound::outbound(&providers),
         alexa: &ALEXA.with(Rc::clone),
         es256: es256.as_deref().map(|k| k as &dyn crate::es256::Es256),
     };

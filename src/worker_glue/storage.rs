@@ -180,7 +180,7 @@ mod durable {
     use super::*;
     use crate::crypto::TokenHash;
     use crate::grant::durable::{self, DurableGrants, ObjectTransport};
-    use crate::grant::{GrantStore, Redeem, Refresh, Refreshed, Refusal, Successors};
+    use crate::grant::{CodeExchange, GrantStore, RefreshExchange, Refreshed, Refusal, Successors};
     use crate::store::{CodeRecord, GrantRecord, Profile, Tombstone};
     use crate::types::GrantId;
     use crate::worker_glue::config;
@@ -235,7 +235,7 @@ mod durable {
     /// for both, so the core is compiled once into the wasm rather than once per
     /// store (which cost about 45 KiB gzip). Every method of both traits is
     /// required, so the compiler checks that each is forwarded.
-    pub(in crate::worker_glue) enum Grants<'a> {
+    pub(in crate::worker_glue) enum ModeStore<'a> {
         Kv(&'a Kv),
         Objects(DurableGrants<'a, Kv, Stubs>),
     }
@@ -243,25 +243,25 @@ mod durable {
     macro_rules! either {
         ($self:ident, $s:ident => $e:expr) => {
             match $self {
-                Grants::Kv($s) => $e,
-                Grants::Objects($s) => $e,
+                ModeStore::Kv($s) => $e,
+                ModeStore::Objects($s) => $e,
             }
         };
     }
 
-    impl Grants<'_> {
+    impl ModeStore<'_> {
         /// KV, which holds everything but grant state in both modes.
         fn kv(&self) -> &Kv {
             match self {
-                Grants::Kv(kv) => kv,
-                Grants::Objects(objects) => objects.kv,
+                ModeStore::Kv(kv) => kv,
+                ModeStore::Objects(objects) => objects.kv,
             }
         }
     }
 
     /// Straight to KV in both modes (as [`DurableGrants`]'s own `Store`
     /// does): one future type per call, not one per mode.
-    impl Store for Grants<'_> {
+    impl Store for ModeStore<'_> {
         async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
             self.kv().get(key).await
         }
@@ -292,7 +292,7 @@ mod durable {
         }
     }
 
-    impl GrantStore for Grants<'_> {
+    impl GrantStore for ModeStore<'_> {
         async fn store_code(&self, hash: &TokenHash, code: &CodeRecord) -> Result<(), StoreError> {
             either!(self, s => s.store_code(hash, code).await)
         }
@@ -305,14 +305,14 @@ mod durable {
         async fn redeem_code(
             &self,
             k: &Successors,
-            r: &Redeem,
+            r: &CodeExchange,
         ) -> Result<Result<GrantRecord, Refusal>, StoreError> {
             either!(self, s => s.redeem_code(k, r).await)
         }
         async fn refresh_grant(
             &self,
             k: &Successors,
-            r: &Refresh,
+            r: &RefreshExchange,
         ) -> Result<Result<Refreshed, Refusal>, StoreError> {
             either!(self, s => s.refresh_grant(k, r).await)
         }
@@ -370,4 +370,4 @@ mod durable {
         }
     }
 }
-pub(super) use durable::{Grants, Stubs};
+pub(super) use durable::{ModeStore, Stubs};

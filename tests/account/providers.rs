@@ -8,7 +8,7 @@ use super::*;
 pub(crate) fn through_provider(s: &Server, b: &mut Browser, page: &Response) -> Response {
     let start = b.submit(s, page, "/account/signin/idp", &[]);
     assert_eq!(start.status, 303, "{}", start.body_text());
-    let back = s.upstream.approve(start.get_header("location").unwrap());
+    let back = s.outbound.approve(start.get_header("location").unwrap());
     b.get(s, &format!("/callback/idp?{back}"))
 }
 
@@ -54,7 +54,7 @@ fn signing_in_to_the_account_page_through_a_provider() {
     assert!(login_start.get_header("location").is_none());
 
     // An identity nobody allowed signs in to nothing.
-    *s.upstream.subject.borrow_mut() = "a-stranger".into();
+    *s.outbound.subject.borrow_mut() = "a-stranger".into();
     let mut other = Browser::default();
     let page = other.get(&s, "/account");
     let (r, writes) = s.writes_during(|| through_provider(&s, &mut other, &page));
@@ -66,7 +66,7 @@ fn an_invitation_taken_up_through_a_provider() {
     let s = with_pages(Server::with_providers(&[]));
     let token = invite(&s, "bob");
     let path = format!("/invite/{token}");
-    *s.upstream.subject.borrow_mut() = "subject-bob".into();
+    *s.outbound.subject.borrow_mut() = "subject-bob".into();
     let mut b = Browser::default();
     let page = b.get(&s, &path);
     assert!(page.body_text().contains("instead of a password"));
@@ -85,7 +85,7 @@ fn an_invitation_taken_up_through_a_provider() {
     // An identity that already signs in as someone else is refused.
     let token = invite(&s, "carol");
     let path = format!("/invite/{token}");
-    *s.upstream.subject.borrow_mut() = "subject-alice".into();
+    *s.outbound.subject.borrow_mut() = "subject-alice".into();
     let mut c = Browser::default();
     let page = c.get(&s, &path);
     let (r, writes) = s.writes_during(|| through_provider(&s, &mut c, &page));

@@ -165,7 +165,7 @@ pub(crate) enum ClientCmd {
 
 #[derive(Subcommand)]
 pub(crate) enum UserCmd {
-    /// Add a user; the password is read from stdin, and upstream identities
+    /// Add a user; the password is read from stdin, and provider identities
     /// that may sign in as the user are given with --identity.
     Add(UserAdd),
     /// Change a user's display name or allowed identities (never the password:
@@ -322,7 +322,7 @@ pub(crate) struct UserAdd {
     /// no password and signs in only through an --identity.
     #[arg(long, required_unless_present = "identity")]
     pub(crate) password_stdin: bool,
-    /// An upstream identity allowed to sign in as this user,
+    /// A provider identity allowed to sign in as this user,
     /// `<provider>:<subject>` (e.g. `amazon:amzn1.account.XXXX`); repeatable.
     #[arg(long)]
     pub(crate) identity: Vec<String>,
@@ -381,10 +381,10 @@ pub(crate) struct UserUpdate {
     /// A new name shown to the skill.
     #[arg(long)]
     pub(crate) display_name: Option<String>,
-    /// Allow another upstream identity, `<provider>:<subject>`; repeatable.
+    /// Allow another provider identity, `<provider>:<subject>`; repeatable.
     #[arg(long)]
     pub(crate) add_identity: Vec<String>,
-    /// Stop allowing an upstream identity; repeatable. Existing links stay.
+    /// Stop allowing a provider identity; repeatable. Existing links stay.
     #[arg(long)]
     pub(crate) remove_identity: Vec<String>,
     /// Set a value of the user's own, `NAME=VALUE`; repeatable. Access

@@ -97,7 +97,7 @@ pub(in crate::endpoint) enum Refused {
     },
     /// Storage could not be read or written: a page asking to retry.
     Unavailable,
-    /// A sign-in through an upstream provider failed: a page with a link back
+    /// A sign-in through a provider failed: a page with a link back
     /// to the login form, which still holds the authorization request.
     SignInFailed {
         status: u16,

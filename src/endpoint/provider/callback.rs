@@ -6,10 +6,10 @@ use crate::error::ErrorCode;
 use crate::form::Params;
 use crate::grant::GrantStore;
 use crate::http::{Cookie, ErrorBody, LogFields, Request, Response};
+use crate::provider::client::{self, Callback};
+use crate::provider::{Identity, Provider};
 use crate::store::{keys, kv_expiration, Records, Store, UserRecord};
 use crate::types::UserId;
-use crate::upstream::client::{self, Callback};
-use crate::upstream::{Identity, Provider};
 use crate::Ctx;
 
 use super::super::authorize::{issue_code, login_page, unreadable, validate, ClientCopy, Refused};
@@ -202,7 +202,7 @@ async fn identity_of<S: Store>(
         nonce: &derived(&key, NONCE, state),
         now: ctx.now,
     };
-    let identity = client::identify(p, &ctx.upstream, &cb).await;
+    let identity = client::identify(p, &ctx.outbound, &cb).await;
     let identity = identity.map_err(|f| failed(p, f, again.to_owned(), log))?;
     log.identity = Some(identity.key());
     Ok(identity)

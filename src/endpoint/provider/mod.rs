@@ -1,5 +1,5 @@
 //! Sign-in through a provider (an OpenID Connect provider, or Login with
-//! Amazon: [`crate::upstream`]), in two steps:
+//! Amazon: [`crate::provider`]), in two steps:
 //!
 //! 1. A start: `POST /signin/<provider>` from a button of the login page (a
 //!    form of its own carrying the page's hidden fields, checked here with
@@ -12,7 +12,7 @@
 //!    the provider.
 //! 2. `GET /callback/<provider>?code&state` (the provider's redirect) accepts
 //!    only the `state` this browser's cookie holds, clears the cookie,
-//!    exchanges the code ([`crate::upstream::client`]), and then, for
+//!    exchanges the code ([`crate::provider::client`]), and then, for
 //!    `/authorize`, checks the authorization request again and issues our
 //!    code to a user whom the operator allowed that identity to sign in as;
 //!    for an account page, hands the identity to the router ([`Outcome`]),
@@ -27,10 +27,10 @@ use crate::error::ErrorCode;
 use crate::form::Params;
 use crate::grant::GrantStore;
 use crate::http::{Cookie, LogFields, Method, Request, Response};
+use crate::provider::client;
+use crate::provider::{Failure, Provider};
 use crate::store::Store;
 use crate::throttle::{self, Limit};
-use crate::upstream::client;
-use crate::upstream::{Failure, Provider};
 use crate::Ctx;
 
 use super::authorize::{
@@ -218,7 +218,7 @@ async fn to_provider<S: Store>(
     log: &mut LogFields,
 ) -> Result<Response, Refused> {
     let key = signing_key(ctx)?;
-    let meta = client::metadata(p, &ctx.upstream, ctx.now).await;
+    let meta = client::metadata(p, &ctx.outbound, ctx.now).await;
     let meta = meta.map_err(|f| failed(p, f, to.again(), log))?;
     let state = crate::crypto::random_string(ctx.rng, 24);
     let nonce = req.cookie(csrf::COOKIE).unwrap_or_default();

@@ -1,4 +1,4 @@
-//! Sign-in through an upstream provider, natively, against the stand-in
+//! Sign-in through a provider, natively, against the stand-in
 //! provider of `alexa_oauth::testing`: the whole link, each misbehaviour, the
 //! allow-list and open sign-up.
 
@@ -26,7 +26,7 @@ fn callback(s: &Server, provider: &str, query: &str, cookie: &str) -> Response {
 /// The whole round trip; the callback's answer.
 fn sign_in(s: &Server, provider: &str) -> Response {
     let (url, cookie) = start(s, provider);
-    let back = s.upstream.approve(&url);
+    let back = s.outbound.approve(&url);
     callback(s, provider, &back, &cookie)
 }
 
@@ -90,7 +90,7 @@ fn the_amazon_preset_reads_login_with_amazons_profile() {
     );
     let r = sign_in(&s, "amazon");
     assert_eq!(linked_sub(&s, &r), "user-1");
-    let fetched = s.upstream.fetched.borrow();
+    let fetched = s.outbound.fetched.borrow();
     assert!(
         fetched.iter().any(|u| u.ends_with("/user/profile")),
         "{fetched:?}"
@@ -109,8 +109,8 @@ fn each_misbehaviour_ends_with_no_code_and_no_crash() {
     ] {
         let s = Server::with_providers(&[]);
         let (url, cookie) = start(&s, "idp");
-        s.upstream.mode.set(mode);
-        let r = callback(&s, "idp", &s.upstream.approve(&url), &cookie);
+        s.outbound.mode.set(mode);
+        let r = callback(&s, "idp", &s.outbound.approve(&url), &cookie);
         assert_eq!(r.status, status, "{mode:?}: {}", r.body_text());
         assert!(code_of(&r).is_none(), "{mode:?}");
         // The page leads back to the login form, which still holds the request.
@@ -126,12 +126,12 @@ fn each_misbehaviour_ends_with_no_code_and_no_crash() {
 #[test]
 fn a_provider_that_does_not_answer_gets_a_try_again_page() {
     let s = Server::with_providers(&[]);
-    s.upstream.mode.set(Misbehaviour::Slow);
+    s.outbound.mode.set(Misbehaviour::Slow);
     // Discovery times out: the button leads to the retry page, not the provider.
     let (page, _) = s.provider_start("idp", "192.0.2.9");
     assert_eq!(page.status, 503);
     assert!(page.body_text().contains("Back to sign-in"));
-    s.upstream.mode.set(Misbehaviour::None);
+    s.outbound.mode.set(Misbehaviour::None);
     let r = sign_in(&s, "idp");
     assert_eq!(r.status, 302, "a retry works");
 }
@@ -162,7 +162,7 @@ fn declined_consent_goes_back_to_the_login_form() {
 fn a_state_must_be_this_browsers_and_is_single_use() {
     let s = Server::with_providers(&[]);
     let (url, cookie) = start(&s, "idp");
-    let back = s.upstream.approve(&url);
+    let back = s.outbound.approve(&url);
     let tampered = back.replace("state=", "state=x");
     assert_eq!(callback(&s, "idp", &tampered, &cookie).status, 400);
     assert_eq!(callback(&s, "idp", &back, "signin-state=other").status, 400);
@@ -185,12 +185,12 @@ fn a_state_must_be_this_browsers_and_is_single_use() {
     // spent: no second code, nothing written, and every try counts against
     // the address's limit.
     let (replay, writes) =
-        s.writes_during(|| callback(&s, "idp", &s.upstream.approve(&url), &cookie));
+        s.writes_during(|| callback(&s, "idp", &s.outbound.approve(&url), &cookie));
     assert_eq!(replay.status, 400, "{}", replay.body_text());
     assert!(replay.body_text().contains("This sign-in has expired"));
     assert_eq!(writes, 0);
     let limited = (0..30)
-        .map(|_| callback(&s, "idp", &s.upstream.approve(&url), &cookie).status)
+        .map(|_| callback(&s, "idp", &s.outbound.approve(&url), &cookie).status)
         .position(|status| status == 429);
     assert!(limited.is_some_and(|at| at < 20), "{limited:?}");
     // Another browser's cookies: its own nonce does not open this one's state.
@@ -201,7 +201,7 @@ fn a_state_must_be_this_browsers_and_is_single_use() {
     let r = callback(
         &s,
         "idp",
-        &s.upstream.approve(&url),
+        &s.outbound.approve(&url),
         &format!("{theirs}; {mine}"),
     );
     assert_eq!(r.status, 400, "bound to the browser that started it");
@@ -209,7 +209,7 @@ fn a_state_must_be_this_browsers_and_is_single_use() {
     let (url, cookie) = start(&s, "idp");
     s.now.set(s.now.get() + 601);
     assert_eq!(
-        callback(&s, "idp", &s.upstream.approve(&url), &cookie).status,
+        callback(&s, "idp", &s.outbound.approve(&url), &cookie).status,
         400
     );
 }
@@ -217,7 +217,7 @@ fn a_state_must_be_this_browsers_and_is_single_use() {
 #[test]
 fn only_allowed_identities_link_unless_open_sign_up_is_on() {
     let s = Server::with_providers(&[]);
-    *s.upstream.subject.borrow_mut() = "a-stranger".into();
+    *s.outbound.subject.borrow_mut() = "a-stranger".into();
     let r = sign_in(&s, "idp");
     assert_eq!(r.status, 403);
     assert!(r
@@ -226,7 +226,7 @@ fn only_allowed_identities_link_unless_open_sign_up_is_on() {
     assert_eq!(r.log.reason, Some("the identity is not on the allow-list"));
 
     let open = Server::with_providers(&[("IDP_AUTO_CREATE", "true")]);
-    *open.upstream.subject.borrow_mut() = "a-stranger".into();
+    *open.outbound.subject.borrow_mut() = "a-stranger".into();
     let created = sign_in(&open, "idp");
     assert_eq!(
         created.log.reason,
@@ -243,12 +243,12 @@ fn only_allowed_identities_link_unless_open_sign_up_is_on() {
 fn a_rotated_provider_key_is_fetched_once() {
     let s = Server::with_providers(&[]);
     assert_eq!(sign_in(&s, "idp").status, 302);
-    *s.upstream.kid.borrow_mut() = "k2".into();
+    *s.outbound.kid.borrow_mut() = "k2".into();
     assert_eq!(sign_in(&s, "idp").status, 302);
     assert_eq!(sign_in(&s, "idp").status, 302);
-    let jwks = s.upstream.fetches("/jwks");
+    let jwks = s.outbound.fetches("/jwks");
     assert_eq!(jwks, 2, "the first sign-in, then the rotation");
-    let discovery = s.upstream.fetches("openid-configuration");
+    let discovery = s.outbound.fetches("openid-configuration");
     assert_eq!(discovery, 1, "cached per isolate");
 }
 
@@ -350,7 +350,7 @@ fn a_start_that_is_not_from_our_login_page_reaches_no_provider() {
     }
     // One real start above, from the login page; none of the others went as
     // far as looking the provider up.
-    assert_eq!(s.upstream.fetches("openid-configuration"), 1);
+    assert_eq!(s.outbound.fetches("openid-configuration"), 1);
 }
 
 #[test]
@@ -364,7 +364,7 @@ fn a_finished_sign_in_clears_its_state_cookie() {
 #[test]
 fn an_issuer_written_with_a_trailing_slash_is_the_same_issuer() {
     let s = Server::with_providers(&[]);
-    s.upstream.slash_issuer.set(true);
+    s.outbound.slash_issuer.set(true);
     assert_eq!(linked_sub(&s, &sign_in(&s, "idp")), "user-1");
 }
 
@@ -384,7 +384,7 @@ fn an_authorization_response_from_another_issuer_is_refused() {
     // RFC 9207: a provider that names itself in the response must be ours.
     let s = Server::with_providers(&[]);
     let (url, cookie) = start(&s, "idp");
-    let back = s.upstream.approve(&url);
+    let back = s.outbound.approve(&url);
     let r = callback(
         &s,
         "idp",
@@ -393,7 +393,7 @@ fn an_authorization_response_from_another_issuer_is_refused() {
     );
     assert_eq!(r.status, 401);
     let (url, cookie) = start(&s, "idp");
-    let back = s.upstream.approve(&url);
+    let back = s.outbound.approve(&url);
     let r = callback(
         &s,
         "idp",
@@ -432,7 +432,7 @@ fn the_presets_send_the_browser_to_the_real_providers() {
     // stand-in does not answer: the retry page, and the URL it tried.
     let (r, _) = s.provider_start("google", "192.0.2.3");
     assert_eq!(r.status, 503);
-    let fetched = s.upstream.fetched.borrow();
+    let fetched = s.outbound.fetched.borrow();
     assert_eq!(
         fetched.last().map(String::as_str),
         Some("https://accounts.google.com/.well-known/openid-configuration")

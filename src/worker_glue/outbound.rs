@@ -1,15 +1,14 @@
-//! Sign-in through providers, from the runtime: outbound `fetch` and ID token
-//! signatures through WebCrypto, called through js_sys.
+//! Outbound calls from the runtime: `fetch` (providers, Login with Amazon, the
+//! Alexa gateways) and ID token signatures through WebCrypto, called through
+//! js_sys.
 
 use std::rc::Rc;
 
 use wasm_bindgen::JsValue;
 
 use super::js::{method, object, property, settled, subtle};
-use crate::upstream::{
-    Alg, Answer, Call, Checked, Fetch, FetchError, Fetched, Outbound, ProviderCache, Signatures,
-    TIMEOUT_MS,
-};
+use crate::outbound::{Answer, Call, Fetch, FetchError, Fetched, Outbound, TIMEOUT_MS};
+use crate::provider::{Alg, Checked, ProviderCache, Signatures};
 
 thread_local! {
     // Providers' discovery documents and keys, per isolate.

@@ -1,4 +1,4 @@
-//! Our side of the upstream round trip, as the provider's OAuth client: its
+//! Our side of the round trip, as the provider's OAuth client: its
 //! endpoints (presets, or OpenID Connect discovery), the authorization URL, the
 //! code exchange (RFC 6749 §4.1.3) and who signed in.
 
@@ -6,10 +6,11 @@ use std::rc::Rc;
 
 use serde_json::Value;
 
+use super::config::allowed_url;
 use super::id_token::{self, Expected, Invalid, Jws, KeySet};
-use super::provider::allowed_url;
-use super::{Answer, Call, FetchError, Kind, Outbound, Provider, ProviderCache};
+use super::{Kind, Provider, ProviderCache};
 use crate::form::{append_query, encode_pairs, encode_value};
+use crate::outbound::{Answer, Call, FetchError, Outbound};
 
 /// Where a provider's endpoints are, and how it wants us to authenticate.
 #[derive(Debug, Clone)]

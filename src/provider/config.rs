@@ -28,18 +28,18 @@ pub enum Kind {
 }
 
 /// A client secret we hold at a provider.
-pub struct UpstreamSecret(String);
+pub struct ProviderSecret(String);
 
-impl UpstreamSecret {
+impl ProviderSecret {
     /// The secret itself; every call site is a place where it can leak.
     pub fn secret(&self) -> &str {
         &self.0
     }
 }
 
-impl fmt::Debug for UpstreamSecret {
+impl fmt::Debug for ProviderSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("UpstreamSecret([redacted])")
+        f.write_str("ProviderSecret([redacted])")
     }
 }
 
@@ -51,7 +51,7 @@ pub struct Provider {
     pub label: String,
     pub kind: Kind,
     pub client_id: String,
-    pub client_secret: UpstreamSecret,
+    pub client_secret: ProviderSecret,
     /// OpenID Connect only.
     pub issuer: Option<String>,
     pub authorize_url: Option<String>,
@@ -146,7 +146,7 @@ impl Provider {
             label: get("LABEL").unwrap_or_else(|| label.to_owned()),
             kind,
             client_id: need("CLIENT_ID")?,
-            client_secret: UpstreamSecret(
+            client_secret: ProviderSecret(
                 need("CLIENT_SECRET")
                     .map_err(|e| format!("{e}: `npx wrangler secret put {upper}_CLIENT_SECRET`"))?,
             ),

@@ -1,4 +1,4 @@
-//! Sign-in through an upstream identity provider: Login with Amazon, Google,
+//! Sign-in through an identity provider: Login with Amazon, Google,
 //! GitHub, or any OpenID Connect provider.
 //!
 //! The login page shows one link per configured provider ([`Providers`]). The
@@ -9,9 +9,8 @@
 //! [`client`] builds the authorization URL, exchanges the code and finds out who
 //! signed in; [`id_token`] checks an OpenID Connect ID token.
 //!
-//! Outbound HTTP and signature checks are passed in ([`Fetch`], [`Signatures`]):
-//! `fetch` and WebCrypto in the Worker, stand-ins in the tests. Every call has
-//! [`TIMEOUT_MS`]; the glue enforces it.
+//! Outbound HTTP and signature checks are passed in ([`Fetch`](crate::outbound::Fetch),
+//! [`Signatures`]): `fetch` and WebCrypto in the Worker, stand-ins in the tests.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -19,48 +18,11 @@ use std::future::Future;
 use std::pin::Pin;
 
 pub mod client;
+mod config;
 pub mod id_token;
-mod provider;
 
 pub use client::{Failure, Identity};
-pub use provider::{allowed_url, Kind, Provider, Providers, UpstreamSecret};
-
-/// How long any one call to a provider may take.
-pub const TIMEOUT_MS: u64 = 5_000;
-
-/// An outbound HTTP request.
-#[derive(Debug)]
-pub struct Call {
-    pub post: bool,
-    pub url: String,
-    /// May hold a client secret or bearer token: never logged.
-    pub headers: Vec<(&'static str, String)>,
-    /// A form body, for POST.
-    pub body: Option<String>,
-}
-
-/// What a provider answered.
-#[derive(Debug)]
-pub struct Answer {
-    pub status: u16,
-    pub body: Vec<u8>,
-}
-
-/// Why no answer came.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FetchError {
-    /// Nothing within [`TIMEOUT_MS`].
-    TimedOut,
-    /// The connection failed.
-    Failed,
-}
-
-pub type Fetched<'a> = Pin<Box<dyn Future<Output = Result<Answer, FetchError>> + 'a>>;
-
-/// Outbound HTTP with a [`TIMEOUT_MS`] bound.
-pub trait Fetch {
-    fn fetch(&self, call: Call) -> Fetched<'_>;
-}
+pub use config::{allowed_url, Kind, Provider, ProviderSecret, Providers};
 
 /// The JWS algorithms an ID token may use (RFC 7518 §3.1); anything else,
 /// `none` and `HS256` included, is refused.
@@ -79,14 +41,6 @@ pub type Checked<'a> = Pin<Box<dyn Future<Output = Result<bool, String>> + 'a>>;
 pub trait Signatures {
     fn verify<'a>(&'a self, alg: Alg, jwk: &'a str, signed: &'a [u8], sig: &'a [u8])
         -> Checked<'a>;
-}
-
-/// What the core needs to reach providers.
-#[derive(Clone, Copy)]
-pub struct Outbound<'a> {
-    pub fetch: &'a dyn Fetch,
-    pub signatures: &'a dyn Signatures,
-    pub cache: &'a ProviderCache,
 }
 
 /// How long an isolate keeps a provider's discovery document and keys. A key
