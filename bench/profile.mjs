@@ -10,7 +10,6 @@
 // `bash scripts/build.sh`) so that build/ is current.
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { startWorker, login, token, authorizeQuery, ROOT, REDIRECTS, CLIENT_ID, SECRET } from '../tests/e2e/harness.mjs';

@@ -69,7 +69,6 @@ function request(method, url, { headers = {}, body } = {}) {
 }
 
 const json = (r) => { try { return JSON.parse(r.body); } catch { return {}; } };
-const form = (params) => new URLSearchParams(params).toString();
 const FORM = { 'content-type': 'application/x-www-form-urlencoded;charset=UTF-8' };
 const isLoopback = ['localhost', '127.0.0.1', '[::1]'].includes(base.hostname);
 

@@ -6,8 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import {
-  startWorker, admin, authorizeQuery, login, token, ROOT,
-  REDIRECTS, CLIENT_ID, SECRET, USERNAME, PASSWORD, VENDOR, link,
+  startWorker, admin, authorizeQuery, login, token, ROOT, CLIENT_ID, SECRET, USERNAME, PASSWORD, VENDOR, link,
+  refresh,
 } from './harness.mjs';
 
 let worker;
@@ -82,7 +82,7 @@ test('user passwd, grant list and grant revoke', async () => {
   assert.equal((await login(worker.base, authorizeQuery(), { username, password: pw1 })).status, 401, 'old password');
   assert.equal((await login(worker.base, authorizeQuery(), { username, password: pw2 })).status, 303, 'new password');
   // Existing links survive a password change.
-  assert.equal((await token(worker.base, { grant_type: 'refresh_token', refresh_token: t.refresh_token })).status, 200);
+  assert.equal((await refresh(worker.base, t.refresh_token)).status, 200);
 
   const list = run(['grant', 'list', '--user', username]);
   assert.equal(list.status, 0, list.stderr);
@@ -90,7 +90,7 @@ test('user passwd, grant list and grant revoke', async () => {
   assert.match(list.stdout, new RegExp(`^${gid}\\tclient=${CLIENT_ID}\\t.*\\tactive$`, 'm'));
   assert.equal(run(['grant', 'revoke', '--id', gid]).status, 0);
   assert.match(run(['grant', 'list', '--user', username]).stdout, new RegExp(`^${gid}\\t.*\\trevoked `, 'm'));
-  const refused = await token(worker.base, { grant_type: 'refresh_token', refresh_token: t.refresh_token });
+  const refused = await refresh(worker.base, t.refresh_token);
   assert.equal(refused.json.error, 'invalid_grant');
 });
 
@@ -104,7 +104,7 @@ test('user remove ends the user\'s grants', async () => {
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /2 grant\(s\) ended/);
   for (const t of [a, b]) {
-    const res = await token(worker.base, { grant_type: 'refresh_token', refresh_token: t.refresh_token });
+    const res = await refresh(worker.base, t.refresh_token);
     assert.equal(res.json.error, 'invalid_grant');
   }
   assert.equal((await login(worker.base, authorizeQuery(), { username, password: pw })).status, 401);
@@ -113,13 +113,12 @@ test('user remove ends the user\'s grants', async () => {
 
 test('client update and add --force keep the secret, so a live skill stays linked', async () => {
   const t = await link(worker.base, { username: USERNAME, password: PASSWORD });
-  const refresh = (rt) => token(worker.base, { grant_type: 'refresh_token', refresh_token: rt });
   // A new vendor id, say after a skill was recreated: three more redirect URLs.
   const up = run(['client', 'update', '--id', CLIENT_ID, '--alexa', 'M2NEWVENDOR', '--name', 'E2E Skill 2']);
   assert.equal(up.status, 0, up.stderr);
   assert.match(up.stdout, /secret is unchanged/);
   assert.match(up.stdout, /layla\.amazon\.com\/api\/skill\/link\/M2NEWVENDOR/);
-  const r1 = await refresh(t.refresh_token);
+  const r1 = await refresh(worker.base, t.refresh_token);
   assert.equal(r1.status, 200, JSON.stringify(r1.json));
   const page = await fetch(`${worker.base}/authorize?${authorizeQuery({ redirect: 'https://layla.amazon.com/api/skill/link/M2NEWVENDOR' })}`);
   assert.equal(page.status, 200, 'the new redirect URL is registered');
@@ -129,7 +128,7 @@ test('client update and add --force keep the secret, so a live skill stays linke
   const force = run(['client', 'add', '--id', CLIENT_ID, '--name', 'E2E Skill', '--alexa', VENDOR, '--scope', 'smart_home profile', '--force']);
   assert.equal(force.status, 0, force.stderr);
   assert.match(force.stdout, /client_secret: unchanged/);
-  const r2 = await refresh(r1.json.refresh_token);
+  const r2 = await refresh(worker.base, r1.json.refresh_token);
   assert.equal(r2.status, 200, JSON.stringify(r2.json));
 });
 
@@ -139,20 +138,20 @@ test('client remove ends its grants, and adding the id again does not bring them
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /[1-9]\d* grant\(s\) ended/);
   assert.doesNotMatch(run(['client', 'list']).stdout, new RegExp(`^${CLIENT_ID}\\t`, 'm'));
-  const gone = await token(worker.base, { grant_type: 'refresh_token', refresh_token: t.refresh_token });
+  const gone = await refresh(worker.base, t.refresh_token);
   // invalid_client once the isolate's copy of the client expires; invalid_grant
   // (the grant's tombstone) before that.
   assert.ok(['invalid_client', 'invalid_grant'].includes(gone.json.error), JSON.stringify(gone.json));
   // The same id and the same secret again: the old link stays dead.
   admin(worker.state, ['client', 'add', '--id', CLIENT_ID, '--name', 'E2E Skill', '--alexa', VENDOR, '--scope', 'smart_home profile', '--secret-stdin'], SECRET);
-  const again = await token(worker.base, { grant_type: 'refresh_token', refresh_token: t.refresh_token });
+  const again = await refresh(worker.base, t.refresh_token);
   assert.equal(again.status, 400, JSON.stringify(again.json));
   assert.equal(again.json.error, 'invalid_grant');
   const u = await fetch(`${worker.base}/userinfo`, { headers: { authorization: `Bearer ${t.access_token}` } });
   assert.equal(u.status, 401, 'its access tokens are ended too');
   // New links work.
   const fresh = await link(worker.base, { username: USERNAME, password: PASSWORD });
-  assert.equal((await token(worker.base, { grant_type: 'refresh_token', refresh_token: fresh.refresh_token })).status, 200);
+  assert.equal((await refresh(worker.base, fresh.refresh_token)).status, 200);
 });
 
 test('no record goes on wrangler\'s command line', async () => {

@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import {
-  startWorker, authorizeQuery, login, token, admin, snapshot, changed,
-  Session, REDIRECTS, CLIENT_ID, MACHINE_ID, SECRET, ROOT, SECRETS_SEEN, USERNAME, PASSWORD,
+  startWorker, authorizeQuery, login, token, admin, snapshot, changed, Session, REDIRECTS, CLIENT_ID, MACHINE_ID,
+  SECRET, ROOT, SECRETS_SEEN, USERNAME, PASSWORD,
 } from './harness.mjs';
 import { startAmazon } from './amazon.mjs';
 

@@ -18,7 +18,7 @@ let idp;
 before(async () => {
   if (!CHROMIUM) return;
   mkdirSync(SHOTS, { recursive: true });
-  // One upstream provider (the stand-in of provider.mjs), so the page shows its button.
+  // One provider (the stand-in of provider.mjs), so the page shows its button.
   idp = await startProvider();
   worker = await startWorker({
     vars: { SIGN_IN_PROVIDERS: 'corp', CORP_ISSUER: idp.base, CORP_CLIENT_ID: idp.clientId, CORP_CLIENT_SECRET: idp.clientSecret, CORP_LABEL: 'Corp SSO' },

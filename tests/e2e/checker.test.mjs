@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import https from 'node:https';
 import { join } from 'node:path';
-import { startWorker, ROOT, CLIENT_ID, VENDOR, USERNAME, SECRET, PASSWORD } from './harness.mjs';
+import { sharedWorker, startWorker, ROOT, CLIENT_ID, VENDOR, USERNAME, SECRET, PASSWORD } from './harness.mjs';
 
 const workers = [];
 after(() => workers.forEach((w) => w.stop()));
@@ -33,7 +33,7 @@ function assertProtocolStepsPass(lines, out) {
 }
 
 test('over http, every step passes and the exit code is 0', async () => {
-  const worker = await startWorker();
+  const worker = await sharedWorker();
   workers.push(worker);
   const r = check(worker.base);
   assert.equal(r.status, 0, r.out);

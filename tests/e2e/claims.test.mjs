@@ -6,7 +6,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { startWorker, authorizeQuery, login, token, adminRun, REDIRECTS, link, userinfo, refresh } from './harness.mjs';
+import { startWorker, adminRun, REDIRECTS, link, userinfo, refresh } from './harness.mjs';
 
 const ADMIN_TOKEN = randomBytes(32).toString('base64url');
 const workers = [];

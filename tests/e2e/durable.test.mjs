@@ -4,10 +4,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { startWorker, authorizeQuery, login, token, verifyJwt, REDIRECTS, refresh } from './harness.mjs';
+import { authorizeQuery, login, token, verifyJwt, REDIRECTS, refresh, sharedWorker } from './harness.mjs';
 
 let worker;
-before(async () => { worker = await startWorker({ durable: true }); });
+before(async () => { worker = await sharedWorker({ durable: true }); });
 after(() => worker?.stop());
 
 async function code(redirect = REDIRECTS[0], extra = {}) {

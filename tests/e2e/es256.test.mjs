@@ -9,7 +9,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, createPublicKey, sign as nodeSign } from 'node:crypto';
 import { createRemoteJWKSet, jwtVerify, calculateJwkThumbprint } from 'jose';
-import { startWorker, authorizeQuery, login, token, signJwt, SIGNING_KEY, REDIRECTS, CLIENT_ID, link, userinfo, refresh } from './harness.mjs';
+import {
+  startWorker, authorizeQuery, login, token, signJwt, SIGNING_KEY, REDIRECTS, CLIENT_ID, link, userinfo, refresh,
+} from './harness.mjs';
 
 const pem = () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' });
 const OLD = pem();

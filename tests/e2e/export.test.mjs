@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, writeFileSync, statSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { startWorker, authorizeQuery, login, token, adminRun, ROOT, REDIRECTS, CLIENT_ID, SECRET, link, refresh } from './harness.mjs';
+import { startWorker, authorizeQuery, login, adminRun, REDIRECTS, CLIENT_ID, SECRET, link, refresh } from './harness.mjs';
 
 const ADMIN_TOKEN = randomBytes(32).toString('base64url');
 const workers = [];

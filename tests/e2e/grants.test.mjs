@@ -6,7 +6,9 @@ import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { startWorker, authorizeQuery, login, token, REDIRECTS, CLIENT_ID, SECRET, ROOT } from './harness.mjs';
+import {
+  startWorker, authorizeQuery, login, token, REDIRECTS, CLIENT_ID, SECRET, ROOT, link, refresh, userinfo,
+} from './harness.mjs';
 
 for (const durable of [false, true]) {
   describe(durable ? 'Durable Object mode' : 'KV mode', () => {
@@ -14,19 +16,13 @@ for (const durable of [false, true]) {
     before(async () => { worker = await startWorker({ durable, rotation: 'always' }); });
     after(() => worker?.stop());
 
-    const refresh = (rt) => token(worker.base, { grant_type: 'refresh_token', refresh_token: rt });
     async function code(redirect = REDIRECTS[0]) {
       const r = await login(worker.base, authorizeQuery({ redirect }));
       assert.equal(r.status, 303, await r.text());
       return new URL(r.headers.get('location')).searchParams.get('code');
     }
-    async function link() {
-      const t = await token(worker.base, { grant_type: 'authorization_code', code: await code(), redirect_uri: REDIRECTS[0] });
-      assert.equal(t.status, 200, JSON.stringify(t.json));
-      return t.json;
-    }
     async function next(rt) {
-      const r = await refresh(rt);
+      const r = await refresh(worker.base, rt);
       assert.equal(r.status, 200, JSON.stringify(r.json));
       return r.json.refresh_token;
     }
@@ -37,15 +33,10 @@ for (const durable of [false, true]) {
       });
       return r.status;
     }
-    async function userinfo(access) {
-      const r = await fetch(`${worker.base}/userinfo`, { headers: { authorization: `Bearer ${access}` } });
-      await r.arrayBuffer();
-      return r.status;
-    }
 
     test('16 concurrent refreshes with one token all get one and the same token, and the chain goes on 20 times', async () => {
-      const { refresh_token: rt } = await link();
-      const answers = await Promise.all(Array.from({ length: 16 }, () => refresh(rt)));
+      const { refresh_token: rt } = await link(worker.base);
+      const answers = await Promise.all(Array.from({ length: 16 }, () => refresh(worker.base, rt)));
       assert.deepEqual(answers.map((a) => a.status), Array(16).fill(200), JSON.stringify(answers.map((a) => a.json)));
       const tokens = new Set(answers.map((a) => a.json.refresh_token));
       assert.equal(tokens.size, 1, `${tokens.size} different refresh tokens`);
@@ -69,7 +60,7 @@ for (const durable of [false, true]) {
     });
 
     test('keeping either answer of a repeated refresh stays linked', async () => {
-      const { refresh_token: rt } = await link();
+      const { refresh_token: rt } = await link(worker.base);
       // The first answer was late; the client asked again. Both carry one token.
       const [first, second] = [await next(rt), await next(rt)];
       assert.equal(first, second);
@@ -77,7 +68,7 @@ for (const durable of [false, true]) {
     });
 
     test('the holder stays linked after a copy of the previous token is presented', async () => {
-      const { refresh_token: rt1 } = await link();
+      const { refresh_token: rt1 } = await link(worker.base);
       const rt2 = await next(rt1);
       // A copy of rt1 (leaked or a confused retry) gets the current token back...
       assert.equal(await next(rt1), rt2);
@@ -85,15 +76,15 @@ for (const durable of [false, true]) {
       const rt3 = await next(rt2);
       await next(rt3);
       // rt1 is now two generations old: presenting it ends the family.
-      const reused = await refresh(rt1);
+      const reused = await refresh(worker.base, rt1);
       assert.equal(reused.status, 400);
       assert.equal(reused.json.error, 'invalid_grant');
     });
 
     test('a revocation racing a refresh stays revoked', async () => {
       for (let i = 0; i < 5; i++) {
-        const linked = await link();
-        const [r, revoked] = await Promise.all([refresh(linked.refresh_token), revoke(linked.refresh_token)]);
+        const linked = await link(worker.base);
+        const [r, revoked] = await Promise.all([refresh(worker.base, linked.refresh_token), revoke(linked.refresh_token)]);
         assert.equal(revoked, 200);
         const tokens = [linked.refresh_token];
         const accesses = [linked.access_token];
@@ -103,13 +94,13 @@ for (const durable of [false, true]) {
         } else {
           assert.equal(r.json.error, 'invalid_grant');
         }
-        for (const t of tokens) assert.equal((await refresh(t)).status, 400, `round ${i}: revoked stays revoked`);
-        for (const a of accesses) assert.equal(await userinfo(a), 401, `round ${i}`);
+        for (const t of tokens) assert.equal((await refresh(worker.base, t)).status, 400, `round ${i}: revoked stays revoked`);
+        for (const a of accesses) assert.equal((await userinfo(worker.base, a)).status, 401, `round ${i}`);
       }
     });
 
     test('admin grant revoke ends a link, in this mode too', async () => {
-      const linked = await link();
+      const linked = await link(worker.base);
       const gid = linked.refresh_token.split('.')[0];
       // Run where the Worker's own wrangler.toml is, so admin sees its GRANT_STORE.
       const admin = (id) => spawnSync(join(ROOT, 'target/debug/admin'), ['--local', '--persist-to', worker.state, 'grant', 'revoke', '--id', id], {
@@ -121,9 +112,9 @@ for (const durable of [false, true]) {
       const out = admin(gid);
       assert.equal(out.status, 0, out.stderr);
       assert.match(out.stdout, /ended/);
-      const r = await refresh(linked.refresh_token);
+      const r = await refresh(worker.base, linked.refresh_token);
       assert.equal(r.status, 400, JSON.stringify(r.json));
-      assert.equal(await userinfo(linked.access_token), 401);
+      assert.equal((await userinfo(worker.base, linked.access_token)).status, 401);
     });
 
     test('admin user remove ends the user\'s links, in this mode too', async () => {
@@ -140,7 +131,7 @@ for (const durable of [false, true]) {
       const removed = admin(['user', 'remove', '--username', username]);
       assert.equal(removed.status, 0, removed.stderr);
       assert.match(removed.stdout, /1 grant\(s\) ended/);
-      assert.equal((await refresh(t.json.refresh_token)).status, 400);
+      assert.equal((await refresh(worker.base, t.json.refresh_token)).status, 400);
     });
   });
 }

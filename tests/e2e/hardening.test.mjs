@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { startWorker, admin, authorizeQuery, login, token, someAddress, CLIENT_ID, MACHINE_ID, REDIRECTS, ROOT } from './harness.mjs';
+import { startWorker, admin, authorizeQuery, login, token, someAddress, oneLimiterWindow, MACHINE_ID, REDIRECTS, ROOT } from './harness.mjs';
 
 /** Every key in the Worker's local KV. */
 function kvKeys() {
@@ -25,6 +25,7 @@ test('five tries a minute at one username from one address, then 429 even for th
   const password = 'victim ' + randomBytes(8).toString('hex');
   admin(worker.state, ['user', 'add', '--username', username, '--password-stdin'], password);
   const ip = someAddress();
+  await oneLimiterWindow();
   for (let i = 1; i <= 5; i++) {
     assert.equal((await login(worker.base, authorizeQuery(), { username, password: 'nope', ip })).status, 401, `try ${i}`);
   }
@@ -44,6 +45,7 @@ test('a burst of twelve wrong passwords at once is counted try by try by the loc
   admin(worker.state, ['user', 'add', '--username', username, '--password-stdin'], 'burst ' + randomBytes(8).toString('hex'));
   const keysBefore = kvKeys();
   const ip = someAddress();
+  await oneLimiterWindow();
   const answers = await Promise.all(Array.from({ length: 12 }, () =>
     login(worker.base, authorizeQuery(), { username, password: 'wrong', ip })));
   const statuses = answers.map((r) => r.status).sort();
@@ -55,6 +57,7 @@ test('a burst of twelve wrong passwords at once is counted try by try by the loc
 test('failed client authentications from one address: 429 with an RFC error body; the right secret still passes', async () => {
   const ip = someAddress();
   const bad = () => token(worker.base, { grant_type: 'client_credentials' }, { id: MACHINE_ID, secret: 'wrong', ip });
+  await oneLimiterWindow();
   for (let i = 0; i < 10; i++) assert.equal((await bad()).status, 401);
   const last = await bad();
   assert.equal(last.status, 429);

@@ -5,12 +5,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  startWorker, authorizeQuery, login, token, verifyJwt, admin,
-  REDIRECTS, VENDOR, CLIENT_ID, MACHINE_ID, SECRET, refresh,
+  authorizeQuery, login, token, verifyJwt, admin, REDIRECTS, VENDOR, CLIENT_ID, MACHINE_ID, SECRET, refresh,
+  sharedWorker,
 } from './harness.mjs';
 
 let worker;
-before(async () => { worker = await startWorker(); });
+before(async () => { worker = await sharedWorker(); });
 after(() => worker?.stop());
 
 /** A whole login; returns the code from the redirect. */
@@ -85,7 +85,7 @@ test('refresh keeps the refresh token (rotation never, the default), and a retry
   const redirect = REDIRECTS[0];
   const linked = await token(worker.base, { grant_type: 'authorization_code', code: await code(redirect), redirect_uri: redirect });
   const rt1 = linked.json.refresh_token;
-  const r2 = await token(worker.base, { grant_type: 'refresh_token', refresh_token: rt1 }, { auth: 'basic' });
+  const r2 = await refresh(worker.base, rt1, { auth: 'basic' });
   assert.equal(r2.status, 200, JSON.stringify(r2.json));
   assert.equal(r2.json.expires_in, 3600);
   assert.equal(r2.json.refresh_token, rt1);
@@ -100,7 +100,7 @@ test('refresh keeps the refresh token (rotation never, the default), and a retry
   assert.equal(narrow.status, 200, JSON.stringify(narrow.json));
   expectError(await token(worker.base, { grant_type: 'refresh_token', refresh_token: rt1, scope: 'smart_home admin' }), 400, 'invalid_scope');
   // A refresh token of this client is refused for another client.
-  expectError(await token(worker.base, { grant_type: 'refresh_token', refresh_token: rt1 }, { id: MACHINE_ID }), 400, 'invalid_grant');
+  expectError(await refresh(worker.base, rt1, { id: MACHINE_ID }), 400, 'invalid_grant');
   // And still works for its own.
   assert.equal((await refresh(worker.base, rt1)).status, 200);
 });

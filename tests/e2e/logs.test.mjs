@@ -5,8 +5,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  startWorker, authorizeQuery, login, token, REDIRECTS, SECRET, PASSWORD,
-  SIGNING_KEY, PREVIOUS_KEY, SECRETS_SEEN, refresh,
+  startWorker, authorizeQuery, login, token, REDIRECTS, SECRET, PASSWORD, SIGNING_KEY, PREVIOUS_KEY, SECRETS_SEEN,
+  refresh,
 } from './harness.mjs';
 
 let worker;
@@ -47,8 +47,8 @@ test('a link, refreshes and failures leave useful logs with no secret in them', 
   assert.equal((await token(worker.base, { grant_type: 'authorization_code', code: code2, redirect_uri: redirect })).status, 200);
   assert.equal((await token(worker.base, { grant_type: 'authorization_code', code: code2, redirect_uri: redirect })).status, 400);
   const badSecret = 'bad-' + randomBytes(16).toString('hex');
-  assert.equal((await token(worker.base, { grant_type: 'refresh_token', refresh_token: linked.json.refresh_token }, { secret: badSecret })).status, 401);
-  assert.equal((await token(worker.base, { grant_type: 'refresh_token', refresh_token: linked.json.refresh_token }, { auth: 'basic', secret: badSecret })).status, 401);
+  assert.equal((await refresh(worker.base, linked.json.refresh_token, { secret: badSecret })).status, 401);
+  assert.equal((await refresh(worker.base, linked.json.refresh_token, { auth: 'basic', secret: badSecret })).status, 401);
   // A refresh and a retried refresh.
   const r1 = await refresh(worker.base, linked.json.refresh_token);
   assert.equal(r1.status, 200);

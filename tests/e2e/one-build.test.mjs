@@ -10,7 +10,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { startProvider } from './provider.mjs';
-import { startWorker, admin, authorizeQuery, login, token, formOf, unescapeHtml, ROOT, REDIRECTS, USERNAME, link, refresh } from './harness.mjs';
+import {
+  sharedWorker, startWorker, admin, authorizeQuery, login, token, formOf, unescapeHtml, ROOT, REDIRECTS, USERNAME, link, refresh,
+} from './harness.mjs';
 
 const WASM = join(ROOT, 'build/index_bg.wasm');
 const digest = () => createHash('sha256').update(readFileSync(WASM)).digest('hex');
@@ -37,7 +39,7 @@ before(async () => {
   };
   // `durable` only uncomments the binding (a binding is not a variable);
   // GRANT_STORE itself comes from the env file.
-  [plain, configured] = await Promise.all([startWorker(), startWorker({ durable: true, envFile: everything })]);
+  [plain, configured] = await Promise.all([sharedWorker(), startWorker({ durable: true, envFile: everything })]);
   admin(configured.state, ['user', 'update', '--username', USERNAME, '--add-identity', `idp:${idp.subject}`]);
 });
 after(async () => { plain?.stop(); configured?.stop(); await idp?.stop(); });

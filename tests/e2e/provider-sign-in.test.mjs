@@ -1,4 +1,4 @@
-// Sign-in through upstream providers under `wrangler dev`, against the stand-in
+// Sign-in through providers under `wrangler dev`, against the stand-in
 // provider of provider.mjs on 127.0.0.1: a generic OpenID Connect provider
 // (`idp`, RS256 and ES256 ID tokens checked by WebCrypto) and the `amazon`
 // preset pointed at the same stand-in, which answers in Login with Amazon's
@@ -6,8 +6,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startWorker, authorizeQuery, login, token, admin, someAddress, unescapeHtml, formOf,
-  REDIRECTS, USERNAME, SECRETS_SEEN,
+  startWorker, authorizeQuery, login, token, admin, someAddress, unescapeHtml, formOf, REDIRECTS, USERNAME,
+  SECRETS_SEEN,
 } from './harness.mjs';
 import { startProvider } from './provider.mjs';
 

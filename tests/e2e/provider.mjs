@@ -1,4 +1,4 @@
-// A stand-in upstream identity provider on 127.0.0.1: OpenID Connect discovery,
+// A stand-in provider identity provider on 127.0.0.1: OpenID Connect discovery,
 // JWKS, an authorization endpoint that approves one configurable subject at
 // once, a token endpoint, userinfo, and Login with Amazon's profile. Its
 // misbehaviours are switched with `provider.mode = '…'` (see MODES).

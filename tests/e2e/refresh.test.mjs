@@ -5,7 +5,7 @@
 // rotates, and a token reused after 2, 10 or 40 refreshes revokes the grant.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { startWorker, authorizeQuery, login, token, admin, snapshot, changed, REDIRECTS, CLIENT_ID } from './harness.mjs';
+import { startWorker, admin, snapshot, changed, CLIENT_ID, link, refresh } from './harness.mjs';
 
 for (const durable of [false, true]) {
   describe(durable ? 'Durable Object mode' : 'KV mode', () => {
@@ -14,29 +14,20 @@ for (const durable of [false, true]) {
     before(async () => { worker = await startWorker({ durable, vars: { CLIENT_CACHE_SECONDS: '0' } }); });
     after(() => worker?.stop());
 
-    const refresh = (rt) => token(worker.base, { grant_type: 'refresh_token', refresh_token: rt });
     async function next(rt) {
-      const r = await refresh(rt);
+      const r = await refresh(worker.base, rt);
       assert.equal(r.status, 200, JSON.stringify(r.json));
       return r.json.refresh_token;
-    }
-    async function link() {
-      const r = await login(worker.base, authorizeQuery());
-      assert.equal(r.status, 303, await r.text());
-      const code = new URL(r.headers.get('location')).searchParams.get('code');
-      const t = await token(worker.base, { grant_type: 'authorization_code', code, redirect_uri: REDIRECTS[0] });
-      assert.equal(t.status, 200, JSON.stringify(t.json));
-      return t.json.refresh_token;
     }
     const policy = (rotation) => admin(worker.state, ['client', 'update', '--id', CLIENT_ID, '--refresh-rotation', rotation]);
 
     test('rotation never: 50 refreshes in a row and 16 at once keep the token and write nothing', async () => {
-      const rt = await link();
+      const rt = (await link(worker.base)).refresh_token;
       // Let the link's own writes settle on disk.
       await new Promise((r) => setTimeout(r, 500));
       const before = snapshot(worker.state);
       for (let i = 0; i < 50; i++) assert.equal(await next(rt), rt, `refresh ${i + 1}`);
-      const answers = await Promise.all(Array.from({ length: 16 }, () => refresh(rt)));
+      const answers = await Promise.all(Array.from({ length: 16 }, () => refresh(worker.base, rt)));
       assert.deepEqual(answers.map((a) => a.status), Array(16).fill(200), JSON.stringify(answers.map((a) => a.json)));
       assert.deepEqual(new Set(answers.map((a) => a.json.refresh_token)), new Set([rt]));
       await new Promise((r) => setTimeout(r, 500));
@@ -59,14 +50,14 @@ for (const durable of [false, true]) {
       policy('always');
       try {
         for (const depth of [2, 10, 40]) {
-          const holder = await link();
+          const holder = (await link(worker.base)).refresh_token;
           let thief = holder;
           for (let i = 0; i < depth; i++) thief = await next(thief);
-          const reused = await refresh(holder);
+          const reused = await refresh(worker.base, holder);
           assert.equal(reused.status, 400, `depth ${depth}`);
           assert.equal(reused.json.error, 'invalid_grant');
           assert.match(reused.json.error_description, /revoked/, `depth ${depth}`);
-          assert.equal((await refresh(thief)).status, 400, `depth ${depth}: the other chain ends too`);
+          assert.equal((await refresh(worker.base, thief)).status, 400, `depth ${depth}: the other chain ends too`);
         }
       } finally {
         policy('never');

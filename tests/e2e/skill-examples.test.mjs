@@ -13,7 +13,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { generateKeyPairSync, createPublicKey, sign as nodeSign, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { calculateJwkThumbprint } from 'jose';
-import { startWorker, authorizeQuery, login, token, admin, CLIENT_ID, SECRET, REDIRECTS, ROOT, SECRETS_SEEN, link } from './harness.mjs';
+import { startWorker, admin, CLIENT_ID, SECRET, ROOT, SECRETS_SEEN, link } from './harness.mjs';
 import { startAmazon } from './amazon.mjs';
 
 const BRIDGE = 'https://bridge.example/alice';

@@ -5,30 +5,21 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import {
-  startWorker, authorizeQuery, login, token, verifyJwt, signJwt,
-  REDIRECTS, CLIENT_ID, MACHINE_ID, SECRET, SIGNING_KEY, PREVIOUS_KEY,
+  verifyJwt, signJwt, REDIRECTS, CLIENT_ID, MACHINE_ID, SECRET, SIGNING_KEY, PREVIOUS_KEY, link, refresh,
+  sharedWorker,
 } from './harness.mjs';
 
 let worker;
-before(async () => { worker = await startWorker(); });
+before(async () => { worker = await sharedWorker(); });
 after(() => worker?.stop());
 
-async function link() {
-  const redirect = REDIRECTS[1];
-  const r = await login(worker.base, authorizeQuery({ redirect }));
-  assert.equal(r.status, 303);
-  const code = new URL(r.headers.get('location')).searchParams.get('code');
-  const t = await token(worker.base, { grant_type: 'authorization_code', code, redirect_uri: redirect });
-  assert.equal(t.status, 200, JSON.stringify(t.json));
-  return t.json;
-}
 
-const userinfo = (bearer, init = {}) => fetch(`${worker.base}/userinfo`, {
+const userinfoResponse = (bearer, init = {}) => fetch(`${worker.base}/userinfo`, {
   ...init, headers: { ...(bearer ? { authorization: `Bearer ${bearer}` } : {}), ...(init.headers || {}) },
 });
 
 async function expectInvalidToken(bearer, why) {
-  const r = await userinfo(bearer);
+  const r = await userinfoResponse(bearer);
   assert.equal(r.status, 401, why);
   assert.match(r.headers.get('www-authenticate'), /^Bearer .*error="invalid_token"/, why);
 }
@@ -40,8 +31,8 @@ const clientPost = (path, params, id = CLIENT_ID) => fetch(`${worker.base}${path
 });
 
 test('/userinfo turns a valid access token into the user', async () => {
-  const t = await link();
-  const r = await userinfo(t.access_token);
+  const t = await link(worker.base, { redirect: REDIRECTS[1] });
+  const r = await userinfoResponse(t.access_token);
   assert.equal(r.status, 200);
   assert.equal(r.headers.get('cache-control'), 'no-store');
   const body = await r.json();
@@ -54,8 +45,8 @@ test('/userinfo turns a valid access token into the user', async () => {
 });
 
 test('/userinfo refuses missing, tampered, expired, foreign and refresh tokens', async () => {
-  const t = await link();
-  const missing = await userinfo(null);
+  const t = await link(worker.base, { redirect: REDIRECTS[1] });
+  const missing = await userinfoResponse(null);
   assert.equal(missing.status, 401);
   assert.equal(missing.headers.get('www-authenticate'), 'Bearer realm="userinfo"', 'RFC 6750 §3.1: no error details');
 
@@ -77,33 +68,33 @@ test('/userinfo refuses missing, tampered, expired, foreign and refresh tokens',
 });
 
 test('an access token is refused as a refresh token', async () => {
-  const t = await link();
-  const r = await token(worker.base, { grant_type: 'refresh_token', refresh_token: t.access_token });
+  const t = await link(worker.base, { redirect: REDIRECTS[1] });
+  const r = await refresh(worker.base, t.access_token);
   assert.equal(r.status, 400);
   assert.equal(r.json.error, 'invalid_grant');
 });
 
 test('key rotation: the previous key still verifies, a removed key does not', async () => {
-  const t = await link();
+  const t = await link(worker.base, { redirect: REDIRECTS[1] });
   const { header, claims } = verifyJwt(t.access_token);
   const old = signJwt(claims, PREVIOUS_KEY);
   assert.notEqual(JSON.parse(Buffer.from(old.split('.')[0], 'base64url')).kid, header.kid);
-  assert.equal((await userinfo(old)).status, 200, 'signed with SIGNING_KEY_PREVIOUS');
+  assert.equal((await userinfoResponse(old)).status, 200, 'signed with SIGNING_KEY_PREVIOUS');
   await expectInvalidToken(signJwt(claims, randomBytes(48).toString('base64url')), 'signed with a key no longer configured');
 });
 
 test('/revoke of a refresh token ends the grant: refresh and access tokens', async () => {
-  const t = await link();
+  const t = await link(worker.base, { redirect: REDIRECTS[1] });
   // Another client cannot revoke it, and learns nothing.
   assert.equal((await clientPost('/revoke', { token: t.refresh_token }, MACHINE_ID)).status, 200);
-  assert.equal((await userinfo(t.access_token)).status, 200);
+  assert.equal((await userinfoResponse(t.access_token)).status, 200);
 
   const r = await clientPost('/revoke', { token: t.refresh_token, token_type_hint: 'refresh_token' });
   assert.equal(r.status, 200);
   await expectInvalidToken(t.access_token, 'access token of a revoked grant (same isolate: at once)');
-  const refresh = await token(worker.base, { grant_type: 'refresh_token', refresh_token: t.refresh_token });
-  assert.equal(refresh.status, 400);
-  assert.equal(refresh.json.error, 'invalid_grant');
+  const refused = await refresh(worker.base, t.refresh_token);
+  assert.equal(refused.status, 400);
+  assert.equal(refused.json.error, 'invalid_grant');
   assert.equal((await clientPost('/revoke', { token: 'never-issued' })).status, 200, 'unknown token');
   const bad = await fetch(`${worker.base}/revoke`, {
     method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=x&client_id=${CLIENT_ID}&client_secret=wrong`,
@@ -112,7 +103,7 @@ test('/revoke of a refresh token ends the grant: refresh and access tokens', asy
 });
 
 test('/introspect says active only for live tokens of the asking client', async () => {
-  const t = await link();
+  const t = await link(worker.base, { redirect: REDIRECTS[1] });
   const ask = async (tok, id) => {
     const r = await clientPost('/introspect', { token: tok }, id);
     assert.equal(r.status, 200);
@@ -149,14 +140,14 @@ test('discovery document (RFC 8414)', async () => {
 });
 
 test('/revoke ends a grant with an access token past its expiry, signed by us and held by its client', async () => {
-  const t = await link();
+  const t = await link(worker.base, { redirect: REDIRECTS[1] });
   const { claims } = verifyJwt(t.access_token);
   // The same token as it will be a day later: signed with our key, expired.
   const expired = signJwt({ ...claims, iat: claims.iat - 86_400, exp: claims.exp - 86_400 }, SIGNING_KEY);
   assert.equal((await clientPost('/revoke', { token: expired }, MACHINE_ID)).status, 200);
-  assert.equal((await token(worker.base, { grant_type: 'refresh_token', refresh_token: t.refresh_token })).status, 200,
+  assert.equal((await refresh(worker.base, t.refresh_token)).status, 200,
     'another client cannot end it');
   assert.equal((await clientPost('/revoke', { token: expired })).status, 200);
-  const after = await token(worker.base, { grant_type: 'refresh_token', refresh_token: t.refresh_token });
+  const after = await refresh(worker.base, t.refresh_token);
   assert.equal(after.status, 400, JSON.stringify(after.json));
 });
