@@ -95,6 +95,8 @@ export async function startWorker({ https: useHttps = false, vars = {}, durable 
   const keep = (d) => { output += d; log.write(d); };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
+  // Closed once wrangler has written its last line, not when stop() asks it to.
+  child.on('close', () => log.end());
   const base = `${useHttps ? 'https' : 'http'}://127.0.0.1:${port}`;
   const stop = () => {
     try { process.kill(-child.pid, 'SIGTERM'); } catch {}
