@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import {
-  startWorker, authorizeQuery, login, token, admin, snapshot, changed, Session, REDIRECTS, CLIENT_ID, MACHINE_ID,
+  startWorker, link, token, admin, snapshot, changed, Session, CLIENT_ID, MACHINE_ID,
   SECRET, ROOT, SECRETS_SEEN, USERNAME, PASSWORD,
 } from './harness.mjs';
 import { startAmazon } from './amazon.mjs';
@@ -53,15 +53,11 @@ for (const durable of [false, true]) {
       post('/alexa/accept-grant', { code: amazon.grantCode(), grantee_token: accessToken, region }, opts);
     const sendEvent = (sub, message = changeReport(), opts) => post('/alexa/events', { sub, message }, opts);
 
-    /** A new link: its access token, refresh token and sub. */
-    async function link() {
-      const r = await login(worker.base, authorizeQuery());
-      assert.equal(r.status, 303);
-      const code = new URL(r.headers.get('location')).searchParams.get('code');
-      const t = await token(worker.base, { grant_type: 'authorization_code', code, redirect_uri: REDIRECTS[0] });
-      assert.equal(t.status, 200, JSON.stringify(t.json));
-      const sub = JSON.parse(Buffer.from(t.json.access_token.split('.')[1], 'base64url')).sub;
-      return { at: t.json.access_token, rt: t.json.refresh_token, sub };
+    /** A new link through the harness: its access token, refresh token and sub. */
+    async function linked() {
+      const t = await link(worker.base);
+      const sub = JSON.parse(Buffer.from(t.access_token.split('.')[1], 'base64url')).sub;
+      return { at: t.access_token, rt: t.refresh_token, sub };
     }
 
     /** The stored event tokens of `sub`, through wrangler (null when none). */
@@ -73,7 +69,7 @@ for (const durable of [false, true]) {
     }
 
     test('AcceptGrant, then events to the recorded region: one write for the grant, none per event', async () => {
-      const { at, sub } = await link();
+      const { at, sub } = await linked();
       await settle();
       const beforeAccept = snapshot(worker.state);
       const accepted = await acceptGrant(at, 'EU', { auth: 'body' });
@@ -106,7 +102,7 @@ for (const durable of [false, true]) {
     });
 
     test('a gateway 401 gets one fresh token; LWA refusing the refresh token answers reauthorization_required', async () => {
-      const { at, sub } = await link();
+      const { at, sub } = await linked();
       assert.equal((await acceptGrant(at, 'NA')).status, 200);
       amazon.expireAccessTokens();
       const refreshes = amazon.lwaCalls.filter((g) => g === 'refresh_token').length;
@@ -123,7 +119,7 @@ for (const durable of [false, true]) {
     });
 
     test('every refusal: bad credentials, a foreign or false grantee token, a spent code, LWA down, another client', async () => {
-      const { at, sub } = await link();
+      const { at, sub } = await linked();
       await settle();
       const quiet = snapshot(worker.state);
       const wrong = await acceptGrant(at, 'NA', { secret: 'wrong' });
@@ -156,7 +152,7 @@ for (const durable of [false, true]) {
     });
 
     test('ending a link forgets its event tokens: /revoke, the account page, admin grant revoke, admin user remove', async () => {
-      const revoked = await link();
+      const revoked = await linked();
       assert.equal((await acceptGrant(revoked.at, 'NA')).status, 200);
       const answer = await fetch(`${worker.base}/revoke`, {
         method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -167,7 +163,7 @@ for (const durable of [false, true]) {
       assert.equal(stored(revoked.sub), null);
 
       // "End link" at /account.
-      const ended = await link();
+      const ended = await linked();
       assert.equal((await acceptGrant(ended.at, 'NA')).status, 200);
       const browser = new Session(worker.base, '198.51.100.77');
       const signIn = await browser.post(await browser.fetch('/account'), '/account', { username: USERNAME, password: PASSWORD, action: 'signin' });
@@ -181,12 +177,12 @@ for (const durable of [false, true]) {
 
       // admin reaches KV, not the Worker's isolate: the record goes at once
       // (in Durable Object mode found by its grant among the event records).
-      const byAdmin = await link();
+      const byAdmin = await linked();
       assert.equal((await acceptGrant(byAdmin.at, 'NA')).status, 200);
       admin(worker.state, ['--mode', durable ? 'do' : 'kv', 'grant', 'revoke', '--id', gidOf(byAdmin.at)]);
       assert.equal(stored(byAdmin.sub), null);
       // Last, since it removes the test's user.
-      const removed = await link();
+      const removed = await linked();
       assert.equal((await acceptGrant(removed.at, 'NA')).status, 200);
       assert.ok(stored(removed.sub));
       admin(worker.state, ['user', 'remove', '--username', USERNAME]);
