@@ -172,6 +172,21 @@ pub struct Response {
     pub body: Vec<u8>,
     /// What this request did, for the one log line per request. Never a secret.
     pub log: LogFields,
+    /// A page the router renders into `body` in the request's language.
+    pub(crate) page: Option<Box<Pending>>,
+}
+
+/// A page not yet rendered, and the language a step before chose for it
+/// (a provider's return carries the one its start was shown in).
+pub(crate) struct Pending {
+    pub(crate) view: crate::page::View,
+    pub(crate) lang: Option<String>,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("page")
+    }
 }
 
 /// The body of an error answer: RFC 6749 §5.2 at the endpoints that
@@ -242,6 +257,7 @@ impl Response {
             headers: Vec::new(),
             body: Vec::new(),
             log: LogFields::default(),
+            page: None,
         }
     }
 
@@ -275,6 +291,21 @@ impl Response {
         }
         r.body = body.into_bytes();
         r
+    }
+
+    /// A page of ours, rendered by the router in the request's language.
+    pub(crate) fn page(status: u16, view: crate::page::View) -> Self {
+        let mut r = Self::html(status, String::new());
+        r.page = Some(Box::new(Pending { view, lang: None }));
+        r
+    }
+
+    /// Renders its page (if it has one) in `lang`, whatever the request asks.
+    pub(crate) fn in_language(mut self, lang: Option<String>) -> Self {
+        if let (Some(page), Some(lang)) = (self.page.as_mut(), lang) {
+            page.lang = Some(lang);
+        }
+        self
     }
 
     /// A 302 to `location`, which the caller has already checked is allowed.

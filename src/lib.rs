@@ -98,6 +98,7 @@ pub mod es256;
 pub mod form;
 pub mod grant;
 pub mod http;
+pub mod i18n;
 pub mod jwt;
 pub mod outbound;
 mod page;
@@ -143,6 +144,8 @@ pub struct Ctx<'a, S> {
     pub outbound: outbound::Outbound<'a>,
     /// This isolate's copies of event records and LWA access tokens.
     pub alexa: &'a alexa::EventTokenCache,
+    /// This isolate's copy of the operator's page texts.
+    pub texts: &'a i18n::OverridesCache,
     /// ES256 with the deployment's keys, when `ACCESS_TOKEN_ALG` is ES256 and
     /// they could be read.
     pub es256: Option<&'a dyn es256::Es256>,

@@ -124,6 +124,8 @@ pub struct Server {
     pub es256: Option<crate::es256::native::NativeEs256>,
     /// The isolate's event records and LWA access tokens.
     pub alexa: crate::alexa::EventTokenCache,
+    /// This server's copy of the operator's texts.
+    pub texts: crate::i18n::OverridesCache,
 }
 
 /// Grant objects in memory: one store per grant id, each op run by
@@ -292,6 +294,7 @@ impl Server {
             provider_cache: ProviderCache::default(),
             es256,
             alexa: Default::default(),
+            texts: Default::default(),
         };
         let client = ClientRecord {
             client_id: ClientId::new("alexa"),
@@ -412,6 +415,7 @@ impl Server {
             clients: &self.clients,
             outbound: self.outbound(),
             alexa: &self.alexa,
+            texts: &self.texts,
             es256: self.es256.as_ref().map(|k| k as &dyn crate::es256::Es256),
         }
     }

@@ -90,10 +90,10 @@ pub(super) fn is_ours(
 /// The providers' buttons, as (the form's action, the label): each posts to
 /// `<base>/<provider>` (`/signin` from the login page, `/account/signin`
 /// from the account pages). None where `SIGN_IN_PROVIDERS` names none.
-pub(super) fn provider_buttons<'c, S>(ctx: &'c Ctx<'_, S>, base: &str) -> Vec<(String, &'c str)> {
+pub(super) fn provider_buttons<S>(ctx: &Ctx<'_, S>, base: &str) -> Vec<(String, String)> {
     let providers = ctx.config.providers.list.iter();
     providers
-        .map(|p| (format!("{base}/{}", p.name), p.label.as_str()))
+        .map(|p| (format!("{base}/{}", p.name), p.label.clone()))
         .collect()
 }
 

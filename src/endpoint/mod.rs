@@ -18,9 +18,10 @@ mod userinfo;
 
 use std::borrow::Cow;
 
+use crate::form::Params;
 use crate::grant::GrantStore;
 use crate::http::{ErrorBody, Method, Request, Response};
-use crate::{page, Ctx};
+use crate::{i18n, page, Ctx};
 
 /// The routes whose last segment is a secret: a password link's token.
 const INVITE: &str = "/invite/";
@@ -57,7 +58,41 @@ pub async fn handle<S: GrantStore>(req: &Request, ctx: &Ctx<'_, S>) -> Response 
     if req.method() == Method::Post && response.status == 302 {
         response.status = 303;
     }
-    response.with_common_headers(req)
+    in_language(req, ctx, response)
+        .await
+        .with_common_headers(req)
+}
+
+/// Renders the page an endpoint answered with (if any) in the language the
+/// request gets ([`i18n::choose`]): the one a step before chose, the `lang`
+/// field of the form or query, `ui_locales`, then `Accept-Language`.
+async fn in_language<S: GrantStore>(
+    req: &Request,
+    ctx: &Ctx<'_, S>,
+    mut response: Response,
+) -> Response {
+    let Some(pending) = response.page.take() else {
+        return response;
+    };
+    let overrides = ctx.texts.get(ctx.store, ctx.now).await;
+    let langs = i18n::Languages::new(&overrides);
+    let query = Params::parse(req.query.as_bytes()).unwrap_or_default();
+    let form = match req.method() {
+        Method::Post => forms::read(req).unwrap_or_default(),
+        _ => Params::default(),
+    };
+    let carried = pending.lang.as_deref();
+    let carried = carried.or(form.get("lang")).or(query.get("lang"));
+    let ui_locales = query.get("ui_locales").or(form.get("ui_locales"));
+    let header = req.header("accept-language");
+    let chosen = i18n::choose(&langs, carried, ui_locales, header);
+    let tag = chosen.texts.tag().to_owned();
+    response.body = pending.view.render(chosen.texts).into_bytes();
+    let response = response.header("content-language", tag);
+    match chosen.by_header {
+        true => response.header("vary", "Accept-Language"),
+        false => response,
+    }
 }
 
 /// Every endpoint, in one place. All are in every build; the settings decide
@@ -74,7 +109,12 @@ async fn route<S: GrantStore>(req: &Request, ctx: &Ctx<'_, S>) -> Response {
         // The account pages finish what their buttons started.
         return match provider::callback(req, ctx, name).await {
             provider::Outcome::Answer(r) => r,
-            provider::Outcome::Vouched(v) => account::provider_finish(req, ctx, v).await,
+            provider::Outcome::Vouched(v) => {
+                let lang = v.lang.clone();
+                account::provider_finish(req, ctx, v)
+                    .await
+                    .in_language(lang)
+            }
         };
     }
     if let (true, Some(name)) = (pages, path.strip_prefix("/account/signin/")) {

@@ -20,6 +20,7 @@
 //! | `clientgrant:<client id>:<grant id>` | empty                 | `/token` (code); DO mode: `/authorize`, with the code | never |
 //! | `signinstate:<sha256 of state>`  | empty                     | `/callback/<provider>`, with the code it mints | with the state (10 min) |
 //! | `alexaevents:<user id>:<client id>` | [`EventTokens`]        | `/alexa/accept-grant`; `/alexa/events` when LWA hands out a new refresh token | deleted when the link ends |
+//! | `texts`                          | the operator's catalogues: tag → `key = text` lines | `admin texts set/remove` | never |
 //!
 //! `admin export` writes every one of these but codes, password links,
 //! spent states and event tokens (Amazon's secrets, kept readable) as JSON lines (see [`super::backup`]).
@@ -98,6 +99,8 @@ pub fn spent_sign_in_state(hash: &TokenHash) -> String {
 pub fn alexa_events(user: &UserId, client: &ClientId) -> String {
     format!("alexaevents:{user}:{client}")
 }
+/// The operator's page texts (see [`crate::i18n::Overrides`]).
+pub const TEXTS: &str = "texts";
 pub fn alexa_events_prefix(user: &UserId) -> String {
     format!("alexaevents:{user}:")
 }

@@ -56,6 +56,7 @@ thread_local! {
     static CLIENTS: std::cell::OnceCell<Rc<ClientCache>> = const { std::cell::OnceCell::new() };
     // Event records and LWA access tokens, per isolate; see `crate::alexa`.
     static ALEXA: Rc<crate::alexa::EventTokenCache> = Default::default();
+    static TEXTS: Rc<crate::i18n::OverridesCache> = Default::default();
 }
 
 use {
@@ -338,6 +339,7 @@ async fn run<S: GrantStore>(
         }),
         outbound: outbound::outbound(&providers),
         alexa: &ALEXA.with(Rc::clone),
+        texts: &TEXTS.with(Rc::clone),
         es256: es256.as_deref().map(|k| k as &dyn crate::es256::Es256),
     };
     crate::handle(request, &ctx).await

@@ -18,7 +18,8 @@ use crate::endpoint::sign_in::{self, Attempt};
 use crate::form::Params;
 use crate::grant::{self, is_grant_id, GrantStore};
 use crate::http::{LogFields, Method, Request, Response};
-use crate::page::{self, Account, LinkRow, Me};
+use crate::i18n::{Phrase, Text, Texts};
+use crate::page::{self, Account, LinkRow, Me, View};
 use crate::registration::{normalize_username, MIN_PASSWORD};
 use crate::store::{keys, Revocation, StoreError, UserRecord};
 use crate::types::{GrantId, Password};
@@ -58,12 +59,7 @@ impl From<StoreError> for Stop {
 }
 
 fn unavailable() -> Response {
-    page::error_page(
-        503,
-        "Please try again",
-        "This service is briefly unavailable. Try again in a moment.",
-    )
-    .header("retry-after", "2")
+    page::error_page(503, Text::try_again_title, Text::unavailable).header("retry-after", "2")
 }
 
 /// What the pages sign with: a sub-key of `SIGNING_KEY`.
@@ -71,8 +67,8 @@ fn key<S>(ctx: &Ctx<'_, S>) -> Result<[u8; 32], Stop> {
     let key = ctx.config.signing_key.as_ref().map_err(|_| {
         Stop::page(page::error_page(
             500,
-            "Server not configured",
-            "This service is missing its signing key. Its operator must set SIGNING_KEY.",
+            Text::not_configured_title,
+            Text::not_configured,
         ))
     })?;
     Ok(key.derive(b"account-pages"))
@@ -83,8 +79,8 @@ fn form(req: &Request) -> Result<Params, Stop> {
     forms::read(req).map_err(|_| {
         Stop::page(page::error_page(
             400,
-            "Not a form",
-            "The form could not be read.",
+            Text::not_a_form_title,
+            Text::not_a_form,
         ))
     })
 }
@@ -99,8 +95,8 @@ fn passwords_on<S>(ctx: &Ctx<'_, S>, log: &mut LogFields) -> Result<(), Stop> {
     log.reason = Some("PASSWORD_SIGN_IN is false");
     Err(Stop::page(page::error_page(
         403,
-        "Password sign-in is off",
-        "This service signs people in through the buttons on its sign-in page only.",
+        Text::password_off_title,
+        Text::password_off,
     )))
 }
 
@@ -116,12 +112,8 @@ pub(in crate::endpoint) async fn account<S: GrantStore>(
         Method::Get | Method::Head => show(req, ctx, None, None, 200).await,
         Method::Post => post(req, ctx, &mut log).await,
         Method::Other => Err(Stop::page(
-            page::error_page(
-                405,
-                "Method not allowed",
-                "This address takes GET and POST.",
-            )
-            .header("allow", "GET, HEAD, POST"),
+            page::error_page(405, Text::method_title, Text::method_detail)
+                .header("allow", "GET, HEAD, POST"),
         )),
     };
     let response = answer.unwrap_or_else(|Stop(r)| *r);
@@ -132,8 +124,8 @@ pub(in crate::endpoint) async fn account<S: GrantStore>(
 async fn show<S: GrantStore>(
     req: &Request,
     ctx: &Ctx<'_, S>,
-    notice: Option<&str>,
-    error: Option<&str>,
+    notice: Option<Phrase>,
+    error: Option<Phrase>,
     status: u16,
 ) -> Result<Response, Stop> {
     let key = key(ctx)?;
@@ -147,8 +139,8 @@ async fn render<S: GrantStore>(
     ctx: &Ctx<'_, S>,
     key: &[u8; 32],
     user: Option<&UserRecord>,
-    notice: Option<&str>,
-    error: Option<&str>,
+    notice: Option<Phrase>,
+    error: Option<Phrase>,
     username: &str,
     status: u16,
 ) -> Result<Response, Stop> {
@@ -170,17 +162,18 @@ async fn render<S: GrantStore>(
         Some(_) => Vec::new(),
     };
     let page = Account {
+        t: Texts::default(),
         notice,
         error,
         me,
         csrf,
-        username,
+        username: username.to_owned(),
         min_password: MIN_PASSWORD,
         providers,
         next: "account",
         password_sign_in: ctx.config.password_sign_in,
     };
-    let r = forms::allow_providers(page::html(status, &page), ctx);
+    let r = forms::allow_providers(Response::page(status, View::Account(page)), ctx);
     Ok(nonce.set_on(r, req))
 }
 
@@ -244,7 +237,7 @@ async fn post<S: GrantStore>(
     let signed_in = user.as_ref().map_or("", |u| u.username.as_str());
     if !forms::is_ours(req, &params, &key, &["account", signed_in], ctx.now) {
         log.reason = Some("account form CSRF check failed");
-        let msg = "This form has expired. Please try again.";
+        let msg = Text::form_expired.into();
         return render(req, ctx, &key, user.as_ref(), None, Some(msg), "", 403).await;
     }
     let action = params.get("action").unwrap_or_default().to_owned();
@@ -258,13 +251,13 @@ async fn post<S: GrantStore>(
         ("password", Some(user)) => change_password(req, ctx, &key, &mut params, user, log).await,
         (_, None) => {
             log.reason = Some("no session");
-            let msg = "Your session ended. Please sign in again.";
+            let msg = Text::session_ended.into();
             render(req, ctx, &key, None, None, Some(msg), "", 401).await
         }
         _ => Err(Stop::page(page::error_page(
             400,
-            "Unknown action",
-            "Go back and try again.",
+            Text::unknown_action_title,
+            Text::go_back,
         ))),
     }
 }
@@ -288,15 +281,25 @@ async fn password_sign_in<S: GrantStore>(
             }
             Attempt::Refused(why) => {
                 log.reason = Some(why);
-                ("Incorrect username or password.", 401)
+                (Text::wrong_password, 401)
             }
             Attempt::TooMany => {
                 log.reason = Some("too many failed sign-ins");
-                ("Too many failed sign-ins. Try again in a minute.", 429)
+                (Text::too_many, 429)
             }
             Attempt::Unavailable => return Err(Stop::page(unavailable())),
         };
-    render(req, ctx, key, None, None, Some(error), &username, status).await
+    render(
+        req,
+        ctx,
+        key,
+        None,
+        None,
+        Some(error.into()),
+        &username,
+        status,
+    )
+    .await
 }
 
 /// The login page's key ([`sign_in::login_key`]), whose device cookies
@@ -326,7 +329,7 @@ async fn end_link<S: GrantStore>(
     // Only a link of this user; any other id is answered the same way.
     let Some((grant, _)) = found.filter(|(g, _)| g.user_id == user.id) else {
         log.reason = Some("not one of the user's links");
-        let msg = "That link was not found. It may have ended already.";
+        let msg = Text::link_not_found.into();
         return render(req, ctx, key, Some(user), None, Some(msg), "", 404).await;
     };
     log.grant_id = Some(grant.id.to_string());
@@ -348,16 +351,12 @@ async fn end_link<S: GrantStore>(
     // What holds for every skill: one that checks tokens offline keeps the
     // access it holds until the token expires.
     let minutes = ctx.config.access_token_ttl.div_ceil(60);
-    let detail = format!(
-        "{name} can no longer use your account. Its next attempt to renew its access is \
-         refused, and the access it already holds ends when it expires, within {minutes} \
-         minutes at the latest. To link it again, use its app."
-    );
+    let detail = Phrase::with(Text::link_ended, "client", name).and("minutes", minutes.to_string());
     Ok(page::message(
         200,
-        "Link ended",
-        &detail,
-        ("/account", "Back to your account"),
+        Text::link_ended_title,
+        detail,
+        ("/account", Text::back_to_account),
     ))
 }
 
@@ -373,7 +372,7 @@ async fn change_password<S: GrantStore>(
     let current = Password::new(params.take("current").unwrap_or_default());
     let new = Password::new(params.take("password").unwrap_or_default());
     let confirm = Password::new(params.take("confirm").unwrap_or_default());
-    let refuse = async |msg: &str, status: u16, user: &UserRecord| {
+    let refuse = async |msg: Phrase, status: u16, user: &UserRecord| {
         render(req, ctx, key, Some(user), None, Some(msg), "", status).await
     };
     // The current password counts against the sign-in limits, like a sign-in.
@@ -382,11 +381,11 @@ async fn change_password<S: GrantStore>(
         Attempt::SignedIn(user) => user,
         Attempt::Refused(why) => {
             log.reason = Some(why);
-            return refuse("Your current password is not right.", 401, &user).await;
+            return refuse(Text::current_password_wrong.into(), 401, &user).await;
         }
         Attempt::TooMany => {
             log.reason = Some("too many failed sign-ins");
-            return refuse("Too many failed tries. Try again in a minute.", 429, &user).await;
+            return refuse(Text::too_many.into(), 429, &user).await;
         }
         Attempt::Unavailable => return Err(Stop::page(unavailable())),
     };
@@ -395,7 +394,7 @@ async fn change_password<S: GrantStore>(
         Err(msg) => return refuse(msg, 400, &user).await,
     };
     let user = set_password(ctx, user, &new).await?;
-    let notice = "Your password was changed. Your links keep working.";
+    let notice = Text::password_changed.into();
     let page = render(req, ctx, key, Some(&user), Some(notice), None, "", 200).await?;
     Ok(session::open(page, req, key, &user, ctx.now))
 }

@@ -11,7 +11,8 @@
 use crate::crypto::token_hash;
 use crate::grant::GrantStore;
 use crate::http::{LogFields, Method, Request, Response};
-use crate::page::{self, SetPassword};
+use crate::i18n::{Phrase, Text, Texts};
+use crate::page::{self, SetPassword, View};
 use crate::password::hash_password_with;
 use crate::registration::{self, MIN_PASSWORD};
 use crate::store::{get_json, keys, PasswordLink, Records, UserRecord};
@@ -51,7 +52,7 @@ pub(in crate::endpoint) async fn password_link<S: GrantStore>(
     answer.unwrap_or_else(|Stop(r)| *r).with_log(log)
 }
 
-fn dead_link(status: u16, title: &str, detail: &str) -> Stop {
+fn dead_link(status: u16, title: Text, detail: Text) -> Stop {
     Stop::page(page::error_page(status, title, detail))
 }
 
@@ -62,13 +63,7 @@ async fn link_page<S: GrantStore>(
     token: &str,
     log: &mut LogFields,
 ) -> Result<Response, Stop> {
-    let unknown = || {
-        dead_link(
-            404,
-            "This link does not work",
-            "Check that it was copied whole, or ask whoever sent it for a new one.",
-        )
-    };
+    let unknown = || dead_link(404, Text::link_broken_title, Text::link_broken);
     // 32 random bytes, base64url: anything else was never issued (no read).
     if token.len() != 43
         || !token
@@ -92,19 +87,11 @@ async fn link_page<S: GrantStore>(
     log.sub = Some(user.id.to_string());
     if ctx.now >= link.expires_at {
         log.reason = Some("expired link");
-        return Err(dead_link(
-            410,
-            "This link has expired",
-            "Ask whoever sent it for a new one.",
-        ));
+        return Err(dead_link(410, Text::link_expired_title, Text::ask_new_link));
     }
     if !link.fits(&user, ctx.now) {
         log.reason = Some("link already used");
-        return Err(dead_link(
-            410,
-            "This link was already used",
-            "A password was set with it, or since. Sign in with that password, or ask for a new link.",
-        ));
+        return Err(dead_link(410, Text::link_used_title, Text::link_used));
     }
     if purpose == Purpose::Reset {
         passwords_on(ctx, log)?;
@@ -113,32 +100,29 @@ async fn link_page<S: GrantStore>(
     let fields = ["password-link", hash.as_str()];
     let (title, intro, button) = match purpose {
         Purpose::Invite if !ctx.config.password_sign_in => (
-            "Welcome",
-            "Choose the account you will sign in with. You will use it to link your account in the Alexa app.",
-            "",
+            Text::welcome,
+            Text::invite_choose_account,
+            Text::create_account,
         ),
         Purpose::Invite => (
-            "Welcome",
-            "Choose a password for your new account. You will use it to link your account in the Alexa app.",
-            "Create my account",
+            Text::welcome,
+            Text::invite_choose_password,
+            Text::create_account,
         ),
-        Purpose::Reset => (
-            "Choose a new password",
-            "Your links keep working with the new password.",
-            "Set the new password",
-        ),
+        Purpose::Reset => (Text::reset_title, Text::reset_intro, Text::reset_submit),
     };
     let action = format!("/{}/{token}", purpose.as_str());
     let next = format!("invite/{token}");
-    let form_page = |error: Option<&str>, status: u16| {
+    let form_page = |error: Option<Phrase>, status: u16| {
         let nonce = Nonce::of(req, ctx);
         let page = SetPassword {
+            t: Texts::default(),
             title,
             intro,
             error,
-            action: &action,
+            action: action.clone(),
             csrf: nonce.token(&key, ctx.now, &fields),
-            username: &user.username,
+            username: user.username.clone(),
             button,
             min_password: MIN_PASSWORD,
             // An invitation may be taken up with a provider identity instead.
@@ -146,10 +130,11 @@ async fn link_page<S: GrantStore>(
                 Purpose::Invite => forms::provider_buttons(ctx, super::PROVIDER_START),
                 Purpose::Reset => Vec::new(),
             },
-            next: &next,
+            next: next.clone(),
             password_sign_in: ctx.config.password_sign_in,
         };
-        let r = forms::allow_providers(page::html(status, &page), ctx);
+        let r = Response::page(status, View::SetPassword(page));
+        let r = forms::allow_providers(r, ctx);
         nonce.set_on(r, req)
     };
     if req.method() != Method::Post {
@@ -159,10 +144,7 @@ async fn link_page<S: GrantStore>(
     let mut params = super::form(req)?;
     if !forms::is_ours(req, &params, &key, &fields, ctx.now) {
         log.reason = Some("password link form CSRF check failed");
-        return Ok(form_page(
-            Some("This form has expired. Please try again."),
-            403,
-        ));
+        return Ok(form_page(Some(Text::form_expired.into()), 403));
     }
     // Limited like sign-in, per address: a link is a credential.
     let address = throttle::address(req);
@@ -174,10 +156,7 @@ async fn link_page<S: GrantStore>(
         Ok(true) => {}
         Ok(false) => {
             log.reason = Some("too many tries");
-            return Ok(form_page(
-                Some("Too many tries. Try again in a minute."),
-                429,
-            ));
+            return Ok(form_page(Some(Text::too_many.into()), 429));
         }
         Err(_) => return Err(Stop::page(unavailable())),
     }
@@ -193,14 +172,14 @@ async fn link_page<S: GrantStore>(
         Purpose::Reset => "password reset",
     });
     let detail = match purpose {
-        Purpose::Invite => "Your account is ready. Link it from the Alexa app, or see it here.",
-        Purpose::Reset => "Your password was changed. Your links keep working.",
+        Purpose::Invite => Text::invite_done,
+        Purpose::Reset => Text::password_changed,
     };
     let r = page::message(
         200,
-        "Password set",
+        Text::password_set_title,
         detail,
-        ("/account", "Go to your account"),
+        ("/account", Text::go_to_account),
     );
     Ok(session::open(r, req, &key, &user, ctx.now))
 }
@@ -210,13 +189,7 @@ pub(super) async fn live_invitation<S: GrantStore>(
     ctx: &Ctx<'_, S>,
     token: &str,
 ) -> Result<UserRecord, Stop> {
-    let dead = || {
-        dead_link(
-            410,
-            "This link no longer works",
-            "Ask whoever sent it for a new one.",
-        )
-    };
+    let dead = || dead_link(410, Text::link_dead_title, Text::ask_new_link);
     let link: Option<PasswordLink> =
         get_json(ctx.store, &keys::password_link(&token_hash(token))).await?;
     let link = link
@@ -228,11 +201,11 @@ pub(super) async fn live_invitation<S: GrantStore>(
 
 /// The new password, if it follows the rules `admin` applies and was typed
 /// the same twice.
-pub(super) fn check_new(new: Password, confirm: &Password) -> Result<Password, &'static str> {
-    let new =
-        registration::password(new).map_err(|_| "Choose a password of at least 8 characters.")?;
+pub(super) fn check_new(new: Password, confirm: &Password) -> Result<Password, Phrase> {
+    let short = Phrase::with(Text::password_too_short, "min", MIN_PASSWORD.to_string());
+    let new = registration::password(new).map_err(|_| short)?;
     if !crate::crypto::ct_eq(new.secret().as_bytes(), confirm.secret().as_bytes()) {
-        return Err("The two new passwords are not the same.");
+        return Err(Text::passwords_differ.into());
     }
     Ok(new)
 }

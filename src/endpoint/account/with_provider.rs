@@ -6,6 +6,7 @@
 use crate::crypto::token_hash;
 use crate::grant::GrantStore;
 use crate::http::{LogFields, Method, Request, Response};
+use crate::i18n::{Phrase, Text};
 use crate::page;
 use crate::store::{Records, UserRecord};
 use crate::throttle::{self, Limit};
@@ -30,14 +31,10 @@ pub(in crate::endpoint) async fn start<S: GrantStore>(
     let p = match (req.method(), provider::named(ctx, name)) {
         (Method::Post, Some(p)) => p,
         (Method::Post, None) => {
-            return page::error_page(
-                404,
-                "Unknown sign-in provider",
-                "This service does not offer sign-in with that provider.",
-            )
+            return page::error_page(404, Text::unknown_provider_title, Text::unknown_provider)
         }
         _ => {
-            return page::error_page(405, "Method not allowed", "This address takes POST.")
+            return page::error_page(405, Text::method_title, Text::method_detail)
                 .header("allow", "POST")
         }
     };
@@ -71,17 +68,17 @@ async fn checked<S: GrantStore>(
         log.reason = Some("a start from no account page");
         return Err(Stop::page(page::error_page(
             400,
-            "Unknown page",
-            "Go back and try again.",
+            Text::unknown_page_title,
+            Text::go_back,
         )));
     };
     if !forms::is_ours(req, &params, &key, &fields, ctx.now) {
         log.reason = Some("account form CSRF check failed");
         return Err(Stop::page(page::message(
             403,
-            "This form has expired",
-            "Please try again.",
-            (&to.path(), "Try again"),
+            Text::form_expired_title,
+            Text::form_expired,
+            (&to.path(), Text::try_again),
         )));
     }
     let address = throttle::address(req);
@@ -95,9 +92,9 @@ async fn checked<S: GrantStore>(
             log.reason = Some("too many sign-ins from this address");
             Err(Stop::page(page::message(
                 429,
-                "Too many sign-ins from here",
-                "Try again in a minute.",
-                (&to.path(), "Back"),
+                Text::too_many_title,
+                Text::too_many,
+                (&to.path(), Text::back),
             )))
         }
         Err(_) => Err(Stop::page(unavailable())),
@@ -141,9 +138,9 @@ async fn signed_in<S: GrantStore>(
             log.reason = Some("the identity signs in as nobody");
             Stop::page(page::message(
                 403,
-                "Not allowed",
-                &format!("This {label} account does not sign in to an account here."),
-                ("/account", "Back"),
+                Text::not_allowed_title,
+                Phrase::with(Text::provider_no_account, "provider", label),
+                ("/account", Text::back),
             ))
         })?,
         Page::Invite(token) => {
@@ -157,9 +154,9 @@ async fn signed_in<S: GrantStore>(
                     log.reason = Some("the identity already signs in as another user");
                     return Err(Stop::page(page::message(
                         409,
-                        "Already in use",
-                        &format!("This {label} account already signs in as someone else here."),
-                        (&vouched.to.path(), "Back"),
+                        Text::in_use_title,
+                        Phrase::with(Text::provider_in_use, "provider", label),
+                        (&vouched.to.path(), Text::back),
                     )));
                 }
                 Err(_) => return Err(Stop::page(unavailable())),

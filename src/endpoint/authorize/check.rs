@@ -4,6 +4,7 @@
 //! A [`RegisteredRedirect`] can only be made here, by matching a registered
 //! URI, so a refusal can only be redirected to a URI that matched.
 
+use crate::i18n::{Phrase, Text};
 use std::rc::Rc;
 
 use crate::error::{ErrorCode, OAuthError};
@@ -83,8 +84,8 @@ pub(in crate::endpoint) enum Refused {
     /// a page for the person, never a redirect.
     Page {
         status: u16,
-        title: &'static str,
-        detail: &'static str,
+        title: Text,
+        detail: Phrase,
         error: ErrorCode,
         reason: &'static str,
     },
@@ -101,8 +102,8 @@ pub(in crate::endpoint) enum Refused {
     /// to the login form, which still holds the authorization request.
     SignInFailed {
         status: u16,
-        title: &'static str,
-        detail: String,
+        title: Text,
+        detail: Phrase,
         /// `/authorize?<the pending request>`.
         again: String,
         error: ErrorCode,
@@ -115,14 +116,14 @@ pub(in crate::endpoint) enum Refused {
 impl Refused {
     /// A 400 page for a request that cannot be trusted or read.
     pub(in crate::endpoint) fn page(
-        title: &'static str,
-        detail: &'static str,
+        title: Text,
+        detail: impl Into<Phrase>,
         reason: &'static str,
     ) -> Self {
         Self::Page {
             status: 400,
             title,
-            detail,
+            detail: detail.into(),
             error: ErrorCode::InvalidRequest,
             reason,
         }
@@ -149,10 +150,8 @@ fn match_redirect(
         Some(uri) => match client.redirect_uris.iter().find(|r| r.as_str() == uri) {
             Some(r) => Ok((RegisteredRedirect(r.clone()), true)),
             None => Err(Refused::page(
-                "Unregistered redirect address",
-                "The address this request would return to is not registered for this \
-                 application, so the request was stopped. If you run this server, add it \
-                 with the admin command (for Alexa: client update --alexa <vendor id>).",
+                Text::unregistered_redirect_title,
+                Text::unregistered_redirect,
                 "redirect_uri is not registered for this client",
             )),
         },
@@ -160,8 +159,8 @@ fn match_redirect(
             Ok((RegisteredRedirect(client.redirect_uris[0].clone()), false))
         }
         None => Err(Refused::page(
-            "This link request is incomplete",
-            "The request does not say where to return (redirect_uri is missing).",
+            Text::incomplete_title,
+            Text::no_redirect,
             "redirect_uri is missing and the client has several",
         )),
     }
@@ -176,13 +175,13 @@ pub(in crate::endpoint) fn check(
     let Some(client) = client else {
         return Err(match params.get("client_id") {
             None => Refused::page(
-                "This link request is incomplete",
-                "The request names no client (client_id is missing).",
+                Text::incomplete_title,
+                Text::no_client,
                 "client_id is missing",
             ),
             Some(_) => Refused::page(
-                "Unknown application",
-                "The application asking to link is not registered with this server.",
+                Text::unknown_client_title,
+                Text::unknown_client,
                 "unknown client_id",
             ),
         });

@@ -20,7 +20,8 @@ use crate::error::{ErrorCode, OAuthError};
 use crate::form::{append_query, Params};
 use crate::grant::GrantStore;
 use crate::http::{LogFields, Method, Request, Response};
-use crate::page::{self, render_login, Login};
+use crate::i18n::{Phrase, Text, Texts};
+use crate::page::{self, Login, View};
 use crate::registration;
 use crate::store::{CodeRecord, UserRecord};
 use crate::types::{AuthorizationCode, ClientId, GrantId};
@@ -57,12 +58,8 @@ fn render(refused: Refused, log: &mut LogFields) -> Response {
         Refused::Unavailable => (
             ErrorCode::TemporarilyUnavailable,
             "storage unavailable",
-            page::error_page(
-                503,
-                "Please try again",
-                "The sign-in service is briefly unavailable. Go back and try again in a moment.",
-            )
-            .header("retry-after", "2"),
+            page::error_page(503, Text::try_again_title, Text::unavailable)
+                .header("retry-after", "2"),
         ),
         Refused::SignInFailed {
             status,
@@ -74,16 +71,12 @@ fn render(refused: Refused, log: &mut LogFields) -> Response {
         } => (
             error,
             reason,
-            page::retry_page(status, title, &detail, &again),
+            page::retry_page(status, title, detail, &again),
         ),
         Refused::NotConfigured => (
             ErrorCode::ServerError,
             "SIGNING_KEY is not configured",
-            page::error_page(
-                500,
-                "Server not configured",
-                "This sign-in service is missing its signing key. Its operator must set SIGNING_KEY.",
-            ),
+            page::error_page(500, Text::not_configured_title, Text::not_configured),
         ),
     };
     log.error = Some(error.as_str());
@@ -110,8 +103,8 @@ pub(super) async fn handle<S: GrantStore>(req: &Request, ctx: &Ctx<'_, S>) -> Re
         Method::Post => password::post(req, ctx, &mut log).await,
         Method::Other => Err(Refused::Page {
             status: 405,
-            title: "Method not allowed",
-            detail: "This address takes GET and POST only.",
+            title: Text::method_title,
+            detail: Text::method_detail.into(),
             error: ErrorCode::InvalidRequest,
             reason: "method not allowed",
         }),
@@ -136,11 +129,8 @@ async fn show<S: GrantStore>(
 }
 
 pub(in crate::endpoint) fn unreadable(e: OAuthError) -> Refused {
-    Refused::page(
-        "This link request is not valid",
-        e.description,
-        e.description,
-    )
+    let detail = Phrase::with(Text::invalid_request, "why", e.description);
+    Refused::page(Text::invalid_request_title, detail, e.description)
 }
 
 /// A posted form's parameters (see [`forms::read`]).
@@ -148,12 +138,15 @@ pub(in crate::endpoint) fn form_params(req: &Request) -> Result<Params, Refused>
     forms::read(req).map_err(|e| match e {
         Unreadable::TooLarge => Refused::Page {
             status: 413,
-            title: "Request too large",
-            detail: "The form was too large.",
+            title: Text::too_large_title,
+            detail: Text::too_large.into(),
             error: ErrorCode::InvalidRequest,
             reason: "the form is larger than 16 KiB",
         },
-        Unreadable::NotAForm(why) => Refused::page("This link request is not valid", why, why),
+        Unreadable::NotAForm(why) => {
+            let detail = Phrase::with(Text::invalid_request, "why", why);
+            Refused::page(Text::invalid_request_title, detail, why)
+        }
     })
 }
 
@@ -191,8 +184,7 @@ pub(in crate::endpoint) fn form_expired<S>(
     log: &mut LogFields,
 ) -> Result<Response, Refused> {
     log.reason = Some("login form CSRF check failed");
-    let msg = "This sign-in form has expired. Please sign in again.";
-    login_page(req, ctx, ar, Some(msg), "", 403)
+    login_page(req, ctx, ar, Some(Text::form_expired.into()), "", 403)
 }
 
 /// The end of every sign-in: a code for `user`, sent to the client's
@@ -293,7 +285,7 @@ pub(in crate::endpoint) fn login_page<S>(
     req: &Request,
     ctx: &Ctx<'_, S>,
     ar: &AuthRequest,
-    error: Option<&str>,
+    error: Option<Phrase>,
     username: &str,
     status: u16,
 ) -> Result<Response, Refused> {
@@ -305,16 +297,17 @@ pub(in crate::endpoint) fn login_page<S>(
     let fields = ar.csrf_fields();
     let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
     hidden.push(("csrf", nonce.token(&form_key(ctx)?, ctx.now, &fields)));
-    let body = render_login(&Login {
-        client_name: &ar.client.name,
-        scopes: ar.scope.iter().map(|s| s.as_str()).collect(),
+    let page = Login {
+        t: Texts::default(),
+        client_name: ar.client.name.clone(),
+        scopes: ar.scope.iter().map(|s| s.as_str().to_owned()).collect(),
         error,
-        username,
+        username: username.to_owned(),
         hidden,
         providers: forms::provider_buttons(ctx, "/signin"),
         password: ctx.config.password_sign_in,
-    });
-    let mut r = Response::html(status, body);
+    };
+    let mut r = Response::page(status, View::Login(page));
     if let Some(origin) = forms::origin_of(ar.redirect.as_str()) {
         r = r.allow_form_target(origin);
     }

@@ -10,6 +10,7 @@ use crate::endpoint::sign_in::{self, Attempt};
 use crate::error::{ErrorCode, OAuthError};
 use crate::grant::GrantStore;
 use crate::http::{Cookie, LogFields, Request, Response};
+use crate::i18n::{Phrase, Text};
 use crate::registration::normalize_username;
 use crate::throttle::Limit;
 use crate::types::Password;
@@ -35,8 +36,8 @@ pub(super) async fn post<S: GrantStore>(
     if !ctx.config.password_sign_in {
         return Err(Refused::Page {
             status: 403,
-            title: "Password sign-in is off",
-            detail: "This service signs people in through the buttons on its sign-in page only.",
+            title: Text::password_off_title,
+            detail: Text::password_off.into(),
             error: ErrorCode::AccessDenied,
             reason: "PASSWORD_SIGN_IN is false",
         });
@@ -44,14 +45,14 @@ pub(super) async fn post<S: GrantStore>(
     let username = normalize_username(params.get("username").unwrap_or(""));
     let password = Password::new(params.take("password").unwrap_or_default());
     if username.is_empty() || password.secret().is_empty() {
-        let msg = "Enter your username and password.";
+        let msg = Text::enter_credentials.into();
         return login_page(req, ctx, &ar, Some(msg), &username, 400);
     }
     let user = match sign_in::with_password(req, ctx, &username, &password, &csrf_key).await {
         Attempt::SignedIn(user) => user,
         Attempt::Refused(why) => {
             log.reason = Some(why);
-            let msg = "Incorrect username or password.";
+            let msg = Text::wrong_password.into();
             return login_page(req, ctx, &ar, Some(msg), &username, 401);
         }
         Attempt::TooMany => return too_many_tries(req, ctx, &ar, &username, Limit::PERIOD, log),
@@ -80,10 +81,7 @@ fn too_many_tries<S>(
 ) -> Result<Response, Refused> {
     log.reason = Some("too many failed sign-ins");
     let minutes = wait.div_ceil(60);
-    let msg = format!(
-        "Too many failed sign-ins. Try again in {minutes} minute{}.",
-        if minutes == 1 { "" } else { "s" }
-    );
-    let page = login_page(req, ctx, ar, Some(&msg), username, 429)?;
+    let msg = Phrase::with(Text::too_many_minutes, "minutes", minutes.to_string());
+    let page = login_page(req, ctx, ar, Some(msg), username, 429)?;
     Ok(page.header("retry-after", wait.to_string()))
 }

@@ -6,6 +6,7 @@ use crate::error::ErrorCode;
 use crate::form::Params;
 use crate::grant::GrantStore;
 use crate::http::{Cookie, ErrorBody, LogFields, Request, Response};
+use crate::i18n::{Phrase, Text};
 use crate::provider::client::{self, Callback};
 use crate::provider::{Identity, Provider};
 use crate::store::{keys, kv_expiration, Records, Store, UserRecord};
@@ -33,6 +34,8 @@ pub(in crate::endpoint) struct Vouched<'c> {
     pub(in crate::endpoint) to: Page,
     /// The callback's log fields, which the page adds to.
     pub(in crate::endpoint) log: LogFields,
+    /// The language the sign-in started in.
+    pub(in crate::endpoint) lang: Option<String>,
 }
 
 impl Vouched<'_> {
@@ -58,8 +61,9 @@ pub(in crate::endpoint) async fn callback<'c, S: GrantStore>(
     name: &str,
 ) -> Outcome<'c> {
     let mut log = LogFields::default();
+    let mut lang = None;
     let returned = match step_provider(req, ctx, name, false, &mut log) {
-        Ok(p) => returned(req, ctx, p, &mut log).await,
+        Ok(p) => returned(req, ctx, p, &mut log, &mut lang).await,
         Err(refused) => Err(refused),
     };
     let result = match returned {
@@ -70,11 +74,12 @@ pub(in crate::endpoint) async fn callback<'c, S: GrantStore>(
                 provider: p,
                 to,
                 log,
+                lang,
             })
         }
         Err(refused) => Err(refused),
     };
-    Outcome::Answer(conclude(result, log, false))
+    Outcome::Answer(conclude(result, log, false).in_language(lang))
 }
 
 /// What the provider's redirect brought back.
@@ -88,13 +93,13 @@ async fn returned<'c, S: GrantStore>(
     ctx: &Ctx<'_, S>,
     p: &'c Provider,
     log: &mut LogFields,
+    lang: &mut Option<String>,
 ) -> Result<Returned<'c>, Refused> {
     let params = Params::parse(req.query.as_bytes()).map_err(unreadable)?;
     let stale = |reason| Refused::Page {
         status: 400,
-        title: "This sign-in has expired",
-        detail: "It was not started in this browser, was already used, or took longer \
-                 than 10 minutes. Go back to the Alexa app and link again.",
+        title: Text::sign_in_expired_title,
+        detail: Text::sign_in_expired.into(),
         error: ErrorCode::InvalidRequest,
         reason,
     };
@@ -107,6 +112,7 @@ async fn returned<'c, S: GrantStore>(
     let Some(record) = record else {
         return Err(stale("no pending sign-in in this browser, or it expired"));
     };
+    lang.clone_from(&record.lang);
     let state = params.get("state").unwrap_or("");
     if !ct_eq(state.as_bytes(), record.state.as_bytes()) {
         return Err(stale("the state is not this browser's"));
@@ -120,8 +126,8 @@ async fn returned<'c, S: GrantStore>(
     if !address_allowed(req, ctx, log).await? {
         return Err(Refused::Page {
             status: 429,
-            title: "Too many sign-ins",
-            detail: "Too many sign-ins from here. Try again in a minute.",
+            title: Text::too_many_title,
+            detail: Text::too_many.into(),
             error: ErrorCode::AccessDenied,
             reason: "too many sign-ins from this address",
         });
@@ -141,8 +147,8 @@ async fn returned<'c, S: GrantStore>(
             }
             if params.get("error").is_some() || params.get("code").is_none() {
                 log.reason = Some("the provider sent no code");
-                let msg = format!("Signing in with {} did not complete.", p.label);
-                let r = crate::page::retry_page(403, "Sign-in failed", &msg, &again);
+                let msg = Phrase::with(Text::provider_incomplete, "provider", &p.label);
+                let r = crate::page::retry_page(403, Text::sign_in_failed_title, msg, &again);
                 return Ok(Returned::Answer(r.set_cookie(req, spent())));
             }
             let identity = identity_of(req, ctx, p, &params, state, &again, log).await?;
@@ -156,8 +162,8 @@ async fn returned<'c, S: GrantStore>(
             "access_denied" => "the person declined at the provider",
             _ => "the provider answered with an error",
         });
-        let msg = format!("Signing in with {} did not complete.", p.label);
-        return login_page(req, ctx, &ar, Some(&msg), "", 403).map(Returned::Answer);
+        let msg = Phrase::with(Text::provider_incomplete, "provider", &p.label);
+        return login_page(req, ctx, &ar, Some(msg), "", 403).map(Returned::Answer);
     }
     if params.get("code").is_none() {
         return Err(stale("the provider sent no code"));
@@ -227,12 +233,8 @@ async fn user_for<S: GrantStore>(
         log.reason = Some("the identity is not on the allow-list");
         return Err(Refused::SignInFailed {
             status: 403,
-            title: "Not allowed",
-            detail: format!(
-                "This {} account is not allowed to link here. Ask the operator of this \
-                 service to allow it, or sign in with another account.",
-                p.label
-            ),
+            title: Text::not_allowed_title,
+            detail: Phrase::with(Text::provider_not_allowed, "provider", &p.label),
             again,
             error: ErrorCode::AccessDenied,
             reason: "the identity is not on the allow-list",

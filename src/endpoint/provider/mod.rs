@@ -27,6 +27,7 @@ use crate::error::ErrorCode;
 use crate::form::Params;
 use crate::grant::GrantStore;
 use crate::http::{Cookie, LogFields, Method, Request, Response};
+use crate::i18n::{Phrase, Text};
 use crate::provider::client;
 use crate::provider::{Failure, Provider};
 use crate::store::Store;
@@ -87,8 +88,8 @@ fn step_provider<'c, S>(
 ) -> Result<&'c Provider, Refused> {
     let p = named(ctx, name).ok_or(Refused::Page {
         status: 404,
-        title: "Unknown sign-in provider",
-        detail: "This service does not offer sign-in with that provider.",
+        title: Text::unknown_provider_title,
+        detail: Text::unknown_provider.into(),
         error: ErrorCode::InvalidRequest,
         reason: "no such sign-in provider",
     })?;
@@ -98,8 +99,8 @@ fn step_provider<'c, S>(
         Method::Post if post => Ok(p),
         _ => Err(Refused::Page {
             status: 405,
-            title: "Method not allowed",
-            detail: "This address does not take that method.",
+            title: Text::method_title,
+            detail: Text::method_detail.into(),
             error: ErrorCode::InvalidRequest,
             reason: "method not allowed",
         }),
@@ -121,20 +122,14 @@ fn failed(p: &Provider, f: Failure, again: String, log: &mut LogFields) -> Refus
     let (status, title, detail, error) = match f {
         Failure::Unavailable(_) => (
             503,
-            "Please try again",
-            format!(
-                "{} did not answer as expected. Go back and try again.",
-                p.label
-            ),
+            Text::try_again_title,
+            Phrase::with(Text::provider_unavailable, "provider", &p.label),
             ErrorCode::TemporarilyUnavailable,
         ),
         Failure::Unverified(_) => (
             401,
-            "Sign-in failed",
-            format!(
-                "Signing in with {} could not be confirmed. Go back and try again.",
-                p.label
-            ),
+            Text::sign_in_failed_title,
+            Phrase::with(Text::provider_unconfirmed, "provider", &p.label),
             ErrorCode::AccessDenied,
         ),
     };
@@ -184,8 +179,7 @@ async fn start_from_login_page<S: GrantStore>(
     // Holds back an address that starts sign-ins in a loop (each costs a
     // provider metadata lookup and a redirect), as it does password tries.
     if !address_allowed(req, ctx, log).await? {
-        let msg = "Too many sign-ins from here. Try again in a minute.";
-        return login_page(req, ctx, &ar, Some(msg), "", 429);
+        return login_page(req, ctx, &ar, Some(Text::too_many.into()), "", 429);
     }
     // The request as the login page carries it, checked again on return.
     to_provider(req, ctx, p, Return::Authorize(ar.query()), log).await
@@ -222,12 +216,18 @@ async fn to_provider<S: Store>(
     let meta = meta.map_err(|f| failed(p, f, to.again(), log))?;
     let state = crate::crypto::random_string(ctx.rng, 24);
     let nonce = req.cookie(csrf::COOKIE).unwrap_or_default();
-    let pending = PendingSignIn::new(p.name.clone(), to, ctx.now + STATE_TTL, state.clone());
+    let pending = PendingSignIn::new(
+        p.name.clone(),
+        to,
+        ctx.now + STATE_TTL,
+        state.clone(),
+        page_language(req),
+    );
     let sealed = state::seal(&state_key(ctx)?, nonce, &pending);
     if sealed.len() > state::MAX_COOKIE {
         return Err(Refused::page(
-            "This link request is too long",
-            "Its state is too long to carry through a sign-in with a provider.",
+            Text::state_too_long_title,
+            Text::state_too_long,
             "the pending request is too long for a cookie",
         ));
     }
@@ -250,11 +250,20 @@ async fn to_provider<S: Store>(
     let answer = if origin_of(&meta.authorization_endpoint) == expected {
         Response::redirect(url)
     } else {
-        let label = format!("Continue to {}", p.label);
-        let detail = format!("Sign in with {} to continue.", p.label);
-        crate::page::onward_page(&label, &detail, &url, &label)
+        let label = Phrase::with(Text::continue_to, "provider", &p.label);
+        let detail = Phrase::with(Text::continue_with, "provider", &p.label);
+        crate::page::onward_page(label.clone(), detail, &url, label)
     };
     Ok(answer.set_cookie(req, cookie))
+}
+
+/// The language tag the starting page's form carried (its `lang` field),
+/// if it looks like one: it travels in the cookie, so it is kept short.
+fn page_language(req: &Request) -> Option<String> {
+    let form = super::forms::read(req).ok()?;
+    let tag = form.get("lang")?;
+    let fits = tag.len() <= 35 && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    fits.then(|| tag.to_owned())
 }
 
 /// Counts a start or a callback against the per-address sign-in limit;

@@ -33,10 +33,20 @@ pub(super) struct PendingSignIn {
     /// The `state` sent to the provider, which must come back with the code.
     #[serde(rename = "s")]
     pub state: String,
+    /// The language of the page the sign-in started from, for the pages
+    /// after the return.
+    #[serde(rename = "l", default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<String>,
 }
 
 impl PendingSignIn {
-    pub(super) fn new(provider: String, to: Return, expires_at: u64, state: String) -> Self {
+    pub(super) fn new(
+        provider: String,
+        to: Return,
+        expires_at: u64,
+        state: String,
+        lang: Option<String>,
+    ) -> Self {
         let (request, next) = match to {
             Return::Authorize(request) => (request, None),
             Return::Page(Page::Account) => (String::new(), Some("account".to_owned())),
@@ -48,6 +58,7 @@ impl PendingSignIn {
             next,
             expires_at,
             state,
+            lang,
         }
     }
 
@@ -140,7 +151,7 @@ mod tests {
 
     fn pending() -> PendingSignIn {
         let to = Return::Authorize("response_type=code&client_id=alexa".into());
-        PendingSignIn::new("idp".into(), to, 1_600, "s".repeat(32))
+        PendingSignIn::new("idp".into(), to, 1_600, "s".repeat(32), Some("de".into()))
     }
 
     #[test]
@@ -150,7 +161,7 @@ mod tests {
             Return::Page(Page::Account),
             Return::Page(Page::Invite("tok".into())),
         ] {
-            let p = PendingSignIn::new("idp".into(), to.clone(), 9, "s".into());
+            let p = PendingSignIn::new("idp".into(), to.clone(), 9, "s".into(), None);
             let back: PendingSignIn =
                 serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
             assert_eq!(back.to(), Some(to));
