@@ -346,7 +346,7 @@ fn a_start_that_is_not_from_our_login_page_reaches_no_provider() {
         let r = s.send(req);
         assert_eq!(r.status, 403, "{}", r.body_text());
         assert!(r.get_header("location").is_none());
-        assert!(r.body_text().contains("This sign-in form has expired"));
+        assert!(r.body_text().contains("This form has expired"));
     }
     // One real start above, from the login page; none of the others went as
     // far as looking the provider up.

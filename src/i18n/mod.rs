@@ -84,6 +84,40 @@ pub fn parse(source: &str) -> Result<(Table, bool), String> {
     Ok((table, rtl))
 }
 
+/// A catalogue an operator gives (`admin texts set`), checked as the built-in
+/// ones are: every line a text of [`Text`], each with the placeholders of its
+/// English text. A missing text is allowed: it stays the built-in one.
+pub fn check(source: &str) -> Result<(), String> {
+    let (table, _) = parse(source)?;
+    for (i, text) in table.iter().enumerate() {
+        let Some(text) = text else { continue };
+        let english = built_in(0)[i].as_deref().unwrap_or_default();
+        let (mut want, mut have) = (placeholders(english), placeholders(text));
+        want.sort_unstable();
+        have.sort_unstable();
+        if want != have {
+            let key = Text::ALL[i].key();
+            return Err(format!(
+                "{key} must hold {want:?}, as in English, not {have:?}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `tag` can name a language: letters, digits and `-`, as BCP 47
+/// tags are, at most 35 characters.
+pub fn is_tag(tag: &str) -> bool {
+    !tag.is_empty()
+        && tag.len() <= 35
+        && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// The built-in catalogue of `tag`, as written in `static/lang/`.
+pub fn built_in_source(tag: &str) -> Option<&'static str> {
+    BUILT_IN.iter().find(|l| l.0 == tag).map(|l| l.2)
+}
+
 /// The built-in table of `BUILT_IN[i]`, parsed once per isolate.
 fn built_in(i: usize) -> &'static Table {
     static TABLES: OnceLock<Vec<OnceLock<Table>>> = OnceLock::new();

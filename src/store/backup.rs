@@ -119,6 +119,8 @@ pub enum Kind {
     Revoked,
     UserGrant,
     ClientGrant,
+    /// The operator's page texts (one record, `texts`).
+    Texts,
 }
 
 impl Kind {
@@ -137,6 +139,9 @@ impl Kind {
     /// The kind of a key; `None` for one an export never holds (a code, or a
     /// key of something else).
     pub fn of(key: &str) -> Option<Self> {
+        if key == super::keys::TEXTS {
+            return Some(Self::Texts);
+        }
         Self::PREFIXES
             .iter()
             .find(|(p, _)| key.len() > p.len() && key.starts_with(p))
@@ -154,6 +159,7 @@ impl Kind {
             Self::Revoked => "tombstones",
             Self::UserGrant => "user index entries",
             Self::ClientGrant => "client index entries",
+            Self::Texts => "page texts",
         }
     }
 
@@ -187,6 +193,9 @@ impl Kind {
             Self::UserRemoved => read::<UserRemoval>(value).map(drop),
             Self::Identity => read::<IdentityLink>(value).map(drop),
             Self::Revoked => read::<Tombstone>(value).map(drop),
+            Self::Texts => read::<crate::i18n::Sources>(value)?
+                .values()
+                .try_for_each(|source| crate::i18n::check(source)),
             Self::UserGrant | Self::ClientGrant => match value {
                 Value::String(s) if s.is_empty() && rest.contains(':') => Ok(()),
                 _ => Err("an index entry is an empty string under <id>:<grant id>".into()),

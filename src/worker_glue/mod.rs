@@ -78,13 +78,15 @@ async fn read_request(req: &web_sys::Request) -> Result<Request, JsValue> {
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     let path = path.split('#').next().unwrap_or("");
     // Only the headers the core reads: each crossing into JS costs.
-    let mut headers = Vec::with_capacity(4);
+    let mut headers = Vec::with_capacity(5);
     let all = req.headers();
     for name in [
         "authorization",
         "content-type",
         "cookie",
         "cf-connecting-ip",
+        // The pages' language (crate::i18n).
+        "accept-language",
     ] {
         if let Some(value) = all.get(name)? {
             headers.push((name.to_owned(), value));

@@ -79,7 +79,7 @@ test('a sign-in through a provider starts only from our login page: another site
     headers: { 'content-type': 'application/x-www-form-urlencoded', 'cf-connecting-ip': someAddress() },
   });
   assert.equal(post.status, 403);
-  assert.match(await post.text(), /This sign-in form has expired/);
+  assert.match(await post.text(), /This form has expired/);
   assert.equal(post.headers.get('location'), null);
   assert.deepEqual(idp.calls.slice(before), [], 'the provider was never reached');
 });

@@ -119,6 +119,24 @@ pub(crate) enum TopCmd {
     /// Keys for ES256 access tokens.
     #[command(subcommand)]
     Key(KeyCmd),
+    /// The pages' texts: change any of a language's, or add a language
+    /// (docs/languages.md).
+    #[command(subcommand)]
+    Texts(TextsCmd),
+}
+
+#[derive(Subcommand)]
+pub(crate) enum TextsCmd {
+    /// The languages, and which have texts of yours.
+    List,
+    /// Print a language's catalogue (yours, else the built-in one): the
+    /// file to edit.
+    Show { tag: String },
+    /// Store a catalogue (`key = text` lines) for a language: its texts
+    /// replace the built-in ones; a new tag adds the language.
+    Set { tag: String, file: PathBuf },
+    /// Forget your texts for a language.
+    Remove { tag: String },
 }
 
 #[derive(Subcommand)]

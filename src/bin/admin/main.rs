@@ -41,6 +41,8 @@ mod io;
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod route;
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+mod texts;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod user;
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod wrangler;
@@ -51,7 +53,7 @@ fn main() {}
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 fn main() -> std::process::ExitCode {
     use clap::Parser;
-    use cli::{Cli, ClientCmd, GrantCmd, KeyCmd, TopCmd, UserCmd};
+    use cli::{Cli, ClientCmd, GrantCmd, KeyCmd, TextsCmd, TopCmd, UserCmd};
 
     // WASI has no working folder of its own: the Node runner passes its own.
     #[cfg(target_os = "wasi")]
@@ -106,6 +108,10 @@ fn main() -> std::process::ExitCode {
             dry_run,
         } => backup::import(&kv, worker, &file, force, yes, dry_run),
         TopCmd::Stats => backup::stats(&kv, worker),
+        TopCmd::Texts(TextsCmd::Set { tag, file }) => texts::set(&kv, &tag, &file),
+        TopCmd::Texts(TextsCmd::Remove { tag }) => texts::remove(&kv, &tag),
+        TopCmd::Texts(TextsCmd::List) => texts::list(&kv),
+        TopCmd::Texts(TextsCmd::Show { tag }) => texts::show(&kv, &tag),
     });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

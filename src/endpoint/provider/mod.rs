@@ -262,8 +262,7 @@ async fn to_provider<S: Store>(
 fn page_language(req: &Request) -> Option<String> {
     let form = super::forms::read(req).ok()?;
     let tag = form.get("lang")?;
-    let fits = tag.len() <= 35 && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-    fits.then(|| tag.to_owned())
+    crate::i18n::is_tag(tag).then(|| tag.to_owned())
 }
 
 /// Counts a start or a callback against the per-address sign-in limit;
