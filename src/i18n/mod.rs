@@ -12,7 +12,7 @@
 //!   q-value, a tag matching exactly or by its primary subtag (`de-AT` finds
 //!   `de`, `pt` finds `pt-BR`), then English.
 //! - **Rendering.** Endpoints answer with a page to render
-//!   ([`crate::page::View`]); the router renders it once, in the chosen
+//!   (`page::View`); the router renders it once, in the chosen
 //!   language, and sets `Content-Language` (and `Vary: Accept-Language` when
 //!   the header decided).
 //!

@@ -57,7 +57,7 @@ pub struct OverridesCache {
 }
 
 impl OverridesCache {
-    /// The operator's texts, from a copy at most [`TTL`] old.
+    /// The operator's texts, from a copy at most a minute old.
     pub async fn get<S: Store + ?Sized>(&self, store: &S, now: u64) -> Rc<Overrides> {
         if let Some((at, copy)) = self.copy.borrow().as_ref() {
             if now < at + TTL {
